@@ -1,0 +1,48 @@
+import type { EventStream } from '../events/stream.js';
+import type { HwMachine } from '../hw/api.js';
+import type { LockCtx } from './locking/lock-ctx.js';
+import { Mutex } from './locking/mutex.js';
+import { RwSemaphore } from './locking/rwsem.js';
+import { Scheduler } from './sched/scheduler.js';
+import type { SchedPoint, Task } from './sched/task.js';
+import type { Knobs } from './variant/knobs.js';
+
+/**
+ * The simulated kernel's shared context: hardware, event stream, scheduler, lock
+ * context and the variant's knobs. Subsystems hold a reference to it; the top-level
+ * System wires the subsystems together at boot.
+ */
+export class Kernel implements LockCtx {
+  readonly sched: Scheduler;
+  validator: LockCtx['validator'] = null;
+
+  constructor(
+    readonly hw: HwMachine,
+    readonly knobs: Knobs,
+  ) {
+    this.sched = new Scheduler(hw.events, () => hw.platform.haltReason);
+  }
+
+  get events(): EventStream {
+    return this.hw.events;
+  }
+
+  /** A new mutex of lock class `cls` (e.g. '&vdev->vma_lock') with instance id `id`. */
+  mutex(cls: string, id: string): Mutex {
+    return new Mutex(this, cls, id);
+  }
+
+  /** A new rwsem of lock class `cls` with instance id `id`. */
+  rwsem(cls: string, id: string): RwSemaphore {
+    return new RwSemaphore(this, cls, id);
+  }
+
+  /** msleep(): a scheduling point that lets virtual time pass. */
+  *msleep(ms: number, fn: string): Task<void> {
+    yield SLEEP;
+    this.hw.clock.advance(ms * 1_000_000);
+    this.events.emit({ kind: 'sleep', ms, fn });
+  }
+}
+
+const SLEEP: SchedPoint = { op: 'sleep', obj: 'clock', access: 'w' };

@@ -1,0 +1,97 @@
+import { KernelBug } from '../sched/errors.js';
+import type { SchedPoint, Task, Waitable } from '../sched/task.js';
+import type { KThread } from '../sched/thread.js';
+import { currentThread, type LockCtx } from './lock-ctx.js';
+
+/**
+ * A sleeping mutex (kernel/locking/mutex.c, modelled): FIFO waiters with direct
+ * hand-off to the first waiter on unlock (the kernel may let a spinner steal; the
+ * model always hands off, which is one of the kernel's legal outcomes).
+ */
+export class Mutex implements Waitable {
+  owner: KThread | null = null;
+  readonly waiters: KThread[] = [];
+  private readonly pLock: SchedPoint;
+  private readonly pUnlock: SchedPoint;
+
+  constructor(
+    private readonly ctx: LockCtx,
+    /** Lock class, lockdep-style: e.g. '&vdev->vma_lock'. */
+    readonly cls: string,
+    /** Unique instance id, e.g. 'vma_lock:0000:01:00.0'. */
+    readonly id: string,
+  ) {
+    this.pLock = { op: 'lock', obj: id, access: 'w' };
+    this.pUnlock = { op: 'unlock', obj: id, access: 'w' };
+  }
+
+  holders(): readonly KThread[] {
+    return this.owner === null ? [] : [this.owner];
+  }
+
+  isLocked(): boolean {
+    return this.owner !== null;
+  }
+
+  /** mutex_lock: sleep until the mutex is ours. */
+  *lock(fn: string): Task<void> {
+    yield this.pLock;
+    const t = currentThread(this.ctx);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
+    if (this.owner === t) {
+      // A real mutex would hang forever here; lockdep would have said so already.
+      this.ctx.events.emit({ kind: 'lock.contended', lock: this.id, cls: this.cls, mode: 'w', fn });
+      this.waiters.push(t);
+      yield { block: true, on: this };
+      throw new KernelBug(`recursive mutex_lock of ${this.id}`, fn);
+    }
+    if (this.owner !== null) {
+      this.ctx.events.emit({ kind: 'lock.contended', lock: this.id, cls: this.cls, mode: 'w', fn });
+      this.waiters.push(t);
+      yield { block: true, on: this };
+      // handed off to us by unlock()
+    } else {
+      this.owner = t;
+    }
+    t.held.push({ lockId: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
+    this.ctx.events.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
+  }
+
+  /** mutex_trylock: take it if free, never sleep. */
+  *trylock(fn: string): Task<boolean> {
+    yield this.pLock;
+    const t = currentThread(this.ctx);
+    if (this.owner !== null) {
+      this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'w', fn });
+      return false;
+    }
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', true, fn);
+    this.owner = t;
+    t.held.push({ lockId: this.id, cls: this.cls, mode: 'w', trylock: true, fn });
+    this.ctx.events.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: true, fn });
+    return true;
+  }
+
+  /** mutex_unlock: release and hand off to the first waiter. */
+  *unlock(fn: string): Task<void> {
+    yield this.pUnlock;
+    const t = currentThread(this.ctx);
+    if (this.owner !== t) throw new KernelBug(`mutex_unlock of ${this.id} not owned by ${t.name}`, fn);
+    dropHeld(t, this.id);
+    this.ctx.validator?.release(t, this.id, this.cls, 'w', fn);
+    this.ctx.events.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'w', fn });
+    const next = this.waiters.shift();
+    this.owner = next ?? null;
+    if (next !== undefined) this.ctx.sched.wake(next, this);
+  }
+}
+
+/** Remove the most recent held-lock entry for `lockId` (lockdep allows out-of-order release). */
+export function dropHeld(t: KThread, lockId: string): void {
+  for (let i = t.held.length - 1; i >= 0; i--) {
+    if ((t.held[i] as { lockId: string }).lockId === lockId) {
+      t.held.splice(i, 1);
+      return;
+    }
+  }
+}

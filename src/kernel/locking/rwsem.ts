@@ -1,0 +1,186 @@
+import { KernelBug } from '../sched/errors.js';
+import type { SchedPoint, Task, Waitable } from '../sched/task.js';
+import type { KThread } from '../sched/thread.js';
+import { currentThread, type LockCtx } from './lock-ctx.js';
+import { dropHeld } from './mutex.js';
+
+interface RwWaiter {
+  readonly t: KThread;
+  readonly mode: 'r' | 'w';
+}
+
+/**
+ * A read/write semaphore with the fairness of kernel/locking/rwsem.c (5.8): a reader
+ * may not pass a queued writer (down_read and down_read_trylock fail or queue when
+ * waiters exist), so a recursive down_read deadlocks once a writer waits between the
+ * two acquisitions. On release the lock is handed to the queue head: one writer, or
+ * every queued reader (rwsem_mark_wake wakes all readers).
+ */
+export class RwSemaphore implements Waitable {
+  /** Threads holding it for read (a thread appears once per acquisition). */
+  readonly readers: KThread[] = [];
+  writer: KThread | null = null;
+  readonly waiters: RwWaiter[] = [];
+  private readonly pRead: SchedPoint;
+  private readonly pWrite: SchedPoint;
+  private readonly pUpRead: SchedPoint;
+  private readonly pUpWrite: SchedPoint;
+
+  constructor(
+    private readonly ctx: LockCtx,
+    readonly cls: string,
+    readonly id: string,
+  ) {
+    this.pRead = { op: 'down_read', obj: id, access: 'r' };
+    this.pWrite = { op: 'down_write', obj: id, access: 'w' };
+    this.pUpRead = { op: 'up_read', obj: id, access: 'r' };
+    this.pUpWrite = { op: 'up_write', obj: id, access: 'w' };
+  }
+
+  holders(): readonly KThread[] {
+    return this.writer !== null ? [this.writer] : [...new Set(this.readers)];
+  }
+
+  isWriteLocked(): boolean {
+    return this.writer !== null;
+  }
+
+  isLocked(): boolean {
+    return this.writer !== null || this.readers.length > 0;
+  }
+
+  private canRead(): boolean {
+    return this.writer === null && this.waiters.length === 0;
+  }
+
+  private canWrite(): boolean {
+    return this.writer === null && this.readers.length === 0 && this.waiters.length === 0;
+  }
+
+  private granted(t: KThread, mode: 'r' | 'w', trylock: boolean, fn: string): void {
+    t.held.push({ lockId: this.id, cls: this.cls, mode, trylock, fn });
+    this.ctx.events.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode, trylock, fn });
+  }
+
+  /** down_read (also mmap_read_lock for mmap_lock). */
+  *downRead(fn: string): Task<void> {
+    yield this.pRead;
+    const t = currentThread(this.ctx);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', false, fn);
+    if (this.canRead()) {
+      this.readers.push(t);
+    } else {
+      this.ctx.events.emit({ kind: 'lock.contended', lock: this.id, cls: this.cls, mode: 'r', fn });
+      this.waiters.push({ t, mode: 'r' });
+      yield { block: true, on: this };
+    }
+    this.granted(t, 'r', false, fn);
+  }
+
+  /** down_write (also mmap_write_lock). */
+  *downWrite(fn: string): Task<void> {
+    yield this.pWrite;
+    const t = currentThread(this.ctx);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
+    if (this.canWrite()) {
+      this.writer = t;
+    } else {
+      this.ctx.events.emit({ kind: 'lock.contended', lock: this.id, cls: this.cls, mode: 'w', fn });
+      this.waiters.push({ t, mode: 'w' });
+      yield { block: true, on: this };
+    }
+    this.granted(t, 'w', false, fn);
+  }
+
+  /** down_read_trylock. */
+  *downReadTrylock(fn: string): Task<boolean> {
+    yield this.pRead;
+    const t = currentThread(this.ctx);
+    if (!this.canRead()) {
+      this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'r', fn });
+      return false;
+    }
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', true, fn);
+    this.readers.push(t);
+    this.granted(t, 'r', true, fn);
+    return true;
+  }
+
+  /** down_write_trylock. */
+  *downWriteTrylock(fn: string): Task<boolean> {
+    yield this.pWrite;
+    const t = currentThread(this.ctx);
+    if (!this.canWrite()) {
+      this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'w', fn });
+      return false;
+    }
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', true, fn);
+    this.writer = t;
+    this.granted(t, 'w', true, fn);
+    return true;
+  }
+
+  /** up_read. */
+  *upRead(fn: string): Task<void> {
+    yield this.pUpRead;
+    const t = currentThread(this.ctx);
+    const i = this.readers.lastIndexOf(t);
+    if (i < 0) throw new KernelBug(`up_read of ${this.id} not read-held by ${t.name}`, fn);
+    this.readers.splice(i, 1);
+    dropHeld(t, this.id);
+    this.ctx.validator?.release(t, this.id, this.cls, 'r', fn);
+    this.ctx.events.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'r', fn });
+    if (this.readers.length === 0) this.handOff();
+  }
+
+  /** up_write. */
+  *upWrite(fn: string): Task<void> {
+    yield this.pUpWrite;
+    const t = currentThread(this.ctx);
+    if (this.writer !== t) throw new KernelBug(`up_write of ${this.id} not write-held by ${t.name}`, fn);
+    this.writer = null;
+    dropHeld(t, this.id);
+    this.ctx.validator?.release(t, this.id, this.cls, 'w', fn);
+    this.ctx.events.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'w', fn });
+    this.handOff();
+  }
+
+  /** downgrade_write: turn a write hold into a read hold, waking queued readers. */
+  *downgradeWrite(fn: string): Task<void> {
+    yield this.pUpWrite;
+    const t = currentThread(this.ctx);
+    if (this.writer !== t) throw new KernelBug(`downgrade_write of ${this.id} not write-held`, fn);
+    this.writer = null;
+    this.readers.push(t);
+    for (const h of t.held) if (h.lockId === this.id) (h as { mode: 'r' | 'w' }).mode = 'r';
+    this.wakeReaders();
+  }
+
+  /** rwsem_wake/rwsem_mark_wake: grant the lock to the head writer or to all queued readers. */
+  private handOff(): void {
+    if (this.writer !== null || this.readers.length > 0) return;
+    const head = this.waiters[0];
+    if (head === undefined) return;
+    if (head.mode === 'w') {
+      this.waiters.shift();
+      this.writer = head.t;
+      this.ctx.sched.wake(head.t, this);
+      return;
+    }
+    this.wakeReaders();
+  }
+
+  private wakeReaders(): void {
+    const rest: RwWaiter[] = [];
+    for (const w of this.waiters) {
+      if (w.mode === 'r') {
+        this.readers.push(w.t);
+        this.ctx.sched.wake(w.t, this);
+      } else {
+        rest.push(w);
+      }
+    }
+    this.waiters.length = 0;
+    this.waiters.push(...rest);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Design variants are data: every behavioural difference between kernel versions of
+ * the vfio-pci memory-enable blocking is a knob, and each version is a preset of knob
+ * values. Kernel code branches on knobs, never on a variant's name.
+ */
+export interface Knobs {
+  /**
+   * How a BAR mmap gets its PTEs.
+   * - 'remap-at-mmap': vfio_pci_mmap calls remap_pfn_range for the whole range (5.7).
+   * - 'fault-whole-vma': vm_ops.fault remaps the entire vma and tracks it on vma_list (5.8–6.9).
+   */
+  readonly mmapPopulate: 'remap-at-mmap' | 'fault-whole-vma';
+  /** Whether vfio-pci tracks the command register's MEM bit and blocks user MMIO while it is clear (patch 3/3). */
+  readonly blockDisabledMemory: boolean;
+  /**
+   * Locking in BAR read/write (vfio_pci_bar_rw).
+   * - 'none': no memory_lock, no check (5.7).
+   * - 'whole-call': down_read(memory_lock) across the whole call incl. user copies and ROM map (5.8.0).
+   */
+  readonly rwLocking: 'none' | 'whole-call';
+  /** ROM presence probe in GET_REGION_INFO: 'unlocked-enable' (5.7, commit 0cfd027be1d6) or 'lock-and-enable' (5.8). */
+  readonly romProbe: 'unlocked-enable' | 'lock-and-enable';
+  /** MSI/MSI-X callouts wrapped in memory_lock_and_enable/unlock_and_restore (5.8, v3 scope). */
+  readonly msiCalloutsLockAndEnable: boolean;
+  /** type1 vaddr_get_pfn faults PFNMAP vmas in with fixup_user_fault (patch 1/3, 41311242221e). */
+  readonly type1FaultIn: boolean;
+  /** The memory-enabled predicate treats VFs as always enabled (ebfa440ce38b, in 5.8 final). */
+  readonly vfAlwaysEnabled: boolean;
+  /** Resets and command-register writes zap user mappings and hold memory_lock for write (5.8). */
+  readonly zapOnDisable: boolean;
+  /** Hot reset try-locks every affected device (vma_lock, mmap lock, memory_lock) and returns -EBUSY on contention (5.8). */
+  readonly hotResetTryLock: boolean;
+}
+
+export interface VariantPreset {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly knobs: Knobs;
+}
+
+/** Linux 5.7: the baseline, before the series. */
+export const VARIANT_5_7: VariantPreset = {
+  name: '5.7',
+  title: 'Linux 5.7 baseline',
+  description: 'remap_pfn_range at mmap, no memory-enable tracking, type1 without fault-in, ROM probe toggles MEM unlocked.',
+  knobs: {
+    mmapPopulate: 'remap-at-mmap',
+    blockDisabledMemory: false,
+    rwLocking: 'none',
+    romProbe: 'unlocked-enable',
+    msiCalloutsLockAndEnable: false,
+    type1FaultIn: false,
+    vfAlwaysEnabled: false,
+    zapOnDisable: false,
+    hotResetTryLock: false,
+  },
+};
+
+/** Linux 5.8: patch v3 as merged (41311242221e, 11c4cd07ba11, abafbc551fdd) plus ebfa440ce38b. */
+export const VARIANT_5_8: VariantPreset = {
+  name: '5.8',
+  title: 'Linux 5.8 (patch v3 as merged)',
+  description: 'fault-populated tracked vmas, zap + memory_lock on disable/reset, -EIO/SIGBUS while disabled, type1 faults PFNMAP vmas in, MSI-X and ROM paths enable memory under the lock.',
+  knobs: {
+    mmapPopulate: 'fault-whole-vma',
+    blockDisabledMemory: true,
+    rwLocking: 'whole-call',
+    romProbe: 'lock-and-enable',
+    msiCalloutsLockAndEnable: true,
+    type1FaultIn: true,
+    vfAlwaysEnabled: true,
+    zapOnDisable: true,
+    hotResetTryLock: true,
+  },
+};
+
+export const VARIANTS: readonly VariantPreset[] = [VARIANT_5_7, VARIANT_5_8];
+
+export function findVariant(name: string): VariantPreset | undefined {
+  return VARIANTS.find((v) => v.name === name);
+}
