@@ -1,0 +1,74 @@
+import type { PciFunctionHw } from '../../hw/api.js';
+import type { Kernel } from '../kernel.js';
+
+/** An interrupt handler (irq_handler_t); runs synchronously when the interrupt arrives. */
+export type IrqHandler = (irq: number) => void;
+
+interface IrqDesc {
+  handler: IrqHandler | null;
+  name: string;
+  dev: string;
+  vector: number;
+}
+
+/** MSI address the model's interrupt controller decodes (x86 APIC window). */
+export const MSI_ADDR_BASE = 0xfee00000;
+
+/**
+ * Linux irq descriptors for MSI/MSI-X vectors (kernel/irq/, the x86 MSI irq domain,
+ * 5.8, much reduced): irq numbers are allocated per vector; a message's data field is
+ * the irq number, so an MSI write is dispatched to that irq's handler.
+ */
+export class IrqTable {
+  private readonly descs = new Map<number, IrqDesc>();
+  private next = 32;
+
+  constructor(private readonly k: Kernel) {
+    k.hw.setMsiHandler((addr, data, source) => this.dispatch(addr, data, source));
+  }
+
+  /** irq_domain_alloc_irqs: `n` consecutive irqs, base aligned to a power of two >= n. */
+  alloc(dev: string, n: number): number[] {
+    let align = 1;
+    while (align < n) align *= 2;
+    const base = Math.ceil(this.next / align) * align;
+    this.next = base + n;
+    const irqs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      this.descs.set(base + i, { handler: null, name: '', dev, vector: i });
+      irqs.push(base + i);
+    }
+    return irqs;
+  }
+
+  free(irqs: readonly number[]): void {
+    for (const i of irqs) this.descs.delete(i);
+  }
+
+  /** request_irq (kernel/irq/manage.c, 5.8): install a handler; -EBUSY if one is present. */
+  request(irq: number, handler: IrqHandler, name: string): number {
+    const d = this.descs.get(irq);
+    if (d === undefined) return -22;
+    if (d.handler !== null) return -16;
+    d.handler = handler;
+    d.name = name;
+    return 0;
+  }
+
+  /** free_irq (kernel/irq/manage.c, 5.8) */
+  freeIrq(irq: number): void {
+    const d = this.descs.get(irq);
+    if (d !== undefined) d.handler = null;
+  }
+
+  hasHandler(irq: number): boolean {
+    return this.descs.get(irq)?.handler != null;
+  }
+
+  private dispatch(addr: number, data: number, source: PciFunctionHw): void {
+    if ((addr & 0xfff00000) !== MSI_ADDR_BASE) return;
+    const d = this.descs.get(data);
+    this.k.events.emit({ kind: 'irq', irq: data, dev: source.name, vector: d?.vector ?? -1, eventfd: null });
+    if (d !== undefined && d.handler !== null) d.handler(data);
+  }
+}

@@ -1,0 +1,424 @@
+/**
+ * Memory accesses through the MMU: user-thread CPU loads/stores with the x86 page-fault
+ * path (arch/x86/mm/fault.c, 5.8), and the kernel's user copies (copy_to_user /
+ * copy_from_user, lib/usercopy.c + exception fixup, 5.8).
+ */
+import type { AccessSize } from '../../hw/api.js';
+import type { Kernel } from '../kernel.js';
+import { threadProcess, type KProcess } from '../proc.js';
+import { MachineHalted } from '../sched/errors.js';
+import type { Task } from '../sched/task.js';
+import type { KThread } from '../sched/thread.js';
+import { handleMmFault } from './memory.js';
+import { asMm, findVmaImpl, type MmStruct, PAGE_SIZE, TASK_SIZE } from './mm.js';
+import {
+  FAULT_FLAG_ALLOW_RETRY,
+  FAULT_FLAG_KILLABLE,
+  FAULT_FLAG_TRIED,
+  FAULT_FLAG_USER,
+  FAULT_FLAG_WRITE,
+  type Vma,
+  VM_EXEC,
+  VM_FAULT_ERROR,
+  VM_FAULT_OOM,
+  VM_FAULT_RETRY,
+  VM_FAULT_SIGBUS,
+  VM_READ,
+  VM_WRITE,
+} from './types.js';
+
+/** What a user thread's CPU access produced: the value read (0n for stores), or a signal. */
+export type CpuAccessResult =
+  | { ok: true; value: bigint }
+  | { ok: false; signal: 'SIGBUS' | 'SIGSEGV'; code: 'BUS_ADRERR' | 'SEGV_MAPERR' | 'SEGV_ACCERR'; addr: number };
+
+/** The signal half of CpuAccessResult. */
+export type CpuSignal = Extract<CpuAccessResult, { ok: false }>;
+
+/**
+ * A fault that "succeeds" without ever producing a PTE makes the CPU refault forever (a
+ * livelock on a real kernel too). The model stops with an Error after this many
+ * attempts at one address instead of hanging.
+ */
+export const LIVELOCK_LIMIT = 10_000;
+function livelock(addr: number): Error {
+  return new Error(`livelock: fault at 0x${addr.toString(16)} keeps resolving without a PTE (a fault handler returned success without mapping)`);
+}
+
+const OK_STORE: CpuAccessResult = Object.freeze({ ok: true, value: 0n }) as CpuAccessResult;
+
+/** The mm of the running thread's process, or null (kernel thread). */
+export function currentMm(k: Kernel): MmStruct | null {
+  const p = threadProcess(k.sched.current);
+  return p === null ? null : asMm(p.mm);
+}
+
+/** access_error (arch/x86/mm/fault.c, 5.8): the vma does not allow this kind of access. */
+function accessError(write: boolean, vma: Vma): boolean {
+  if (write) return (vma.flags & VM_WRITE) === 0;
+  return (vma.flags & (VM_READ | VM_EXEC | VM_WRITE)) === 0;
+}
+
+type FaultOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'maperr' }
+  | { readonly kind: 'accerr' }
+  | { readonly kind: 'error'; readonly fault: number };
+const FAULT_OK: FaultOutcome = { kind: 'ok' };
+const FAULT_MAPERR: FaultOutcome = { kind: 'maperr' };
+const FAULT_ACCERR: FaultOutcome = { kind: 'accerr' };
+
+/**
+ * do_user_addr_fault (arch/x86/mm/fault.c, 5.8): mmap_read_trylock (else mmap_read_lock),
+ * find_vma, access_error, handle_mm_fault with FAULT_FLAG_ALLOW_RETRY|KILLABLE (|USER for
+ * user mode, |WRITE for stores); on VM_FAULT_RETRY (the handler dropped mmap_lock) retake
+ * the lock and retry with FAULT_FLAG_TRIED.
+ */
+function* doUserAddrFault(k: Kernel, mm: MmStruct, addr: number, write: boolean, user: boolean): Task<FaultOutcome> {
+  let flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
+  if (user) flags |= FAULT_FLAG_USER;
+  if (write) flags |= FAULT_FLAG_WRITE;
+  const sem = mm.mmapLock;
+  if (!(yield* sem.downReadTrylock('do_user_addr_fault'))) yield* sem.downRead('do_user_addr_fault');
+  for (;;) {
+    const vma = findVmaImpl(mm, addr);
+    if (vma === null || vma.start > addr) {
+      yield* sem.upRead('do_user_addr_fault');
+      return FAULT_MAPERR;
+    }
+    if (accessError(write, vma)) {
+      yield* sem.upRead('do_user_addr_fault');
+      return FAULT_ACCERR;
+    }
+    const fault = yield* handleMmFault(k, vma, addr, flags);
+    if ((fault & VM_FAULT_RETRY) !== 0 && (flags & FAULT_FLAG_ALLOW_RETRY) !== 0) {
+      flags |= FAULT_FLAG_TRIED;
+      yield* sem.downRead('do_user_addr_fault');
+      continue;
+    }
+    yield* sem.upRead('do_user_addr_fault');
+    if ((fault & VM_FAULT_ERROR) !== 0) return { kind: 'error', fault };
+    return FAULT_OK;
+  }
+}
+
+/** Turn a user-mode fault outcome into the signal delivered (mm_fault_error / bad_area), emitting it. */
+function userSignal(k: Kernel, proc: KProcess | null, addr: number, o: FaultOutcome): CpuSignal | null {
+  let sig: CpuSignal;
+  switch (o.kind) {
+    case 'ok':
+      return null;
+    case 'maperr':
+      sig = { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr };
+      break;
+    case 'accerr':
+      sig = { ok: false, signal: 'SIGSEGV', code: 'SEGV_ACCERR', addr };
+      break;
+    case 'error':
+      // VM_FAULT_SIGBUS → do_sigbus (BUS_ADRERR); VM_FAULT_SIGSEGV → bad_area_nosemaphore.
+      // VM_FAULT_OOM would invoke the OOM killer; the model reports it as SIGBUS.
+      if ((o.fault & (VM_FAULT_SIGBUS | VM_FAULT_OOM)) !== 0) sig = { ok: false, signal: 'SIGBUS', code: 'BUS_ADRERR', addr };
+      else sig = { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr };
+      break;
+  }
+  k.events.emit({ kind: 'signal', pid: proc === null ? 0 : proc.pid, sig: sig.signal, code: sig.code, addr });
+  return sig;
+}
+
+// ---- byte helpers -------------------------------------------------------------
+
+function loadLe(p: Uint8Array, o: number, size: number): bigint {
+  switch (size) {
+    case 1:
+      return BigInt(p[o] as number);
+    case 2:
+      return BigInt((p[o] as number) | ((p[o + 1] as number) << 8));
+    case 4:
+      return BigInt(((p[o] as number) | ((p[o + 1] as number) << 8) | ((p[o + 2] as number) << 16) | ((p[o + 3] as number) << 24)) >>> 0);
+    default: {
+      const lo = ((p[o] as number) | ((p[o + 1] as number) << 8) | ((p[o + 2] as number) << 16) | ((p[o + 3] as number) << 24)) >>> 0;
+      const hi = ((p[o + 4] as number) | ((p[o + 5] as number) << 8) | ((p[o + 6] as number) << 16) | ((p[o + 7] as number) << 24)) >>> 0;
+      return (BigInt(hi) << 32n) | BigInt(lo);
+    }
+  }
+}
+
+function storeLe(p: Uint8Array, o: number, size: number, v: bigint): void {
+  if (size === 8) {
+    const lo = Number(v & 0xffffffffn);
+    const hi = Number((v >> 32n) & 0xffffffffn);
+    p[o] = lo & 0xff;
+    p[o + 1] = (lo >>> 8) & 0xff;
+    p[o + 2] = (lo >>> 16) & 0xff;
+    p[o + 3] = lo >>> 24;
+    p[o + 4] = hi & 0xff;
+    p[o + 5] = (hi >>> 8) & 0xff;
+    p[o + 6] = (hi >>> 16) & 0xff;
+    p[o + 7] = hi >>> 24;
+    return;
+  }
+  const n = Number(BigInt.asUintN(32, v));
+  p[o] = n & 0xff;
+  if (size >= 2) p[o + 1] = (n >>> 8) & 0xff;
+  if (size === 4) {
+    p[o + 2] = (n >>> 16) & 0xff;
+    p[o + 3] = n >>> 24;
+  }
+}
+
+/** Largest naturally aligned access (≤ 8 bytes) at `addr` not exceeding `left`. */
+function chunkSize(addr: number, left: number): AccessSize {
+  if (left >= 8 && addr % 8 === 0) return 8;
+  if (left >= 4 && addr % 4 === 0) return 4;
+  if (left >= 2 && addr % 2 === 0) return 2;
+  return 1;
+}
+
+/** One access to a present, permitted page: RAM directly, anything else through the root complex. */
+function physAccess(k: Kernel, pfn: number, off: number, size: AccessSize, write: boolean, value: bigint): bigint {
+  const ram = k.hw.ram;
+  if (ram.isRam(pfn)) {
+    const p = ram.page(pfn);
+    if (write) {
+      storeLe(p, off, size, value);
+      return 0n;
+    }
+    return loadLe(p, off, size);
+  }
+  const phys = pfn * PAGE_SIZE + off;
+  if (write) {
+    k.hw.memWrite(phys, size, value);
+    return 0n;
+  }
+  return k.hw.memRead(phys, size);
+}
+
+/**
+ * Copy between `buf` and user memory [addr, addr + buf.length) page by page: RAM pages in
+ * one step, device pages in naturally aligned chunks of up to 8 bytes (each chunk
+ * re-translated, so a zap between chunks is seen). A missing or read-only PTE takes the
+ * fault path (user mode: a signal ends the copy; kernel mode: the exception fixup ends
+ * it). Returns how many bytes were copied and the signal, if any.
+ */
+function* accessRange(
+  k: Kernel,
+  mm: MmStruct,
+  proc: KProcess | null,
+  addr: number,
+  buf: Uint8Array,
+  write: boolean,
+  user: boolean,
+): Task<{ done: number; signal: CpuSignal | null }> {
+  const len = buf.length;
+  let off = 0;
+  let tries = 0;
+  let lastOff = -1;
+  while (off < len) {
+    const a = addr + off;
+    tries = off === lastOff ? tries + 1 : 0;
+    lastOff = off;
+    if (tries > LIVELOCK_LIMIT) throw livelock(a);
+    yield mm.ptRead;
+    const pte = mm.pt.get(Math.floor(a / PAGE_SIZE));
+    if (pte === undefined || (write && !pte.writable)) {
+      const o = yield* doUserAddrFault(k, mm, a, write, user);
+      if (o.kind === 'ok') continue;
+      return { done: off, signal: user ? userSignal(k, proc, a, o) : null };
+    }
+    const pageOff = a % PAGE_SIZE;
+    const ram = k.hw.ram;
+    if (ram.isRam(pte.pfn)) {
+      const n = Math.min(len - off, PAGE_SIZE - pageOff);
+      const p = ram.page(pte.pfn);
+      if (write) p.set(buf.subarray(off, off + n), pageOff);
+      else buf.set(p.subarray(pageOff, pageOff + n), off);
+      off += n;
+    } else {
+      const size = chunkSize(a, len - off);
+      if (write) {
+        physAccess(k, pte.pfn, pageOff, size, true, loadLe(buf, off, size));
+      } else {
+        storeLe(buf, off, size, physAccess(k, pte.pfn, pageOff, size, false, 0n));
+      }
+      off += size;
+    }
+  }
+  return { done: off, signal: null };
+}
+
+/**
+ * might_fault (mm/memory.c, 5.8): lockdep is told the caller may take mmap_lock for read,
+ * whether or not a fault happens (might_lock_read). Only the validator sees it.
+ */
+export function mightFault(k: Kernel): void {
+  const v = k.validator;
+  const t = k.sched.current;
+  if (v === null || t === null) return;
+  const mm = currentMm(k);
+  if (mm === null) return;
+  const sem = mm.mmapLock;
+  v.acquire(t, sem.id, sem.cls, 'r', false, 'might_fault');
+  v.release(t, sem.id, sem.cls, 'r', 'might_fault');
+}
+
+/** access_ok (arch/x86/include/asm/uaccess.h, 5.8). */
+function accessOk(addr: number, len: number): boolean {
+  return addr >= 0 && len >= 0 && addr + len <= TASK_SIZE;
+}
+
+/**
+ * copy_to_user (include/linux/uaccess.h, 5.8): copy `data` to the current process's user
+ * memory at `addr`. Returns the number of bytes NOT copied (0 on success).
+ */
+export function* copyToUser(k: Kernel, addr: number, data: Uint8Array): Task<number> {
+  mightFault(k);
+  const mm = currentMm(k);
+  if (mm === null || !accessOk(addr, data.length)) return data.length;
+  const r = yield* accessRange(k, mm, null, addr, data, true, false);
+  return data.length - r.done;
+}
+
+/**
+ * copy_from_user (include/linux/uaccess.h, 5.8): copy user memory at `addr` into `dst`.
+ * Returns the number of bytes NOT copied; as in the kernel the uncopied tail of `dst` is
+ * zeroed.
+ */
+export function* copyFromUser(k: Kernel, addr: number, dst: Uint8Array): Task<number> {
+  mightFault(k);
+  const mm = currentMm(k);
+  if (mm === null || !accessOk(addr, dst.length)) {
+    dst.fill(0);
+    return dst.length;
+  }
+  const r = yield* accessRange(k, mm, null, addr, dst, false, false);
+  if (r.done < dst.length) dst.fill(0, r.done);
+  return dst.length - r.done;
+}
+
+/** get_user of a u32: the value, or null on fault (-EFAULT for the caller). */
+export function* getUserU32(k: Kernel, addr: number): Task<number | null> {
+  const b = new Uint8Array(4);
+  if ((yield* copyFromUser(k, addr, b)) !== 0) return null;
+  return Number(loadLe(b, 0, 4));
+}
+
+/** put_user of a u32: 0 or -EFAULT. */
+export function* putUserU32(k: Kernel, addr: number, v: number): Task<number> {
+  const b = new Uint8Array(4);
+  storeLe(b, 0, 4, BigInt(v >>> 0));
+  return (yield* copyToUser(k, addr, b)) === 0 ? 0 : -14;
+}
+
+/** get_user of a u64: the value, or null on fault. */
+export function* getUserU64(k: Kernel, addr: number): Task<bigint | null> {
+  const b = new Uint8Array(8);
+  if ((yield* copyFromUser(k, addr, b)) !== 0) return null;
+  return loadLe(b, 0, 8);
+}
+
+/** put_user of a u64: 0 or -EFAULT. */
+export function* putUserU64(k: Kernel, addr: number, v: bigint): Task<number> {
+  const b = new Uint8Array(8);
+  storeLe(b, 0, 8, BigInt.asUintN(64, v));
+  return (yield* copyToUser(k, addr, b)) === 0 ? 0 : -14;
+}
+
+// ---- user-thread CPU accesses ------------------------------------------------------
+
+/**
+ * A load or store of `size` bytes by the current user thread at `addr` (the MMU, then
+ * do_user_addr_fault on a miss). One scheduling point on the page table per attempt;
+ * a fault that resolves retries the access. A page-crossing access is performed as
+ * byte accesses in address order.
+ */
+export function* userAccess(k: Kernel, addr: number, size: AccessSize, write: boolean, value: bigint): Task<CpuAccessResult> {
+  const proc = threadProcess(k.sched.current);
+  if (proc === null) return { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr };
+  const mm = asMm(proc.mm);
+  if (addr < 0 || addr + size > TASK_SIZE) {
+    const sig: CpuSignal = { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr };
+    k.events.emit({ kind: 'signal', pid: proc.pid, sig: sig.signal, code: sig.code, addr });
+    return sig;
+  }
+  const pageOff = addr % PAGE_SIZE;
+  if (pageOff + size > PAGE_SIZE) {
+    const buf = new Uint8Array(size);
+    if (write) storeLe(buf, 0, size, value);
+    const r = yield* accessRange(k, mm, proc, addr, buf, write, true);
+    if (r.signal !== null) return r.signal;
+    return write ? OK_STORE : { ok: true, value: loadLe(buf, 0, size) };
+  }
+  const vpn = Math.floor(addr / PAGE_SIZE);
+  for (let tries = 0; ; tries++) {
+    if (tries > LIVELOCK_LIMIT) throw livelock(addr);
+    yield mm.ptRead;
+    const pte = mm.pt.get(vpn);
+    if (pte !== undefined && (!write || pte.writable)) {
+      const v = physAccess(k, pte.pfn, pageOff, size, write, value);
+      return write ? OK_STORE : { ok: true, value: v };
+    }
+    const o = yield* doUserAddrFault(k, mm, addr, write, true);
+    const sig = userSignal(k, proc, addr, o);
+    if (sig !== null) return sig;
+  }
+}
+
+/**
+ * The synchronous fast path of `k.sched.runSync(t, userAccess(...))` for the common case
+ * of a present, permitted PTE and an access within one page: same result, same step
+ * count, same event stream, without creating a generator. Returns null when the slow
+ * path must be taken (no PTE, insufficient PTE, page-crossing access, busy/dead thread).
+ */
+export function userAccessFast(
+  k: Kernel,
+  t: KThread,
+  mm: MmStruct,
+  addr: number,
+  size: AccessSize,
+  write: boolean,
+  value: bigint,
+  label = '',
+): CpuAccessResult | null {
+  if (t.state !== 'idle' && t.state !== 'done') return null;
+  const pageOff = addr % PAGE_SIZE;
+  if (addr < 0 || pageOff + size > PAGE_SIZE || addr + size > TASK_SIZE) return null;
+  const pte = mm.pt.get(Math.floor(addr / PAGE_SIZE));
+  if (pte === undefined || (write && !pte.writable)) return null;
+  const halt = k.hw.platform.haltReason;
+  if (halt !== null) throw new MachineHalted(halt);
+  const sched = k.sched;
+  // runSync would take two steps: 'start' → the page-table point, then the access.
+  sched.steps += 2;
+  t.label = label;
+  const prev = sched.current;
+  sched.current = t;
+  let res: CpuAccessResult;
+  try {
+    const v = physAccess(k, pte.pfn, pageOff, size, write, value);
+    res = write ? OK_STORE : { ok: true, value: v };
+  } finally {
+    sched.current = prev;
+  }
+  t.result = res;
+  t.state = 'idle';
+  return res;
+}
+
+/**
+ * A user-mode memcpy out of user memory (a sequence of CPU loads): the bytes, or the
+ * signal that stopped it and how many bytes were read before.
+ */
+export function* userReadBytes(k: Kernel, addr: number, len: number): Task<{ data: Uint8Array; signal: CpuSignal | null }> {
+  const proc = threadProcess(k.sched.current);
+  const buf = new Uint8Array(len);
+  if (proc === null) return { data: buf.subarray(0, 0), signal: { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr } };
+  const r = yield* accessRange(k, asMm(proc.mm), proc, addr, buf, false, true);
+  return { data: buf.subarray(0, r.done), signal: r.signal };
+}
+
+/** A user-mode memcpy into user memory (a sequence of CPU stores): bytes written and the signal, if any. */
+export function* userWriteBytes(k: Kernel, addr: number, data: Uint8Array): Task<{ done: number; signal: CpuSignal | null }> {
+  const proc = threadProcess(k.sched.current);
+  if (proc === null) return { done: 0, signal: { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr } };
+  return yield* accessRange(k, asMm(proc.mm), proc, addr, data, true, true);
+}

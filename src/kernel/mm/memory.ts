@@ -1,0 +1,334 @@
+/**
+ * Page faults, PFN remapping, zapping and page-table copies (mm/memory.c, 5.8).
+ */
+import { EINVAL, ENOMEM } from '../errno.js';
+import type { Kernel } from '../kernel.js';
+import { KernelBug } from '../sched/errors.js';
+import type { Task } from '../sched/task.js';
+import {
+  allocUserPage,
+  getPage,
+  mmOf,
+  type MmStruct,
+  PAGE_SIZE,
+  pageAlignDown,
+  pageAlignUp,
+  PTRS_PER_PTE,
+  putPage,
+  type VmaImpl,
+  vpnOf,
+} from './mm.js';
+import {
+  FAULT_FLAG_USER,
+  FAULT_FLAG_WRITE,
+  PROT_WRITE,
+  type Pte,
+  type Vma,
+  type VmFault,
+  VM_DONTDUMP,
+  VM_DONTEXPAND,
+  VM_FAULT_LOCKED,
+  VM_FAULT_MAJOR,
+  VM_FAULT_NOPAGE,
+  VM_FAULT_OOM,
+  VM_FAULT_RETRY,
+  VM_FAULT_SIGBUS,
+  VM_FAULT_SIGSEGV,
+  VM_FAULT_FALLBACK,
+  VM_IO,
+  VM_MAYWRITE,
+  VM_PFNMAP,
+  VM_SHARED,
+  VM_WRITE,
+} from './types.js';
+
+/** VM_MIXEDMAP (include/linux/mm.h); not in the shared contract because no driver here sets it. */
+export const VM_MIXEDMAP = 0x10000000;
+
+const FAULT_NAMES: readonly [number, string][] = [
+  [VM_FAULT_OOM, 'OOM'],
+  [VM_FAULT_SIGBUS, 'SIGBUS'],
+  [VM_FAULT_MAJOR, 'MAJOR'],
+  [VM_FAULT_SIGSEGV, 'SIGSEGV'],
+  [VM_FAULT_NOPAGE, 'NOPAGE'],
+  [VM_FAULT_LOCKED, 'LOCKED'],
+  [VM_FAULT_RETRY, 'RETRY'],
+  [VM_FAULT_FALLBACK, 'FALLBACK'],
+];
+
+/** Render a vm_fault_t mask, e.g. 'NOPAGE', 'SIGBUS', '0'. */
+export function vmFaultName(r: number): string {
+  const parts: string[] = [];
+  for (const [bit, name] of FAULT_NAMES) if ((r & bit) !== 0) parts.push(name);
+  return parts.length === 0 ? String(r) : parts.join('|');
+}
+
+/** A PTE for `pfn` with the vma's protection. */
+function mkPte(pfn: number, writable: boolean, special: boolean): Pte {
+  return { pfn, writable, special };
+}
+
+/** is_cow_mapping (mm/internal.h): private and may become writable. */
+export function isCowMapping(flags: number): boolean {
+  return (flags & (VM_SHARED | VM_MAYWRITE)) === VM_MAYWRITE;
+}
+
+/** vma_is_anonymous (include/linux/mm.h, 5.8): no vm_ops at all. */
+export function vmaIsAnonymous(vma: Vma): boolean {
+  return vma.ops === null;
+}
+
+/** handle_mm_fault (mm/memory.c, 5.8): resolve one page fault in `vma`; returns a VM_FAULT_* mask. */
+export function* handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): Task<number> {
+  const t = k.sched.current;
+  if (t !== null) t.inFault++;
+  let ret: number;
+  try {
+    ret = yield* handlePteFault(k, vma, addr, flags);
+  } finally {
+    if (t !== null) t.inFault--;
+  }
+  k.events.emit({
+    kind: 'fault',
+    mm: vma.mm.id,
+    addr,
+    write: (flags & FAULT_FLAG_WRITE) !== 0,
+    user: (flags & FAULT_FLAG_USER) !== 0,
+    fn: vma.ops?.fault !== undefined ? vma.ops.name : 'handle_mm_fault',
+    result: vmFaultName(ret),
+  });
+  return ret;
+}
+
+/** handle_pte_fault (mm/memory.c, 5.8) with do_anonymous_page / do_fault / do_wp_page folded in. */
+function* handlePteFault(k: Kernel, vma: Vma, addr: number, flags: number): Task<number> {
+  const mm = mmOf(vma);
+  const page = pageAlignDown(addr);
+  const vpn = vpnOf(page);
+  const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  yield mm.ptRead;
+  const pte = mm.pt.get(vpn);
+  if (pte !== undefined) {
+    // Present: a write to a read-only PTE of a writable vma is a write-protect fault
+    // (do_wp_page: reuse / pfn_mkwrite); anything else was a spurious fault.
+    if (write && !pte.writable && (vma.flags & VM_WRITE) !== 0) {
+      yield mm.ptWrite;
+      const cur = mm.pt.get(vpn);
+      if (cur !== undefined) mm.pt.set(vpn, mkPte(cur.pfn, true, cur.special));
+    }
+    return 0;
+  }
+  const impl = vma as VmaImpl;
+  if (vmaIsAnonymous(vma)) {
+    if (vma.file === null && impl.shmem !== null) return yield* shmemFault(k, mm, impl, page);
+    // do_anonymous_page: a shared mapping without vm_ops cannot be served.
+    if ((vma.flags & VM_SHARED) !== 0) return VM_FAULT_SIGBUS;
+    return yield* doAnonymousPage(k, mm, vma, page);
+  }
+  const ops = vma.ops;
+  if (ops === null || ops.fault === undefined) return VM_FAULT_SIGBUS; // do_fault without ->fault
+  const vmf: VmFault = {
+    vma,
+    address: page,
+    realAddress: addr,
+    flags,
+    pgoff: vma.pgoff + (page - vma.start) / PAGE_SIZE,
+  };
+  return yield* ops.fault(vmf);
+}
+
+/**
+ * do_anonymous_page (mm/memory.c, 5.8): a zeroed page. The model maps a fresh page on read
+ * faults too (instead of the shared zero page); values read are the same.
+ */
+function* doAnonymousPage(k: Kernel, mm: MmStruct, vma: Vma, page: number): Task<number> {
+  const pfn = allocUserPage(k);
+  if (pfn < 0) return VM_FAULT_OOM;
+  yield mm.ptWrite;
+  const vpn = vpnOf(page);
+  if (mm.pt.has(vpn)) {
+    // Someone else populated it while we allocated (pte_same check failed).
+    putPage(k, pfn);
+    return 0;
+  }
+  mm.pt.set(vpn, mkPte(pfn, (vma.flags & VM_WRITE) !== 0, false));
+  k.events.emit({ kind: 'pte.install', mm: mm.id, start: page, end: page + PAGE_SIZE, pfn, fn: 'do_anonymous_page' });
+  return 0;
+}
+
+/** shmem_fault (mm/shmem.c, 5.8): find or allocate the object's page and map it. */
+function* shmemFault(k: Kernel, mm: MmStruct, vma: VmaImpl, page: number): Task<number> {
+  const s = vma.shmem;
+  if (s === null) return VM_FAULT_SIGBUS;
+  const idx = vma.pgoff + (page - vma.start) / PAGE_SIZE;
+  let pfn = s.pages.get(idx);
+  if (pfn === undefined) {
+    pfn = allocUserPage(k);
+    if (pfn < 0) return VM_FAULT_OOM;
+    s.pages.set(idx, pfn);
+  }
+  yield mm.ptWrite;
+  const vpn = vpnOf(page);
+  if (mm.pt.has(vpn)) return 0;
+  getPage(k, pfn);
+  mm.pt.set(vpn, mkPte(pfn, (vma.flags & VM_WRITE) !== 0, false));
+  k.events.emit({ kind: 'pte.install', mm: mm.id, start: page, end: page + PAGE_SIZE, pfn, fn: 'shmem_fault' });
+  return 0;
+}
+
+// ---- vm_flags written while mmap_lock was only read-held (defect H9) -------------
+
+interface FlagWrite {
+  /** vm_flags was stored to while the writer held mmap_lock only for read. */
+  written: boolean;
+  /** ... and the stored value differed from the old one. */
+  changed: boolean;
+  fn: string;
+}
+const flagWrites = new WeakMap<Vma, FlagWrite>();
+
+/** True if some thread changed this vma's vm_flags while holding mmap_lock only for read (H9). */
+export function vmFlagsChangedUnderReadLock(vma: Vma): boolean {
+  return flagWrites.get(vma)?.changed ?? false;
+}
+
+/** True if vm_flags was stored to (even with an unchanged value) under a read-held mmap_lock. */
+export function vmFlagsWrittenUnderReadLock(vma: Vma): boolean {
+  return flagWrites.get(vma)?.written ?? false;
+}
+
+/** Store vm_flags, remembering whether the current thread held mmap_lock only for read. */
+function setVmFlags(k: Kernel, vma: Vma, flags: number, fn: string): void {
+  const t = k.sched.current;
+  const sem = vma.mm.mmapLock;
+  if (t !== null && sem.writer !== t && sem.readers.includes(t)) {
+    const prev = flagWrites.get(vma);
+    const changed = flags !== vma.flags;
+    flagWrites.set(vma, { written: true, changed: (prev?.changed ?? false) || changed, fn });
+  }
+  vma.flags = flags;
+}
+
+/**
+ * remap_pfn_range (mm/memory.c, 5.8): map `size` bytes at `addr` to consecutive pfns from
+ * `pfn` with special PTEs. Marks the vma VM_IO|VM_PFNMAP|VM_DONTEXPAND|VM_DONTDUMP. A PTE
+ * that is already present is the kernel's BUG_ON(!pte_none(*pte)) in remap_pte_range.
+ */
+export function* remapPfnRange(
+  k: Kernel,
+  vma: Vma,
+  addr: number,
+  pfn: number,
+  size: number,
+  prot: { prot: number; uncached: boolean },
+): Task<number> {
+  const mm = mmOf(vma);
+  const end = addr + pageAlignUp(size);
+  if (addr % PAGE_SIZE !== 0 || addr < vma.start || end > vma.end) return -EINVAL;
+  if (isCowMapping(vma.flags)) {
+    if (addr !== vma.start || end !== vma.end) return -EINVAL;
+    vma.pgoff = pfn;
+  }
+  setVmFlags(k, vma, vma.flags | VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, 'remap_pfn_range');
+  if (addr >= end) throw new KernelBug('BUG_ON(addr >= end)', 'remap_pfn_range');
+  const writable = (prot.prot & PROT_WRITE) !== 0;
+  let a = addr;
+  while (a < end) {
+    // One page-table page at a time: the PTE lock covers PTRS_PER_PTE entries.
+    const next = Math.min(end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
+    yield mm.ptWrite;
+    const first = a;
+    for (; a < next; a += PAGE_SIZE) {
+      const vpn = vpnOf(a);
+      if (mm.pt.has(vpn)) {
+        if (a > first) emitInstall(k, mm, first, a, pfn + (first - addr) / PAGE_SIZE);
+        throw new KernelBug(`BUG_ON(!pte_none(*pte)) at 0x${a.toString(16)} (mm${mm.id})`, 'remap_pte_range');
+      }
+      mm.pt.set(vpn, mkPte(pfn + (a - addr) / PAGE_SIZE, writable, true));
+    }
+    emitInstall(k, mm, first, next, pfn + (first - addr) / PAGE_SIZE);
+  }
+  return 0;
+}
+
+function emitInstall(k: Kernel, mm: MmStruct, start: number, end: number, pfn: number): void {
+  k.events.emit({ kind: 'pte.install', mm: mm.id, start, end, pfn, fn: 'remap_pfn_range' });
+}
+
+/**
+ * Clear the PTEs of [start, end) page-table page by page (zap_pte_range; one scheduling
+ * point per page-table page), dropping the references of ordinary (non-special) pages.
+ * Returns how many PTEs were present.
+ */
+export function* zapRange(k: Kernel, mm: MmStruct, start: number, end: number): Task<number> {
+  let present = 0;
+  let a = start;
+  while (a < end) {
+    const next = Math.min(end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
+    yield mm.ptWrite;
+    for (; a < next; a += PAGE_SIZE) {
+      const vpn = vpnOf(a);
+      const pte = mm.pt.get(vpn);
+      if (pte === undefined) continue;
+      mm.pt.delete(vpn);
+      present++;
+      if (!pte.special) putPage(k, pte.pfn);
+    }
+  }
+  return present;
+}
+
+/** zap_vma_ptes (mm/memory.c, 5.8): remove the PTEs of a range of a VM_PFNMAP vma. */
+export function* zapVmaPtes(k: Kernel, vma: Vma, addr: number, size: number): Task<void> {
+  if (addr < vma.start || addr + size > vma.end || (vma.flags & VM_PFNMAP) === 0) return;
+  const mm = mmOf(vma);
+  const present = yield* zapRange(k, mm, addr, addr + size);
+  k.events.emit({ kind: 'pte.zap', mm: mm.id, start: addr, end: addr + size, present, fn: 'zap_vma_ptes' });
+}
+
+/** follow_pfn (mm/memory.c, 5.8): the pfn mapped at `addr` of a VM_IO/VM_PFNMAP vma, or -EINVAL. */
+export function* followPfn(k: Kernel, vma: Vma, addr: number): Task<number> {
+  if ((vma.flags & (VM_IO | VM_PFNMAP)) === 0) return -EINVAL;
+  const mm = mmOf(vma);
+  yield mm.ptRead;
+  const pte = mm.pt.get(vpnOf(addr));
+  if (pte === undefined) return -EINVAL;
+  return pte.pfn;
+}
+
+/**
+ * copy_page_range (mm/memory.c, 5.8): copy the parent's PTEs of `src` into the child's
+ * page table for `dst`. Only VM_PFNMAP/VM_MIXEDMAP vmas and vmas with anonymous pages
+ * are copied; anonymous private pages are copied eagerly (observably equivalent to COW
+ * here). Shared mappings without pfnmap refault in the child. Returns 0 or -ENOMEM.
+ */
+export function* copyPageRange(k: Kernel, dst: VmaImpl, src: VmaImpl): Task<number> {
+  const pfnmap = (src.flags & (VM_PFNMAP | VM_MIXEDMAP)) !== 0;
+  const anonPrivate = !pfnmap && (src.flags & VM_SHARED) === 0;
+  if (!pfnmap && !anonPrivate) return 0;
+  const smm = mmOf(src);
+  const dmm = mmOf(dst);
+  if (smm.presentPtes(src.start, src.end) === 0) return 0;
+  yield dmm.ptWrite;
+  let copied = 0;
+  let firstPfn = -1;
+  for (let a = src.start; a < src.end; a += PAGE_SIZE) {
+    const vpn = vpnOf(a);
+    const pte = smm.pt.get(vpn);
+    if (pte === undefined) continue;
+    if (pte.special || pfnmap) {
+      dmm.pt.set(vpn, pte);
+    } else {
+      const pfn = allocUserPage(k);
+      if (pfn < 0) return -ENOMEM;
+      k.hw.ram.page(pfn).set(k.hw.ram.page(pte.pfn));
+      dmm.pt.set(vpn, mkPte(pfn, pte.writable, false));
+    }
+    if (firstPfn < 0) firstPfn = pte.pfn;
+    copied++;
+  }
+  if (copied > 0) {
+    k.events.emit({ kind: 'pte.install', mm: dmm.id, start: dst.start, end: dst.end, pfn: firstPfn, fn: 'copy_page_range' });
+  }
+  return 0;
+}

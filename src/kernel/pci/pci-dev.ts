@@ -1,0 +1,142 @@
+import type { PciFunctionHw, PciResource } from '../../hw/api.js';
+import {
+  PCI_CAP_ID_AF, PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_CAP_ID_PM, PCI_CAPABILITY_LIST,
+  PCI_STATUS, PCI_STATUS_CAP_LIST,
+} from '../../uapi/pci-regs.js';
+import type { Kernel } from '../kernel.js';
+import { WaitGate } from '../locking/gate.js';
+import type { Mutex } from '../locking/mutex.js';
+import type { SchedPoint, Task } from '../sched/task.js';
+
+/** A cached MSI message (struct msi_msg). */
+export interface MsiMsg {
+  addr: number;
+  data: number;
+}
+
+/**
+ * struct pci_dev: the kernel's view of one PCI function, built at enumeration
+ * (pci_setup_device / pci_init_capabilities, drivers/pci/probe.c 5.8).
+ */
+export class PciDev {
+  readonly name: string;
+  readonly pmCap: number;
+  readonly msiCap: number;
+  readonly msixCap: number;
+  readonly pcieCap: number;
+  readonly afCap: number;
+  readonly cfgSize: number;
+  /** pdev->no_command_memory (5.9/5.8.18: VFs) — here: VFs. */
+  readonly noCommandMemory: boolean;
+  /** pdev->current_state */
+  currentState: 'D0' | 'D1' | 'D2' | 'D3hot' = 'D0';
+  enableCnt = 0;
+  /** pci_save_state() buffer (dev->saved_config_space + cap state); null when !state_saved. */
+  savedState: Uint8Array | null = null;
+  /** dev->reset_fn: a function reset method exists (pci_probe_reset_function == 0). */
+  resetFn = false;
+  /** device_lock(&pdev->dev) */
+  readonly deviceLock: Mutex;
+  /** block_cfg_access + pci_cfg_wait */
+  readonly cfgGate: WaitGate;
+  msiEnabled = false;
+  msixEnabled = false;
+  /** Linux irq numbers of allocated MSI/MSI-X vectors, by vector index. */
+  irqs: number[] = [];
+  /** Cached MSI messages by vector index (get_cached_msi_msg). */
+  msiMsgs: MsiMsg[] = [];
+  /** Bound driver name ('vfio-pci', 'pci-stub', or null). */
+  driver: string | null = null;
+  readonly cfgPoint: SchedPoint;
+  readonly cfgReadPoint: SchedPoint;
+  readonly hwPoint: SchedPoint;
+
+  constructor(
+    k: Kernel,
+    readonly fn: PciFunctionHw,
+  ) {
+    this.name = fn.name;
+    this.cfgSize = fn.configSize;
+    this.noCommandMemory = fn.isVirtfn;
+    this.deviceLock = k.mutex('&dev->mutex', `device_lock:${fn.name}`);
+    this.cfgGate = new WaitGate(k, `cfg_access:${fn.name}`);
+    this.pmCap = findCapability(fn, PCI_CAP_ID_PM);
+    this.msiCap = findCapability(fn, PCI_CAP_ID_MSI);
+    this.msixCap = findCapability(fn, PCI_CAP_ID_MSIX);
+    this.pcieCap = findCapability(fn, PCI_CAP_ID_EXP);
+    this.afCap = findCapability(fn, PCI_CAP_ID_AF);
+    this.cfgPoint = { op: 'cfg', obj: `hw:${fn.name}`, access: 'w' };
+    this.cfgReadPoint = { op: 'cfg', obj: `hw:${fn.name}`, access: 'r' };
+    this.hwPoint = { op: 'mmio', obj: `hw:${fn.name}`, access: 'w' };
+  }
+
+  resource(i: number): PciResource | null {
+    return this.fn.resource(i);
+  }
+
+  get isPcie(): boolean {
+    return this.pcieCap !== 0;
+  }
+}
+
+/** pci_find_capability (drivers/pci/pci.c, 5.8): walk the capability list at enumeration. */
+export function findCapability(fn: PciFunctionHw, id: number): number {
+  if ((fn.cfgRead(PCI_STATUS, 2, 'kernel') & PCI_STATUS_CAP_LIST) === 0) return 0;
+  let pos = fn.cfgRead(PCI_CAPABILITY_LIST, 1, 'kernel') & ~3;
+  for (let ttl = 48; pos >= 0x40 && ttl > 0; ttl--) {
+    const ent = fn.cfgRead(pos, 2, 'kernel');
+    if ((ent & 0xff) === id) return pos;
+    pos = (ent >> 8) & ~3;
+  }
+  return 0;
+}
+
+/** pci_read_config_{byte,word,dword} (drivers/pci/access.c, 5.8): a kernel config read. */
+export function* pciReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
+  yield dev.cfgReadPoint;
+  return dev.fn.cfgRead(offset, size, 'kernel');
+}
+
+/** pci_write_config_{byte,word,dword} (drivers/pci/access.c, 5.8): a kernel config write. */
+export function* pciWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
+  yield dev.cfgPoint;
+  dev.fn.cfgWrite(offset, size, value, 'kernel');
+}
+
+/** pci_user_read_config_* (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
+export function* pciUserReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
+  yield* dev.cfgGate.wait();
+  yield dev.cfgReadPoint;
+  return dev.fn.cfgRead(offset, size, 'vfio-user');
+}
+
+/** pci_user_write_config_* (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
+export function* pciUserWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
+  yield* dev.cfgGate.wait();
+  yield dev.cfgPoint;
+  dev.fn.cfgWrite(offset, size, value, 'vfio-user');
+}
+
+/** ioread8/16/32 on a kernel mapping of device memory: a CPU access at a physical address. */
+export function* ioread(k: Kernel, dev: PciDev, addr: number, size: 1 | 2 | 4 | 8): Task<bigint> {
+  yield dev.hwPoint;
+  return k.hw.memRead(addr, size);
+}
+
+/** iowrite8/16/32 on a kernel mapping of device memory. */
+export function* iowrite(k: Kernel, dev: PciDev, addr: number, size: 1 | 2 | 4 | 8, value: bigint): Task<void> {
+  yield dev.hwPoint;
+  k.hw.memWrite(addr, size, value);
+}
+
+/** inb/inw/inl: port I/O. */
+export function* ioportRead(k: Kernel, dev: PciDev, port: number, size: 1 | 2 | 4): Task<number> {
+  yield dev.hwPoint;
+  return k.hw.ioRead(port, size);
+}
+
+/** outb/outw/outl: port I/O. */
+export function* ioportWrite(k: Kernel, dev: PciDev, port: number, size: 1 | 2 | 4, value: number): Task<void> {
+  yield dev.hwPoint;
+  k.hw.ioWrite(port, size, value);
+}

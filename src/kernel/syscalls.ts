@@ -1,0 +1,226 @@
+/**
+ * The system calls a user process makes (fs/open.c, fs/read_write.c, fs/ioctl.c,
+ * arch/x86/kernel/sys_x86_64.c, mm/mmap.c, fs/eventfd.c, kernel/fork.c; 5.8). Each is a
+ * task `(k, proc, ...args) => Task<number>` returning a value or -errno, and emits one
+ * `syscall` event.
+ */
+import { EBADF, EFAULT, EINVAL, ENOTTY } from './errno.js';
+import { devfs } from './fs/devfs.js';
+import { eventfdFileCreate, O_CLOEXEC, O_NONBLOCK } from './fs/eventfd.js';
+import { type FilePos, fput, getFile, type KFile } from './fs/file.js';
+import type { Kernel } from './kernel.js';
+import { doMmap, doMunmap, fileCanRead, fileCanWrite } from './mm/mmap.js';
+import { PAGE_SIZE, TASK_SIZE } from './mm/mm.js';
+import { MAP_ANONYMOUS } from './mm/types.js';
+import { forkProcess, type KProcessImpl } from './process.js';
+import type { Task } from './sched/task.js';
+
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_ACCMODE = 3;
+export { O_NONBLOCK, O_CLOEXEC };
+/** -ENOIOCTLCMD (include/linux/errno.h): a driver's "not mine", turned into -ENOTTY. */
+export const ENOIOCTLCMD = 515;
+/** MAX_RW_COUNT (include/linux/fs.h): INT_MAX rounded down to a page. */
+export const MAX_RW_COUNT = 0x7ffff000;
+
+function hex(n: number): string {
+  return n < 0 ? String(n) : `0x${n.toString(16)}`;
+}
+
+function emit(k: Kernel, proc: KProcessImpl, name: string, args: string, ret: number): number {
+  k.events.emit({ kind: 'syscall', pid: proc.pid, name, args, ret });
+  return ret;
+}
+
+/** fdget (include/linux/file.h, 5.8): the file behind `fd` with a reference for the duration of the call, or null. */
+function fdget(proc: KProcessImpl, fd: number): KFile | null {
+  const f = proc.files.get(fd);
+  return f === undefined ? null : getFile(f);
+}
+
+/** do_sys_open (fs/open.c, 5.8) for a device node: devfs lookup → the driver's open; fd or -errno. */
+export function* sysOpen(k: Kernel, proc: KProcessImpl, path: string, flags: number): Task<number> {
+  const r = yield* devfs(k).open(k, path, flags);
+  let ret: number;
+  if (typeof r === 'number') {
+    ret = r;
+  } else {
+    ret = proc.files.install(r);
+    if (ret < 0) yield* fput(r);
+  }
+  return emit(k, proc, 'open', `"${path}", ${hex(flags)}`, ret);
+}
+
+/** close(2) (fs/open.c, 5.8): -EBADF for an unused fd. */
+export function* sysClose(k: Kernel, proc: KProcessImpl, fd: number): Task<number> {
+  const f = proc.files.remove(fd);
+  if (f === undefined) return emit(k, proc, 'close', `${fd}`, -EBADF);
+  yield* fput(f);
+  return emit(k, proc, 'close', `${fd}`, 0);
+}
+
+/** rw_verify_area (fs/read_write.c, 5.8) + access_ok for a read/write of `count` bytes at `buf`, position `pos`. */
+function verifyArea(buf: number, count: number, pos: number): number {
+  if (pos < 0) return -EINVAL;
+  if (count < 0 || buf < 0 || buf + Math.min(count, MAX_RW_COUNT) > TASK_SIZE) return -EFAULT;
+  return 0;
+}
+
+/** vfs_read (fs/read_write.c, 5.8). */
+function* vfsRead(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+  if (!fileCanRead(f)) return -EBADF;
+  const op = f.fops.read;
+  if (op === undefined) return -EINVAL;
+  const err = verifyArea(buf, count, pos.value);
+  if (err !== 0) return err;
+  if (count === 0) return 0;
+  return yield* op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
+}
+
+/** vfs_write (fs/read_write.c, 5.8). */
+function* vfsWrite(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+  if (!fileCanWrite(f)) return -EBADF;
+  const op = f.fops.write;
+  if (op === undefined) return -EINVAL;
+  const err = verifyArea(buf, count, pos.value);
+  if (err !== 0) return err;
+  if (count === 0) return 0;
+  return yield* op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
+}
+
+/** read(2) (ksys_read, 5.8): uses and advances the file position. */
+export function* sysRead(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number): Task<number> {
+  const args = `${fd}, ${hex(buf)}, ${count}`;
+  const f = fdget(proc, fd);
+  if (f === null) return emit(k, proc, 'read', args, -EBADF);
+  const pos: FilePos = { value: f.pos };
+  const ret = yield* vfsRead(f, buf, count, pos);
+  if (ret >= 0) f.pos = pos.value;
+  yield* fput(f);
+  return emit(k, proc, 'read', args, ret);
+}
+
+/** write(2) (ksys_write, 5.8): uses and advances the file position. */
+export function* sysWrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number): Task<number> {
+  const args = `${fd}, ${hex(buf)}, ${count}`;
+  const f = fdget(proc, fd);
+  if (f === null) return emit(k, proc, 'write', args, -EBADF);
+  const pos: FilePos = { value: f.pos };
+  const ret = yield* vfsWrite(f, buf, count, pos);
+  if (ret >= 0) f.pos = pos.value;
+  yield* fput(f);
+  return emit(k, proc, 'write', args, ret);
+}
+
+/** pread64(2) (ksys_pread64, 5.8): -EINVAL for a negative offset, -EBADF for a bad fd. */
+export function* sysPread(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
+  const args = `${fd}, ${hex(buf)}, ${count}, ${hex(offset)}`;
+  if (offset < 0) return emit(k, proc, 'pread64', args, -EINVAL);
+  const f = fdget(proc, fd);
+  if (f === null) return emit(k, proc, 'pread64', args, -EBADF);
+  const ret = yield* vfsRead(f, buf, count, { value: offset });
+  yield* fput(f);
+  return emit(k, proc, 'pread64', args, ret);
+}
+
+/** pwrite64(2) (ksys_pwrite64, 5.8). */
+export function* sysPwrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
+  const args = `${fd}, ${hex(buf)}, ${count}, ${hex(offset)}`;
+  if (offset < 0) return emit(k, proc, 'pwrite64', args, -EINVAL);
+  const f = fdget(proc, fd);
+  if (f === null) return emit(k, proc, 'pwrite64', args, -EBADF);
+  const ret = yield* vfsWrite(f, buf, count, { value: offset });
+  yield* fput(f);
+  return emit(k, proc, 'pwrite64', args, ret);
+}
+
+/** ioctl(2) (ksys_ioctl → vfs_ioctl, 5.8): -ENOTTY without unlocked_ioctl or for -ENOIOCTLCMD. */
+export function* sysIoctl(k: Kernel, proc: KProcessImpl, fd: number, cmd: number, arg: number): Task<number> {
+  const args = `${fd}, ${hex(cmd)}, ${hex(arg)}`;
+  const f = fdget(proc, fd);
+  if (f === null) return emit(k, proc, 'ioctl', args, -EBADF);
+  const op = f.fops.unlockedIoctl;
+  let ret = op === undefined ? -ENOTTY : yield* op(f, cmd, arg);
+  if (ret === -ENOIOCTLCMD) ret = -ENOTTY;
+  yield* fput(f);
+  return emit(k, proc, 'ioctl', args, ret);
+}
+
+/**
+ * mmap(2) (arch/x86/kernel/sys_x86_64.c → ksys_mmap_pgoff, 5.8): -EINVAL for an
+ * offset that is not page aligned; the fd is used unless MAP_ANONYMOUS (-EBADF if bad).
+ * Returns the address or -errno.
+ */
+export function* sysMmap(
+  k: Kernel,
+  proc: KProcessImpl,
+  addr: number,
+  len: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  offset: number,
+): Task<number> {
+  const args = `${hex(addr)}, ${hex(len)}, ${prot}, ${hex(flags)}, ${fd}, ${hex(offset)}`;
+  if (offset % PAGE_SIZE !== 0) return emit(k, proc, 'mmap', args, -EINVAL);
+  let file: KFile | null = null;
+  if ((flags & MAP_ANONYMOUS) === 0) {
+    file = fdget(proc, fd);
+    if (file === null) return emit(k, proc, 'mmap', args, -EBADF);
+  }
+  const ret = yield* doMmap(k, proc, addr, len, prot, flags, file, Math.floor(offset / PAGE_SIZE));
+  if (file !== null) yield* fput(file);
+  return emit(k, proc, 'mmap', args, ret);
+}
+
+/** munmap(2) (mm/mmap.c __vm_munmap, 5.8). */
+export function* sysMunmap(k: Kernel, proc: KProcessImpl, addr: number, len: number): Task<number> {
+  const ret = yield* doMunmap(k, proc, addr, len);
+  return emit(k, proc, 'munmap', `${hex(addr)}, ${hex(len)}`, ret);
+}
+
+/** eventfd2(2) (fs/eventfd.c, 5.8): a new eventfd's fd, -EINVAL for unknown flags. */
+export function* sysEventfd(k: Kernel, proc: KProcessImpl, initval: number, flags: number): Task<number> {
+  const f = eventfdFileCreate(k, initval, flags);
+  let ret: number;
+  if (typeof f === 'number') {
+    ret = f;
+  } else {
+    ret = proc.files.install(f);
+    if (ret < 0) yield* fput(f);
+  }
+  return emit(k, proc, 'eventfd2', `${initval}, ${hex(flags)}`, ret);
+}
+
+/**
+ * fork(2) (kernel/fork.c, 5.8): the child's pid or -errno. `openBeforeCopy` selects the
+ * dup_mmap order of commit 35e351780fa9. `sysForkProcess` returns the child itself.
+ */
+export function* sysFork(k: Kernel, proc: KProcessImpl, openBeforeCopy = false): Task<number> {
+  const r = yield* sysForkProcess(k, proc, openBeforeCopy);
+  return typeof r === 'number' ? r : r.pid;
+}
+
+/** fork(2) returning the child process itself (or -errno); emits the `syscall` event. */
+export function* sysForkProcess(k: Kernel, proc: KProcessImpl, openBeforeCopy = false): Task<KProcessImpl | number> {
+  const r = yield* forkProcess(k, proc, openBeforeCopy);
+  emit(k, proc, 'fork', '', typeof r === 'number' ? r : r.pid);
+  return r;
+}
+
+/** Every system call by its name, for table-driven callers: `syscalls.pread(k, proc, fd, buf, n, off)`. */
+export const syscalls = {
+  open: sysOpen,
+  close: sysClose,
+  read: sysRead,
+  write: sysWrite,
+  pread: sysPread,
+  pwrite: sysPwrite,
+  ioctl: sysIoctl,
+  mmap: sysMmap,
+  munmap: sysMunmap,
+  eventfd: sysEventfd,
+  fork: sysFork,
+} as const;

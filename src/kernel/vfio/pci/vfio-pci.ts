@@ -1,0 +1,538 @@
+/**
+ * The vfio-pci bus driver (drivers/vfio/pci/vfio_pci.c, 5.8): probe, open/release,
+ * the device ioctls, read/write and mmap.
+ */
+import { PAGE_SIZE } from '../../../hw/api.js';
+import {
+  PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_INTERRUPT_PIN, PCI_MSI_FLAGS, PCI_MSI_FLAGS_QMASK, PCI_MSIX_FLAGS,
+  PCI_MSIX_FLAGS_QSIZE, PCI_MSIX_TABLE, PCI_MSIX_TABLE_BIR,
+} from '../../../uapi/pci-regs.js';
+import {
+  decodeEventfdArray, decodeIrqSet, SIZEOF_VFIO_PCI_DEPENDENT_DEVICE, SIZEOF_VFIO_REGION_INFO,
+  VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
+  VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_PCI_HOT_RESET, VFIO_DEVICE_RESET,
+  VFIO_DEVICE_SET_IRQS, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
+  VFIO_IRQ_INFO_NORESIZE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_TYPE_MASK,
+  VFIO_IRQ_SET_MINSZ, VFIO_PCI_BAR5_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ERR_IRQ_INDEX,
+  VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
+  VFIO_PCI_NUM_REGIONS, VFIO_PCI_REQ_IRQ_INDEX, VFIO_PCI_ROM_REGION_INDEX, VFIO_PCI_VGA_REGION_INDEX,
+  VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP,
+  VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, vfioPciIndexToOffset, vfioPciOffsetToIndex,
+} from '../../../uapi/vfio.js';
+import { LeView } from '../../../uapi/ioctl.js';
+import { EAGAIN, EBADF, EINVAL, ENODEV, ENOSPC, ENOTTY, EBUSY } from '../../errno.js';
+import type { FilePos, KFile } from '../../fs/file.js';
+import type { IrqTable } from '../../irq/irq.js';
+import type { Kernel } from '../../kernel.js';
+import type { Vma, VmOperations } from '../../mm/types.js';
+import type { PciCore } from '../../pci/core.js';
+import { pciClearMaster, pciDisableDevice, pciEnableDevice } from '../../pci/enable.js';
+import { type PciDev, pciReadConfig, pciWriteConfig } from '../../pci/pci-dev.js';
+import { pciSetPowerState } from '../../pci/power.js';
+import { pciMapRom, pciUnmapRom } from '../../pci/rom.js';
+import { pciProbeResetBus, pciResetBus, pciResetFunctionLocked, pciTryResetFunction } from '../../pci/reset.js';
+import { pciLoadSavedState, pciRestoreState, pciSaveState, pciStoreSavedState } from '../../pci/state.js';
+import { threadProcess } from '../../proc.js';
+import type { Task } from '../../sched/task.js';
+import type { VfioDevice, VfioDeviceOps } from '../device.js';
+import { VfioInfoCapChain, vfioSetIrqsValidateAndPrepare } from '../info-cap.js';
+import { fetchUser, storeUser } from '../uaccess.js';
+import type { VfioCore } from '../vfio.js';
+import { vfioConfigFree, vfioConfigInit, vfioPciConfigRw } from './config.js';
+import { type IrqSetData, msiDisable, vfioPciSetIrqsIoctl } from './intrs.js';
+import { memoryLockAndEnable, memoryUnlockAndRestore, vfioPciMmap, vfioPciMmapOps, zapAndDownWriteMemoryLock, zapAndVmaLock } from './mmap.js';
+import { vfioPciBarRw } from './rdwr.js';
+import { VfioPciDevice } from './vfio-pci-device.js';
+
+/** The vfio-pci driver instance of one kernel: its devices and the shared pieces they need. */
+export class VfioPciDriver implements VfioDeviceOps {
+  readonly name = 'vfio-pci';
+  readonly devices: VfioPciDevice[] = [];
+  private readonly reflcks = new Map<string, ReturnType<Kernel['mutex']>>();
+  readonly mmapOps: VmOperations;
+
+  constructor(
+    readonly k: Kernel,
+    readonly pci: PciCore,
+    readonly vfio: VfioCore,
+    readonly irqs: IrqTable,
+  ) {
+    this.mmapOps = vfioPciMmapOps(k);
+  }
+
+  /**
+   * vfio_pci_probe (drivers/vfio/pci/vfio_pci.c, 5.8): bind a function, create its
+   * locks, find the reflck shared by its slot/bus, add it to its VFIO group.
+   */
+  probe(pdev: PciDev): VfioPciDevice {
+    const key = this.pci.upstream(pdev)?.name ?? `bus${pdev.fn.bus}`;
+    let reflck = this.reflcks.get(key);
+    if (reflck === undefined) {
+      reflck = this.k.mutex('&reflck->lock', `reflck:${key}`);
+      this.reflcks.set(key, reflck);
+    }
+    const vdev = new VfioPciDevice(this.k, pdev, reflck);
+    pdev.driver = 'vfio-pci';
+    vdev.vdev = this.vfio.addGroupDev(pdev.fn, this, vdev);
+    this.devices.push(vdev);
+    return vdev;
+  }
+
+  private vd(vdev: VfioDevice): VfioPciDevice {
+    return vdev.driverData as VfioPciDevice;
+  }
+
+  /** vfio_pci_open (drivers/vfio/pci/vfio_pci.c, 5.8): first open enables the device. */
+  *open(device: VfioDevice): Task<number> {
+    const vdev = this.vd(device);
+    yield* vdev.reflck.lock('vfio_pci_open');
+    let ret = 0;
+    if (vdev.refcnt === 0) ret = yield* this.enable(vdev);
+    if (ret === 0) vdev.refcnt++;
+    yield* vdev.reflck.unlock('vfio_pci_open');
+    return ret;
+  }
+
+  /** vfio_pci_release (drivers/vfio/pci/vfio_pci.c, 5.8): last release disables the device. */
+  *release(device: VfioDevice): Task<void> {
+    const vdev = this.vd(device);
+    yield* vdev.reflck.lock('vfio_pci_release');
+    vdev.refcnt--;
+    if (vdev.refcnt === 0) {
+      yield* this.disable(vdev);
+      yield* vdev.igate.lock('vfio_pci_release');
+      vdev.errTrigger = null;
+      vdev.reqTrigger = null;
+      yield* vdev.igate.unlock('vfio_pci_release');
+    }
+    yield* vdev.reflck.unlock('vfio_pci_release');
+  }
+
+  /** vfio_pci_get_irq_count (drivers/vfio/pci/vfio_pci.c, 5.8) */
+  private *irqCount(vdev: VfioPciDevice, index: number): Task<number> {
+    const pdev = vdev.pdev;
+    if (index === VFIO_PCI_INTX_IRQ_INDEX) {
+      if (pdev.fn.isVirtfn) return 0;
+      const pin = yield* pciReadConfig(pdev, PCI_INTERRUPT_PIN, 1);
+      return pin !== 0 ? 1 : 0;
+    }
+    if (index === VFIO_PCI_MSI_IRQ_INDEX) {
+      if (pdev.msiCap === 0) return 0;
+      const flags = yield* pciReadConfig(pdev, pdev.msiCap + PCI_MSI_FLAGS, 2);
+      return 1 << ((flags & PCI_MSI_FLAGS_QMASK) >> 1);
+    }
+    if (index === VFIO_PCI_MSIX_IRQ_INDEX) {
+      if (pdev.msixCap === 0) return 0;
+      const flags = yield* pciReadConfig(pdev, pdev.msixCap + PCI_MSIX_FLAGS, 2);
+      return (flags & PCI_MSIX_FLAGS_QSIZE) + 1;
+    }
+    if (index === VFIO_PCI_ERR_IRQ_INDEX) return pdev.isPcie ? 1 : 0;
+    if (index === VFIO_PCI_REQ_IRQ_INDEX) return 1;
+    return 0;
+  }
+
+  /** vfio_pci_probe_mmaps (drivers/vfio/pci/vfio_pci.c, 5.8): memory BARs of at least a page are mmap-capable. */
+  private probeMmaps(vdev: VfioPciDevice): void {
+    for (let i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++) {
+      const r = vdev.pdev.resource(i);
+      vdev.barMmapSupported[i] = r !== null && r.kind === 'mem' && r.size > 0 && (r.size >= PAGE_SIZE || r.start % PAGE_SIZE === 0);
+    }
+  }
+
+  /**
+   * vfio_pci_enable (drivers/vfio/pci/vfio_pci.c, 5.8): D0, clear bus master, enable,
+   * try a function reset (reset_works), save state, build vconfig, find the MSI-X BAR.
+   */
+  private *enable(vdev: VfioPciDevice): Task<number> {
+    const k = this.k;
+    const pdev = vdev.pdev;
+    yield* pciSetPowerState(k, pdev, 'D0');
+    yield* pciClearMaster(pdev);
+    let ret = yield* pciEnableDevice(pdev);
+    if (ret !== 0) return ret;
+    ret = yield* pciTryResetFunction(k, this.pci, pdev);
+    if (ret === -EAGAIN) {
+      yield* pciDisableDevice(pdev);
+      return ret;
+    }
+    vdev.resetWorks = ret === 0;
+    yield* pciSaveState(pdev);
+    vdev.pciSavedState = pciStoreSavedState(pdev);
+    const cmd = yield* pciReadConfig(pdev, PCI_COMMAND, 2);
+    if ((cmd & PCI_COMMAND_INTX_DISABLE) !== 0) yield* pciWriteConfig(pdev, PCI_COMMAND, 2, cmd & ~PCI_COMMAND_INTX_DISABLE);
+    ret = yield* vfioConfigInit(vdev, (yield* this.irqCount(vdev, VFIO_PCI_INTX_IRQ_INDEX)) > 0);
+    if (ret !== 0) {
+      vdev.pciSavedState = null;
+      yield* pciDisableDevice(pdev);
+      return ret;
+    }
+    if (pdev.msixCap !== 0) {
+      const flags = yield* pciReadConfig(pdev, pdev.msixCap + PCI_MSIX_FLAGS, 2);
+      const table = yield* pciReadConfig(pdev, pdev.msixCap + PCI_MSIX_TABLE, 4);
+      vdev.msixBar = table & PCI_MSIX_TABLE_BIR;
+      vdev.msixOffset = (table & ~PCI_MSIX_TABLE_BIR) >>> 0;
+      vdev.msixSize = ((flags & PCI_MSIX_FLAGS_QSIZE) + 1) * 16;
+    } else {
+      vdev.msixBar = 0xff;
+    }
+    this.probeMmaps(vdev);
+    return 0;
+  }
+
+  /**
+   * vfio_pci_disable (drivers/vfio/pci/vfio_pci.c, 5.8): stop DMA, tear down
+   * interrupts, restore the open-time state, reset if possible, try a bus reset, D3hot.
+   */
+  private *disable(vdev: VfioPciDevice): Task<void> {
+    const k = this.k;
+    const pdev = vdev.pdev;
+    yield* pciClearMaster(pdev);
+    if (vdev.irqType === VFIO_PCI_MSI_IRQ_INDEX || vdev.irqType === VFIO_PCI_MSIX_IRQ_INDEX) {
+      yield* msiDisable(k, this.irqs, vdev, vdev.irqType === VFIO_PCI_MSIX_IRQ_INDEX);
+    }
+    vdev.virqDisabled = false;
+    vfioConfigFree(vdev);
+    for (let i = 0; i < vdev.barmap.length; i++) vdev.barmap[i] = false;
+    vdev.needsReset = true;
+    let restored = true;
+    if (pciLoadSavedState(pdev, vdev.pciSavedState) !== 0) {
+      restored = false;
+      if (vdev.resetWorks) yield* pciSaveState(pdev);
+    }
+    vdev.pciSavedState = null;
+    if (restored || vdev.resetWorks) {
+      yield* pciWriteConfig(pdev, PCI_COMMAND, 2, PCI_COMMAND_INTX_DISABLE);
+      if (vdev.resetWorks && (yield* pdev.cfgGate.tryClose())) {
+        if (yield* pdev.deviceLock.trylock('vfio_pci_disable')) {
+          if ((yield* pciResetFunctionLocked(k, this.pci, pdev, false)) === 0) vdev.needsReset = false;
+          yield* pdev.deviceLock.unlock('vfio_pci_disable');
+        }
+        yield* pdev.cfgGate.open();
+      }
+      yield* pciRestoreState(pdev);
+    }
+    yield* pciDisableDevice(pdev);
+    yield* this.tryBusReset(vdev);
+    yield* pciSetPowerState(k, pdev, 'D3hot');
+  }
+
+  /**
+   * vfio_pci_try_bus_reset (drivers/vfio/pci/vfio_pci.c, 5.8): when every device on the
+   * slot/bus is a closed vfio-pci device and one needs a reset, reset the bus.
+   */
+  private *tryBusReset(vdev: VfioPciDevice): Task<void> {
+    if (!vdev.needsReset) return;
+    if (pciProbeResetBus(this.pci, vdev.pdev) !== 0) return;
+    const devs: VfioPciDevice[] = [];
+    for (const d of this.pci.walkBus(vdev.pdev.fn.bus)) {
+      const v = this.devices.find((x) => x.pdev === d);
+      if (v === undefined || v.refcnt > 0) return;
+      devs.push(v);
+    }
+    if (!devs.some((d) => d.needsReset)) return;
+    if ((yield* pciResetBus(this.k, this.pci, vdev.pdev)) === 0) for (const d of devs) d.needsReset = false;
+  }
+
+  *read(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
+    if (count === 0) return 0;
+    return yield* this.rw(this.vd(device), buf, count, pos, false);
+  }
+
+  *write(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
+    if (count === 0) return 0;
+    return yield* this.rw(this.vd(device), buf, count, pos, true);
+  }
+
+  /** vfio_pci_rw (drivers/vfio/pci/vfio_pci.c, 5.8) */
+  private *rw(vdev: VfioPciDevice, buf: number, count: number, pos: FilePos, iswrite: boolean): Task<number> {
+    const index = vfioPciOffsetToIndex(pos.value);
+    if (index >= VFIO_PCI_NUM_REGIONS) return -EINVAL;
+    switch (index) {
+      case VFIO_PCI_CONFIG_REGION_INDEX:
+        return yield* vfioPciConfigRw(this.k, this.pci, vdev, buf, count, pos, iswrite);
+      case VFIO_PCI_ROM_REGION_INDEX:
+        if (iswrite) return -EINVAL;
+        return yield* vfioPciBarRw(this.k, vdev, buf, count, pos, false);
+      case VFIO_PCI_VGA_REGION_INDEX:
+        return -EINVAL; // vfio_pci_vga_rw: no VGA device is modelled (has_vga false)
+      default:
+        return yield* vfioPciBarRw(this.k, vdev, buf, count, pos, iswrite);
+    }
+  }
+
+  *mmap(device: VfioDevice, vma: Vma): Task<number> {
+    return yield* vfioPciMmap(this.k, this.vd(device), vma, this.mmapOps);
+  }
+
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8) */
+  *ioctl(device: VfioDevice, cmd: number, arg: number): Task<number> {
+    const vdev = this.vd(device);
+    switch (cmd) {
+      case VFIO_DEVICE_GET_INFO: return yield* this.getInfo(vdev, arg);
+      case VFIO_DEVICE_GET_REGION_INFO: return yield* this.getRegionInfo(vdev, arg);
+      case VFIO_DEVICE_GET_IRQ_INFO: return yield* this.getIrqInfo(vdev, arg);
+      case VFIO_DEVICE_SET_IRQS: return yield* this.setIrqs(vdev, arg);
+      case VFIO_DEVICE_RESET: return yield* this.reset(vdev);
+      case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: return yield* this.hotResetInfo(vdev, arg);
+      case VFIO_DEVICE_PCI_HOT_RESET: return yield* this.hotReset(vdev, arg);
+      default: return -ENOTTY;
+    }
+  }
+
+  private *getInfo(vdev: VfioPciDevice, arg: number): Task<number> {
+    const minsz = 16;
+    const b = yield* fetchUser(this.k, arg, minsz);
+    if (typeof b === 'number') return b;
+    const v = new LeView(b);
+    if (v.u32(0) < minsz) return -EINVAL;
+    v.setU32(4, VFIO_DEVICE_FLAGS_PCI | (vdev.resetWorks ? VFIO_DEVICE_FLAGS_RESET : 0));
+    v.setU32(8, VFIO_PCI_NUM_REGIONS);
+    v.setU32(12, VFIO_PCI_NUM_IRQS);
+    return yield* storeUser(this.k, arg, b);
+  }
+
+  private *getRegionInfo(vdev: VfioPciDevice, arg: number): Task<number> {
+    const k = this.k;
+    const minsz = SIZEOF_VFIO_REGION_INFO;
+    const b = yield* fetchUser(k, arg, minsz);
+    if (typeof b === 'number') return b;
+    const v = new LeView(b);
+    const argsz = v.u32(0);
+    const index = v.u32(8);
+    if (argsz < minsz) return -EINVAL;
+    const caps = new VfioInfoCapChain();
+    let flags = 0;
+    let size = 0;
+    const pdev = vdev.pdev;
+    if (index === VFIO_PCI_CONFIG_REGION_INDEX) {
+      size = pdev.cfgSize;
+      flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+    } else if (index <= VFIO_PCI_BAR5_REGION_INDEX) {
+      const r = pdev.resource(index);
+      size = r === null ? 0 : r.size;
+      if (size !== 0) {
+        flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+        if (vdev.barMmapSupported[index] === true) {
+          flags |= VFIO_REGION_INFO_FLAG_MMAP;
+          if (index === vdev.msixBar) caps.add(8, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, 1);
+        }
+      }
+    } else if (index === VFIO_PCI_ROM_REGION_INDEX) {
+      const r = pdev.resource(index);
+      size = r === null ? 0 : r.size;
+      if (size !== 0) {
+        // "Is it really there? Enable memory decode for implicit access in pci_map_rom()"
+        let present: boolean;
+        if (k.knobs.romProbe === 'lock-and-enable') {
+          const cmd = yield* memoryLockAndEnable(vdev);
+          present = yield* this.probeRom(pdev);
+          yield* memoryUnlockAndRestore(vdev, cmd);
+        } else {
+          const cmd = yield* pciReadConfig(pdev, PCI_COMMAND, 2);
+          yield* pciWriteConfig(pdev, PCI_COMMAND, 2, cmd | 2);
+          present = yield* this.probeRom(pdev);
+          yield* pciWriteConfig(pdev, PCI_COMMAND, 2, cmd);
+        }
+        if (present) flags = VFIO_REGION_INFO_FLAG_READ;
+        else size = 0;
+      }
+    } else if (index === VFIO_PCI_VGA_REGION_INDEX) {
+      return -EINVAL; // !vdev->has_vga
+    } else {
+      return -EINVAL; // no device-specific regions
+    }
+    let capOffset = 0;
+    let outArgsz = argsz;
+    if (caps.size > 0) {
+      flags |= VFIO_REGION_INFO_FLAG_CAPS;
+      if (argsz < minsz + caps.size) {
+        outArgsz = minsz + caps.size;
+      } else {
+        caps.shift(minsz);
+        const r = yield* storeUser(k, arg + minsz, caps.buf);
+        if (r !== 0) return r;
+        capOffset = minsz;
+      }
+    }
+    v.setU32(0, outArgsz);
+    v.setU32(4, flags);
+    v.setU32(12, capOffset);
+    v.setU64(16, BigInt(size));
+    v.setU64(24, BigInt(vfioPciIndexToOffset(index)));
+    return yield* storeUser(k, arg, b);
+  }
+
+  private *probeRom(pdev: PciDev): Task<boolean> {
+    const rom = yield* pciMapRom(this.k, pdev);
+    if (rom === null) return false;
+    yield* pciUnmapRom(pdev);
+    return true;
+  }
+
+  private *getIrqInfo(vdev: VfioPciDevice, arg: number): Task<number> {
+    const minsz = 16;
+    const b = yield* fetchUser(this.k, arg, minsz);
+    if (typeof b === 'number') return b;
+    const v = new LeView(b);
+    const index = v.u32(8);
+    if (v.u32(0) < minsz || index >= VFIO_PCI_NUM_IRQS) return -EINVAL;
+    if (index === VFIO_PCI_ERR_IRQ_INDEX && !vdev.pdev.isPcie) return -EINVAL;
+    let flags = VFIO_IRQ_INFO_EVENTFD;
+    if (index === VFIO_PCI_INTX_IRQ_INDEX) flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+    else flags |= VFIO_IRQ_INFO_NORESIZE;
+    v.setU32(4, flags);
+    v.setU32(12, yield* this.irqCount(vdev, index));
+    return yield* storeUser(this.k, arg, b);
+  }
+
+  private *setIrqs(vdev: VfioPciDevice, arg: number): Task<number> {
+    const k = this.k;
+    const hb = yield* fetchUser(k, arg, VFIO_IRQ_SET_MINSZ);
+    if (typeof hb === 'number') return hb;
+    const hdr = decodeIrqSet(hb);
+    const max = yield* this.irqCount(vdev, hdr.index);
+    const dataSize = vfioSetIrqsValidateAndPrepare(hdr, max, VFIO_PCI_NUM_IRQS);
+    if (dataSize < 0) return dataSize;
+    let data: IrqSetData = { kind: 'none' };
+    if (dataSize > 0) {
+      const db = yield* fetchUser(k, arg + VFIO_IRQ_SET_MINSZ, dataSize);
+      if (typeof db === 'number') return db;
+      const type = hdr.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
+      if (type === VFIO_IRQ_SET_DATA_EVENTFD) data = { kind: 'eventfd', fds: decodeEventfdArray(db, hdr.count) };
+      else if (type === VFIO_IRQ_SET_DATA_BOOL) data = { kind: 'bool', values: Array.from(db, (x) => x !== 0) };
+    }
+    yield* vdev.igate.lock('vfio_pci_ioctl');
+    const ret = yield* vfioPciSetIrqsIoctl(k, this.irqs, vdev, hdr.flags, hdr.index, hdr.start, hdr.count, data);
+    yield* vdev.igate.unlock('vfio_pci_ioctl');
+    return ret;
+  }
+
+  /** VFIO_DEVICE_RESET (5.8): -EINVAL without reset support (no zap); else zap + write lock + try reset. */
+  private *reset(vdev: VfioPciDevice): Task<number> {
+    if (!vdev.resetWorks) return -EINVAL;
+    const zap = this.k.knobs.zapOnDisable;
+    if (zap) yield* zapAndDownWriteMemoryLock(this.k, vdev);
+    const ret = yield* pciTryResetFunction(this.k, this.pci, vdev.pdev);
+    if (zap) yield* vdev.memoryLock.upWrite('vfio_pci_ioctl');
+    return ret;
+  }
+
+  /** The devices a hot reset of `vdev` affects (vfio_pci_for_each_slot_or_bus; no hotplug slots modelled). */
+  private affected(vdev: VfioPciDevice): PciDev[] {
+    return this.pci.walkBus(vdev.pdev.fn.bus);
+  }
+
+  private *hotResetInfo(vdev: VfioPciDevice, arg: number): Task<number> {
+    const k = this.k;
+    const minsz = 12;
+    const b = yield* fetchUser(k, arg, minsz);
+    if (typeof b === 'number') return b;
+    const v = new LeView(b);
+    const argsz = v.u32(0);
+    if (argsz < minsz) return -EINVAL;
+    v.setU32(4, 0);
+    if (pciProbeResetBus(this.pci, vdev.pdev) !== 0) return -ENODEV;
+    yield* this.pci.busSem.downRead('pci_walk_bus');
+    const devs = this.affected(vdev);
+    yield* this.pci.busSem.upRead('pci_walk_bus');
+    if (argsz < minsz + devs.length * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE) {
+      v.setU32(8, devs.length);
+      const r = yield* storeUser(k, arg, b);
+      return r !== 0 ? r : -ENOSPC;
+    }
+    const out = new Uint8Array(devs.length * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE);
+    const ov = new LeView(out);
+    devs.forEach((d, i) => {
+      ov.setU32(i * 8, d.fn.iommuGroup);
+      ov.setU16(i * 8 + 4, 0);
+      ov.setU8(i * 8 + 6, d.fn.bus);
+      ov.setU8(i * 8 + 7, d.fn.devfn);
+    });
+    v.setU32(8, devs.length);
+    let r = yield* storeUser(k, arg, b);
+    if (r === 0) r = yield* storeUser(k, arg + minsz, out);
+    return r;
+  }
+
+  /**
+   * VFIO_DEVICE_PCI_HOT_RESET (5.8): check flags/count/group fds, then for every
+   * affected device try-zap keeping vma_lock, then try-lock each memory_lock for write
+   * and drop its vma_lock, reset the bus, unwind. Any contention gives -EBUSY.
+   */
+  private *hotReset(vdev: VfioPciDevice, arg: number): Task<number> {
+    const k = this.k;
+    const minsz = 12;
+    const b = yield* fetchUser(k, arg, minsz);
+    if (typeof b === 'number') return b;
+    const v = new LeView(b);
+    const argsz = v.u32(0);
+    const flags = v.u32(4);
+    const count = v.u32(8);
+    if (argsz < minsz || flags !== 0) return -EINVAL;
+    if (pciProbeResetBus(this.pci, vdev.pdev) !== 0) return -ENODEV;
+    const devs = this.affected(vdev);
+    if (count === 0 || count > devs.length) return -EINVAL;
+    const fb = yield* fetchUser(k, arg + minsz, count * 4);
+    if (typeof fb === 'number') return fb;
+    const fds = decodeEventfdArray(fb, count);
+    const proc = threadProcess(k.sched.current);
+    if (proc === null) return -EINVAL;
+    const groupIds: number[] = [];
+    for (const fd of fds) {
+      const f: KFile | undefined = proc.files.get(fd);
+      if (f === undefined) return -EBADF;
+      const g = this.vfio.groupGetExternalUser(f);
+      if (typeof g === 'number') return g;
+      groupIds.push(this.vfio.groupId(g));
+    }
+    for (const d of devs) if (!groupIds.includes(d.fn.iommuGroup)) return -EINVAL;
+    const held: VfioPciDevice[] = [];
+    let memIdx = 0;
+    let ret = 0;
+    yield* this.pci.busSem.downRead('pci_walk_bus');
+    for (const d of devs) {
+      const vd = this.vfio.deviceForFunction(d.fn);
+      if (vd === null) {
+        ret = -EINVAL;
+        break;
+      }
+      if (vd.ops.name !== 'vfio-pci') {
+        ret = -EBUSY;
+        break;
+      }
+      const other = vd.driverData as VfioPciDevice;
+      if (!k.knobs.hotResetTryLock) {
+        held.push(other);
+        continue;
+      }
+      if (!(yield* zapAndVmaLock(k, other, true))) {
+        ret = -EBUSY;
+        break;
+      }
+      held.push(other);
+    }
+    yield* this.pci.busSem.upRead('pci_walk_bus');
+    if (ret === 0 && k.knobs.hotResetTryLock) {
+      for (; memIdx < held.length; memIdx++) {
+        const other = held[memIdx] as VfioPciDevice;
+        if (!(yield* other.memoryLock.downWriteTrylock('vfio_pci_ioctl'))) {
+          ret = -EBUSY;
+          break;
+        }
+        yield* other.vmaLock.unlock('vfio_pci_ioctl');
+      }
+    }
+    if (ret === 0) ret = yield* pciResetBus(k, this.pci, vdev.pdev);
+    if (k.knobs.hotResetTryLock) {
+      for (let i = 0; i < held.length; i++) {
+        const other = held[i] as VfioPciDevice;
+        if (i < memIdx) yield* other.memoryLock.upWrite('vfio_pci_ioctl');
+        else yield* other.vmaLock.unlock('vfio_pci_ioctl');
+      }
+    }
+    return ret;
+  }
+}
+
+
+

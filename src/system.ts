@@ -1,0 +1,88 @@
+/**
+ * A whole simulated system: the machine (hw/), the booted kernel with the PCI core,
+ * IRQs, the VFIO core, type1 and the vfio-pci driver bound to the chosen devices, and
+ * user processes. This is the library's front door.
+ */
+import { EventStream } from './events/stream.js';
+import { createMachine, defaultMachineSpec, type Machine, type MachineSpec } from './hw/index.js';
+import { IrqTable } from './kernel/irq/irq.js';
+import { Kernel } from './kernel/kernel.js';
+import { PciCore } from './kernel/pci/core.js';
+import { pciResetFunctionLocked } from './kernel/pci/reset.js';
+import { VfioIommuType1 } from './kernel/vfio/type1/type1.js';
+import { VfioCore } from './kernel/vfio/vfio.js';
+import { VfioPciDriver } from './kernel/vfio/pci/vfio-pci.js';
+import type { VfioPciDevice } from './kernel/vfio/pci/vfio-pci-device.js';
+import { findVariant, type Knobs, type VariantPreset, VARIANT_5_8 } from './kernel/variant/knobs.js';
+import { Process } from './user/process.js';
+
+export interface SystemOptions {
+  /** The machine to build (default: defaultMachineSpec(): two edu devices and a NIC behind root ports). */
+  readonly machine?: MachineSpec;
+  /** A variant name ('5.8', '5.7'), a preset, or raw knobs (default '5.8'). */
+  readonly variant?: string | VariantPreset | Knobs;
+  /** Functions to bind to vfio-pci (default: every endpoint). */
+  readonly bind?: (name: string) => boolean;
+  /** Keep at most this many events in memory (default: all). */
+  readonly eventCapacity?: number;
+}
+
+function resolveKnobs(v: SystemOptions['variant']): Knobs {
+  if (v === undefined) return VARIANT_5_8.knobs;
+  if (typeof v === 'string') {
+    const p = findVariant(v);
+    if (p === undefined) throw new RangeError(`unknown variant '${v}'`);
+    return p.knobs;
+  }
+  return 'knobs' in v ? v.knobs : v;
+}
+
+export class System {
+  readonly events: EventStream;
+  readonly hw: Machine;
+  readonly kernel: Kernel;
+  readonly pci: PciCore;
+  readonly irqs: IrqTable;
+  readonly vfio: VfioCore;
+  readonly type1: VfioIommuType1;
+  readonly vfioPci: VfioPciDriver;
+  private readonly bootProc: Process;
+
+  constructor(opts: SystemOptions = {}) {
+    this.events = new EventStream(opts.eventCapacity ?? Infinity);
+    this.hw = createMachine(opts.machine ?? defaultMachineSpec(), this.events);
+    this.kernel = new Kernel(this.hw, resolveKnobs(opts.variant));
+    const k = this.kernel;
+    this.pci = new PciCore(k);
+    this.irqs = new IrqTable(k);
+    this.vfio = new VfioCore(k);
+    this.type1 = new VfioIommuType1(k);
+    this.vfio.registerIommuDriver(this.type1);
+    this.vfioPci = new VfioPciDriver(k, this.pci, this.vfio, this.irqs);
+    // boot: probe reset methods (pci_probe_reset_function), bind endpoints to vfio-pci
+    this.bootProc = Process.create(k, 'kworker/boot');
+    const bind = opts.bind ?? (() => true);
+    for (const d of this.pci.devs) {
+      d.resetFn = k.sched.runSync(this.bootProc.kthread, pciResetFunctionLocked(k, this.pci, d, true)) === 0;
+    }
+    for (const d of this.pci.devs) {
+      if (d.fn.isBridge || !bind(d.name)) continue;
+      this.vfioPci.probe(d);
+    }
+  }
+
+  /** A new user process with one thread. */
+  spawnProcess(name: string): Process {
+    return Process.create(this.kernel, name);
+  }
+
+  /** The vfio-pci driver state of a bound device (for inspection in tests and tools). */
+  vfioDevice(name: string): VfioPciDevice | undefined {
+    return this.vfioPci.devices.find((d) => d.name === name);
+  }
+
+  /** Unsupported Requests so far. */
+  get platformErrors(): number {
+    return this.hw.platform.urCount;
+  }
+}

@@ -1,0 +1,752 @@
+/**
+ * include/uapi/linux/vfio.h (Linux 5.8) as TypeScript: ioctl numbers, flags, indexes,
+ * capability ids and the exact byte layouts (x86-64: little-endian, natural alignment)
+ * of every struct the model passes through user memory.
+ *
+ * Conventions:
+ * - `SIZEOF_*` is the C `sizeof(struct ...)`; `*_MINSZ` is the `minsz` the 5.8 kernel
+ *   handler computes (`offsetofend` of the last fixed field it needs).
+ * - `decode*` never throws: fields beyond the end of a short buffer read as 0 (the kernel
+ *   copies exactly `minsz` bytes, so callers pass buffers of at least that size).
+ * - u64 fields decode as `bigint` (values may exceed 2^53); encoders accept
+ *   `number | bigint` for them.
+ */
+import { _IO, LeView, type U64In } from './ioctl.js';
+
+// ---- ioctl numbers -----------------------------------------------------------
+
+export const VFIO_API_VERSION = 0;
+/** ';' */
+export const VFIO_TYPE = 0x3b;
+export const VFIO_BASE = 100;
+
+/** VFIO_GET_API_VERSION _IO(VFIO_TYPE, VFIO_BASE + 0) (container) */
+export const VFIO_GET_API_VERSION = _IO(VFIO_TYPE, VFIO_BASE + 0);
+/** VFIO_CHECK_EXTENSION (container; arg = extension id) */
+export const VFIO_CHECK_EXTENSION = _IO(VFIO_TYPE, VFIO_BASE + 1);
+/** VFIO_SET_IOMMU (container; arg = iommu type) */
+export const VFIO_SET_IOMMU = _IO(VFIO_TYPE, VFIO_BASE + 2);
+/** VFIO_GROUP_GET_STATUS (group; arg = struct vfio_group_status *) */
+export const VFIO_GROUP_GET_STATUS = _IO(VFIO_TYPE, VFIO_BASE + 3);
+/** VFIO_GROUP_SET_CONTAINER (group; arg = int * container fd) */
+export const VFIO_GROUP_SET_CONTAINER = _IO(VFIO_TYPE, VFIO_BASE + 4);
+/** VFIO_GROUP_UNSET_CONTAINER (group) */
+export const VFIO_GROUP_UNSET_CONTAINER = _IO(VFIO_TYPE, VFIO_BASE + 5);
+/** VFIO_GROUP_GET_DEVICE_FD (group; arg = char * device name) */
+export const VFIO_GROUP_GET_DEVICE_FD = _IO(VFIO_TYPE, VFIO_BASE + 6);
+/** VFIO_DEVICE_GET_INFO (device; struct vfio_device_info *) */
+export const VFIO_DEVICE_GET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 7);
+/** VFIO_DEVICE_GET_REGION_INFO (device; struct vfio_region_info *) */
+export const VFIO_DEVICE_GET_REGION_INFO = _IO(VFIO_TYPE, VFIO_BASE + 8);
+/** VFIO_DEVICE_GET_IRQ_INFO (device; struct vfio_irq_info *) */
+export const VFIO_DEVICE_GET_IRQ_INFO = _IO(VFIO_TYPE, VFIO_BASE + 9);
+/** VFIO_DEVICE_SET_IRQS (device; struct vfio_irq_set *) */
+export const VFIO_DEVICE_SET_IRQS = _IO(VFIO_TYPE, VFIO_BASE + 10);
+/** VFIO_DEVICE_RESET (device) */
+export const VFIO_DEVICE_RESET = _IO(VFIO_TYPE, VFIO_BASE + 11);
+/** VFIO_DEVICE_GET_PCI_HOT_RESET_INFO (device; struct vfio_pci_hot_reset_info *) */
+export const VFIO_DEVICE_GET_PCI_HOT_RESET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 12);
+/** VFIO_DEVICE_PCI_HOT_RESET (device; struct vfio_pci_hot_reset *) */
+export const VFIO_DEVICE_PCI_HOT_RESET = _IO(VFIO_TYPE, VFIO_BASE + 13);
+/** VFIO_DEVICE_QUERY_GFX_PLANE (device; not modelled) */
+export const VFIO_DEVICE_QUERY_GFX_PLANE = _IO(VFIO_TYPE, VFIO_BASE + 14);
+/** VFIO_DEVICE_GET_GFX_DMABUF (device; not modelled) */
+export const VFIO_DEVICE_GET_GFX_DMABUF = _IO(VFIO_TYPE, VFIO_BASE + 15);
+/** VFIO_DEVICE_IOEVENTFD (device; struct vfio_device_ioeventfd *) */
+export const VFIO_DEVICE_IOEVENTFD = _IO(VFIO_TYPE, VFIO_BASE + 16);
+/** VFIO_IOMMU_GET_INFO (container, type1; struct vfio_iommu_type1_info *) */
+export const VFIO_IOMMU_GET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 12);
+/** VFIO_IOMMU_MAP_DMA (container, type1; struct vfio_iommu_type1_dma_map *) */
+export const VFIO_IOMMU_MAP_DMA = _IO(VFIO_TYPE, VFIO_BASE + 13);
+/** VFIO_IOMMU_UNMAP_DMA (container, type1; struct vfio_iommu_type1_dma_unmap *) */
+export const VFIO_IOMMU_UNMAP_DMA = _IO(VFIO_TYPE, VFIO_BASE + 14);
+/** VFIO_IOMMU_ENABLE (sPAPR only) */
+export const VFIO_IOMMU_ENABLE = _IO(VFIO_TYPE, VFIO_BASE + 15);
+/** VFIO_IOMMU_DISABLE (sPAPR only) */
+export const VFIO_IOMMU_DISABLE = _IO(VFIO_TYPE, VFIO_BASE + 16);
+/** VFIO_IOMMU_DIRTY_PAGES (type1 v2, 5.8 migration support; not modelled beyond its number) */
+export const VFIO_IOMMU_DIRTY_PAGES = _IO(VFIO_TYPE, VFIO_BASE + 17);
+
+// ---- extensions / iommu types ---------------------------------------------------
+
+export const VFIO_TYPE1_IOMMU = 1;
+export const VFIO_SPAPR_TCE_IOMMU = 2;
+export const VFIO_TYPE1v2_IOMMU = 3;
+export const VFIO_DMA_CC_IOMMU = 4;
+export const VFIO_EEH = 5;
+export const VFIO_TYPE1_NESTING_IOMMU = 6;
+export const VFIO_SPAPR_TCE_v2_IOMMU = 7;
+export const VFIO_NOIOMMU_IOMMU = 8;
+
+// ---- group ------------------------------------------------------------------------
+
+export const VFIO_GROUP_FLAGS_VIABLE = 1 << 0;
+export const VFIO_GROUP_FLAGS_CONTAINER_SET = 1 << 1;
+
+// ---- device info ------------------------------------------------------------------
+
+export const VFIO_DEVICE_FLAGS_RESET = 1 << 0;
+export const VFIO_DEVICE_FLAGS_PCI = 1 << 1;
+export const VFIO_DEVICE_FLAGS_PLATFORM = 1 << 2;
+export const VFIO_DEVICE_FLAGS_AMBA = 1 << 3;
+export const VFIO_DEVICE_FLAGS_CCW = 1 << 4;
+export const VFIO_DEVICE_FLAGS_AP = 1 << 5;
+export const VFIO_DEVICE_API_PCI_STRING = 'vfio-pci';
+
+// ---- region info ------------------------------------------------------------------
+
+export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;
+export const VFIO_REGION_INFO_FLAG_WRITE = 1 << 1;
+export const VFIO_REGION_INFO_FLAG_MMAP = 1 << 2;
+export const VFIO_REGION_INFO_FLAG_CAPS = 1 << 3;
+
+export const VFIO_REGION_INFO_CAP_SPARSE_MMAP = 1;
+export const VFIO_REGION_INFO_CAP_TYPE = 2;
+export const VFIO_REGION_INFO_CAP_MSIX_MAPPABLE = 3;
+export const VFIO_REGION_INFO_CAP_NVLINK2_SSATGT = 4;
+export const VFIO_REGION_INFO_CAP_NVLINK2_LNKSPD = 5;
+
+export const VFIO_REGION_TYPE_PCI_VENDOR_TYPE = 0x80000000;
+export const VFIO_REGION_TYPE_PCI_VENDOR_MASK = 0xffff;
+export const VFIO_REGION_TYPE_GFX = 1;
+export const VFIO_REGION_TYPE_CCW = 2;
+export const VFIO_REGION_TYPE_MIGRATION = 3;
+export const VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION = 1;
+export const VFIO_REGION_SUBTYPE_INTEL_IGD_HOST_CFG = 2;
+export const VFIO_REGION_SUBTYPE_INTEL_IGD_LPC_CFG = 3;
+export const VFIO_REGION_SUBTYPE_NVIDIA_NVLINK2_RAM = 1;
+export const VFIO_REGION_SUBTYPE_IBM_NVLINK2_ATSD = 1;
+export const VFIO_REGION_SUBTYPE_GFX_EDID = 1;
+export const VFIO_REGION_SUBTYPE_MIGRATION = 1;
+
+// ---- irq info / set ---------------------------------------------------------------
+
+export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
+export const VFIO_IRQ_INFO_MASKABLE = 1 << 1;
+export const VFIO_IRQ_INFO_AUTOMASKED = 1 << 2;
+export const VFIO_IRQ_INFO_NORESIZE = 1 << 3;
+
+export const VFIO_IRQ_SET_DATA_NONE = 1 << 0;
+export const VFIO_IRQ_SET_DATA_BOOL = 1 << 1;
+export const VFIO_IRQ_SET_DATA_EVENTFD = 1 << 2;
+export const VFIO_IRQ_SET_ACTION_MASK = 1 << 3;
+export const VFIO_IRQ_SET_ACTION_UNMASK = 1 << 4;
+export const VFIO_IRQ_SET_ACTION_TRIGGER = 1 << 5;
+export const VFIO_IRQ_SET_DATA_TYPE_MASK = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_DATA_EVENTFD;
+export const VFIO_IRQ_SET_ACTION_TYPE_MASK = VFIO_IRQ_SET_ACTION_MASK | VFIO_IRQ_SET_ACTION_UNMASK | VFIO_IRQ_SET_ACTION_TRIGGER;
+
+// ---- PCI region / irq indexes -------------------------------------------------------
+
+export const VFIO_PCI_BAR0_REGION_INDEX = 0;
+export const VFIO_PCI_BAR1_REGION_INDEX = 1;
+export const VFIO_PCI_BAR2_REGION_INDEX = 2;
+export const VFIO_PCI_BAR3_REGION_INDEX = 3;
+export const VFIO_PCI_BAR4_REGION_INDEX = 4;
+export const VFIO_PCI_BAR5_REGION_INDEX = 5;
+export const VFIO_PCI_ROM_REGION_INDEX = 6;
+export const VFIO_PCI_CONFIG_REGION_INDEX = 7;
+export const VFIO_PCI_VGA_REGION_INDEX = 8;
+export const VFIO_PCI_NUM_REGIONS = 9;
+
+export const VFIO_PCI_INTX_IRQ_INDEX = 0;
+export const VFIO_PCI_MSI_IRQ_INDEX = 1;
+export const VFIO_PCI_MSIX_IRQ_INDEX = 2;
+export const VFIO_PCI_ERR_IRQ_INDEX = 3;
+export const VFIO_PCI_REQ_IRQ_INDEX = 4;
+export const VFIO_PCI_NUM_IRQS = 5;
+
+/** VFIO_PCI_OFFSET_SHIFT (drivers/vfio/pci/vfio_pci_private.h; fixed ABI, relied on by QEMU) */
+export const VFIO_PCI_OFFSET_SHIFT = 40;
+const OFFSET_UNIT = 2 ** VFIO_PCI_OFFSET_SHIFT;
+/** VFIO_PCI_OFFSET_MASK: the offset within a region (2^40 - 1). */
+export const VFIO_PCI_OFFSET_MASK = OFFSET_UNIT - 1;
+
+/** VFIO_PCI_INDEX_TO_OFFSET: the device-fd offset of region `index` (exact for index < 8192). */
+export function vfioPciIndexToOffset(index: number): number {
+  return index * OFFSET_UNIT;
+}
+
+/** VFIO_PCI_OFFSET_TO_INDEX */
+export function vfioPciOffsetToIndex(off: number): number {
+  return Math.floor(off / OFFSET_UNIT);
+}
+
+/** off & VFIO_PCI_OFFSET_MASK */
+export function vfioPciOffsetInRegion(off: number): number {
+  return off - vfioPciOffsetToIndex(off) * OFFSET_UNIT;
+}
+
+// ---- ioeventfd / dma flags ------------------------------------------------------------
+
+export const VFIO_DEVICE_IOEVENTFD_8 = 1 << 0;
+export const VFIO_DEVICE_IOEVENTFD_16 = 1 << 1;
+export const VFIO_DEVICE_IOEVENTFD_32 = 1 << 2;
+export const VFIO_DEVICE_IOEVENTFD_64 = 1 << 3;
+export const VFIO_DEVICE_IOEVENTFD_SIZE_MASK = 0xf;
+
+export const VFIO_IOMMU_INFO_PGSIZES = 1 << 0;
+export const VFIO_IOMMU_INFO_CAPS = 1 << 1;
+export const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1;
+export const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = 2;
+
+export const VFIO_DMA_MAP_FLAG_READ = 1 << 0;
+export const VFIO_DMA_MAP_FLAG_WRITE = 1 << 1;
+export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1 << 0;
+
+// ---- struct vfio_info_cap_header ---------------------------------------------------------
+
+/** struct vfio_info_cap_header { __u16 id; __u16 version; __u32 next; } */
+export interface VfioInfoCapHeader {
+  id: number;
+  version: number;
+  /** Offset of the next capability from the start of the info struct; 0 = end. */
+  next: number;
+}
+export const SIZEOF_VFIO_INFO_CAP_HEADER = 8;
+
+export function encodeInfoCapHeader(h: VfioInfoCapHeader, into?: Uint8Array, off = 0): Uint8Array {
+  const b = into ?? new Uint8Array(SIZEOF_VFIO_INFO_CAP_HEADER);
+  const v = new LeView(b);
+  v.setU16(off + 0, h.id);
+  v.setU16(off + 2, h.version);
+  v.setU32(off + 4, h.next);
+  return b;
+}
+
+export function decodeInfoCapHeader(b: Uint8Array, off = 0): VfioInfoCapHeader {
+  const v = new LeView(b);
+  return { id: v.u16(off), version: v.u16(off + 2), next: v.u32(off + 4) };
+}
+
+/** A capability in an info chain: its header and its whole body (header included). */
+export interface VfioInfoCap {
+  readonly header: VfioInfoCapHeader;
+  /** Offset of the capability in the info buffer. */
+  readonly offset: number;
+  /** The capability bytes, header included (up to the next one or the buffer end). */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Walk a capability chain starting at `capOffset` in `buf` (the whole info buffer as
+ * returned by the kernel). Stops at next == 0, at an offset outside the buffer, or at a
+ * loop. Never throws.
+ */
+export function walkInfoCaps(buf: Uint8Array, capOffset: number): VfioInfoCap[] {
+  const caps: VfioInfoCap[] = [];
+  const seen = new Set<number>();
+  let off = capOffset;
+  while (off !== 0 && off + SIZEOF_VFIO_INFO_CAP_HEADER <= buf.byteLength && !seen.has(off)) {
+    seen.add(off);
+    const header = decodeInfoCapHeader(buf, off);
+    const end = header.next > off && header.next <= buf.byteLength ? header.next : buf.byteLength;
+    caps.push({ header, offset: off, bytes: buf.slice(off, end) });
+    off = header.next;
+  }
+  return caps;
+}
+
+// ---- struct vfio_group_status ---------------------------------------------------------
+
+/** struct vfio_group_status { __u32 argsz; __u32 flags; } */
+export interface VfioGroupStatus {
+  argsz: number;
+  flags: number;
+}
+export const SIZEOF_VFIO_GROUP_STATUS = 8;
+/** offsetofend(struct vfio_group_status, flags) */
+export const VFIO_GROUP_STATUS_MINSZ = 8;
+
+export function encodeGroupStatus(s: VfioGroupStatus): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_GROUP_STATUS);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz);
+  v.setU32(4, s.flags);
+  return b;
+}
+
+export function decodeGroupStatus(b: Uint8Array, off = 0): VfioGroupStatus {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4) };
+}
+
+// ---- struct vfio_device_info ------------------------------------------------------------
+
+/** struct vfio_device_info { __u32 argsz; __u32 flags; __u32 num_regions; __u32 num_irqs; } (5.8: no cap_offset) */
+export interface VfioDeviceInfo {
+  argsz: number;
+  flags: number;
+  numRegions: number;
+  numIrqs: number;
+}
+export const SIZEOF_VFIO_DEVICE_INFO = 16;
+/** offsetofend(struct vfio_device_info, num_irqs) */
+export const VFIO_DEVICE_INFO_MINSZ = 16;
+
+export function encodeDeviceInfo(s: VfioDeviceInfo): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_DEVICE_INFO);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz);
+  v.setU32(4, s.flags);
+  v.setU32(8, s.numRegions);
+  v.setU32(12, s.numIrqs);
+  return b;
+}
+
+export function decodeDeviceInfo(b: Uint8Array, off = 0): VfioDeviceInfo {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4), numRegions: v.u32(off + 8), numIrqs: v.u32(off + 12) };
+}
+
+// ---- struct vfio_region_info ------------------------------------------------------------
+
+/** struct vfio_region_info { __u32 argsz, flags, index, cap_offset; __u64 size, offset; } */
+export interface VfioRegionInfo {
+  argsz: number;
+  flags: number;
+  index: number;
+  capOffset: number;
+  size: bigint;
+  offset: bigint;
+}
+export const SIZEOF_VFIO_REGION_INFO = 32;
+/** offsetofend(struct vfio_region_info, offset) (vfio_pci_ioctl) */
+export const VFIO_REGION_INFO_MINSZ = 32;
+
+export function encodeRegionInfo(s: { argsz: number; flags?: number; index: number; capOffset?: number; size?: U64In; offset?: U64In }): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_REGION_INFO);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz);
+  v.setU32(4, s.flags ?? 0);
+  v.setU32(8, s.index);
+  v.setU32(12, s.capOffset ?? 0);
+  v.setU64(16, s.size ?? 0);
+  v.setU64(24, s.offset ?? 0);
+  return b;
+}
+
+export function decodeRegionInfo(b: Uint8Array, off = 0): VfioRegionInfo {
+  const v = new LeView(b);
+  return {
+    argsz: v.u32(off),
+    flags: v.u32(off + 4),
+    index: v.u32(off + 8),
+    capOffset: v.u32(off + 12),
+    size: v.u64(off + 16),
+    offset: v.u64(off + 24),
+  };
+}
+
+/** struct vfio_region_sparse_mmap_area { __u64 offset; __u64 size; } */
+export interface VfioSparseMmapArea {
+  offset: bigint;
+  size: bigint;
+}
+/** struct vfio_region_info_cap_sparse_mmap { header; __u32 nr_areas; __u32 reserved; areas[]; } */
+export const SIZEOF_VFIO_REGION_INFO_CAP_SPARSE_MMAP = 16;
+export const SIZEOF_VFIO_REGION_SPARSE_MMAP_AREA = 16;
+
+export function encodeCapSparseMmap(areas: readonly { offset: U64In; size: U64In }[], next = 0): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_REGION_INFO_CAP_SPARSE_MMAP + areas.length * SIZEOF_VFIO_REGION_SPARSE_MMAP_AREA);
+  encodeInfoCapHeader({ id: VFIO_REGION_INFO_CAP_SPARSE_MMAP, version: 1, next }, b);
+  const v = new LeView(b);
+  v.setU32(8, areas.length);
+  areas.forEach((a, i) => {
+    v.setU64(16 + i * 16, a.offset);
+    v.setU64(24 + i * 16, a.size);
+  });
+  return b;
+}
+
+export function decodeCapSparseMmap(cap: Uint8Array): VfioSparseMmapArea[] {
+  const v = new LeView(cap);
+  const n = v.u32(8);
+  const areas: VfioSparseMmapArea[] = [];
+  for (let i = 0; i < n && v.has(16 + i * 16, 16); i++) areas.push({ offset: v.u64(16 + i * 16), size: v.u64(24 + i * 16) });
+  return areas;
+}
+
+/** struct vfio_region_info_cap_type { header; __u32 type; __u32 subtype; } */
+export const SIZEOF_VFIO_REGION_INFO_CAP_TYPE = 16;
+
+export function encodeCapType(type: number, subtype: number, next = 0): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_REGION_INFO_CAP_TYPE);
+  encodeInfoCapHeader({ id: VFIO_REGION_INFO_CAP_TYPE, version: 1, next }, b);
+  const v = new LeView(b);
+  v.setU32(8, type);
+  v.setU32(12, subtype);
+  return b;
+}
+
+export function decodeCapType(cap: Uint8Array): { type: number; subtype: number } {
+  const v = new LeView(cap);
+  return { type: v.u32(8), subtype: v.u32(12) };
+}
+
+/** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE carries no data beyond its header. */
+export function encodeCapMsixMappable(next = 0): Uint8Array {
+  return encodeInfoCapHeader({ id: VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, version: 1, next });
+}
+
+// ---- struct vfio_irq_info ---------------------------------------------------------------
+
+/** struct vfio_irq_info { __u32 argsz, flags, index, count; } */
+export interface VfioIrqInfo {
+  argsz: number;
+  flags: number;
+  index: number;
+  count: number;
+}
+export const SIZEOF_VFIO_IRQ_INFO = 16;
+/** offsetofend(struct vfio_irq_info, count) */
+export const VFIO_IRQ_INFO_MINSZ = 16;
+
+export function encodeIrqInfo(s: VfioIrqInfo): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_IRQ_INFO);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz);
+  v.setU32(4, s.flags);
+  v.setU32(8, s.index);
+  v.setU32(12, s.count);
+  return b;
+}
+
+export function decodeIrqInfo(b: Uint8Array, off = 0): VfioIrqInfo {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4), index: v.u32(off + 8), count: v.u32(off + 12) };
+}
+
+// ---- struct vfio_irq_set -------------------------------------------------------------------
+
+/** struct vfio_irq_set { __u32 argsz, flags, index, start, count; __u8 data[]; } */
+export interface VfioIrqSet {
+  argsz: number;
+  flags: number;
+  index: number;
+  start: number;
+  count: number;
+}
+export const SIZEOF_VFIO_IRQ_SET = 20;
+/** offsetofend(struct vfio_irq_set, count) (vfio_set_irqs_validate_and_prepare) */
+export const VFIO_IRQ_SET_MINSZ = 20;
+
+/**
+ * Encode a vfio_irq_set header followed by `data` (already encoded: s32 eventfds or u8
+ * bools). argsz defaults to header + data length.
+ */
+export function encodeIrqSet(s: { argsz?: number; flags: number; index: number; start: number; count: number }, data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_IRQ_SET + data.byteLength);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz ?? b.byteLength);
+  v.setU32(4, s.flags);
+  v.setU32(8, s.index);
+  v.setU32(12, s.start);
+  v.setU32(16, s.count);
+  b.set(data, SIZEOF_VFIO_IRQ_SET);
+  return b;
+}
+
+export function decodeIrqSet(b: Uint8Array, off = 0): VfioIrqSet {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4), index: v.u32(off + 8), start: v.u32(off + 12), count: v.u32(off + 16) };
+}
+
+/** DATA_EVENTFD payload: an array of __s32 fds (-1 = tear down that vector). */
+export function encodeEventfdArray(fds: readonly number[]): Uint8Array {
+  const b = new Uint8Array(fds.length * 4);
+  const v = new LeView(b);
+  fds.forEach((fd, i) => v.setS32(i * 4, fd));
+  return b;
+}
+
+export function decodeEventfdArray(b: Uint8Array, count: number, off = 0): number[] {
+  const v = new LeView(b);
+  const r: number[] = [];
+  for (let i = 0; i < count; i++) r.push(v.s32(off + i * 4));
+  return r;
+}
+
+/** DATA_BOOL payload: an array of __u8 (non-zero = true). */
+export function encodeBoolArray(bools: readonly boolean[]): Uint8Array {
+  return Uint8Array.from(bools.map((x) => (x ? 1 : 0)));
+}
+
+export function decodeBoolArray(b: Uint8Array, count: number, off = 0): boolean[] {
+  const r: boolean[] = [];
+  for (let i = 0; i < count; i++) r.push((b[off + i] ?? 0) !== 0);
+  return r;
+}
+
+// ---- hot reset ---------------------------------------------------------------------------------
+
+/** struct vfio_pci_dependent_device { __u32 group_id; __u16 segment; __u8 bus; __u8 devfn; } */
+export interface VfioPciDependentDevice {
+  groupId: number;
+  segment: number;
+  bus: number;
+  devfn: number;
+}
+export const SIZEOF_VFIO_PCI_DEPENDENT_DEVICE = 8;
+
+/** struct vfio_pci_hot_reset_info { __u32 argsz, flags, count; struct vfio_pci_dependent_device devices[]; } */
+export interface VfioPciHotResetInfo {
+  argsz: number;
+  flags: number;
+  count: number;
+  devices: VfioPciDependentDevice[];
+}
+export const SIZEOF_VFIO_PCI_HOT_RESET_INFO = 12;
+/** offsetofend(struct vfio_pci_hot_reset_info, count) */
+export const VFIO_PCI_HOT_RESET_INFO_MINSZ = 12;
+
+export function encodePciDependentDevice(d: VfioPciDependentDevice, into: Uint8Array, off: number): void {
+  const v = new LeView(into);
+  v.setU32(off, d.groupId);
+  v.setU16(off + 4, d.segment);
+  v.setU8(off + 6, d.bus);
+  v.setU8(off + 7, d.devfn);
+}
+
+export function decodePciDependentDevice(b: Uint8Array, off: number): VfioPciDependentDevice {
+  const v = new LeView(b);
+  return { groupId: v.u32(off), segment: v.u16(off + 4), bus: v.u8(off + 6), devfn: v.u8(off + 7) };
+}
+
+/** Encode the header plus `devices`; argsz defaults to the full size. */
+export function encodePciHotResetInfo(s: { argsz?: number; flags?: number; count?: number; devices?: readonly VfioPciDependentDevice[] }, roomFor = 0): Uint8Array {
+  const devs = s.devices ?? [];
+  const n = Math.max(devs.length, roomFor);
+  const b = new Uint8Array(SIZEOF_VFIO_PCI_HOT_RESET_INFO + n * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz ?? b.byteLength);
+  v.setU32(4, s.flags ?? 0);
+  v.setU32(8, s.count ?? devs.length);
+  devs.forEach((d, i) => encodePciDependentDevice(d, b, SIZEOF_VFIO_PCI_HOT_RESET_INFO + i * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE));
+  return b;
+}
+
+/** Decode the header and as many devices as `count` says and the buffer holds. */
+export function decodePciHotResetInfo(b: Uint8Array, off = 0): VfioPciHotResetInfo {
+  const v = new LeView(b);
+  const count = v.u32(off + 8);
+  const devices: VfioPciDependentDevice[] = [];
+  for (let i = 0; i < count; i++) {
+    const o = off + SIZEOF_VFIO_PCI_HOT_RESET_INFO + i * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE;
+    if (!v.has(o, SIZEOF_VFIO_PCI_DEPENDENT_DEVICE)) break;
+    devices.push(decodePciDependentDevice(b, o));
+  }
+  return { argsz: v.u32(off), flags: v.u32(off + 4), count, devices };
+}
+
+/** struct vfio_pci_hot_reset { __u32 argsz, flags, count; __s32 group_fds[]; } */
+export interface VfioPciHotReset {
+  argsz: number;
+  flags: number;
+  count: number;
+}
+export const SIZEOF_VFIO_PCI_HOT_RESET = 12;
+/** offsetofend(struct vfio_pci_hot_reset, count) */
+export const VFIO_PCI_HOT_RESET_MINSZ = 12;
+
+export function encodePciHotReset(s: { argsz?: number; flags?: number; count?: number }, groupFds: readonly number[]): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_PCI_HOT_RESET + groupFds.length * 4);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz ?? b.byteLength);
+  v.setU32(4, s.flags ?? 0);
+  v.setU32(8, s.count ?? groupFds.length);
+  groupFds.forEach((fd, i) => v.setS32(SIZEOF_VFIO_PCI_HOT_RESET + i * 4, fd));
+  return b;
+}
+
+export function decodePciHotReset(b: Uint8Array, off = 0): VfioPciHotReset {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4), count: v.u32(off + 8) };
+}
+
+// ---- struct vfio_device_ioeventfd -----------------------------------------------------------
+
+/** struct vfio_device_ioeventfd { __u32 argsz, flags; __u64 offset, data; __s32 fd; } (sizeof 32, tail padding) */
+export interface VfioDeviceIoeventfd {
+  argsz: number;
+  flags: number;
+  offset: bigint;
+  data: bigint;
+  fd: number;
+}
+export const SIZEOF_VFIO_DEVICE_IOEVENTFD = 32;
+/** offsetofend(struct vfio_device_ioeventfd, fd) */
+export const VFIO_DEVICE_IOEVENTFD_MINSZ = 28;
+
+export function encodeDeviceIoeventfd(s: { argsz?: number; flags: number; offset: U64In; data: U64In; fd: number }): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_DEVICE_IOEVENTFD);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz ?? SIZEOF_VFIO_DEVICE_IOEVENTFD);
+  v.setU32(4, s.flags);
+  v.setU64(8, s.offset);
+  v.setU64(16, s.data);
+  v.setS32(24, s.fd);
+  return b;
+}
+
+export function decodeDeviceIoeventfd(b: Uint8Array, off = 0): VfioDeviceIoeventfd {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4), offset: v.u64(off + 8), data: v.u64(off + 16), fd: v.s32(off + 24) };
+}
+
+// ---- type1 ---------------------------------------------------------------------------------------
+
+/** struct vfio_iommu_type1_info { __u32 argsz, flags; __u64 iova_pgsizes; __u32 cap_offset; } (sizeof 24) */
+export interface VfioIommuType1Info {
+  argsz: number;
+  flags: number;
+  iovaPgsizes: bigint;
+  capOffset: number;
+}
+export const SIZEOF_VFIO_IOMMU_TYPE1_INFO = 24;
+/** offsetofend(struct vfio_iommu_type1_info, iova_pgsizes) */
+export const VFIO_IOMMU_TYPE1_INFO_MINSZ = 16;
+/** offsetofend(struct vfio_iommu_type1_info, cap_offset): argsz at least this gets capabilities */
+export const VFIO_IOMMU_TYPE1_INFO_CAPSZ = 20;
+
+export function encodeIommuType1Info(s: { argsz: number; flags?: number; iovaPgsizes?: U64In; capOffset?: number }): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_INFO);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz);
+  v.setU32(4, s.flags ?? 0);
+  v.setU64(8, s.iovaPgsizes ?? 0);
+  v.setU32(16, s.capOffset ?? 0);
+  return b;
+}
+
+export function decodeIommuType1Info(b: Uint8Array, off = 0): VfioIommuType1Info {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4), iovaPgsizes: v.u64(off + 8), capOffset: v.u32(off + 16) };
+}
+
+/** struct vfio_iova_range { __u64 start; __u64 end; } */
+export interface VfioIovaRange {
+  start: bigint;
+  end: bigint;
+}
+/** struct vfio_iommu_type1_info_cap_iova_range { header; __u32 nr_iovas; __u32 reserved; ranges[]; } */
+export const SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 16;
+
+export function encodeCapIovaRange(ranges: readonly { start: U64In; end: U64In }[], next = 0): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE + ranges.length * 16);
+  encodeInfoCapHeader({ id: VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, version: 1, next }, b);
+  const v = new LeView(b);
+  v.setU32(8, ranges.length);
+  ranges.forEach((r, i) => {
+    v.setU64(16 + i * 16, r.start);
+    v.setU64(24 + i * 16, r.end);
+  });
+  return b;
+}
+
+export function decodeCapIovaRange(cap: Uint8Array): VfioIovaRange[] {
+  const v = new LeView(cap);
+  const n = v.u32(8);
+  const r: VfioIovaRange[] = [];
+  for (let i = 0; i < n && v.has(16 + i * 16, 16); i++) r.push({ start: v.u64(16 + i * 16), end: v.u64(24 + i * 16) });
+  return r;
+}
+
+/** struct vfio_iommu_type1_info_cap_migration { header; __u32 flags; __u64 pgsize_bitmap; __u64 max_dirty_bitmap_size; } (sizeof 32) */
+export const SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = 32;
+
+export function encodeCapMigration(s: { flags: number; pgsizeBitmap: U64In; maxDirtyBitmapSize: U64In }, next = 0): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION);
+  encodeInfoCapHeader({ id: VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, version: 1, next }, b);
+  const v = new LeView(b);
+  v.setU32(8, s.flags);
+  v.setU64(16, s.pgsizeBitmap);
+  v.setU64(24, s.maxDirtyBitmapSize);
+  return b;
+}
+
+export function decodeCapMigration(cap: Uint8Array): { flags: number; pgsizeBitmap: bigint; maxDirtyBitmapSize: bigint } {
+  const v = new LeView(cap);
+  return { flags: v.u32(8), pgsizeBitmap: v.u64(16), maxDirtyBitmapSize: v.u64(24) };
+}
+
+/** struct vfio_iommu_type1_dma_map { __u32 argsz, flags; __u64 vaddr, iova, size; } */
+export interface VfioIommuType1DmaMap {
+  argsz: number;
+  flags: number;
+  vaddr: bigint;
+  iova: bigint;
+  size: bigint;
+}
+export const SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP = 32;
+/** offsetofend(struct vfio_iommu_type1_dma_map, size) */
+export const VFIO_IOMMU_TYPE1_DMA_MAP_MINSZ = 32;
+
+export function encodeDmaMap(s: { argsz?: number; flags: number; vaddr: U64In; iova: U64In; size: U64In }): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz ?? SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP);
+  v.setU32(4, s.flags);
+  v.setU64(8, s.vaddr);
+  v.setU64(16, s.iova);
+  v.setU64(24, s.size);
+  return b;
+}
+
+export function decodeDmaMap(b: Uint8Array, off = 0): VfioIommuType1DmaMap {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4), vaddr: v.u64(off + 8), iova: v.u64(off + 16), size: v.u64(off + 24) };
+}
+
+/** struct vfio_iommu_type1_dma_unmap { __u32 argsz, flags; __u64 iova, size; __u8 data[]; } */
+export interface VfioIommuType1DmaUnmap {
+  argsz: number;
+  flags: number;
+  iova: bigint;
+  size: bigint;
+}
+export const SIZEOF_VFIO_IOMMU_TYPE1_DMA_UNMAP = 24;
+/** offsetofend(struct vfio_iommu_type1_dma_unmap, size) */
+export const VFIO_IOMMU_TYPE1_DMA_UNMAP_MINSZ = 24;
+/** struct vfio_bitmap { __u64 pgsize; __u64 size; __u64 __user *data; } */
+export const SIZEOF_VFIO_BITMAP = 24;
+
+export function encodeDmaUnmap(s: { argsz?: number; flags?: number; iova: U64In; size: U64In }): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_DMA_UNMAP);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz ?? SIZEOF_VFIO_IOMMU_TYPE1_DMA_UNMAP);
+  v.setU32(4, s.flags ?? 0);
+  v.setU64(8, s.iova);
+  v.setU64(16, s.size);
+  return b;
+}
+
+export function decodeDmaUnmap(b: Uint8Array, off = 0): VfioIommuType1DmaUnmap {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4), iova: v.u64(off + 8), size: v.u64(off + 16) };
+}
+
+/** Names of the VFIO ioctls, for traces (device-fd numbering wins where container numbers collide). */
+export function vfioIoctlName(cmd: number): string | null {
+  return IOCTL_NAMES.get(cmd) ?? null;
+}
+
+const IOCTL_NAMES = new Map<number, string>([
+  [VFIO_GET_API_VERSION, 'VFIO_GET_API_VERSION'],
+  [VFIO_CHECK_EXTENSION, 'VFIO_CHECK_EXTENSION'],
+  [VFIO_SET_IOMMU, 'VFIO_SET_IOMMU'],
+  [VFIO_GROUP_GET_STATUS, 'VFIO_GROUP_GET_STATUS'],
+  [VFIO_GROUP_SET_CONTAINER, 'VFIO_GROUP_SET_CONTAINER'],
+  [VFIO_GROUP_UNSET_CONTAINER, 'VFIO_GROUP_UNSET_CONTAINER'],
+  [VFIO_GROUP_GET_DEVICE_FD, 'VFIO_GROUP_GET_DEVICE_FD'],
+  [VFIO_DEVICE_GET_INFO, 'VFIO_DEVICE_GET_INFO'],
+  [VFIO_DEVICE_GET_REGION_INFO, 'VFIO_DEVICE_GET_REGION_INFO'],
+  [VFIO_DEVICE_GET_IRQ_INFO, 'VFIO_DEVICE_GET_IRQ_INFO'],
+  [VFIO_DEVICE_SET_IRQS, 'VFIO_DEVICE_SET_IRQS'],
+  [VFIO_DEVICE_RESET, 'VFIO_DEVICE_RESET'],
+  [VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, 'VFIO_DEVICE_GET_PCI_HOT_RESET_INFO/VFIO_IOMMU_GET_INFO'],
+  [VFIO_DEVICE_PCI_HOT_RESET, 'VFIO_DEVICE_PCI_HOT_RESET/VFIO_IOMMU_MAP_DMA'],
+  [VFIO_DEVICE_QUERY_GFX_PLANE, 'VFIO_DEVICE_QUERY_GFX_PLANE/VFIO_IOMMU_UNMAP_DMA'],
+  [VFIO_DEVICE_GET_GFX_DMABUF, 'VFIO_DEVICE_GET_GFX_DMABUF'],
+  [VFIO_DEVICE_IOEVENTFD, 'VFIO_DEVICE_IOEVENTFD'],
+  [VFIO_IOMMU_DIRTY_PAGES, 'VFIO_IOMMU_DIRTY_PAGES'],
+]);

@@ -1,0 +1,511 @@
+/**
+ * A typed VFIO client: what a VMM does with the VFIO uAPI (modelled on QEMU
+ * hw/vfio/common.c and hw/vfio/pci.c), over a user `Process`'s syscalls. Structs are
+ * encoded into the process's own memory and passed by address, exactly as a C program
+ * would; nothing here reaches into the kernel directly.
+ *
+ * Error convention: every typed call returns a `VfioResult<T>`:
+ * `{ ok: true, value }` or `{ ok: false, errno }`, where `errno` is the positive errno
+ * value a C program would find in `errno` after the syscall returned -1 (EINVAL = 22).
+ * Nothing throws for a kernel error. `unwrap()` turns a result into a value or throws a
+ * `VfioErrnoError` for callers that prefer exceptions.
+ *
+ * Each process gets one scratch buffer for ioctl structs (grown on demand); calls on the
+ * same process are therefore not reentrant (the sync Process API runs one at a time).
+ */
+import { EFAULT, errnoName } from '../kernel/errno.js';
+import { MAP_SHARED } from '../kernel/mm/types.js';
+import { LeView, type U64In } from '../uapi/ioctl.js';
+import {
+  SIZEOF_VFIO_DEVICE_INFO,
+  SIZEOF_VFIO_GROUP_STATUS,
+  SIZEOF_VFIO_IOMMU_TYPE1_INFO,
+  SIZEOF_VFIO_IRQ_INFO,
+  SIZEOF_VFIO_PCI_HOT_RESET_INFO,
+  SIZEOF_VFIO_REGION_INFO,
+  VFIO_CHECK_EXTENSION,
+  VFIO_DEVICE_GET_INFO,
+  VFIO_DEVICE_GET_IRQ_INFO,
+  VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+  VFIO_DEVICE_GET_REGION_INFO,
+  VFIO_DEVICE_IOEVENTFD,
+  VFIO_DEVICE_IOEVENTFD_16,
+  VFIO_DEVICE_IOEVENTFD_32,
+  VFIO_DEVICE_IOEVENTFD_64,
+  VFIO_DEVICE_IOEVENTFD_8,
+  VFIO_DEVICE_PCI_HOT_RESET,
+  VFIO_DEVICE_RESET,
+  VFIO_DEVICE_SET_IRQS,
+  VFIO_DMA_MAP_FLAG_READ,
+  VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_GET_API_VERSION,
+  VFIO_GROUP_GET_DEVICE_FD,
+  VFIO_GROUP_GET_STATUS,
+  VFIO_GROUP_SET_CONTAINER,
+  VFIO_GROUP_UNSET_CONTAINER,
+  VFIO_IOMMU_GET_INFO,
+  VFIO_IOMMU_MAP_DMA,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+  VFIO_IOMMU_UNMAP_DMA,
+  VFIO_IRQ_SET_ACTION_TRIGGER,
+  VFIO_IRQ_SET_DATA_BOOL,
+  VFIO_IRQ_SET_DATA_EVENTFD,
+  VFIO_IRQ_SET_DATA_NONE,
+  VFIO_PCI_CONFIG_REGION_INDEX,
+  VFIO_REGION_INFO_CAP_MSIX_MAPPABLE,
+  VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+  VFIO_REGION_INFO_CAP_TYPE,
+  VFIO_REGION_INFO_FLAG_CAPS,
+  VFIO_SET_IOMMU,
+  decodeCapIovaRange,
+  decodeCapSparseMmap,
+  decodeCapType,
+  decodeDeviceInfo,
+  decodeDmaUnmap,
+  decodeGroupStatus,
+  decodeIommuType1Info,
+  decodeIrqInfo,
+  decodePciHotResetInfo,
+  decodeRegionInfo,
+  encodeBoolArray,
+  encodeDeviceInfo,
+  encodeDeviceIoeventfd,
+  encodeDmaMap,
+  encodeDmaUnmap,
+  encodeEventfdArray,
+  encodeGroupStatus,
+  encodeIommuType1Info,
+  encodeIrqInfo,
+  encodeIrqSet,
+  encodePciHotReset,
+  encodePciHotResetInfo,
+  encodeRegionInfo,
+  vfioPciIndexToOffset,
+  walkInfoCaps,
+  type VfioDeviceInfo,
+  type VfioInfoCap,
+  type VfioIovaRange,
+  type VfioIrqInfo,
+  type VfioPciDependentDevice,
+  type VfioSparseMmapArea,
+} from '../uapi/vfio.js';
+import type { Process } from './process.js';
+
+/** O_RDWR */
+const O_RDWR = 0o2;
+
+// ---- results ----------------------------------------------------------------------------
+
+/** A call's outcome: a value, or the positive errno of the failed syscall. */
+export type VfioResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: number };
+
+/** Thrown by `unwrap` for a failed result. */
+export class VfioErrnoError extends Error {
+  constructor(
+    /** Positive errno. */
+    readonly errno: number,
+    readonly op: string,
+  ) {
+    super(`${op}: ${errnoName(errno)}`);
+    this.name = 'VfioErrnoError';
+  }
+}
+
+function ok<T>(value: T): VfioResult<T> {
+  return { ok: true, value };
+}
+
+function err<T>(ret: number): VfioResult<T> {
+  return { ok: false, errno: Math.abs(ret) };
+}
+
+/** The value of a result, or throw VfioErrnoError. */
+export function unwrap<T>(r: VfioResult<T>, op = 'vfio'): T {
+  if (r.ok) return r.value;
+  throw new VfioErrnoError(r.errno, op);
+}
+
+// ---- raw layer -----------------------------------------------------------------------------
+
+interface Scratch {
+  addr: number;
+  size: number;
+}
+const scratchOf = new WeakMap<Process, Scratch>();
+
+/** A user buffer of at least `len` bytes in `proc`'s memory (reused across calls); an address or -errno. */
+export function scratch(proc: Process, len: number): number {
+  const want = Math.max(4096, Math.ceil(len / 4096) * 4096);
+  const s = scratchOf.get(proc);
+  if (s !== undefined && s.size >= want) return s.addr;
+  const addr = proc.alloc(want);
+  if (addr < 0) return addr;
+  scratchOf.set(proc, { addr, size: want });
+  return addr;
+}
+
+/** The outcome of rawIoctl: the syscall's return and the struct bytes as the kernel left them. */
+export interface RawIoctlResult {
+  readonly ret: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Copy `bytes` into the process's memory, call ioctl(fd, cmd, &buf) and read the same
+ * number of bytes back. `ret` is the syscall return (>= 0 or -errno).
+ */
+export function rawIoctl(proc: Process, fd: number, cmd: number, bytes: Uint8Array): RawIoctlResult {
+  const addr = scratch(proc, Math.max(bytes.byteLength, 1));
+  if (addr < 0) return { ret: addr, bytes };
+  if (bytes.byteLength > 0) {
+    // the scratch buffer is ordinary anonymous memory: a signal here means it was unmapped
+    if (!proc.writeBytes(addr, bytes).ok) return { ret: -EFAULT, bytes };
+  }
+  const ret = proc.ioctl(fd, cmd, addr);
+  if (bytes.byteLength === 0) return { ret, bytes };
+  const back = proc.readBytes(addr, bytes.byteLength);
+  return { ret, bytes: back.ok ? back.data : bytes };
+}
+
+// ---- container ------------------------------------------------------------------------------
+
+/** A region of IOVA space the IOMMU accepts (inclusive bounds). */
+export interface IovaRange {
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+/** VFIO_IOMMU_GET_INFO as decoded. */
+export interface IommuInfo {
+  readonly flags: number;
+  readonly iovaPgsizes: bigint;
+  readonly iovaRanges: readonly IovaRange[];
+  readonly caps: readonly VfioInfoCap[];
+}
+
+/** An open /dev/vfio/vfio. */
+export class VfioContainer {
+  private constructor(
+    readonly proc: Process,
+    readonly fd: number,
+  ) {}
+
+  /** open("/dev/vfio/vfio", O_RDWR) */
+  static open(proc: Process): VfioResult<VfioContainer> {
+    const fd = proc.open('/dev/vfio/vfio', O_RDWR);
+    return fd < 0 ? err(fd) : ok(new VfioContainer(proc, fd));
+  }
+
+  /** VFIO_GET_API_VERSION */
+  apiVersion(): VfioResult<number> {
+    const r = this.proc.ioctl(this.fd, VFIO_GET_API_VERSION, 0);
+    return r < 0 ? err(r) : ok(r);
+  }
+
+  /** VFIO_CHECK_EXTENSION: > 0 if supported. */
+  checkExtension(ext: number): VfioResult<number> {
+    const r = this.proc.ioctl(this.fd, VFIO_CHECK_EXTENSION, ext);
+    return r < 0 ? err(r) : ok(r);
+  }
+
+  /** VFIO_SET_IOMMU */
+  setIommu(type: number): VfioResult<void> {
+    const r = this.proc.ioctl(this.fd, VFIO_SET_IOMMU, type);
+    return r < 0 ? err(r) : ok(undefined);
+  }
+
+  /** VFIO_IOMMU_GET_INFO, growing argsz when the kernel asks for room for capabilities (QEMU vfio_get_iommu_info). */
+  iommuInfo(): VfioResult<IommuInfo> {
+    let argsz = SIZEOF_VFIO_IOMMU_TYPE1_INFO;
+    for (let tries = 0; tries < 4; tries++) {
+      const buf = new Uint8Array(argsz);
+      buf.set(encodeIommuType1Info({ argsz }));
+      const r = rawIoctl(this.proc, this.fd, VFIO_IOMMU_GET_INFO, buf);
+      if (r.ret < 0) return err(r.ret);
+      const info = decodeIommuType1Info(r.bytes);
+      if (info.argsz > argsz) {
+        argsz = info.argsz;
+        continue;
+      }
+      const caps = walkInfoCaps(r.bytes, info.capOffset);
+      const iova = caps.find((c) => c.header.id === VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+      const iovaRanges: VfioIovaRange[] = iova === undefined ? [] : decodeCapIovaRange(iova.bytes);
+      return ok({ flags: info.flags, iovaPgsizes: info.iovaPgsizes, iovaRanges, caps });
+    }
+    return err(-22);
+  }
+
+  /** VFIO_IOMMU_MAP_DMA (flags default READ|WRITE, as QEMU maps writable RAM). */
+  mapDma(vaddr: U64In, iova: U64In, size: U64In, flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE): VfioResult<void> {
+    const r = rawIoctl(this.proc, this.fd, VFIO_IOMMU_MAP_DMA, encodeDmaMap({ flags, vaddr, iova, size }));
+    return r.ret < 0 ? err(r.ret) : ok(undefined);
+  }
+
+  /** VFIO_IOMMU_UNMAP_DMA: the number of bytes the kernel reports unmapped. */
+  unmapDma(iova: U64In, size: U64In): VfioResult<bigint> {
+    const r = rawIoctl(this.proc, this.fd, VFIO_IOMMU_UNMAP_DMA, encodeDmaUnmap({ iova, size }));
+    if (r.ret < 0) return err(r.ret);
+    return ok(decodeDmaUnmap(r.bytes).size);
+  }
+
+  close(): VfioResult<void> {
+    const r = this.proc.close(this.fd);
+    return r < 0 ? err(r) : ok(undefined);
+  }
+}
+
+// ---- group ---------------------------------------------------------------------------------
+
+/** An open /dev/vfio/<group>. */
+export class VfioGroup {
+  private constructor(
+    readonly proc: Process,
+    readonly fd: number,
+    readonly groupId: number,
+  ) {}
+
+  /** open("/dev/vfio/<groupId>", O_RDWR) */
+  static open(proc: Process, groupId: number): VfioResult<VfioGroup> {
+    const fd = proc.open(`/dev/vfio/${groupId}`, O_RDWR);
+    return fd < 0 ? err(fd) : ok(new VfioGroup(proc, fd, groupId));
+  }
+
+  /** VFIO_GROUP_GET_STATUS: the flags (VIABLE, CONTAINER_SET). */
+  status(): VfioResult<number> {
+    const r = rawIoctl(this.proc, this.fd, VFIO_GROUP_GET_STATUS, encodeGroupStatus({ argsz: SIZEOF_VFIO_GROUP_STATUS, flags: 0 }));
+    return r.ret < 0 ? err(r.ret) : ok(decodeGroupStatus(r.bytes).flags);
+  }
+
+  /** VFIO_GROUP_SET_CONTAINER (the container fd is passed through memory, as an int). */
+  setContainer(container: VfioContainer | number): VfioResult<void> {
+    const cfd = typeof container === 'number' ? container : container.fd;
+    const b = new Uint8Array(4);
+    new LeView(b).setS32(0, cfd);
+    const r = rawIoctl(this.proc, this.fd, VFIO_GROUP_SET_CONTAINER, b);
+    return r.ret < 0 ? err(r.ret) : ok(undefined);
+  }
+
+  /** VFIO_GROUP_UNSET_CONTAINER */
+  unsetContainer(): VfioResult<void> {
+    const r = this.proc.ioctl(this.fd, VFIO_GROUP_UNSET_CONTAINER, 0);
+    return r < 0 ? err(r) : ok(undefined);
+  }
+
+  /** VFIO_GROUP_GET_DEVICE_FD with a NUL-terminated device name. */
+  getDevice(name: string): VfioResult<VfioDeviceHandle> {
+    const s = new TextEncoder().encode(name);
+    const b = new Uint8Array(s.byteLength + 1);
+    b.set(s);
+    const r = rawIoctl(this.proc, this.fd, VFIO_GROUP_GET_DEVICE_FD, b);
+    return r.ret < 0 ? err(r.ret) : ok(new VfioDeviceHandle(this.proc, r.ret, name));
+  }
+
+  close(): VfioResult<void> {
+    const r = this.proc.close(this.fd);
+    return r < 0 ? err(r) : ok(undefined);
+  }
+}
+
+// ---- device --------------------------------------------------------------------------------
+
+/** VFIO_DEVICE_GET_REGION_INFO as decoded, with its capability chain parsed. */
+export interface RegionInfo {
+  readonly index: number;
+  readonly flags: number;
+  /** Region size in bytes (regions are far below 2^53). */
+  readonly size: number;
+  /** Device-fd offset of the region (index << 40). */
+  readonly offset: number;
+  readonly caps: readonly VfioInfoCap[];
+  /** VFIO_REGION_INFO_CAP_SPARSE_MMAP areas, if present. */
+  readonly sparseMmap: readonly VfioSparseMmapArea[] | null;
+  /** VFIO_REGION_INFO_CAP_TYPE, if present. */
+  readonly type: { readonly type: number; readonly subtype: number } | null;
+  /** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE present. */
+  readonly msixMappable: boolean;
+}
+
+/** One VFIO_DEVICE_SET_IRQS request. */
+export type IrqSetData =
+  | { readonly kind: 'none'; readonly count: number }
+  | { readonly kind: 'bool'; readonly values: readonly boolean[] }
+  | { readonly kind: 'eventfd'; readonly fds: readonly number[] };
+
+/** A VFIO device fd (from VFIO_GROUP_GET_DEVICE_FD). */
+export class VfioDeviceHandle {
+  constructor(
+    readonly proc: Process,
+    readonly fd: number,
+    readonly name: string,
+  ) {}
+
+  /** VFIO_DEVICE_GET_INFO */
+  getInfo(): VfioResult<VfioDeviceInfo> {
+    const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_GET_INFO, encodeDeviceInfo({ argsz: SIZEOF_VFIO_DEVICE_INFO, flags: 0, numRegions: 0, numIrqs: 0 }));
+    return r.ret < 0 ? err(r.ret) : ok(decodeDeviceInfo(r.bytes));
+  }
+
+  /**
+   * VFIO_DEVICE_GET_REGION_INFO, re-issued with the larger argsz the kernel asks for when
+   * capabilities do not fit (QEMU vfio_get_region_info), then the chain is parsed.
+   */
+  getRegionInfo(index: number): VfioResult<RegionInfo> {
+    let argsz = SIZEOF_VFIO_REGION_INFO;
+    for (let tries = 0; tries < 4; tries++) {
+      const buf = new Uint8Array(argsz);
+      buf.set(encodeRegionInfo({ argsz, index }));
+      const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_GET_REGION_INFO, buf);
+      if (r.ret < 0) return err(r.ret);
+      const info = decodeRegionInfo(r.bytes);
+      if (info.argsz > argsz) {
+        argsz = info.argsz;
+        continue;
+      }
+      const caps = (info.flags & VFIO_REGION_INFO_FLAG_CAPS) !== 0 ? walkInfoCaps(r.bytes, info.capOffset) : [];
+      const sparse = caps.find((c) => c.header.id === VFIO_REGION_INFO_CAP_SPARSE_MMAP);
+      const type = caps.find((c) => c.header.id === VFIO_REGION_INFO_CAP_TYPE);
+      return ok({
+        index: info.index,
+        flags: info.flags,
+        size: Number(info.size),
+        offset: Number(info.offset),
+        caps,
+        sparseMmap: sparse === undefined ? null : decodeCapSparseMmap(sparse.bytes),
+        type: type === undefined ? null : decodeCapType(type.bytes),
+        msixMappable: caps.some((c) => c.header.id === VFIO_REGION_INFO_CAP_MSIX_MAPPABLE),
+      });
+    }
+    return err(-22);
+  }
+
+  /** VFIO_DEVICE_GET_IRQ_INFO */
+  getIrqInfo(index: number): VfioResult<VfioIrqInfo> {
+    const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_GET_IRQ_INFO, encodeIrqInfo({ argsz: SIZEOF_VFIO_IRQ_INFO, flags: 0, index, count: 0 }));
+    return r.ret < 0 ? err(r.ret) : ok(decodeIrqInfo(r.bytes));
+  }
+
+  /** VFIO_DEVICE_SET_IRQS with an explicit action (MASK/UNMASK/TRIGGER) and data. */
+  setIrqs(index: number, action: number, start: number, data: IrqSetData): VfioResult<void> {
+    let flags: number;
+    let payload: Uint8Array;
+    let count: number;
+    switch (data.kind) {
+      case 'none':
+        flags = VFIO_IRQ_SET_DATA_NONE;
+        payload = new Uint8Array(0);
+        count = data.count;
+        break;
+      case 'bool':
+        flags = VFIO_IRQ_SET_DATA_BOOL;
+        payload = encodeBoolArray(data.values);
+        count = data.values.length;
+        break;
+      case 'eventfd':
+        flags = VFIO_IRQ_SET_DATA_EVENTFD;
+        payload = encodeEventfdArray(data.fds);
+        count = data.fds.length;
+        break;
+    }
+    const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_SET_IRQS, encodeIrqSet({ flags: flags | action, index, start, count }, payload));
+    return r.ret < 0 ? err(r.ret) : ok(undefined);
+  }
+
+  /** Enable vectors [start, start+fds.length) with eventfd triggers (-1 tears one down), as QEMU's vfio_enable_vectors. */
+  setIrqEventfds(index: number, start: number, fds: readonly number[]): VfioResult<void> {
+    return this.setIrqs(index, VFIO_IRQ_SET_ACTION_TRIGGER, start, { kind: 'eventfd', fds });
+  }
+
+  /** DATA_NONE | ACTION_TRIGGER with count 0: disable every vector of the index (QEMU vfio_disable_irqindex). */
+  disableIrqIndex(index: number): VfioResult<void> {
+    return this.setIrqs(index, VFIO_IRQ_SET_ACTION_TRIGGER, 0, { kind: 'none', count: 0 });
+  }
+
+  /** VFIO_DEVICE_RESET */
+  reset(): VfioResult<void> {
+    const r = this.proc.ioctl(this.fd, VFIO_DEVICE_RESET, 0);
+    return r < 0 ? err(r) : ok(undefined);
+  }
+
+  /** VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: ask with no room, take the count from -ENOSPC, ask again (QEMU vfio_pci_hot_reset). */
+  getHotResetInfo(): VfioResult<VfioPciDependentDevice[]> {
+    let room = 0;
+    for (let tries = 0; tries < 4; tries++) {
+      const buf = encodePciHotResetInfo({ count: 0 }, room);
+      const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, buf);
+      const info = decodePciHotResetInfo(r.bytes.subarray(0, SIZEOF_VFIO_PCI_HOT_RESET_INFO));
+      if (r.ret === -28 && info.count > room) {
+        room = info.count;
+        continue;
+      }
+      if (r.ret < 0) return err(r.ret);
+      return ok(decodePciHotResetInfo(r.bytes).devices);
+    }
+    return err(-28);
+  }
+
+  /** VFIO_DEVICE_PCI_HOT_RESET with the group fds that own the affected devices. */
+  hotReset(groupFds: readonly number[]): VfioResult<void> {
+    const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_PCI_HOT_RESET, encodePciHotReset({}, groupFds));
+    return r.ret < 0 ? err(r.ret) : ok(undefined);
+  }
+
+  /** VFIO_DEVICE_IOEVENTFD: `size` 1/2/4/8 bytes, fd -1 to remove. `offset` is the device-fd offset. */
+  ioeventfd(offset: U64In, size: 1 | 2 | 4 | 8, data: U64In, fd: number): VfioResult<void> {
+    const flags = { 1: VFIO_DEVICE_IOEVENTFD_8, 2: VFIO_DEVICE_IOEVENTFD_16, 4: VFIO_DEVICE_IOEVENTFD_32, 8: VFIO_DEVICE_IOEVENTFD_64 }[size];
+    const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_IOEVENTFD, encodeDeviceIoeventfd({ flags, offset, data, fd }));
+    return r.ret < 0 ? err(r.ret) : ok(undefined);
+  }
+
+  /** pread of `len` bytes at `offset` within region `index` (through a buffer in the process's memory). */
+  readRegion(index: number, offset: number, len: number): VfioResult<Uint8Array> {
+    const addr = scratch(this.proc, len);
+    if (addr < 0) return err(addr);
+    const r = this.proc.pread(this.fd, addr, len, vfioPciIndexToOffset(index) + offset);
+    if (r < 0) return err(r);
+    const b = this.proc.readBytes(addr, r);
+    return b.ok ? ok(b.data) : err(-EFAULT);
+  }
+
+  /** pwrite of `data` at `offset` within region `index`; the number of bytes written. */
+  writeRegion(index: number, offset: number, data: Uint8Array): VfioResult<number> {
+    const addr = scratch(this.proc, data.byteLength);
+    if (addr < 0) return err(addr);
+    if (!this.proc.writeBytes(addr, data).ok) return err(-EFAULT);
+    const r = this.proc.pwrite(this.fd, addr, data.byteLength, vfioPciIndexToOffset(index) + offset);
+    return r < 0 ? err(r) : ok(r);
+  }
+
+  /** Config-space read of 1/2/4 bytes (little-endian), as QEMU's vfio_pci_read_config. */
+  readConfig(offset: number, size: 1 | 2 | 4): VfioResult<number> {
+    const r = this.readRegion(VFIO_PCI_CONFIG_REGION_INDEX, offset, size);
+    if (!r.ok) return r;
+    if (r.value.byteLength !== size) return err(-5);
+    const v = new LeView(r.value);
+    return ok(size === 1 ? v.u8(0) : size === 2 ? v.u16(0) : v.u32(0));
+  }
+
+  /** Config-space write of 1/2/4 bytes (little-endian). */
+  writeConfig(offset: number, size: 1 | 2 | 4, value: number): VfioResult<void> {
+    const b = new Uint8Array(size);
+    const v = new LeView(b);
+    if (size === 1) v.setU8(0, value);
+    else if (size === 2) v.setU16(0, value);
+    else v.setU32(0, value);
+    const r = this.writeRegion(VFIO_PCI_CONFIG_REGION_INDEX, offset, b);
+    if (!r.ok) return r;
+    return r.value === size ? ok(undefined) : err(-5);
+  }
+
+  /** mmap(NULL, length, prot, MAP_SHARED, fd, region offset + offset): the mapped address. */
+  mmapRegion(index: number, offset: number, length: number, prot: number): VfioResult<number> {
+    const r = this.proc.mmap(0, length, prot, MAP_SHARED, this.fd, vfioPciIndexToOffset(index) + offset);
+    return r < 0 ? err(r) : ok(r);
+  }
+
+  close(): VfioResult<void> {
+    const r = this.proc.close(this.fd);
+    return r < 0 ? err(r) : ok(undefined);
+  }
+}
+
+export type { VfioDeviceInfo, VfioIrqInfo, VfioPciDependentDevice, VfioInfoCap };

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { System } from '../src/system.js';
+import { unwrap, VfioContainer, VfioGroup } from '../src/user/vfio-client.js';
+import { VFIO_TYPE1v2_IOMMU } from '../src/uapi/vfio.js';
+
+test('smoke: open edu through VFIO, mmap BAR0, disable MEM gives SIGBUS and -EIO', () => {
+  const sys = new System();
+  const p = sys.spawnProcess('qemu');
+  const c = unwrap(VfioContainer.open(p));
+  const fn = sys.hw.findFunction('0000:01:00.0');
+  assert.ok(fn);
+  const g = unwrap(VfioGroup.open(p, fn.iommuGroup));
+  unwrap(g.setContainer(c));
+  unwrap(c.setIommu(VFIO_TYPE1v2_IOMMU));
+  const d = unwrap(g.getDevice('0000:01:00.0'));
+  assert.equal(unwrap(d.getInfo()).numRegions, 9);
+  assert.equal(unwrap(d.getRegionInfo(0)).size, 0x100000);
+  const addr = unwrap(d.mmapRegion(0, 0, 0x100000, 3));
+  const id = p.load(addr, 4);
+  assert.deepEqual(id, { ok: true, value: 0x010000edn });
+  const cmd = unwrap(d.readConfig(4, 2));
+  unwrap(d.writeConfig(4, 2, cmd & ~2));
+  const l2 = p.load(addr + 0x1000, 4);
+  assert.equal(l2.ok, false);
+  assert.deepEqual(d.readRegion(0, 0, 4), { ok: false, errno: 5 });
+  unwrap(d.writeConfig(4, 2, cmd));
+  assert.deepEqual(p.load(addr, 4), { ok: true, value: 0x010000edn });
+  assert.equal(sys.platformErrors, 0);
+});
