@@ -10,7 +10,9 @@ import type { FilePos } from '../../src/kernel/fs/file.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { remapPfnRange } from '../../src/kernel/mm/memory.js';
 import {
+  FAULT_FLAG_ALLOW_RETRY,
   VM_DONTDUMP,
+  VM_FAULT_RETRY,
   VM_DONTEXPAND,
   VM_FAULT_NOPAGE,
   VM_FAULT_SIGBUS,
@@ -37,6 +39,11 @@ export interface FakeState {
   enabled: boolean;
   /** If non-zero, open() fails with this. */
   openError: number;
+  /** If set, mmap maps this pfn (e.g. a RAM page) instead of BAR0. */
+  mapPfn: number | null;
+  /** If true, the next fault that may retry drops mmap_lock and returns VM_FAULT_RETRY. */
+  retryOnce: boolean;
+  faults: number;
 }
 
 /** A minimal VFIO bus driver: counts open/release, maps BAR0 of its function. */
@@ -44,8 +51,15 @@ export function fakeOps(k: Kernel, st: FakeState): VfioDeviceOps {
   const vmOps: VmOperations = {
     name: 'fake_vfio_mmap',
     *fault(vmf: VmFault): Task<number> {
-      if (!st.enabled) return VM_FAULT_SIGBUS;
+      st.faults++;
       const vma = vmf.vma;
+      if (st.retryOnce && (vmf.flags & FAULT_FLAG_ALLOW_RETRY) !== 0) {
+        st.retryOnce = false;
+        // as a handler that must sleep does: drop mmap_lock and ask for a retry
+        yield* vma.mm.mmapLock.upRead('fake_fault');
+        return VM_FAULT_RETRY;
+      }
+      if (!st.enabled) return VM_FAULT_SIGBUS;
       const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt);
       return r === 0 ? VM_FAULT_NOPAGE : VM_FAULT_SIGBUS;
     },
@@ -79,7 +93,7 @@ export function fakeOps(k: Kernel, st: FakeState): VfioDeviceOps {
       const bar = vdev.fn.resource(0);
       if (bar === null || (vma.flags & VM_SHARED) === 0) return -EINVAL;
       if (vma.pgoff * 4096 + (vma.end - vma.start) > bar.size) return -EINVAL;
-      vma.pgoff = bar.start / 4096 + vma.pgoff;
+      vma.pgoff = (st.mapPfn ?? bar.start / 4096) + vma.pgoff;
       vma.pageProt = { ...vma.pageProt, uncached: true };
       if (!k.knobs.type1FaultIn) {
         // 5.7: PTEs installed at mmap time
@@ -111,7 +125,7 @@ export function boot(knobs: Knobs = VARIANT_5_8.knobs, spec?: MachineSpec, devNa
   const core = new VfioCore(k);
   const type1 = new VfioIommuType1(k);
   core.registerIommuDriver(type1);
-  const st: FakeState = { opens: 0, releases: 0, ioctls: [], enabled: true, openError: 0 };
+  const st: FakeState = { opens: 0, releases: 0, ioctls: [], enabled: true, openError: 0, mapPfn: null, retryOnce: false, faults: 0 };
   const fn = hw.fn(devName);
   const vdev = core.addGroupDev(fn, fakeOps(k, st), st);
   const p = Process.create(k, 'qemu');

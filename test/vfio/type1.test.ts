@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EEXIST, EFAULT, EINVAL, ENOSPC } from '../../src/kernel/errno.js';
-import { pageCount } from '../../src/kernel/mm/mm.js';
+import { allocUserPage, pageCount } from '../../src/kernel/mm/mm.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/kernel/mm/types.js';
 import { VARIANT_5_7, VARIANT_5_8, type Knobs } from '../../src/kernel/variant/knobs.js';
 import { lockedVm, TYPE1_RESV_MSI_START, VfioIommu } from '../../src/kernel/vfio/type1/type1.js';
@@ -161,6 +161,16 @@ test('claim 25 (5.8): MAP_DMA of a never-touched BAR mmap faults it in (fixup_us
   assert.equal(lockedVm(r.p.kproc.mm), 0, 'MMIO pfns are not accounted as locked memory');
 });
 
+test('vaddr_get_pfn: when fixup_user_fault had to drop mmap_lock (unlocked), the vma is looked up again and the fault retried', () => {
+  const r = ready();
+  const a = unwrap(r.d.mmapRegion(0, 0, 2 * PAGE, RW));
+  r.st.retryOnce = true;
+  unwrap(r.c.mapDma(a, IOVA, 2 * PAGE));
+  assert.equal(r.st.faults, 2, 'first fault asked for a retry, second one mapped the vma');
+  assert.equal(r.hw.iommu.mappedPages(domainOf(r)), 2);
+  assert.equal(r.p.kproc.mm.mmapLock.isLocked(), false);
+});
+
 test('claim 26 (5.8): MAP_DMA of a BAR mmap while memory is disabled fails with -EFAULT and leaves nothing mapped', () => {
   const r = ready();
   const a = unwrap(r.d.mmapRegion(0, 0, 2 * PAGE, RW));
@@ -186,6 +196,17 @@ test('5.7 knob: a PFNMAP vma without PTEs is not faulted in by type1 (-EFAULT fr
   const a = unwrap(r5.d.mmapRegion(0, 0, PAGE, RW));
   r5.p.kproc.mm.pt.delete(a / PAGE);
   assert.deepEqual(r5.c.mapDma(a, IOVA, PAGE), { ok: false, errno: EFAULT });
+});
+
+test('vaddr_get_pfn: a PFNMAP vma whose PTE maps ordinary RAM is refused with -EFAULT', () => {
+  const r = ready();
+  const pfn = allocUserPage(r.k);
+  assert.ok(pfn >= 0);
+  r.st.mapPfn = pfn;
+  const a = unwrap(r.d.mmapRegion(0, 0, PAGE, RW));
+  assert.deepEqual(r.c.mapDma(a, IOVA, PAGE), { ok: false, errno: EFAULT });
+  assert.equal(r.p.kproc.mm.pt.get(a / PAGE)?.pfn, pfn, 'the fault-in did map it');
+  assert.equal(r.hw.iommu.mappedPages(domainOf(r)), 0);
 });
 
 test('claim 28: an IOMMU mapping of a BAR survives munmap of the BAR vma and a memory disable (no invalidation)', () => {

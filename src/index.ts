@@ -1,0 +1,14 @@
+/** Public API of vfio-sim. */
+export { System, type SystemOptions } from './system.js';
+export * from './hw/index.js';
+export { EventStream } from './events/stream.js';
+export type { SimEvent, EventBody, EventKind, EventOf } from './events/event.js';
+export { formatEvent, describe } from './events/format.js';
+export { Process } from './user/process.js';
+export * from './user/vfio-client.js';
+export * from './uapi/vfio.js';
+export { Kernel } from './kernel/kernel.js';
+export { VARIANTS, VARIANT_5_7, VARIANT_5_8, findVariant, type Knobs, type VariantPreset } from './kernel/variant/knobs.js';
+export { KernelDeadlock, KernelBug, ThreadKilled, MachineHalted } from './kernel/sched/errors.js';
+export { errnoName } from './kernel/errno.js';
+export { runDemo } from './cli/demo.js';

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { main } from '../src/cli/main.js';
+import { runDemo } from '../src/cli/demo.js';
+
+function run(args: string[]): { code: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const code = main(args, (s) => (out += s + '\n'), (s) => (err += s + '\n'));
+  return { code, out, err };
+}
+
+test('CLI: unknown flag is bad input (exit 2) with a message, not a stack trace', () => {
+  const r = run(['demo', '--bogus']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /Unknown option '--bogus'/);
+  assert.doesNotMatch(r.err, /at .*\.js:\d+/);
+});
+
+test('CLI: unknown variant and unknown command exit 2', () => {
+  assert.equal(run(['demo', '--variant', '9.9']).code, 2);
+  assert.equal(run(['frobnicate']).code, 2);
+  assert.equal(run([]).code, 2);
+});
+
+test('CLI: variants lists 5.7 and 5.8 with their knobs', () => {
+  const r = run(['variants']);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^5\.7 /m);
+  assert.match(r.out, /^5\.8 /m);
+  assert.match(r.out, /mmapPopulate = fault-whole-vma/);
+});
+
+test('demo (5.8): SIGBUS and -EIO while disabled, and exactly one Unsupported Request - from the peer-to-peer DMA (H8)', () => {
+  const lines: string[] = [];
+  const ur = runDemo((s) => lines.push(s));
+  const text = lines.join('\n');
+  assert.equal(ur, 1);
+  assert.match(text, /SIGBUS \(BUS_ADRERR\)/);
+  assert.match(text, /pread BAR0: .*-EIO/);
+  assert.match(text, /Unsupported Request, DMA from 0000:01:00\.0/);
+});
