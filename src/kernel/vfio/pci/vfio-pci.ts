@@ -37,7 +37,7 @@ import type { Task } from '../../sched/task.js';
 import type { VfioDevice, VfioDeviceOps } from '../device.js';
 import { VfioInfoCapChain, vfioSetIrqsValidateAndPrepare } from '../info-cap.js';
 import { fetchUser, storeUser } from '../uaccess.js';
-import type { VfioCore } from '../vfio.js';
+import type { VfioCore, VfioGroup } from '../vfio.js';
 import { vfioConfigFree, vfioConfigInit, vfioPciConfigRw } from './config.js';
 import { type IrqSetData, msiDisable, vfioPciSetIrqsIoctl } from './intrs.js';
 import { memoryLockAndEnable, memoryUnlockAndRestore, vfioPciMmap, vfioPciMmapOps, zapAndDownWriteMemoryLock, zapAndVmaLock } from './mmap.js';
@@ -477,15 +477,32 @@ export class VfioPciDriver implements VfioDeviceOps {
     const fds = decodeEventfdArray(fb, count);
     const proc = threadProcess(k.sched.current);
     if (proc === null) return -EINVAL;
-    const groupIds: number[] = [];
+    const groups: VfioGroup[] = [];
+    let ret = 0;
     for (const fd of fds) {
       const f: KFile | undefined = proc.files.get(fd);
-      if (f === undefined) return -EBADF;
+      if (f === undefined) {
+        ret = -EBADF;
+        break;
+      }
       const g = this.vfio.groupGetExternalUser(f);
-      if (typeof g === 'number') return g;
-      groupIds.push(this.vfio.groupId(g));
+      if (typeof g === 'number') {
+        ret = g;
+        break;
+      }
+      groups.push(g);
     }
-    for (const d of devs) if (!groupIds.includes(d.fn.iommuGroup)) return -EINVAL;
+    const groupIds = groups.map((g) => this.vfio.groupId(g));
+    if (ret === 0) for (const d of devs) if (!groupIds.includes(d.fn.iommuGroup)) ret = -EINVAL;
+    if (ret === 0) ret = yield* this.hotResetLocked(vdev, devs);
+    // vfio_group_put_external_user on every exit path
+    for (const g of groups.reverse()) yield* this.vfio.groupPutExternalUser(g);
+    return ret;
+  }
+
+  /** The locked part of VFIO_DEVICE_PCI_HOT_RESET (5.8): try-zap, try-lock memory_lock, reset, unwind. */
+  private *hotResetLocked(vdev: VfioPciDevice, devs: readonly PciDev[]): Task<number> {
+    const k = this.k;
     const held: VfioPciDevice[] = [];
     let memIdx = 0;
     let ret = 0;
