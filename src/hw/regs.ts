@@ -3,18 +3,11 @@
  * names, TypeScript casing kept as the kernel's upper-case constants so they grep).
  */
 
-export const PCI_VENDOR_ID = 0x00;
-export const PCI_DEVICE_ID = 0x02;
-export const PCI_COMMAND = 0x04;
-export const PCI_COMMAND_IO = 0x1;
-export const PCI_COMMAND_MEMORY = 0x2;
-export const PCI_COMMAND_MASTER = 0x4;
+/** The PCI configuration registers themselves (pci_regs.h) live in one table shared with the kernel. */
+export * from '../uapi/pci-regs.js';
+
 export const PCI_COMMAND_PARITY = 0x40;
 export const PCI_COMMAND_SERR = 0x100;
-export const PCI_COMMAND_INTX_DISABLE = 0x400;
-export const PCI_STATUS = 0x06;
-export const PCI_STATUS_INTERRUPT = 0x08;
-export const PCI_STATUS_CAP_LIST = 0x10;
 export const PCI_STATUS_PARITY = 0x100;
 export const PCI_STATUS_SIG_TARGET_ABORT = 0x800;
 export const PCI_STATUS_REC_TARGET_ABORT = 0x1000;
@@ -23,24 +16,10 @@ export const PCI_STATUS_SIG_SYSTEM_ERROR = 0x4000;
 export const PCI_STATUS_DETECTED_PARITY = 0x8000;
 export const PCI_REVISION_ID = 0x08;
 export const PCI_CLASS_PROG = 0x09;
-export const PCI_CLASS_DEVICE = 0x0a;
-export const PCI_CACHE_LINE_SIZE = 0x0c;
-export const PCI_LATENCY_TIMER = 0x0d;
-export const PCI_HEADER_TYPE = 0x0e;
 export const PCI_HEADER_TYPE_NORMAL = 0;
 export const PCI_HEADER_TYPE_BRIDGE = 1;
 export const PCI_HEADER_TYPE_MFD = 0x80;
-export const PCI_BASE_ADDRESS_0 = 0x10;
-export const PCI_BASE_ADDRESS_SPACE_IO = 0x01;
-export const PCI_BASE_ADDRESS_MEM_TYPE_64 = 0x04;
-export const PCI_BASE_ADDRESS_MEM_PREFETCH = 0x08;
-export const PCI_SUBSYSTEM_VENDOR_ID = 0x2c;
 export const PCI_SUBSYSTEM_ID = 0x2e;
-export const PCI_ROM_ADDRESS = 0x30;
-export const PCI_ROM_ADDRESS_ENABLE = 0x01;
-export const PCI_CAPABILITY_LIST = 0x34;
-export const PCI_INTERRUPT_LINE = 0x3c;
-export const PCI_INTERRUPT_PIN = 0x3d;
 
 /* Type-1 (bridge) header */
 export const PCI_PRIMARY_BUS = 0x18;
@@ -54,59 +33,27 @@ export const PCI_PREF_MEMORY_BASE = 0x24;
 export const PCI_PREF_BASE_UPPER32 = 0x28;
 export const PCI_IO_BASE_UPPER16 = 0x30;
 export const PCI_ROM_ADDRESS1 = 0x38;
-export const PCI_BRIDGE_CONTROL = 0x3e;
-export const PCI_BRIDGE_CTL_BUS_RESET = 0x40;
 
 /* Capability ids */
-export const PCI_CAP_ID_PM = 0x01;
-export const PCI_CAP_ID_MSI = 0x05;
-export const PCI_CAP_ID_EXP = 0x10;
-export const PCI_CAP_ID_MSIX = 0x11;
 export const PCI_EXT_CAP_ID_ACS = 0x0d;
 
 /* Power management */
-export const PCI_PM_PMC = 2;
-export const PCI_PM_CTRL = 4;
-export const PCI_PM_CTRL_STATE_MASK = 0x0003;
-export const PCI_PM_CTRL_NO_SOFT_RESET = 0x0008;
 export const PCI_PM_CTRL_PME_ENABLE = 0x0100;
 export const PCI_PM_CTRL_PME_STATUS = 0x8000;
 export const PCI_PM_CAP_D1 = 0x0200;
 export const PCI_PM_CAP_D2 = 0x0400;
 
 /* MSI */
-export const PCI_MSI_FLAGS = 2;
-export const PCI_MSI_FLAGS_ENABLE = 0x0001;
-export const PCI_MSI_FLAGS_QMASK = 0x000e;
-export const PCI_MSI_FLAGS_QSIZE = 0x0070;
-export const PCI_MSI_FLAGS_64BIT = 0x0080;
 export const PCI_MSI_FLAGS_MASKBIT = 0x0100;
-export const PCI_MSI_ADDRESS_LO = 4;
-export const PCI_MSI_ADDRESS_HI = 8;
-export const PCI_MSI_DATA_32 = 8;
 export const PCI_MSI_MASK_32 = 12;
 export const PCI_MSI_PENDING_32 = 16;
-export const PCI_MSI_DATA_64 = 12;
 export const PCI_MSI_MASK_64 = 16;
 export const PCI_MSI_PENDING_64 = 20;
 
 /* MSI-X */
-export const PCI_MSIX_FLAGS = 2;
-export const PCI_MSIX_FLAGS_QSIZE = 0x07ff;
-export const PCI_MSIX_FLAGS_MASKALL = 0x4000;
-export const PCI_MSIX_FLAGS_ENABLE = 0x8000;
-export const PCI_MSIX_TABLE = 4;
-export const PCI_MSIX_PBA = 8;
 export const PCI_MSIX_FLAGS_BIRMASK = 0x7;
-export const PCI_MSIX_ENTRY_SIZE = 16;
-export const PCI_MSIX_ENTRY_LOWER_ADDR = 0;
-export const PCI_MSIX_ENTRY_UPPER_ADDR = 4;
-export const PCI_MSIX_ENTRY_DATA = 8;
-export const PCI_MSIX_ENTRY_VECTOR_CTRL = 12;
-export const PCI_MSIX_ENTRY_CTRL_MASKBIT = 0x1;
 
 /* PCI Express capability */
-export const PCI_EXP_FLAGS = 2;
 export const PCI_EXP_FLAGS_TYPE = 0x00f0;
 export const PCI_EXP_TYPE_ENDPOINT = 0x0;
 export const PCI_EXP_TYPE_LEG_END = 0x1;
@@ -115,11 +62,6 @@ export const PCI_EXP_TYPE_UPSTREAM = 0x5;
 export const PCI_EXP_TYPE_DOWNSTREAM = 0x6;
 export const PCI_EXP_TYPE_PCI_BRIDGE = 0x7;
 export const PCI_EXP_TYPE_RC_END = 0x9;
-export const PCI_EXP_DEVCAP = 4;
-export const PCI_EXP_DEVCAP_FLR = 0x10000000;
-export const PCI_EXP_DEVCTL = 8;
-export const PCI_EXP_DEVCTL_BCR_FLR = 0x8000;
-export const PCI_EXP_DEVSTA = 10;
 export const PCI_EXP_DEVSTA_CED = 0x01;
 export const PCI_EXP_DEVSTA_NFED = 0x02;
 export const PCI_EXP_DEVSTA_FED = 0x04;

@@ -8,7 +8,8 @@ import {
   PCI_MSIX_FLAGS_QSIZE, PCI_MSIX_TABLE, PCI_MSIX_TABLE_BIR,
 } from '../../../uapi/pci-regs.js';
 import {
-  decodeEventfdArray, decodeIrqSet, SIZEOF_VFIO_PCI_DEPENDENT_DEVICE, SIZEOF_VFIO_REGION_INFO,
+  decodeEventfdArray, decodeIrqSet, encodePciDependentDevice, SIZEOF_VFIO_PCI_DEPENDENT_DEVICE,
+  VFIO_DEVICE_INFO_MINSZ, VFIO_IRQ_INFO_MINSZ, VFIO_PCI_HOT_RESET_INFO_MINSZ, VFIO_PCI_HOT_RESET_MINSZ, VFIO_REGION_INFO_MINSZ,
   VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_PCI_HOT_RESET, VFIO_DEVICE_RESET,
   VFIO_DEVICE_SET_IRQS, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
@@ -280,7 +281,7 @@ export class VfioPciDriver implements VfioDeviceOps {
   }
 
   private *getInfo(vdev: VfioPciDevice, arg: number): Task<number> {
-    const minsz = 16;
+    const minsz = VFIO_DEVICE_INFO_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
     if (typeof b === 'number') return b;
     const v = new LeView(b);
@@ -293,7 +294,7 @@ export class VfioPciDriver implements VfioDeviceOps {
 
   private *getRegionInfo(vdev: VfioPciDevice, arg: number): Task<number> {
     const k = this.k;
-    const minsz = SIZEOF_VFIO_REGION_INFO;
+    const minsz = VFIO_REGION_INFO_MINSZ;
     const b = yield* fetchUser(k, arg, minsz);
     if (typeof b === 'number') return b;
     const v = new LeView(b);
@@ -370,7 +371,7 @@ export class VfioPciDriver implements VfioDeviceOps {
   }
 
   private *getIrqInfo(vdev: VfioPciDevice, arg: number): Task<number> {
-    const minsz = 16;
+    const minsz = VFIO_IRQ_INFO_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
     if (typeof b === 'number') return b;
     const v = new LeView(b);
@@ -424,7 +425,7 @@ export class VfioPciDriver implements VfioDeviceOps {
 
   private *hotResetInfo(vdev: VfioPciDevice, arg: number): Task<number> {
     const k = this.k;
-    const minsz = 12;
+    const minsz = VFIO_PCI_HOT_RESET_INFO_MINSZ;
     const b = yield* fetchUser(k, arg, minsz);
     if (typeof b === 'number') return b;
     const v = new LeView(b);
@@ -441,13 +442,7 @@ export class VfioPciDriver implements VfioDeviceOps {
       return r !== 0 ? r : -ENOSPC;
     }
     const out = new Uint8Array(devs.length * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE);
-    const ov = new LeView(out);
-    devs.forEach((d, i) => {
-      ov.setU32(i * 8, d.fn.iommuGroup);
-      ov.setU16(i * 8 + 4, 0);
-      ov.setU8(i * 8 + 6, d.fn.bus);
-      ov.setU8(i * 8 + 7, d.fn.devfn);
-    });
+    devs.forEach((d, i) => encodePciDependentDevice({ groupId: d.fn.iommuGroup, segment: 0, bus: d.fn.bus, devfn: d.fn.devfn }, out, i * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE));
     v.setU32(8, devs.length);
     let r = yield* storeUser(k, arg, b);
     if (r === 0) r = yield* storeUser(k, arg + minsz, out);
@@ -461,7 +456,7 @@ export class VfioPciDriver implements VfioDeviceOps {
    */
   private *hotReset(vdev: VfioPciDevice, arg: number): Task<number> {
     const k = this.k;
-    const minsz = 12;
+    const minsz = VFIO_PCI_HOT_RESET_MINSZ;
     const b = yield* fetchUser(k, arg, minsz);
     if (typeof b === 'number') return b;
     const v = new LeView(b);
