@@ -1,5 +1,5 @@
 /** Public API of vfio-sim. */
-export { System, type SystemOptions } from './system.js';
+export { System, type SystemOptions, LOCKDEP_DEFAULT } from './system.js';
 export * from './hw/index.js';
 export { EventStream } from './events/stream.js';
 export type { SimEvent, EventBody, EventKind, EventOf } from './events/event.js';
@@ -7,8 +7,46 @@ export { formatEvent, describe } from './events/format.js';
 export { Process } from './user/process.js';
 export * from './user/vfio-client.js';
 export * from './uapi/vfio.js';
-export { Kernel } from './kernel/kernel.js';
+export { Kernel, type KernelOptions } from './kernel/kernel.js';
+export {
+  Lockdep,
+  type LockdepOptions,
+  type LockdepReport,
+  type LockdepReportKind,
+  type LockdepStats,
+  type DependencyInfo,
+  type DepKind,
+  type LockSite,
+  type LockRead,
+} from './kernel/lockdep/index.js';
 export { VARIANTS, VARIANT_5_7, VARIANT_5_8, findVariant, type Knobs, type VariantPreset } from './kernel/variant/knobs.js';
 export { KernelDeadlock, KernelBug, ThreadKilled, MachineHalted } from './kernel/sched/errors.js';
 export { errnoName } from './kernel/errno.js';
 export { runDemo } from './cli/demo.js';
+export {
+  loadScenario,
+  runScenario,
+  formatScenarioError,
+  ScenarioInputError,
+  parseSchedule,
+  encodeToken,
+  decodeToken,
+  renderTrace,
+  renderSummary,
+  runToJson,
+  scenarioJsonSchema,
+  OPS,
+  IOCTLS,
+  defineOp,
+  type Scenario,
+  type LoadResult,
+  type ScenarioError,
+  type RunOptions,
+  type RunResult,
+  type StepResult,
+  type ScheduleSpec,
+  type ReplayToken,
+  type OpDef,
+  type StepCtx,
+  type Outcome,
+} from './scenario/index.js';

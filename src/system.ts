@@ -7,11 +7,13 @@ import { EventStream } from './events/stream.js';
 import { createMachine, defaultMachineSpec, type Machine, type MachineSpec } from './hw/index.js';
 import { IrqTable } from './kernel/irq/irq.js';
 import { Kernel } from './kernel/kernel.js';
+import type { Lockdep, LockdepOptions } from './kernel/lockdep/lockdep.js';
 import { PciCore } from './kernel/pci/core.js';
 import { pciResetFunctionLocked } from './kernel/pci/reset.js';
 import { VfioIommuType1 } from './kernel/vfio/type1/type1.js';
 import { VfioCore } from './kernel/vfio/vfio.js';
 import { VfioPciDriver } from './kernel/vfio/pci/vfio-pci.js';
+import { kvmInit, type KvmModule } from './kernel/kvm/kvm.js';
 import type { VfioPciDevice } from './kernel/vfio/pci/vfio-pci-device.js';
 import { findVariant, type Knobs, type VariantPreset, VARIANT_5_8 } from './kernel/variant/knobs.js';
 import { Process } from './user/process.js';
@@ -25,6 +27,20 @@ export interface SystemOptions {
   readonly bind?: (name: string) => boolean;
   /** Keep at most this many events in memory (default: all). */
   readonly eventCapacity?: number;
+  /**
+   * Run the lock validator (lockdep): true/false, or its options. Default: on (LOCKDEP_DEFAULT).
+   * Reports go to `sys.lockdep.reports` and the event stream ('lockdep' events).
+   */
+  readonly lockdep?: boolean | LockdepOptions;
+}
+
+/** Whether a System runs lockdep when SystemOptions.lockdep is not given. */
+export const LOCKDEP_DEFAULT = true;
+
+/** The release string lockdep reports print: the variant's version when known. */
+function kernelRelease(v: SystemOptions['variant']): string {
+  const name = v === undefined ? VARIANT_5_8.name : typeof v === 'string' ? v : 'knobs' in v ? v.name : null;
+  return name === null ? 'vfio-sim' : `${/^\d+\.\d+$/.test(name) ? `${name}.0` : name}-vfio-sim`;
 }
 
 function resolveKnobs(v: SystemOptions['variant']): Knobs {
@@ -46,12 +62,17 @@ export class System {
   readonly vfio: VfioCore;
   readonly type1: VfioIommuType1;
   readonly vfioPci: VfioPciDriver;
+  /** KVM's sliver (/dev/kvm): VMs, vcpus, irqfds, KVM devices. */
+  readonly kvm: KvmModule;
   private readonly bootProc: Process;
 
   constructor(opts: SystemOptions = {}) {
     this.events = new EventStream(opts.eventCapacity ?? Infinity);
     this.hw = createMachine(opts.machine ?? defaultMachineSpec(), this.events);
-    this.kernel = new Kernel(this.hw, resolveKnobs(opts.variant));
+    const ld = opts.lockdep ?? LOCKDEP_DEFAULT;
+    this.kernel = new Kernel(this.hw, resolveKnobs(opts.variant), {
+      lockdep: ld === false ? false : { release: kernelRelease(opts.variant), ...(ld === true ? {} : ld) },
+    });
     const k = this.kernel;
     this.pci = new PciCore(k);
     this.irqs = new IrqTable(k);
@@ -59,6 +80,7 @@ export class System {
     this.type1 = new VfioIommuType1(k);
     this.vfio.registerIommuDriver(this.type1);
     this.vfioPci = new VfioPciDriver(k, this.pci, this.vfio, this.irqs);
+    this.kvm = kvmInit(k);
     // boot: probe reset methods (pci_probe_reset_function), bind endpoints to vfio-pci
     this.bootProc = Process.create(k, 'kworker/boot');
     const bind = opts.bind ?? (() => true);
@@ -79,6 +101,11 @@ export class System {
   /** The vfio-pci driver state of a bound device (for inspection in tests and tools). */
   vfioDevice(name: string): VfioPciDevice | undefined {
     return this.vfioPci.devices.find((d) => d.name === name);
+  }
+
+  /** The lock validator, or null when the System was built with `lockdep: false`. */
+  get lockdep(): Lockdep | null {
+    return this.kernel.lockdep;
   }
 
   /** Unsupported Requests so far. */

@@ -3,18 +3,21 @@
 import { parseArgs } from 'node:util';
 import { VARIANTS } from '../kernel/variant/knobs.js';
 import { runDemo } from './demo.js';
+import { runCommand } from './run.js';
 
 const USAGE = `usage: vfio-sim <command> [options]
 
 commands:
   demo [--variant V]   narrated demonstration on the default machine (default variant 5.8)
   variants             list the design variants and their knobs
+  run <scenario.yaml>  run a scenario file under a schedule ('vfio-sim run --help')
 
 options:
   -h, --help           show this help`;
 
-/** Exit codes: 0 ok, 2 bad input (usage), 3 internal error. */
+/** Exit codes: 0 ok, 1 scenario expectations failed (run), 2 bad input (usage), 3 internal error. */
 export function main(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
+  if (argv[0] === 'run') return runCommand(argv.slice(1), out, err);
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { variant: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });

@@ -13,6 +13,7 @@ export type EventBody =
   | { kind: 'lock.contended'; lock: string; cls: string; mode: 'r' | 'w'; fn: string }
   | { kind: 'lock.trylock-failed'; lock: string; cls: string; mode: 'r' | 'w'; fn: string }
   | { kind: 'lock.release'; lock: string; cls: string; mode: 'r' | 'w'; fn: string }
+  | { kind: 'lock.downgrade'; lock: string; cls: string; fn: string }
   // ---- scheduler ---------------------------------------------------------
   | { kind: 'thread.start'; name: string }
   | { kind: 'thread.exit'; name: string }
@@ -45,13 +46,18 @@ export type EventBody =
   // ---- kernel diagnostics ----------------------------------------------------
   | { kind: 'bug'; message: string; fn: string }
   | { kind: 'warn'; message: string; fn: string }
+  /** A lockdep report: `text` in the kernel's layout; `classes` the cycle (acquired lock first) or the class taken twice. */
+  | { kind: 'lockdep'; report: 'circular' | 'recursive'; title: string; classes: readonly string[]; text: string; debugLocksOff: boolean }
   // ---- vfio / user-visible outcomes -------------------------------------------
   | { kind: 'vfio.zap'; dev: string; vmas: number; fn: string }
   | { kind: 'vfio.vma-track'; dev: string; op: 'add' | 'del'; mm: number; start: number; end: number }
   | { kind: 'vfio.blocked'; dev: string; path: string; errno: number }
   | { kind: 'syscall'; pid: number; name: string; args: string; ret: number | string }
   | { kind: 'signal'; pid: number; sig: 'SIGBUS' | 'SIGSEGV'; code: string; addr: number }
-  | { kind: 'note'; text: string };
+  | { kind: 'note'; text: string }
+  // ---- scenarios (src/scenario) ------------------------------------------------
+  /** A scenario step starts (text: what it does) or ends (text: its result; verdict of its expectation). */
+  | { kind: 'scenario.step'; thread: string; step: number; phase: 'start' | 'end'; text: string; verdict: 'met' | 'failed' | 'none' };
 
 export type EventKind = EventBody['kind'];
 

@@ -23,6 +23,7 @@ export function describe(ev: SimEvent): string {
     case 'lock.contended': return `${ev.fn}: waits for ${ev.lock} (${ev.mode === 'r' ? 'read' : 'write'})`;
     case 'lock.trylock-failed': return `${ev.fn}: trylock of ${ev.lock} failed`;
     case 'lock.release': return `${ev.fn}: released ${ev.lock}`;
+    case 'lock.downgrade': return `${ev.fn}: downgraded ${ev.lock} (write -> read)`;
     case 'thread.start': return `thread ${ev.name} starts`;
     case 'thread.exit': return `thread ${ev.name} exits`;
     case 'sleep': return `${ev.fn}: sleeps ${ev.ms} ms`;
@@ -51,11 +52,13 @@ export function describe(ev: SimEvent): string {
     case 'irq': return `irq ${ev.irq} (${ev.dev} vector ${ev.vector})`;
     case 'bug': return `kernel BUG in ${ev.fn}: ${ev.message}`;
     case 'warn': return `kernel WARNING in ${ev.fn}: ${ev.message}`;
+    case 'lockdep': return `lockdep: WARNING: ${ev.title}: ${ev.classes.join(' --> ')}${ev.debugLocksOff ? ' (turning off the locking correctness validator)' : ''}`;
     case 'vfio.zap': return `${ev.fn}: zapped ${ev.vmas} vma(s) of ${ev.dev}`;
     case 'vfio.vma-track': return `vfio-pci ${ev.dev}: vma ${hex(ev.start)}-${hex(ev.end)} ${ev.op === 'add' ? 'added to' : 'removed from'} vma_list`;
     case 'vfio.blocked': return `vfio-pci ${ev.dev}: ${ev.path} blocked, memory disabled${ev.errno !== 0 ? ` (-${ERRNO[ev.errno] ?? ev.errno})` : ' (SIGBUS)'}`;
     case 'syscall': return `${ev.name}(${ev.args}) = ${ret(ev.ret)}`;
     case 'signal': return `${ev.sig} (${ev.code}) at ${hex(ev.addr)} delivered to pid ${ev.pid}`;
     case 'note': return ev.text;
+    case 'scenario.step': return ev.phase === 'start' ? `${ev.thread} step ${ev.step}: ${ev.text}` : `${ev.thread} step ${ev.step} -> ${ev.text}${ev.verdict === 'none' ? '' : ` [expectation ${ev.verdict}]`}`;
   }
 }

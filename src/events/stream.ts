@@ -1,38 +1,93 @@
-import type { EventBody, SimEvent } from './event.js';
+import type { EventBody, EventKind, SimEvent } from './event.js';
 
 export type EventListener = (ev: SimEvent) => void;
+
+/** A per-kind emission counter. */
+interface KindCount {
+  n: number;
+}
 
 /**
  * The one event stream of a simulated machine. It stamps each event with a sequence
  * number and the current thread id (provided by the kernel's scheduler), keeps the
  * most recent `capacity` events (unbounded by default) and calls listeners.
+ *
+ * Cheap when nobody looks: `active` is false while events are neither recorded nor
+ * listened to. Hot paths then call `skip(kind)` instead of building the event body;
+ * `skip` consumes the sequence number and counts the kind exactly as `emit` would, so
+ * `lastSeq`, `count()` and the numbering of later events are the same either way.
  */
 export class EventStream {
   private readonly buf: SimEvent[] = [];
   private readonly listeners: EventListener[] = [];
   private nextSeq = 1;
-  /** Counts of every kind ever emitted (not limited by capacity). */
-  readonly counts = new Map<string, number>();
+  private readonly kindCounts = new Map<string, KindCount>();
+  private recording: boolean;
+  private observed: boolean;
   /** Returns the id of the thread running now; set by the scheduler. */
   tidSource: () => number = () => 0;
-  /** When false, events are counted and sent to listeners but not stored. */
-  record: boolean;
 
-  constructor(readonly capacity = Infinity, record = true) {
-    this.record = record;
+  constructor(
+    readonly capacity = Infinity,
+    record = true,
+  ) {
+    this.recording = record;
+    this.observed = record;
+  }
+
+  /** When false, events are counted and sent to listeners but not stored. */
+  get record(): boolean {
+    return this.recording;
+  }
+
+  set record(v: boolean) {
+    this.recording = v;
+    this.observed = v || this.listeners.length > 0;
+  }
+
+  /**
+   * True when an emitted event can be observed (it is recorded or a listener is
+   * registered). When false, `skip(kind)` is equivalent to `emit(body)` of that kind.
+   */
+  get active(): boolean {
+    return this.observed;
+  }
+
+  /** Counts of every kind ever emitted (not limited by capacity); a snapshot. */
+  get counts(): ReadonlyMap<string, number> {
+    const m = new Map<string, number>();
+    for (const [k, c] of this.kindCounts) m.set(k, c.n);
+    return m;
+  }
+
+  private bump(kind: string): void {
+    const c = this.kindCounts.get(kind);
+    if (c === undefined) this.kindCounts.set(kind, { n: 1 });
+    else c.n++;
   }
 
   emit(body: EventBody): SimEvent {
     const ev = body as SimEvent;
     (ev as { seq: number }).seq = this.nextSeq++;
     (ev as { tid: number }).tid = this.tidSource();
-    this.counts.set(body.kind, (this.counts.get(body.kind) ?? 0) + 1);
-    if (this.record) {
+    this.bump(body.kind);
+    if (this.recording) {
       this.buf.push(ev);
       if (this.buf.length > this.capacity) this.buf.splice(0, this.buf.length - this.capacity);
     }
-    for (const l of this.listeners) l(ev);
+    if (this.listeners.length > 0) for (const l of this.listeners) l(ev);
     return ev;
+  }
+
+  /**
+   * An event of `kind` happened but nobody can observe its body (`active` is false):
+   * take its sequence number and count it without building it. If the stream is
+   * active, callers must use `emit` instead; a `skip` then is a programming error.
+   */
+  skip(kind: EventKind): void {
+    if (this.observed) throw new Error(`EventStream.skip('${kind}') while events are observed`);
+    this.nextSeq++;
+    this.bump(kind);
   }
 
   /** Events still held (all of them unless a capacity was set). */
@@ -54,14 +109,16 @@ export class EventStream {
   }
 
   count(kind: string): number {
-    return this.counts.get(kind) ?? 0;
+    return this.kindCounts.get(kind)?.n ?? 0;
   }
 
   on(l: EventListener): () => void {
     this.listeners.push(l);
+    this.observed = true;
     return () => {
       const i = this.listeners.indexOf(l);
       if (i >= 0) this.listeners.splice(i, 1);
+      this.observed = this.recording || this.listeners.length > 0;
     };
   }
 

@@ -35,6 +35,11 @@ export interface EndpointFunctionSpec {
   /** Function number 0..7 (default: its index in the slot). */
   readonly fn?: number;
   readonly device: DeviceDefinition;
+  /**
+   * An SR-IOV virtual function (its PF is not modelled; VF Enable and VF MSE are taken as
+   * set): command MEM is hardwired to 0 and memory decode does not depend on it.
+   */
+  readonly virtfn?: boolean;
 }
 
 /** A bridge function with the slots of its secondary bus. */
@@ -88,8 +93,8 @@ export interface MachineSpec {
 }
 
 /** A single-function endpoint slot. */
-export function endpoint(dev: number, device: DeviceDefinition): SlotSpec {
-  return { dev, functions: [{ fn: 0, device }] };
+export function endpoint(dev: number, device: DeviceDefinition, opts: { virtfn?: boolean } = {}): SlotSpec {
+  return { dev, functions: [{ fn: 0, device, ...(opts.virtfn === true ? { virtfn: true } : {}) }] };
 }
 
 /** A multi-function endpoint slot: function i is `devices[i]`. */
@@ -219,7 +224,7 @@ export class Machine implements HwMachine, FunctionHost {
         else if (isBridgeSpec(e.f)) {
           sub = e.f;
           tpl = bridgeTemplate(e.f.bridge, e.f.acs !== false, e.mf, e.dev);
-        } else tpl = endpointTemplate(e.f.device, e.mf, upstream === null);
+        } else tpl = endpointTemplate(e.f.device, e.mf, upstream === null, e.f.virtfn === true);
         const fn = new PciFunction(this, tpl, bus, e.dev, e.fn, upstream);
         onBus.push({ fn, sub });
         this.addOrder.push(fn);
@@ -345,6 +350,10 @@ export class Machine implements HwMachine, FunctionHost {
 
   invalidate(): void {
     this.dirty = true;
+    this.dropHitCache();
+  }
+
+  dropHitCache(): void {
     this.hitFn = NO_FN;
     this.hitStart = 0;
     this.hitEnd = 0;

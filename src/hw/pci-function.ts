@@ -18,8 +18,10 @@ import type { FunctionTemplate } from './template.js';
 export interface FunctionHost {
   readonly events: EventStream;
   readonly clock: Clock;
-  /** Drop the root complex's routing cache (decode may have changed). */
+  /** Drop the root complex's routing cache and window table (decode or BAR addresses may have changed). */
   invalidate(): void;
+  /** Drop only the last-hit routing cache (decode may have changed; BAR addresses did not). */
+  dropHitCache(): void;
   /** Translate and perform a DMA read for `fn` (bus master already checked). */
   dmaRead(fn: PciFunction, busAddr: number, len: number): Uint8Array | null;
   /** Translate and perform a DMA write for `fn` (bus master already checked). */
@@ -37,6 +39,11 @@ const POWER_NAMES: readonly PowerState[] = ['D0', 'D1', 'D2', 'D3hot'];
 
 function allOnes(size: number): bigint {
   return size >= 8 ? 0xffff_ffff_ffff_ffffn : (1n << BigInt(8 * size)) - 1n;
+}
+
+/** Whether the access [offset, end) touches the register [reg, reg + len). */
+function hits(offset: number, end: number, reg: number, len: number): boolean {
+  return offset < reg + len && reg < end;
 }
 
 function fmtName(bus: number, dev: number, fn: number): string {
@@ -62,7 +69,7 @@ export class PciFunction implements PciFunctionHw {
   readonly devfn: number;
   readonly model: string;
   readonly isBridge: boolean;
-  readonly isVirtfn = false;
+  readonly isVirtfn: boolean;
   readonly physfn: PciFunctionHw | null = null;
   readonly configSize: 256 | 4096;
   readonly isVga: boolean;
@@ -76,7 +83,7 @@ export class PciFunction implements PciFunctionHw {
   /** Live config space. */
   readonly cs: ConfigSpace;
 
-  /** Memory decode on: ready, D0, command MEM. */
+  /** Memory decode on: ready, D0, command MEM (a VF: the PF's VF MSE, modelled as set). */
   memOn = false;
   /** I/O decode on: ready, D0, command IO. */
   ioOn = false;
@@ -103,6 +110,7 @@ export class PciFunction implements PciFunctionHw {
     this.devfn = (dev << 3) | fn;
     this.model = tpl.model;
     this.isBridge = tpl.isBridge;
+    this.isVirtfn = tpl.virtfn;
     this.configSize = tpl.cs.size;
     this.isVga = tpl.classCode >>> 8 === 0x0300;
     this.cs = tpl.cs.clone();
@@ -161,7 +169,7 @@ export class PciFunction implements PciFunctionHw {
   private refreshDecode(): void {
     const ok = this.ready && this.powerState === 'D0';
     const cmd = this.command;
-    this.memOn = ok && (cmd & R.PCI_COMMAND_MEMORY) !== 0;
+    this.memOn = ok && (this.isVirtfn || (cmd & R.PCI_COMMAND_MEMORY) !== 0);
     this.ioOn = ok && (cmd & R.PCI_COMMAND_IO) !== 0;
     this.masterOn = ok && (cmd & R.PCI_COMMAND_MASTER) !== 0;
   }
@@ -222,17 +230,20 @@ export class PciFunction implements PciFunctionHw {
     } else {
       value = this.cs.read(offset, size);
     }
-    this.host.events.emit({ kind: 'cfg.read', dev: this.name, offset, size, value, origin });
+    const ev = this.host.events;
+    if (ev.active) ev.emit({ kind: 'cfg.read', dev: this.name, offset, size, value, origin });
+    else ev.skip('cfg.read');
     return value;
   }
 
   cfgWrite(offset: number, size: ConfigSize, value: number, origin: CfgOrigin = 'kernel'): void {
     const mask = size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
     value = (value & mask) >>> 0;
-    this.host.events.emit({ kind: 'cfg.write', dev: this.name, offset, size, value, origin });
+    const ev = this.host.events;
+    if (ev.active) ev.emit({ kind: 'cfg.write', dev: this.name, offset, size, value, origin });
+    else ev.skip('cfg.write');
     if (!this.ready || offset < 0 || offset + size > this.configSize) return;
     const end = offset + size;
-    const hits = (reg: number, len: number): boolean => offset < reg + len && reg < end;
     const t = this.tpl;
     const oldPm = t.pmOff !== 0 ? this.cs.r16(t.pmOff + R.PCI_PM_CTRL) : 0;
     const oldBctl = this.isBridge ? this.cs.r16(R.PCI_BRIDGE_CONTROL) : 0;
@@ -240,11 +251,11 @@ export class PciFunction implements PciFunctionHw {
 
     this.cs.write(offset, size, value);
 
-    if (hits(R.PCI_COMMAND, 2)) this.refreshDecode();
-    if (t.msiOff !== 0 && hits(t.msiOff + R.PCI_MSI_FLAGS, 2)) this.clampMme();
-    if (t.msiOff !== 0 && this.msiMaskOff() !== 0 && hits(this.msiMaskOff(), 4)) this.msiUnmasked(oldMsiMask);
-    if (t.msixOff !== 0 && hits(t.msixOff + R.PCI_MSIX_FLAGS, 2)) this.msixDeliverPending();
-    if (this.isBridge && hits(R.PCI_BRIDGE_CONTROL, 2)) {
+    if (hits(offset, end, R.PCI_COMMAND, 2)) this.refreshDecode();
+    if (t.msiOff !== 0 && hits(offset, end, t.msiOff + R.PCI_MSI_FLAGS, 2)) this.clampMme();
+    if (t.msiOff !== 0 && this.msiMaskOff() !== 0 && hits(offset, end, this.msiMaskOff(), 4)) this.msiUnmasked(oldMsiMask);
+    if (t.msixOff !== 0 && hits(offset, end, t.msixOff + R.PCI_MSIX_FLAGS, 2)) this.msixDeliverPending();
+    if (this.isBridge && hits(offset, end, R.PCI_BRIDGE_CONTROL, 2)) {
       const was = (oldBctl & R.PCI_BRIDGE_CTL_BUS_RESET) !== 0;
       const now = (this.cs.r16(R.PCI_BRIDGE_CONTROL) & R.PCI_BRIDGE_CTL_BUS_RESET) !== 0;
       if (!was && now) {
@@ -255,8 +266,8 @@ export class PciFunction implements PciFunctionHw {
       }
       if (was && !now) for (const f of this.host.functionsBelow(this)) f.busResetDeassert();
     }
-    if (t.pmOff !== 0 && hits(t.pmOff + R.PCI_PM_CTRL, 2)) this.pmWritten(oldPm);
-    if (t.pcieOff !== 0 && hits(t.pcieOff + R.PCI_EXP_DEVCTL, 2)) {
+    if (t.pmOff !== 0 && hits(offset, end, t.pmOff + R.PCI_PM_CTRL, 2)) this.pmWritten(oldPm);
+    if (t.pcieOff !== 0 && hits(offset, end, t.pcieOff + R.PCI_EXP_DEVCTL, 2)) {
       const dc = t.pcieOff + R.PCI_EXP_DEVCTL;
       const v = this.cs.r16(dc);
       if ((v & R.PCI_EXP_DEVCTL_BCR_FLR) !== 0) {
@@ -264,7 +275,10 @@ export class PciFunction implements PciFunctionHw {
         if (t.flr) this.functionLevelReset();
       }
     }
-    this.host.invalidate();
+    // The window table depends only on the BAR and ROM address registers; any other
+    // write may change decoding, which the last-hit cache does not re-check.
+    if (hits(offset, end, R.PCI_BASE_ADDRESS_0, 0x18) || hits(offset, end, R.PCI_ROM_ADDRESS, 4)) this.host.invalidate();
+    else this.host.dropHitCache();
   }
 
   private clampMme(): void {
@@ -390,17 +404,22 @@ export class PciFunction implements PciFunctionHw {
     } else {
       result = BigInt.asUintN(8 * size, this.behavior.mmioRead(bar, off, size));
     }
-    this.host.events.emit({
-      kind: 'mmio',
-      dev: this.name,
-      bar,
-      offset: off,
-      size,
-      value: write ? value : result,
-      dir: write ? 'w' : 'r',
-      initiator,
-      requester,
-    });
+    const ev = this.host.events;
+    if (ev.active) {
+      ev.emit({
+        kind: 'mmio',
+        dev: this.name,
+        bar,
+        offset: off,
+        size,
+        value: write ? value : result,
+        dir: write ? 'w' : 'r',
+        initiator,
+        requester,
+      });
+    } else {
+      ev.skip('mmio');
+    }
     return result;
   }
 

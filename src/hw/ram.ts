@@ -10,16 +10,15 @@ export const RAM_FIRST_ALLOC_PFN = 0x100;
  */
 export class Ram implements RamHw {
   readonly pages: number;
-  private readonly bytes: (Uint8Array | undefined)[];
-  private readonly views: (DataView | undefined)[];
+  /** Materialized pages by pfn (a Map: a 256 MiB machine has 64 Ki pages, few ever touched). */
+  private readonly bytes = new Map<number, Uint8Array>();
+  private readonly views = new Map<number, DataView>();
   private readonly allocated: Uint8Array;
   private readonly freeList: number[] = [];
   private nextFresh = RAM_FIRST_ALLOC_PFN;
 
   constructor(readonly size: number) {
     this.pages = Math.floor(size / PAGE_SIZE);
-    this.bytes = new Array<Uint8Array | undefined>(this.pages);
-    this.views = new Array<DataView | undefined>(this.pages);
     this.allocated = new Uint8Array(this.pages);
   }
 
@@ -29,7 +28,7 @@ export class Ram implements RamHw {
       if (this.nextFresh >= this.pages) return -1;
       pfn = this.nextFresh++;
     } else {
-      this.bytes[pfn]?.fill(0);
+      this.bytes.get(pfn)?.fill(0);
     }
     this.allocated[pfn] = 1;
     return pfn;
@@ -51,20 +50,20 @@ export class Ram implements RamHw {
   }
 
   page(pfn: number): Uint8Array {
-    const p = this.bytes[pfn];
+    const p = this.bytes.get(pfn);
     if (p !== undefined) return p;
     if (!this.isRam(pfn)) throw new RangeError(`pfn ${pfn} is not RAM`);
     const np = new Uint8Array(PAGE_SIZE);
-    this.bytes[pfn] = np;
+    this.bytes.set(pfn, np);
     return np;
   }
 
   view(pfn: number): DataView {
-    const v = this.views[pfn];
+    const v = this.views.get(pfn);
     if (v !== undefined) return v;
     const p = this.page(pfn);
     const nv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-    this.views[pfn] = nv;
+    this.views.set(pfn, nv);
     return nv;
   }
 

@@ -33,6 +33,11 @@ export interface FunctionTemplate {
   readonly msi: MsiCapSpec | null;
   readonly msix: MsixCapSpec | null;
   readonly isBridge: boolean;
+  /**
+   * An SR-IOV virtual function: the command register's Memory Space Enable bit is
+   * hardwired to 0 and memory decode follows the PF's VF MSE (modelled as always set).
+   */
+  readonly virtfn: boolean;
   readonly bridgeKind: BridgeKind | null;
   /** PCIe device/port type, or null for a conventional PCI function. */
   readonly pcieType: number | null;
@@ -113,13 +118,14 @@ function pcieCap(cs: ConfigSpace, chain: CapChain, type: number, flr: boolean, p
 }
 
 /** Build the power-on image of an endpoint defined with defineDevice. */
-export function endpointTemplate(def: DeviceDefinition, multiFunction: boolean, onRootBus: boolean): FunctionTemplate {
+export function endpointTemplate(def: DeviceDefinition, multiFunction: boolean, onRootBus: boolean, virtfn = false): FunctionTemplate {
   const s = def.spec;
   const caps = s.caps ?? {};
   const pcie = caps.pcie !== undefined;
   const cs = new ConfigSpace(pcie ? 4096 : 256);
   header(cs, s.vendorId, s.deviceId, s.revision ?? 0, s.classCode, R.PCI_HEADER_TYPE_NORMAL | (multiFunction ? R.PCI_HEADER_TYPE_MFD : 0));
   if (!pcie) cs.setWmask(R.PCI_LATENCY_TIMER, 1, 0xff);
+  if (virtfn) cs.setWmask(R.PCI_COMMAND, 2, COMMAND_WMASK & ~R.PCI_COMMAND_MEMORY);
   const bars: (BarInfo | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
   for (const b of s.bars) {
     const info: BarInfo = { index: b.index, kind: b.kind, size: b.size, mem64: b.mem64 === true, prefetch: b.prefetch === true };
@@ -205,6 +211,7 @@ export function endpointTemplate(def: DeviceDefinition, multiFunction: boolean, 
     msi: caps.msi ?? null,
     msix: caps.msix ?? null,
     isBridge: false,
+    virtfn,
     bridgeKind: null,
     pcieType,
     flr: caps.pcie?.flr === true,
@@ -232,6 +239,7 @@ export function hostBridgeTemplate(): FunctionTemplate {
     msi: null,
     msix: null,
     isBridge: false,
+    virtfn: false,
     bridgeKind: null,
     pcieType: null,
     flr: false,
@@ -297,6 +305,7 @@ export function bridgeTemplate(kind: BridgeKind, acs: boolean, multiFunction: bo
     msi: null,
     msix: null,
     isBridge: true,
+    virtfn: false,
     bridgeKind: kind,
     pcieType,
     flr: false,

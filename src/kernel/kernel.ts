@@ -1,5 +1,6 @@
 import type { EventStream } from '../events/stream.js';
 import type { HwMachine } from '../hw/api.js';
+import { Lockdep, type LockdepOptions } from './lockdep/lockdep.js';
 import type { LockCtx } from './locking/lock-ctx.js';
 import { Mutex } from './locking/mutex.js';
 import { RwSemaphore } from './locking/rwsem.js';
@@ -12,6 +13,11 @@ import type { Knobs } from './variant/knobs.js';
  * context and the variant's knobs. Subsystems hold a reference to it; the top-level
  * System wires the subsystems together at boot.
  */
+export interface KernelOptions {
+  /** Run the lock validator (CONFIG_PROVE_LOCKING): true, or its options. */
+  readonly lockdep?: boolean | LockdepOptions;
+}
+
 export class Kernel implements LockCtx {
   readonly sched: Scheduler;
   validator: LockCtx['validator'] = null;
@@ -19,8 +25,16 @@ export class Kernel implements LockCtx {
   constructor(
     readonly hw: HwMachine,
     readonly knobs: Knobs,
+    options: KernelOptions = {},
   ) {
     this.sched = new Scheduler(hw.events, () => hw.platform.haltReason);
+    const ld = options.lockdep ?? false;
+    if (ld !== false) this.validator = new Lockdep(hw.events, ld === true ? {} : ld);
+  }
+
+  /** The lock validator, when it is lockdep (null when lock validation is off). */
+  get lockdep(): Lockdep | null {
+    return this.validator instanceof Lockdep ? this.validator : null;
   }
 
   get events(): EventStream {
@@ -29,11 +43,13 @@ export class Kernel implements LockCtx {
 
   /** A new mutex of lock class `cls` (e.g. '&vdev->vma_lock') with instance id `id`. */
   mutex(cls: string, id: string): Mutex {
+    this.validator?.lockInit?.(id, cls, 'mutex');
     return new Mutex(this, cls, id);
   }
 
   /** A new rwsem of lock class `cls` with instance id `id`. */
   rwsem(cls: string, id: string): RwSemaphore {
+    this.validator?.lockInit?.(id, cls, 'rwsem');
     return new RwSemaphore(this, cls, id);
   }
 

@@ -13,7 +13,7 @@ import { doMmap, doMunmap, fileCanRead, fileCanWrite } from './mm/mmap.js';
 import { PAGE_SIZE, TASK_SIZE } from './mm/mm.js';
 import { MAP_ANONYMOUS } from './mm/types.js';
 import { forkProcess, type KProcessImpl } from './process.js';
-import type { Task } from './sched/task.js';
+import { done, type Task } from './sched/task.js';
 
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;
@@ -31,6 +31,23 @@ function hex(n: number): string {
 
 function emit(k: Kernel, proc: KProcessImpl, name: string, args: string, ret: number): number {
   k.events.emit({ kind: 'syscall', pid: proc.pid, name, args, ret });
+  return ret;
+}
+
+/**
+ * The `syscall` event of a call whose arguments are `a, hex(b), c` (read/write) or
+ * `a, hex(b), c, hex(d)` (pread64/pwrite64; `d` given) or `a, hex(b), hex(c)` (ioctl;
+ * `hexC`). The argument string is only built when someone can observe the event.
+ */
+function emitNum(k: Kernel, proc: KProcessImpl, name: string, a: number, b: number, c: number, hexC: boolean, d: number | null, ret: number): number {
+  const ev = k.events;
+  if (!ev.active) {
+    ev.skip('syscall');
+    return ret;
+  }
+  let args = `${a}, ${hex(b)}, ${hexC ? hex(c) : String(c)}`;
+  if (d !== null) args += `, ${hex(d)}`;
+  ev.emit({ kind: 'syscall', pid: proc.pid, name, args, ret });
   return ret;
 }
 
@@ -68,84 +85,81 @@ function verifyArea(buf: number, count: number, pos: number): number {
   return 0;
 }
 
-/** vfs_read (fs/read_write.c, 5.8). */
-function* vfsRead(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
-  if (!fileCanRead(f)) return -EBADF;
+/**
+ * vfs_read (fs/read_write.c, 5.8). Not a generator of its own: the checks run when it is
+ * called (callers `yield*` it at once) and the driver's read task is handed back as is,
+ * so a read is one generator level shallower.
+ */
+function vfsRead(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+  if (!fileCanRead(f)) return done(-EBADF);
   const op = f.fops.read;
-  if (op === undefined) return -EINVAL;
+  if (op === undefined) return done(-EINVAL);
   const err = verifyArea(buf, count, pos.value);
-  if (err !== 0) return err;
-  if (count === 0) return 0;
-  return yield* op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
+  if (err !== 0) return done(err);
+  return op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
 }
 
-/** vfs_write (fs/read_write.c, 5.8). */
-function* vfsWrite(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
-  if (!fileCanWrite(f)) return -EBADF;
+/** vfs_write (fs/read_write.c, 5.8); like vfsRead, hands the driver's task back. */
+function vfsWrite(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+  if (!fileCanWrite(f)) return done(-EBADF);
   const op = f.fops.write;
-  if (op === undefined) return -EINVAL;
+  if (op === undefined) return done(-EINVAL);
   const err = verifyArea(buf, count, pos.value);
-  if (err !== 0) return err;
-  if (count === 0) return 0;
-  return yield* op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
+  if (err !== 0) return done(err);
+  return op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
 }
 
 /** read(2) (ksys_read, 5.8): uses and advances the file position. */
 export function* sysRead(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number): Task<number> {
-  const args = `${fd}, ${hex(buf)}, ${count}`;
   const f = fdget(proc, fd);
-  if (f === null) return emit(k, proc, 'read', args, -EBADF);
+  if (f === null) return emitNum(k, proc, 'read', fd, buf, count, false, null, -EBADF);
   const pos: FilePos = { value: f.pos };
   const ret = yield* vfsRead(f, buf, count, pos);
   if (ret >= 0) f.pos = pos.value;
   yield* fput(f);
-  return emit(k, proc, 'read', args, ret);
+  return emitNum(k, proc, 'read', fd, buf, count, false, null, ret);
 }
 
 /** write(2) (ksys_write, 5.8): uses and advances the file position. */
 export function* sysWrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number): Task<number> {
-  const args = `${fd}, ${hex(buf)}, ${count}`;
   const f = fdget(proc, fd);
-  if (f === null) return emit(k, proc, 'write', args, -EBADF);
+  if (f === null) return emitNum(k, proc, 'write', fd, buf, count, false, null, -EBADF);
   const pos: FilePos = { value: f.pos };
   const ret = yield* vfsWrite(f, buf, count, pos);
   if (ret >= 0) f.pos = pos.value;
   yield* fput(f);
-  return emit(k, proc, 'write', args, ret);
+  return emitNum(k, proc, 'write', fd, buf, count, false, null, ret);
 }
 
 /** pread64(2) (ksys_pread64, 5.8): -EINVAL for a negative offset, -EBADF for a bad fd. */
 export function* sysPread(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
-  const args = `${fd}, ${hex(buf)}, ${count}, ${hex(offset)}`;
-  if (offset < 0) return emit(k, proc, 'pread64', args, -EINVAL);
+  if (offset < 0) return emitNum(k, proc, 'pread64', fd, buf, count, false, offset, -EINVAL);
   const f = fdget(proc, fd);
-  if (f === null) return emit(k, proc, 'pread64', args, -EBADF);
+  if (f === null) return emitNum(k, proc, 'pread64', fd, buf, count, false, offset, -EBADF);
   const ret = yield* vfsRead(f, buf, count, { value: offset });
   yield* fput(f);
-  return emit(k, proc, 'pread64', args, ret);
+  return emitNum(k, proc, 'pread64', fd, buf, count, false, offset, ret);
 }
 
 /** pwrite64(2) (ksys_pwrite64, 5.8). */
 export function* sysPwrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
-  const args = `${fd}, ${hex(buf)}, ${count}, ${hex(offset)}`;
-  if (offset < 0) return emit(k, proc, 'pwrite64', args, -EINVAL);
+  if (offset < 0) return emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, -EINVAL);
   const f = fdget(proc, fd);
-  if (f === null) return emit(k, proc, 'pwrite64', args, -EBADF);
+  if (f === null) return emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, -EBADF);
   const ret = yield* vfsWrite(f, buf, count, { value: offset });
   yield* fput(f);
-  return emit(k, proc, 'pwrite64', args, ret);
+  return emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, ret);
 }
 
 /** ioctl(2) (ksys_ioctl → vfs_ioctl, 5.8): -ENOTTY without unlocked_ioctl or for -ENOIOCTLCMD. */
 export function* sysIoctl(k: Kernel, proc: KProcessImpl, fd: number, cmd: number, arg: number): Task<number> {
-  const args = `${fd}, ${hex(cmd)}, ${hex(arg)}`;
   const f = fdget(proc, fd);
-  if (f === null) return emit(k, proc, 'ioctl', args, -EBADF);
+  if (f === null) return emitNum(k, proc, 'ioctl', fd, cmd, arg, true, null, -EBADF);
   const op = f.fops.unlockedIoctl;
   let ret = op === undefined ? -ENOTTY : yield* op(f, cmd, arg);
   if (ret === -ENOIOCTLCMD) ret = -ENOTTY;
   yield* fput(f);
-  return emit(k, proc, 'ioctl', args, ret);
+  return emitNum(k, proc, 'ioctl', fd, cmd, arg, true, null, ret);
 }
 
 /**

@@ -180,7 +180,7 @@ export class Process {
       },
       alloc: (len) => self.allocTask(len),
       *preadBytes(fd, count, offset): Task<ReadResult> {
-        const buf = yield* self.scratchTask(count);
+        const buf = self.scratchReady(count) ? self.scratch.addr : yield* self.scratchTask(count);
         if (buf < 0) return { ret: buf, data: new Uint8Array(0) };
         const ret = yield* sysPread(k, proc, fd, buf, count, offset);
         if (ret <= 0) return { ret, data: new Uint8Array(0) };
@@ -188,7 +188,7 @@ export class Process {
         return { ret, data: r.data };
       },
       *pwriteBytes(fd, data, offset): Task<number> {
-        const buf = yield* self.scratchTask(data.length);
+        const buf = self.scratchReady(data.length) ? self.scratch.addr : yield* self.scratchTask(data.length);
         if (buf < 0) return buf;
         const w = yield* userWriteBytes(k, buf, data);
         if (w.signal !== null) return -14; // -EFAULT: the scratch buffer is ordinary memory
@@ -215,9 +215,14 @@ export class Process {
     return r;
   }
 
+  /** Whether the scratch buffer already holds `n` bytes (scratchTask would return it at once). */
+  private scratchReady(n: number): boolean {
+    return this.scratch.size >= n && this.scratch.addr !== 0;
+  }
+
   /** This thread's scratch buffer of at least `n` bytes (address or -errno). */
   private *scratchTask(n: number): Task<number> {
-    if (this.scratch.size >= n && this.scratch.addr !== 0) return this.scratch.addr;
+    if (this.scratchReady(n)) return this.scratch.addr;
     const addr = yield* this.allocTask(Math.max(n, 4096));
     if (addr < 0) return addr;
     this.scratch = { addr, size: Math.max(n, 4096) };

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EDU_DEVICE, endpoint, pciePciBridge, rootPort, type MachineSpec } from '../../src/hw/index.js';
 import { System } from '../../src/system.js';
+import { VARIANT_5_8 } from '../../src/kernel/variant/knobs.js';
 import { unwrap, VfioContainer, VfioGroup, rawIoctl } from '../../src/user/vfio-client.js';
-import type { CpuAccessResult } from '../../src/user/process.js';
+import type { CpuAccessResult, ReadResult } from '../../src/user/process.js';
 import { MAP_PRIVATE, MAP_SHARED } from '../../src/kernel/mm/types.js';
-import { PCI_CAP_ID_EXP, PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR } from '../../src/uapi/pci-regs.js';
+import { PCI_CAP_ID_EXP, PCI_CAP_ID_PM, PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR, PCI_PM_CTRL } from '../../src/uapi/pci-regs.js';
 import {
   encodePciHotReset,
   encodePciHotResetInfo,
@@ -482,4 +483,141 @@ test('claim 40 (5.8): writing MEM=1 to the command register never zaps existing 
   const f0 = sys.events.count('fault');
   assert.ok(p.load(addr + 0x8000, 4).ok);
   assert.equal(sys.events.count('fault'), f0, 'mapping still populated');
+});
+
+test('claim 11 (5.8.0): pread of the MSI-X table range while MEM is clear is EIO (the whole call is checked)', () => {
+  const { sys, d } = openDevice(NIC);
+  const vdev = sys.vfioDevice(NIC);
+  assert.ok(vdev && vdev.msixBar !== 0xff);
+  assert.ok(d.readRegion(vdev.msixBar, vdev.msixOffset, 4).ok, 'enabled: the table range reads (as 0xff, no device access)');
+  setMem(d, false);
+  assert.deepEqual(d.readRegion(vdev.msixBar, vdev.msixOffset, 4), { ok: false, errno: 5 });
+});
+
+test('claim 13 (5.8.0): pread of the ROM region while MEM is clear is EIO', () => {
+  const { sys, d } = openDevice(NIC);
+  const rom = d.readRegion(6, 0, 2);
+  assert.ok(rom.ok && rom.value[0] === 0x55 && rom.value[1] === 0xaa, 'enabled: the ROM signature reads');
+  setMem(d, false);
+  const seq = sys.events.lastSeq;
+  assert.deepEqual(d.readRegion(6, 0, 2), { ok: false, errno: 5 });
+  assert.equal(countSince(sys, seq, 'rom.read'), 0, 'the ROM was not mapped or read');
+  assert.equal(sys.platformErrors, 0);
+});
+
+test('claim 20 (5.8): a pread issued while a reset holds memory_lock for write blocks until the reset completes, then succeeds', () => {
+  const { sys, p, d } = openDevice(EDU0);
+  const reader = p.thread('reader');
+  start(sys, p.kthread, p.ops.ioctl(d.fd, VFIO_DEVICE_RESET, 0), 'reset');
+  assert.ok(stepUntil(sys, p.kthread, () => holds(p.kthread, MEMORY_LOCK, 'w')));
+  start(sys, reader.kthread, reader.ops.preadBytes(d.fd, 4, vfioPciIndexToOffset(0)), 'pread');
+  stepUntil(sys, reader.kthread, () => reader.kthread.state !== 'runnable');
+  assert.equal(reader.kthread.state, 'blocked', 'pread sleeps on memory_lock');
+  runAll(sys);
+  assert.equal(p.kthread.result, 0, 'reset succeeded');
+  const r = reader.kthread.result as ReadResult;
+  assert.equal(r.ret, 4, 'pread after the reset');
+  assert.deepEqual([...r.data], [0xed, 0x00, 0x00, 0x01], 'the edu identification register');
+});
+
+test('claim 22 (5.8-5.18): writing D3hot to PM_CTRL neither zaps nor makes pread fail — the access reaches a non-decoding device (H7)', () => {
+  const { sys, p, d } = openDevice(NIC);
+  const pm = findCap(d, PCI_CAP_ID_PM);
+  assert.ok(pm > 0, 'PM capability found');
+  const addr = unwrap(d.mmapRegion(0, 0, 0x20000, PROT_RW));
+  assert.ok(p.load(addr, 4).ok);
+  const seq = sys.events.lastSeq;
+  const ctrl = unwrap(d.readConfig(pm + PCI_PM_CTRL, 2));
+  unwrap(d.writeConfig(pm + PCI_PM_CTRL, 2, (ctrl & ~3) | 3));
+  assert.equal(countSince(sys, seq, 'power', (e) => e.to === 'D3hot'), 1, 'the function entered D3hot');
+  assert.equal(countSince(sys, seq, 'vfio.zap') + countSince(sys, seq, 'pte.zap'), 0, 'no zap');
+  const r = d.readRegion(0, 0, 4);
+  assert.ok(r.ok, 'pread is not failed');
+  assert.deepEqual([...r.value], [0xff, 0xff, 0xff, 0xff], 'all-ones from an unclaimed read');
+  const ld = p.load(addr, 4);
+  assert.ok(ld.ok, 'the live mapping still works from the CPU side');
+  assert.equal(sys.platformErrors, 2, 'both accesses were Unsupported Requests');
+});
+
+test('claim 33 (5.8): hot reset returns EBUSY while an affected device\'s memory_lock is read-held (a pread in flight)', () => {
+  const { sys, p, g, d } = openDevice(EDU0);
+  const reader = p.thread('reader');
+  start(sys, reader.kthread, reader.ops.preadBytes(d.fd, 4, vfioPciIndexToOffset(0)), 'pread');
+  assert.ok(stepUntil(sys, reader.kthread, () => holds(reader.kthread, MEMORY_LOCK, 'r')), 'pread holds memory_lock');
+  const buf = p.alloc(64);
+  assert.ok(p.writeBytes(buf, encodePciHotReset({}, [g.fd])).ok);
+  const resets = sys.events.count('reset');
+  start(sys, p.kthread, p.ops.ioctl(d.fd, VFIO_DEVICE_PCI_HOT_RESET, buf), 'hot-reset');
+  stepUntil(sys, p.kthread, () => p.kthread.state !== 'runnable');
+  assert.equal(p.kthread.state, 'done', 'hot reset does not sleep on memory_lock');
+  assert.equal(p.kthread.result, -16);
+  assert.equal(sys.events.count('reset'), resets, 'no bus reset');
+  assert.equal(holds(p.kthread, VMA_LOCK), false, 'vma_lock released on the EBUSY path');
+  runAll(sys);
+  assert.equal((reader.kthread.result as ReadResult).ret, 4, 'the pread completes');
+});
+
+test('claim 33 (5.8): hot reset returns EBUSY while the mmap lock of a process mapping the device is write-held', () => {
+  const { sys, p, g, d } = openDevice(EDU0);
+  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  assert.ok(p.load(addr, 4).ok, 'a tracked, faulted mapping');
+  const buf = p.alloc(64);
+  assert.ok(p.writeBytes(buf, encodePciHotReset({}, [g.fd])).ok);
+  const mapper = p.thread('mapper');
+  start(sys, mapper.kthread, mapper.ops.mmap(0, PAGE, PROT_RW, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0), 'mmap');
+  assert.ok(stepUntil(sys, mapper.kthread, () => holds(mapper.kthread, '&mm->mmap_lock', 'w')), 'mmap holds mmap_lock for write');
+  start(sys, p.kthread, p.ops.ioctl(d.fd, VFIO_DEVICE_PCI_HOT_RESET, buf), 'hot-reset');
+  stepUntil(sys, p.kthread, () => p.kthread.state !== 'runnable');
+  assert.equal(p.kthread.state, 'done');
+  assert.equal(p.kthread.result, -16);
+  runAll(sys);
+});
+
+/** One edu as an SR-IOV VF behind a root port (its PF not modelled). */
+function vfMachine(): MachineSpec {
+  return { urPolicy: 'log', slots: [rootPort(1, [endpoint(0, EDU_DEVICE, { virtfn: true })])] };
+}
+
+test('claim 23 (5.8 final, ebfa440ce38b): for a VF, clearing MEM zaps but the next access refaults and pread keeps working; the command register reads the virtual MEM bit', () => {
+  const { sys, p, d } = openDevice(EDU0, { machine: vfMachine() });
+  assert.equal(hwCommand(sys, EDU0) & 2, 0, 'the VF has MEM hardwired to 0');
+  assert.equal(unwrap(d.readConfig(4, 2)) & 2, 2, 'virtual MEM set at open');
+  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  assert.ok(p.load(addr, 4).ok);
+  const seq = sys.events.lastSeq;
+  setMem(d, false);
+  assert.equal(countSince(sys, seq, 'vfio.zap', (e) => e.vmas === 1), 1, 'clearing MEM still zaps');
+  assert.equal(unwrap(d.readConfig(4, 2)) & 2, 0, 'reads back the virtual (cleared) MEM bit');
+  const f0 = sys.events.count('fault');
+  assert.deepEqual(p.load(addr, 4), { ok: true, value: EDU_ID }, 'refault succeeds');
+  assert.equal(sys.events.count('fault'), f0 + 1);
+  assert.ok(d.readRegion(0, 0, 4).ok, 'pread works');
+  assert.equal(sys.platformErrors, 0);
+});
+
+test('claim 24 (5.8-rc1/rc2, without ebfa440ce38b): a freshly opened VF fails BAR pread with EIO until the user sets MEM', () => {
+  const variant = { ...VARIANT_5_8.knobs, vfAlwaysEnabled: false };
+  const { sys, d } = openDevice(EDU0, { machine: vfMachine(), variant });
+  assert.equal(unwrap(d.readConfig(4, 2)) & 2, 0, 'vconfig copies the hardware MEM bit (0)');
+  assert.deepEqual(d.readRegion(0, 0, 4), { ok: false, errno: 5 });
+  setMem(d, true);
+  assert.equal(hwCommand(sys, EDU0) & 2, 0, 'hardware MEM stays 0');
+  assert.ok(d.readRegion(0, 0, 4).ok, 'pread works once the virtual bit is set');
+});
+
+test('claim 22 (5.19+, d3hotBlocks): writing D3hot to PM_CTRL zaps the mapping; BAR access fails (SIGBUS / EIO) until D0, with no Unsupported Request', () => {
+  const { sys, p, d } = openDevice(NIC, { variant: { ...VARIANT_5_8.knobs, d3hotBlocks: true } });
+  const pm = findCap(d, PCI_CAP_ID_PM);
+  const addr = unwrap(d.mmapRegion(0, 0, 0x20000, PROT_RW));
+  assert.ok(p.load(addr, 4).ok);
+  const seq = sys.events.lastSeq;
+  const ctrl = unwrap(d.readConfig(pm + PCI_PM_CTRL, 2));
+  unwrap(d.writeConfig(pm + PCI_PM_CTRL, 2, (ctrl & ~3) | 3));
+  assert.equal(countSince(sys, seq, 'vfio.zap', (e) => e.vmas === 1), 1, 'entering D3hot zaps');
+  assert.deepEqual(d.readRegion(0, 0, 4), { ok: false, errno: 5 });
+  assert.ok(sigbus(p.load(addr, 4)));
+  unwrap(d.writeConfig(pm + PCI_PM_CTRL, 2, ctrl & ~3));
+  assert.ok(d.readRegion(0, 0, 4).ok, 'D0 again: pread works');
+  assert.ok(p.load(addr, 4).ok, 'D0 again: the mapping refaults');
+  assert.equal(sys.platformErrors, 0);
 });

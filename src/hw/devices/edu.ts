@@ -160,7 +160,7 @@ export class EduState implements DeviceBehavior {
     this.status |= EDU_STATUS_COMPUTING;
     let n = this.fact;
     let ret = 1;
-    while (n > 0) {
+    while (n > 0 && ret !== 0) { // a zero product stays zero: stop (a write of 0xffffffff would loop 2^32 times)
       ret = Math.imul(ret, n) >>> 0;
       n--;
     }

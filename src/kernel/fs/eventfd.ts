@@ -32,6 +32,8 @@ export class EventfdCtx implements Waitable {
   readonly waiters: KThread[] = [];
   /** Total eventfd_signal calls that added to the counter (for reports). */
   signals = 0;
+  /** Poll wait-queue entries (add_wait_queue on ctx->wqh): called on every EPOLLIN/EPOLLHUP wakeup. */
+  readonly pollWaiters: EventfdPollEntry[] = [];
   readonly point: SchedPoint;
 
   constructor(
@@ -61,9 +63,33 @@ export class EventfdCtx implements Waitable {
   }
 }
 
+/** EPOLLIN / EPOLLHUP, the poll events an eventfd wakeup carries to its wait-queue entries. */
+export const EPOLLIN = 0x1;
+export const EPOLLHUP = 0x10;
+
+/**
+ * A wait_queue_entry with a custom wake function (what virqfd and KVM's irqfd hook onto
+ * an eventfd). `wake` runs in the waker's context, where the kernel holds ctx->wqh.lock
+ * with interrupts off: it must not sleep.
+ */
+export interface EventfdPollEntry {
+  wake(ctx: EventfdCtx, events: number): Task<void>;
+}
+
+/** eventfd_poll (fs/eventfd.c, 5.8): EPOLLIN while the counter is non-zero. */
+export function eventfdPoll(ctx: EventfdCtx): number {
+  return ctx.count > 0n ? EPOLLIN : 0;
+}
+
+/** wake_up_locked_poll on ctx->wqh (include/linux/wait.h, 5.8): run every poll entry's wake function. */
+function* wakeUpPoll(ctx: EventfdCtx, events: number): Task<void> {
+  for (const e of ctx.pollWaiters.slice()) yield* e.wake(ctx, events);
+}
+
 /**
  * eventfd_signal (fs/eventfd.c, 5.8): add `n` to the counter (saturating at ULLONG_MAX)
- * and wake readers. Returns the amount added.
+ * and wake readers. Returns the amount added. Poll wait-queue entries are not run from
+ * here: the model has no path where an interrupt-signalled eventfd also feeds a virqfd.
  */
 export function eventfdSignal(ctx: EventfdCtx, n: number | bigint): number {
   let add = BigInt(n);
@@ -127,14 +153,15 @@ function* eventfdWrite(file: KFile, buf: number, count: number, _pos: FilePos): 
   }
   ctx.count += ucnt;
   ctx.wakeAll();
+  yield* wakeUpPoll(ctx, EPOLLIN);
   return 8;
 }
 
 /** eventfd_release (fs/eventfd.c, 5.8). */
-// eslint-disable-next-line require-yield
 function* eventfdRelease(file: KFile): Task<void> {
   const ctx = ctxOf(file);
   ctx.wakeAll();
+  yield* wakeUpPoll(ctx, EPOLLHUP);
   eventfdCtxPut(ctx);
 }
 

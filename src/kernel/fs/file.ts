@@ -1,4 +1,5 @@
-import type { Task } from '../sched/task.js';
+import { runningScheduler } from '../sched/scheduler.js';
+import { FINISHED, type Task } from '../sched/task.js';
 import type { Vma } from '../mm/types.js';
 
 /** A file position passed by pointer (loff_t *ppos). */
@@ -16,11 +17,21 @@ export interface FileOperations {
   release?(file: KFile): Task<void>;
 }
 
-let nextFileId = 1;
+/** Ids of files created outside any kernel thread (unit tests building files by hand). */
+let nextUnownedFileId = 1;
+
+/**
+ * A new file id: per kernel (files are created by kernel code running on one of its
+ * threads), so two machines in one Node process number their files alike.
+ */
+function allocFileId(): number {
+  const s = runningScheduler();
+  return s === null ? nextUnownedFileId++ : s.allocId('file');
+}
 
 /** struct file: reference counted; vmas hold a reference (get_file in mmap). */
 export class KFile {
-  readonly id = nextFileId++;
+  readonly id = allocFileId();
   refs = 1;
   pos = 0;
   privateData: unknown = null;
@@ -39,10 +50,15 @@ export function getFile(f: KFile): KFile {
   return f;
 }
 
-/** fput: drop a reference; the last one calls release. */
-export function* fput(f: KFile): Task<void> {
+/**
+ * fput: drop a reference; the last one calls release. Used as `yield* fput(f)`: the
+ * reference is dropped when it is called and the returned task is release (or an
+ * already finished task), so the common case creates no generator.
+ */
+export function fput(f: KFile): Task<void> {
   f.refs--;
-  if (f.refs === 0 && f.fops.release !== undefined) yield* f.fops.release(f);
+  if (f.refs === 0 && f.fops.release !== undefined) return f.fops.release(f);
+  return FINISHED;
 }
 
 /** struct files_struct: a process's fd table (lowest free fd first, as the kernel allocates). */

@@ -35,7 +35,7 @@ export class Mutex implements Waitable {
 
   /** mutex_lock: sleep until the mutex is ours. */
   *lock(fn: string): Task<void> {
-    yield this.pLock;
+    if (!this.ctx.sched.passPoint()) yield this.pLock;
     const t = currentThread(this.ctx);
     this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
     if (this.owner === t) {
@@ -54,12 +54,32 @@ export class Mutex implements Waitable {
       this.owner = t;
     }
     t.held.push({ lockId: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
-    this.ctx.events.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
+    const ev = this.ctx.events;
+    if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
+    else ev.skip('lock.acquire');
+  }
+
+  /**
+   * mutex_lock's uncontended case in a synchronous run (see Scheduler.passPoint): when
+   * the mutex is free and the scheduling point can be passed, take it exactly as lock()
+   * would and return true; otherwise do nothing and return false, and the caller runs
+   * `yield* lock(fn)`. Saves a generator per lock operation on hot paths.
+   */
+  lockPassed(fn: string): boolean {
+    if (this.owner !== null || !this.ctx.sched.passPoint()) return false;
+    const t = currentThread(this.ctx);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
+    this.owner = t;
+    t.held.push({ lockId: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
+    const ev = this.ctx.events;
+    if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
+    else ev.skip('lock.acquire');
+    return true;
   }
 
   /** mutex_trylock: take it if free, never sleep. */
   *trylock(fn: string): Task<boolean> {
-    yield this.pLock;
+    if (!this.ctx.sched.passPoint()) yield this.pLock;
     const t = currentThread(this.ctx);
     if (this.owner !== null) {
       this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'w', fn });
@@ -74,12 +94,31 @@ export class Mutex implements Waitable {
 
   /** mutex_unlock: release and hand off to the first waiter. */
   *unlock(fn: string): Task<void> {
-    yield this.pUnlock;
+    if (!this.ctx.sched.passPoint()) yield this.pUnlock;
     const t = currentThread(this.ctx);
     if (this.owner !== t) throw new KernelBug(`mutex_unlock of ${this.id} not owned by ${t.name}`, fn);
+    this.released(t, fn);
+  }
+
+  /**
+   * mutex_unlock by the owner in a synchronous run when the scheduling point can be
+   * passed: released as unlock() would, true; otherwise nothing done, false (the caller
+   * runs `yield* unlock(fn)`).
+   */
+  unlockPassed(fn: string): boolean {
+    const t = this.ctx.sched.current;
+    if (t === null || this.owner !== t || !this.ctx.sched.passPoint()) return false;
+    this.released(t, fn);
+    return true;
+  }
+
+  /** The release half of mutex_unlock, after the point and the owner check. */
+  private released(t: KThread, fn: string): void {
     dropHeld(t, this.id);
     this.ctx.validator?.release(t, this.id, this.cls, 'w', fn);
-    this.ctx.events.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'w', fn });
+    const ev = this.ctx.events;
+    if (ev.active) ev.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'w', fn });
+    else ev.skip('lock.release');
     const next = this.waiters.shift();
     this.owner = next ?? null;
     if (next !== undefined) this.ctx.sched.wake(next, this);
@@ -90,7 +129,8 @@ export class Mutex implements Waitable {
 export function dropHeld(t: KThread, lockId: string): void {
   for (let i = t.held.length - 1; i >= 0; i--) {
     if ((t.held[i] as { lockId: string }).lockId === lockId) {
-      t.held.splice(i, 1);
+      if (i === t.held.length - 1) t.held.pop();
+      else t.held.splice(i, 1);
       return;
     }
   }

@@ -59,12 +59,14 @@ export class RwSemaphore implements Waitable {
 
   private granted(t: KThread, mode: 'r' | 'w', trylock: boolean, fn: string): void {
     t.held.push({ lockId: this.id, cls: this.cls, mode, trylock, fn });
-    this.ctx.events.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode, trylock, fn });
+    const ev = this.ctx.events;
+    if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode, trylock, fn });
+    else ev.skip('lock.acquire');
   }
 
   /** down_read (also mmap_read_lock for mmap_lock). */
   *downRead(fn: string): Task<void> {
-    yield this.pRead;
+    if (!this.ctx.sched.passPoint()) yield this.pRead;
     const t = currentThread(this.ctx);
     this.ctx.validator?.acquire(t, this.id, this.cls, 'r', false, fn);
     if (this.canRead()) {
@@ -77,9 +79,48 @@ export class RwSemaphore implements Waitable {
     this.granted(t, 'r', false, fn);
   }
 
+  /**
+   * down_read's uncontended case in a synchronous run (see Scheduler.passPoint): when
+   * readers may enter and the scheduling point can be passed, take the lock exactly as
+   * downRead would and return true; otherwise do nothing and return false, and the
+   * caller runs `yield* downRead(fn)`. Saves a generator per lock operation.
+   */
+  downReadPassed(fn: string): boolean {
+    if (!this.canRead() || !this.ctx.sched.passPoint()) return false;
+    const t = currentThread(this.ctx);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', false, fn);
+    this.readers.push(t);
+    this.granted(t, 'r', false, fn);
+    return true;
+  }
+
+  /** down_write's uncontended case in a synchronous run; see downReadPassed. */
+  downWritePassed(fn: string): boolean {
+    if (!this.canWrite() || !this.ctx.sched.passPoint()) return false;
+    const t = currentThread(this.ctx);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
+    this.writer = t;
+    this.granted(t, 'w', false, fn);
+    return true;
+  }
+
+  /**
+   * down_read_trylock's successful case in a synchronous run: true when it took the lock
+   * exactly as downReadTrylock would; false, having done nothing, otherwise (the caller
+   * runs `yield* downReadTrylock(fn)`, which may still fail).
+   */
+  downReadTrylockPassed(fn: string): boolean {
+    if (!this.canRead() || !this.ctx.sched.passPoint()) return false;
+    const t = currentThread(this.ctx);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', true, fn);
+    this.readers.push(t);
+    this.granted(t, 'r', true, fn);
+    return true;
+  }
+
   /** down_write (also mmap_write_lock). */
   *downWrite(fn: string): Task<void> {
-    yield this.pWrite;
+    if (!this.ctx.sched.passPoint()) yield this.pWrite;
     const t = currentThread(this.ctx);
     this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
     if (this.canWrite()) {
@@ -94,7 +135,7 @@ export class RwSemaphore implements Waitable {
 
   /** down_read_trylock. */
   *downReadTrylock(fn: string): Task<boolean> {
-    yield this.pRead;
+    if (!this.ctx.sched.passPoint()) yield this.pRead;
     const t = currentThread(this.ctx);
     if (!this.canRead()) {
       this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'r', fn });
@@ -108,7 +149,7 @@ export class RwSemaphore implements Waitable {
 
   /** down_write_trylock. */
   *downWriteTrylock(fn: string): Task<boolean> {
-    yield this.pWrite;
+    if (!this.ctx.sched.passPoint()) yield this.pWrite;
     const t = currentThread(this.ctx);
     if (!this.canWrite()) {
       this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'w', fn });
@@ -122,37 +163,63 @@ export class RwSemaphore implements Waitable {
 
   /** up_read. */
   *upRead(fn: string): Task<void> {
-    yield this.pUpRead;
+    if (!this.ctx.sched.passPoint()) yield this.pUpRead;
     const t = currentThread(this.ctx);
     const i = this.readers.lastIndexOf(t);
     if (i < 0) throw new KernelBug(`up_read of ${this.id} not read-held by ${t.name}`, fn);
-    this.readers.splice(i, 1);
+    this.readReleased(t, i, fn);
+  }
+
+  /**
+   * up_read by a reader in a synchronous run when the scheduling point can be passed:
+   * released as upRead would, true; otherwise nothing done, false (the caller runs
+   * `yield* upRead(fn)`).
+   */
+  upReadPassed(fn: string): boolean {
+    const t = this.ctx.sched.current;
+    if (t === null) return false;
+    const i = this.readers.lastIndexOf(t);
+    if (i < 0 || !this.ctx.sched.passPoint()) return false;
+    this.readReleased(t, i, fn);
+    return true;
+  }
+
+  /** The release half of up_read, after the point: `t` is readers[i]. */
+  private readReleased(t: KThread, i: number, fn: string): void {
+    if (i === this.readers.length - 1) this.readers.pop();
+    else this.readers.splice(i, 1);
     dropHeld(t, this.id);
     this.ctx.validator?.release(t, this.id, this.cls, 'r', fn);
-    this.ctx.events.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'r', fn });
+    const ev = this.ctx.events;
+    if (ev.active) ev.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'r', fn });
+    else ev.skip('lock.release');
     if (this.readers.length === 0) this.handOff();
   }
 
   /** up_write. */
   *upWrite(fn: string): Task<void> {
-    yield this.pUpWrite;
+    if (!this.ctx.sched.passPoint()) yield this.pUpWrite;
     const t = currentThread(this.ctx);
     if (this.writer !== t) throw new KernelBug(`up_write of ${this.id} not write-held by ${t.name}`, fn);
     this.writer = null;
     dropHeld(t, this.id);
     this.ctx.validator?.release(t, this.id, this.cls, 'w', fn);
-    this.ctx.events.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'w', fn });
+    const ev = this.ctx.events;
+    if (ev.active) ev.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'w', fn });
+    else ev.skip('lock.release');
     this.handOff();
   }
 
   /** downgrade_write: turn a write hold into a read hold, waking queued readers. */
   *downgradeWrite(fn: string): Task<void> {
-    yield this.pUpWrite;
+    if (!this.ctx.sched.passPoint()) yield this.pUpWrite;
     const t = currentThread(this.ctx);
     if (this.writer !== t) throw new KernelBug(`downgrade_write of ${this.id} not write-held`, fn);
     this.writer = null;
     this.readers.push(t);
     for (const h of t.held) if (h.lockId === this.id) (h as { mode: 'r' | 'w' }).mode = 'r';
+    this.ctx.validator?.downgrade?.(t, this.id, this.cls, fn);
+    this.ctx.events.emit({ kind: 'lock.downgrade', lock: this.id, cls: this.cls, fn });
     this.wakeReaders();
   }
 

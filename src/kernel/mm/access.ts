@@ -79,15 +79,15 @@ function* doUserAddrFault(k: Kernel, mm: MmStruct, addr: number, write: boolean,
   if (user) flags |= FAULT_FLAG_USER;
   if (write) flags |= FAULT_FLAG_WRITE;
   const sem = mm.mmapLock;
-  if (!(yield* sem.downReadTrylock('do_user_addr_fault'))) yield* sem.downRead('do_user_addr_fault');
+  if (!sem.downReadTrylockPassed('do_user_addr_fault') && !(yield* sem.downReadTrylock('do_user_addr_fault'))) yield* sem.downRead('do_user_addr_fault');
   for (;;) {
     const vma = findVmaImpl(mm, addr);
     if (vma === null || vma.start > addr) {
-      yield* sem.upRead('do_user_addr_fault');
+      if (!sem.upReadPassed('do_user_addr_fault')) yield* sem.upRead('do_user_addr_fault');
       return FAULT_MAPERR;
     }
     if (accessError(write, vma)) {
-      yield* sem.upRead('do_user_addr_fault');
+      if (!sem.upReadPassed('do_user_addr_fault')) yield* sem.upRead('do_user_addr_fault');
       return FAULT_ACCERR;
     }
     const fault = yield* handleMmFault(k, vma, addr, flags);
@@ -96,7 +96,7 @@ function* doUserAddrFault(k: Kernel, mm: MmStruct, addr: number, write: boolean,
       yield* sem.downRead('do_user_addr_fault');
       continue;
     }
-    yield* sem.upRead('do_user_addr_fault');
+    if (!sem.upReadPassed('do_user_addr_fault')) yield* sem.upRead('do_user_addr_fault');
     if ((fault & VM_FAULT_ERROR) !== 0) return { kind: 'error', fault };
     return FAULT_OK;
   }
@@ -193,45 +193,66 @@ function physAccess(k: Kernel, pfn: number, off: number, size: AccessSize, write
   return k.hw.memRead(phys, size);
 }
 
+/** Where a user-mode accessRange reports the signal that ended it. */
+interface SignalOut {
+  signal: CpuSignal | null;
+}
+
 /**
  * Copy between `buf` and user memory [addr, addr + buf.length) page by page: RAM pages in
  * one step, device pages in naturally aligned chunks of up to 8 bytes (each chunk
  * re-translated, so a zap between chunks is seen). A missing or read-only PTE takes the
- * fault path (user mode: a signal ends the copy; kernel mode: the exception fixup ends
- * it). Returns how many bytes were copied and the signal, if any.
+ * fault path (user mode: a signal ends the copy and is stored in `out`; kernel mode: the
+ * exception fixup ends it). Returns how many bytes were copied.
+ *
+ * With `kernelCopy` (copy_to_user / copy_from_user, `mm` null) it first does their
+ * checks on the current thread — might_fault, the current mm, access_ok — and returns
+ * the kernel's convention instead: how many bytes were NOT copied, the uncopied tail of
+ * `buf` zeroed on a read. (One generator for both, so a user copy is a single level.)
  */
 function* accessRange(
   k: Kernel,
-  mm: MmStruct,
+  mmIn: MmStruct | null,
   proc: KProcess | null,
   addr: number,
   buf: Uint8Array,
   write: boolean,
   user: boolean,
-): Task<{ done: number; signal: CpuSignal | null }> {
+  out: SignalOut | null,
+  kernelCopy: boolean,
+): Task<number> {
   const len = buf.length;
+  let mm = mmIn;
+  if (kernelCopy) {
+    mightFault(k, write ? 'copy_to_user' : 'copy_from_user');
+    mm = currentMm(k);
+    if (mm === null || !accessOk(addr, len)) {
+      if (!write) buf.fill(0);
+      return len;
+    }
+  }
+  if (mm === null) return 0;
   let off = 0;
   let tries = 0;
   let lastOff = -1;
+  const ram = k.hw.ram;
   while (off < len) {
     const a = addr + off;
     tries = off === lastOff ? tries + 1 : 0;
     lastOff = off;
     if (tries > LIVELOCK_LIMIT) throw livelock(a);
-    yield mm.ptRead;
+    if (!k.sched.passPoint()) yield mm.ptRead;
     const pte = mm.pt.get(Math.floor(a / PAGE_SIZE));
     if (pte === undefined || (write && !pte.writable)) {
       const o = yield* doUserAddrFault(k, mm, a, write, user);
       if (o.kind === 'ok') continue;
-      return { done: off, signal: user ? userSignal(k, proc, a, o) : null };
+      if (user && out !== null) out.signal = userSignal(k, proc, a, o);
+      break;
     }
     const pageOff = a % PAGE_SIZE;
-    const ram = k.hw.ram;
     if (ram.isRam(pte.pfn)) {
       const n = Math.min(len - off, PAGE_SIZE - pageOff);
-      const p = ram.page(pte.pfn);
-      if (write) p.set(buf.subarray(off, off + n), pageOff);
-      else buf.set(p.subarray(pageOff, pageOff + n), off);
+      copyPage(ram.page(pte.pfn), pageOff, buf, off, n, write);
       off += n;
     } else {
       const size = chunkSize(a, len - off);
@@ -243,22 +264,40 @@ function* accessRange(
       off += size;
     }
   }
-  return { done: off, signal: null };
+  if (!kernelCopy) return off;
+  if (!write && off < len) buf.fill(0, off);
+  return len - off;
+}
+
+/** Copy `n` bytes between a RAM page (at `pageOff`) and `buf` (at `off`); small copies byte by byte. */
+function copyPage(page: Uint8Array, pageOff: number, buf: Uint8Array, off: number, n: number, toPage: boolean): void {
+  if (n <= 16) {
+    if (toPage) for (let i = 0; i < n; i++) page[pageOff + i] = buf[off + i] as number;
+    else for (let i = 0; i < n; i++) buf[off + i] = page[pageOff + i] as number;
+  } else if (toPage) {
+    page.set(off === 0 && n === buf.length ? buf : buf.subarray(off, off + n), pageOff);
+  } else {
+    buf.set(page.subarray(pageOff, pageOff + n), off);
+  }
 }
 
 /**
  * might_fault (mm/memory.c, 5.8): lockdep is told the caller may take mmap_lock for read,
  * whether or not a fault happens (might_lock_read). Only the validator sees it.
  */
-export function mightFault(k: Kernel): void {
+export function mightFault(k: Kernel, fn = 'might_fault'): void {
   const v = k.validator;
   const t = k.sched.current;
   if (v === null || t === null) return;
   const mm = currentMm(k);
   if (mm === null) return;
   const sem = mm.mmapLock;
-  v.acquire(t, sem.id, sem.cls, 'r', false, 'might_fault');
-  v.release(t, sem.id, sem.cls, 'r', 'might_fault');
+  if (v.mightFault !== undefined) {
+    v.mightFault(t, sem.id, sem.cls, fn);
+    return;
+  }
+  v.acquire(t, sem.id, sem.cls, 'r', false, fn);
+  v.release(t, sem.id, sem.cls, 'r', fn);
 }
 
 /** access_ok (arch/x86/include/asm/uaccess.h, 5.8). */
@@ -269,30 +308,21 @@ function accessOk(addr: number, len: number): boolean {
 /**
  * copy_to_user (include/linux/uaccess.h, 5.8): copy `data` to the current process's user
  * memory at `addr`. Returns the number of bytes NOT copied (0 on success).
+ *
+ * The copy task itself is returned (no wrapper generator level); its checks run when it
+ * starts, on the thread that runs it.
  */
-export function* copyToUser(k: Kernel, addr: number, data: Uint8Array): Task<number> {
-  mightFault(k);
-  const mm = currentMm(k);
-  if (mm === null || !accessOk(addr, data.length)) return data.length;
-  const r = yield* accessRange(k, mm, null, addr, data, true, false);
-  return data.length - r.done;
+export function copyToUser(k: Kernel, addr: number, data: Uint8Array): Task<number> {
+  return accessRange(k, null, null, addr, data, true, false, null, true);
 }
 
 /**
  * copy_from_user (include/linux/uaccess.h, 5.8): copy user memory at `addr` into `dst`.
  * Returns the number of bytes NOT copied; as in the kernel the uncopied tail of `dst` is
- * zeroed.
+ * zeroed. Like copyToUser, returns the copy task itself.
  */
-export function* copyFromUser(k: Kernel, addr: number, dst: Uint8Array): Task<number> {
-  mightFault(k);
-  const mm = currentMm(k);
-  if (mm === null || !accessOk(addr, dst.length)) {
-    dst.fill(0);
-    return dst.length;
-  }
-  const r = yield* accessRange(k, mm, null, addr, dst, false, false);
-  if (r.done < dst.length) dst.fill(0, r.done);
-  return dst.length - r.done;
+export function copyFromUser(k: Kernel, addr: number, dst: Uint8Array): Task<number> {
+  return accessRange(k, null, null, addr, dst, false, false, null, true);
 }
 
 /** get_user of a u32: the value, or null on fault (-EFAULT for the caller). */
@@ -344,14 +374,15 @@ export function* userAccess(k: Kernel, addr: number, size: AccessSize, write: bo
   if (pageOff + size > PAGE_SIZE) {
     const buf = new Uint8Array(size);
     if (write) storeLe(buf, 0, size, value);
-    const r = yield* accessRange(k, mm, proc, addr, buf, write, true);
-    if (r.signal !== null) return r.signal;
+    const out: SignalOut = { signal: null };
+    yield* accessRange(k, mm, proc, addr, buf, write, true, out, false);
+    if (out.signal !== null) return out.signal;
     return write ? OK_STORE : { ok: true, value: loadLe(buf, 0, size) };
   }
   const vpn = Math.floor(addr / PAGE_SIZE);
   for (let tries = 0; ; tries++) {
     if (tries > LIVELOCK_LIMIT) throw livelock(addr);
-    yield mm.ptRead;
+    if (!k.sched.passPoint()) yield mm.ptRead;
     const pte = mm.pt.get(vpn);
     if (pte !== undefined && (!write || pte.writable)) {
       const v = physAccess(k, pte.pfn, pageOff, size, write, value);
@@ -412,13 +443,16 @@ export function* userReadBytes(k: Kernel, addr: number, len: number): Task<{ dat
   const proc = threadProcess(k.sched.current);
   const buf = new Uint8Array(len);
   if (proc === null) return { data: buf.subarray(0, 0), signal: { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr } };
-  const r = yield* accessRange(k, asMm(proc.mm), proc, addr, buf, false, true);
-  return { data: buf.subarray(0, r.done), signal: r.signal };
+  const out: SignalOut = { signal: null };
+  const n = yield* accessRange(k, asMm(proc.mm), proc, addr, buf, false, true, out, false);
+  return { data: buf.subarray(0, n), signal: out.signal };
 }
 
 /** A user-mode memcpy into user memory (a sequence of CPU stores): bytes written and the signal, if any. */
 export function* userWriteBytes(k: Kernel, addr: number, data: Uint8Array): Task<{ done: number; signal: CpuSignal | null }> {
   const proc = threadProcess(k.sched.current);
   if (proc === null) return { done: 0, signal: { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr } };
-  return yield* accessRange(k, asMm(proc.mm), proc, addr, data, true, true);
+  const out: SignalOut = { signal: null };
+  const n = yield* accessRange(k, asMm(proc.mm), proc, addr, data, true, true, out, false);
+  return { done: n, signal: out.signal };
 }

@@ -88,7 +88,12 @@ export function* handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number)
   } finally {
     if (t !== null) t.inFault--;
   }
-  k.events.emit({
+  const ev = k.events;
+  if (!ev.active) {
+    ev.skip('fault');
+    return ret;
+  }
+  ev.emit({
     kind: 'fault',
     mm: vma.mm.id,
     addr,
@@ -106,13 +111,13 @@ function* handlePteFault(k: Kernel, vma: Vma, addr: number, flags: number): Task
   const page = pageAlignDown(addr);
   const vpn = vpnOf(page);
   const write = (flags & FAULT_FLAG_WRITE) !== 0;
-  yield mm.ptRead;
+  if (!k.sched.passPoint()) yield mm.ptRead;
   const pte = mm.pt.get(vpn);
   if (pte !== undefined) {
     // Present: a write to a read-only PTE of a writable vma is a write-protect fault
     // (do_wp_page: reuse / pfn_mkwrite); anything else was a spurious fault.
     if (write && !pte.writable && (vma.flags & VM_WRITE) !== 0) {
-      yield mm.ptWrite;
+      if (!k.sched.passPoint()) yield mm.ptWrite;
       const cur = mm.pt.get(vpn);
       if (cur !== undefined) mm.pt.set(vpn, mkPte(cur.pfn, true, cur.special));
     }
@@ -144,7 +149,7 @@ function* handlePteFault(k: Kernel, vma: Vma, addr: number, flags: number): Task
 function* doAnonymousPage(k: Kernel, mm: MmStruct, vma: Vma, page: number): Task<number> {
   const pfn = allocUserPage(k);
   if (pfn < 0) return VM_FAULT_OOM;
-  yield mm.ptWrite;
+  if (!k.sched.passPoint()) yield mm.ptWrite;
   const vpn = vpnOf(page);
   if (mm.pt.has(vpn)) {
     // Someone else populated it while we allocated (pte_same check failed).
@@ -167,7 +172,7 @@ function* shmemFault(k: Kernel, mm: MmStruct, vma: VmaImpl, page: number): Task<
     if (pfn < 0) return VM_FAULT_OOM;
     s.pages.set(idx, pfn);
   }
-  yield mm.ptWrite;
+  if (!k.sched.passPoint()) yield mm.ptWrite;
   const vpn = vpnOf(page);
   if (mm.pt.has(vpn)) return 0;
   getPage(k, pfn);
@@ -204,7 +209,13 @@ function setVmFlags(k: Kernel, vma: Vma, flags: number, fn: string): void {
   if (t !== null && sem.writer !== t && sem.readers.includes(t)) {
     const prev = flagWrites.get(vma);
     const changed = flags !== vma.flags;
-    flagWrites.set(vma, { written: true, changed: (prev?.changed ?? false) || changed, fn });
+    if (prev === undefined) {
+      flagWrites.set(vma, { written: true, changed, fn });
+    } else {
+      prev.written = true;
+      prev.changed = prev.changed || changed;
+      prev.fn = fn;
+    }
   }
   vma.flags = flags;
 }
@@ -236,23 +247,30 @@ export function* remapPfnRange(
   while (a < end) {
     // One page-table page at a time: the PTE lock covers PTRS_PER_PTE entries.
     const next = Math.min(end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
-    yield mm.ptWrite;
+    if (!k.sched.passPoint()) yield mm.ptWrite;
     const first = a;
-    for (; a < next; a += PAGE_SIZE) {
-      const vpn = vpnOf(a);
-      if (mm.pt.has(vpn)) {
-        if (a > first) emitInstall(k, mm, first, a, pfn + (first - addr) / PAGE_SIZE);
-        throw new KernelBug(`BUG_ON(!pte_none(*pte)) at 0x${a.toString(16)} (mm${mm.id})`, 'remap_pte_range');
+    const firstPfn = pfn + (first - addr) / PAGE_SIZE;
+    // remap_pte_range fills the PTEs in address order and BUGs at the first present one:
+    // the pages before it end up installed.
+    const busy = mm.pt.firstPresent(vpnOf(first), vpnOf(next));
+    if (busy >= 0) {
+      const at = busy * PAGE_SIZE;
+      if (at > first) {
+        mm.pt.installRun(vpnOf(first), busy - vpnOf(first), firstPfn, writable, true);
+        emitInstall(k, mm, first, at, firstPfn);
       }
-      mm.pt.set(vpn, mkPte(pfn + (a - addr) / PAGE_SIZE, writable, true));
+      throw new KernelBug(`BUG_ON(!pte_none(*pte)) at 0x${at.toString(16)} (mm${mm.id})`, 'remap_pte_range');
     }
-    emitInstall(k, mm, first, next, pfn + (first - addr) / PAGE_SIZE);
+    mm.pt.installRun(vpnOf(first), (next - first) / PAGE_SIZE, firstPfn, writable, true);
+    a = next;
+    emitInstall(k, mm, first, next, firstPfn);
   }
   return 0;
 }
 
 function emitInstall(k: Kernel, mm: MmStruct, start: number, end: number, pfn: number): void {
-  k.events.emit({ kind: 'pte.install', mm: mm.id, start, end, pfn, fn: 'remap_pfn_range' });
+  if (k.events.active) k.events.emit({ kind: 'pte.install', mm: mm.id, start, end, pfn, fn: 'remap_pfn_range' });
+  else k.events.skip('pte.install');
 }
 
 /**
@@ -263,17 +281,12 @@ function emitInstall(k: Kernel, mm: MmStruct, start: number, end: number, pfn: n
 export function* zapRange(k: Kernel, mm: MmStruct, start: number, end: number): Task<number> {
   let present = 0;
   let a = start;
+  const put = (_vpn: number, pte: Pte): void => putPage(k, pte.pfn);
   while (a < end) {
     const next = Math.min(end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
-    yield mm.ptWrite;
-    for (; a < next; a += PAGE_SIZE) {
-      const vpn = vpnOf(a);
-      const pte = mm.pt.get(vpn);
-      if (pte === undefined) continue;
-      mm.pt.delete(vpn);
-      present++;
-      if (!pte.special) putPage(k, pte.pfn);
-    }
+    if (!k.sched.passPoint()) yield mm.ptWrite;
+    present += mm.pt.deleteRange(vpnOf(a), vpnOf(next), put);
+    a = next;
   }
   return present;
 }
@@ -283,14 +296,15 @@ export function* zapVmaPtes(k: Kernel, vma: Vma, addr: number, size: number): Ta
   if (addr < vma.start || addr + size > vma.end || (vma.flags & VM_PFNMAP) === 0) return;
   const mm = mmOf(vma);
   const present = yield* zapRange(k, mm, addr, addr + size);
-  k.events.emit({ kind: 'pte.zap', mm: mm.id, start: addr, end: addr + size, present, fn: 'zap_vma_ptes' });
+  if (k.events.active) k.events.emit({ kind: 'pte.zap', mm: mm.id, start: addr, end: addr + size, present, fn: 'zap_vma_ptes' });
+  else k.events.skip('pte.zap');
 }
 
 /** follow_pfn (mm/memory.c, 5.8): the pfn mapped at `addr` of a VM_IO/VM_PFNMAP vma, or -EINVAL. */
 export function* followPfn(k: Kernel, vma: Vma, addr: number): Task<number> {
   if ((vma.flags & (VM_IO | VM_PFNMAP)) === 0) return -EINVAL;
   const mm = mmOf(vma);
-  yield mm.ptRead;
+  if (!k.sched.passPoint()) yield mm.ptRead;
   const pte = mm.pt.get(vpnOf(addr));
   if (pte === undefined) return -EINVAL;
   return pte.pfn;
@@ -309,24 +323,40 @@ export function* copyPageRange(k: Kernel, dst: VmaImpl, src: VmaImpl): Task<numb
   const smm = mmOf(src);
   const dmm = mmOf(dst);
   if (smm.presentPtes(src.start, src.end) === 0) return 0;
-  yield dmm.ptWrite;
+  if (!k.sched.passPoint()) yield dmm.ptWrite;
   let copied = 0;
   let firstPfn = -1;
-  for (let a = src.start; a < src.end; a += PAGE_SIZE) {
-    const vpn = vpnOf(a);
-    const pte = smm.pt.get(vpn);
-    if (pte === undefined) continue;
+  let oom = false;
+  // Page by page in address order (anonymous pages are allocated in that order); a run
+  // of pfnmap PTEs is copied as a run when the child's range is still empty.
+  const onPage = (vpn: number, pte: Pte): void => {
+    if (oom) return;
     if (pte.special || pfnmap) {
       dmm.pt.set(vpn, pte);
     } else {
       const pfn = allocUserPage(k);
-      if (pfn < 0) return -ENOMEM;
+      if (pfn < 0) {
+        oom = true;
+        return;
+      }
       k.hw.ram.page(pfn).set(k.hw.ram.page(pte.pfn));
       dmm.pt.set(vpn, mkPte(pfn, pte.writable, false));
     }
     if (firstPfn < 0) firstPfn = pte.pfn;
     copied++;
-  }
+  };
+  const onRun = (vpn: number, n: number, first: Pte): void => {
+    if (oom) return;
+    if (!(first.special || pfnmap) || dmm.pt.firstPresent(vpn, vpn + n) >= 0) {
+      for (let i = 0; i < n; i++) onPage(vpn + i, mkPte(first.pfn + i, first.writable, first.special));
+      return;
+    }
+    dmm.pt.setRange(vpn, n, first.pfn, first.writable, first.special);
+    if (firstPfn < 0) firstPfn = first.pfn;
+    copied += n;
+  };
+  smm.pt.forEachInRange(vpnOf(src.start), vpnOf(src.end), onPage, onRun);
+  if (oom) return -ENOMEM;
   if (copied > 0) {
     k.events.emit({ kind: 'pte.install', mm: dmm.id, start: dst.start, end: dst.end, pfn: firstPfn, fn: 'copy_page_range' });
   }

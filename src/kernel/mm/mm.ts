@@ -6,7 +6,8 @@ import type { KFile } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import type { RwSemaphore } from '../locking/rwsem.js';
 import type { SchedPoint } from '../sched/task.js';
-import type { MmStructRef, Pte, Vma, VmOperations } from './types.js';
+import { PageTable } from './pagetable.js';
+import type { MmStructRef, Vma, VmOperations } from './types.js';
 
 export const PAGE_SIZE = 4096;
 export const PAGE_SHIFT = 12;
@@ -59,8 +60,8 @@ export class MmStruct implements MmStructRef {
   users = 1;
   /** The vma list, sorted by start address (mm->mmap). */
   readonly vmas: VmaImpl[] = [];
-  /** The page table: virtual page number → PTE. */
-  readonly pt = new Map<number, Pte>();
+  /** The page table: virtual page number → PTE (contiguous pfn ranges stored as runs). */
+  readonly pt = new PageTable();
   /** Scheduling-point object of this page table. */
   readonly ptObj: string;
   readonly ptRead: SchedPoint;
@@ -92,9 +93,7 @@ export class MmStruct implements MmStructRef {
 
   /** Number of present PTEs in [start, end). */
   presentPtes(start: number, end: number): number {
-    let n = 0;
-    for (let vpn = vpnOf(start); vpn < vpnOf(end); vpn++) if (this.pt.has(vpn)) n++;
-    return n;
+    return this.pt.countRange(vpnOf(start), vpnOf(end));
   }
 }
 

@@ -6,7 +6,7 @@ import { EINVAL, ENODEV, ENOMEM, EOVERFLOW, EACCES } from '../errno.js';
 import { fput, getFile, type KFile } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import type { KProcess } from '../proc.js';
-import { done, type Task } from '../sched/task.js';
+import { FINISHED, type Task } from '../sched/task.js';
 import { copyPageRange, zapRange } from './memory.js';
 import {
   asMm,
@@ -370,5 +370,5 @@ export function mmgetStillValid(_mm: MmStructRef): boolean {
 export function mmput(k: Kernel, mm: MmStructRef): Task<void> {
   mm.users--;
   if (mm.users === 0) return exitMmap(k, mm);
-  return done(undefined);
+  return FINISHED;
 }

@@ -39,6 +39,7 @@ function* msixMaskEntry(k: Kernel, dev: PciDev, i: number, mask: boolean): Task<
 export function* pciWriteMsiMsg(k: Kernel, dev: PciDev, vector: number): Task<void> {
   const msg = dev.msiMsgs[vector];
   if (msg === undefined) return;
+  if (dev.currentState !== 'D0') return; // "Don't touch the hardware now"
   if (dev.msixEnabled) {
     const a = yield* msixEntryAddr(dev, vector);
     yield* iowrite(k, dev, a + PCI_MSIX_ENTRY_LOWER_ADDR, 4, BigInt(msg.addr >>> 0));

@@ -6,6 +6,7 @@ import {
 import type { Kernel } from '../kernel.js';
 import { WaitGate } from '../locking/gate.js';
 import type { Mutex } from '../locking/mutex.js';
+import type { Scheduler } from '../sched/scheduler.js';
 import type { SchedPoint, Task } from '../sched/task.js';
 
 /** A cached MSI message (struct msi_msg). */
@@ -26,7 +27,10 @@ export class PciDev {
   readonly pcieCap: number;
   readonly afCap: number;
   readonly cfgSize: number;
-  /** pdev->no_command_memory (5.9/5.8.18: VFs) — here: VFs. */
+  /**
+   * Whether vfio treats the function's command MEM bit as not implemented: a VF once the
+   * VF fix (ebfa440ce38b, 5.8-rc3) is in — the `vfAlwaysEnabled` knob; before it, false.
+   */
   readonly noCommandMemory: boolean;
   /** pdev->current_state */
   currentState: 'D0' | 'D1' | 'D2' | 'D3hot' = 'D0';
@@ -50,14 +54,17 @@ export class PciDev {
   readonly cfgPoint: SchedPoint;
   readonly cfgReadPoint: SchedPoint;
   readonly hwPoint: SchedPoint;
+  /** The kernel's scheduler (config and device accesses pass their points through it). */
+  readonly sched: Scheduler;
 
   constructor(
     k: Kernel,
     readonly fn: PciFunctionHw,
   ) {
     this.name = fn.name;
+    this.sched = k.sched;
     this.cfgSize = fn.configSize;
-    this.noCommandMemory = fn.isVirtfn;
+    this.noCommandMemory = fn.isVirtfn && k.knobs.vfAlwaysEnabled;
     this.deviceLock = k.mutex('&dev->mutex', `device_lock:${fn.name}`);
     this.cfgGate = new WaitGate(k, `cfg_access:${fn.name}`);
     this.pmCap = findCapability(fn, PCI_CAP_ID_PM);
@@ -93,50 +100,80 @@ export function findCapability(fn: PciFunctionHw, id: number): number {
 
 /** pci_read_config_{byte,word,dword} (drivers/pci/access.c, 5.8): a kernel config read. */
 export function* pciReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
-  yield dev.cfgReadPoint;
+  if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
   return dev.fn.cfgRead(offset, size, 'kernel');
 }
 
 /** pci_write_config_{byte,word,dword} (drivers/pci/access.c, 5.8): a kernel config write. */
 export function* pciWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
-  yield dev.cfgPoint;
+  if (!dev.sched.passPoint()) yield dev.cfgPoint;
   dev.fn.cfgWrite(offset, size, value, 'kernel');
+}
+
+/**
+ * pci_wait_cfg's gate check when its scheduling point can be passed (a synchronous run,
+ * see Scheduler.passPoint) and the gate is open to the current thread: the point is
+ * passed and true returned — exactly what `yield* dev.cfgGate.wait()` would do there.
+ * Otherwise nothing is done and the caller must `yield* dev.cfgGate.wait()`.
+ */
+function cfgGatePassed(dev: PciDev): boolean {
+  const closer = dev.cfgGate.closedBy;
+  if (closer !== null && closer !== dev.sched.current) return false;
+  return dev.sched.passPoint();
 }
 
 /** pci_user_read_config_* (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
 export function* pciUserReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
-  yield* dev.cfgGate.wait();
-  yield dev.cfgReadPoint;
+  if (!cfgGatePassed(dev)) yield* dev.cfgGate.wait();
+  if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
   return dev.fn.cfgRead(offset, size, 'vfio-user');
 }
 
 /** pci_user_write_config_* (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
 export function* pciUserWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
-  yield* dev.cfgGate.wait();
-  yield dev.cfgPoint;
+  if (!cfgGatePassed(dev)) yield* dev.cfgGate.wait();
+  if (!dev.sched.passPoint()) yield dev.cfgPoint;
   dev.fn.cfgWrite(offset, size, value, 'vfio-user');
 }
 
 /** ioread8/16/32 on a kernel mapping of device memory: a CPU access at a physical address. */
 export function* ioread(k: Kernel, dev: PciDev, addr: number, size: 1 | 2 | 4 | 8): Task<bigint> {
-  yield dev.hwPoint;
+  if (!dev.sched.passPoint()) yield dev.hwPoint;
   return k.hw.memRead(addr, size);
+}
+
+/**
+ * ioread when its scheduling point can be passed without suspending (a synchronous run,
+ * see Scheduler.passPoint): the value read, exactly as `yield* ioread(...)` would give
+ * it; or null, having done nothing, when the caller must `yield* ioread(...)` instead.
+ * Saves a generator on the device-access hot path.
+ */
+export function ioreadPassed(k: Kernel, addr: number, size: 1 | 2 | 4 | 8): bigint | null {
+  if (!k.sched.passPoint()) return null;
+  return k.hw.memRead(addr, size);
+}
+
+/** iowrite when its scheduling point can be passed (see ioreadPassed): true if done, false if the caller must `yield* iowrite(...)`. */
+export function iowritePassed(k: Kernel, addr: number, size: 1 | 2 | 4 | 8, value: bigint): boolean {
+  if (!k.sched.passPoint()) return false;
+  k.hw.memWrite(addr, size, value);
+  return true;
 }
 
 /** iowrite8/16/32 on a kernel mapping of device memory. */
 export function* iowrite(k: Kernel, dev: PciDev, addr: number, size: 1 | 2 | 4 | 8, value: bigint): Task<void> {
-  yield dev.hwPoint;
+  if (!dev.sched.passPoint()) yield dev.hwPoint;
   k.hw.memWrite(addr, size, value);
 }
 
 /** inb/inw/inl: port I/O. */
 export function* ioportRead(k: Kernel, dev: PciDev, port: number, size: 1 | 2 | 4): Task<number> {
-  yield dev.hwPoint;
+  if (!dev.sched.passPoint()) yield dev.hwPoint;
   return k.hw.ioRead(port, size);
 }
 
 /** outb/outw/outl: port I/O. */
 export function* ioportWrite(k: Kernel, dev: PciDev, port: number, size: 1 | 2 | 4, value: number): Task<void> {
-  yield dev.hwPoint;
+  if (!dev.sched.passPoint()) yield dev.hwPoint;
   k.hw.ioWrite(port, size, value);
 }

@@ -12,6 +12,18 @@ export type RunEnd =
   | { readonly kind: 'halted'; readonly reason: string }
   | { readonly kind: 'step-limit' };
 
+/** The scheduler whose thread is taking a step right now (null between steps). */
+let running: Scheduler | null = null;
+
+/**
+ * The scheduler running a thread at this moment, or null outside any step. Objects
+ * created deep inside kernel code without a kernel reference (struct file) use it to
+ * take per-kernel ids, so that two machines in one Node process number alike.
+ */
+export function runningScheduler(): Scheduler | null {
+  return running;
+}
+
 /** Picks the thread that takes the next step among the runnable ones (never empty). */
 export type Chooser = (runnable: readonly KThread[], step: number) => KThread;
 
@@ -25,6 +37,11 @@ export class Scheduler {
   /** Steps taken so far (one step = from one scheduling point to the next). */
   steps = 0;
   private nextTid = 1;
+  /** The thread a runSync is driving (no other thread may take a step meanwhile), or null. */
+  private syncThread: KThread | null = null;
+
+  /** Per-kernel id counters for objects numbered by kind (see runningScheduler). */
+  private readonly idCounters = new Map<string, number>();
   /** Called when a thread dies or on halt; set by the kernel to report it. */
   onDeath: ((t: KThread, err: KernelBug) => void) | null = null;
 
@@ -34,6 +51,31 @@ export class Scheduler {
     private readonly haltReason: () => string | null,
   ) {
     events.tidSource = () => (this.current === null ? 0 : this.current.tid);
+  }
+
+  /**
+   * Called by kernel code at a scheduling point instead of yielding it, as
+   * `if (!k.sched.passPoint()) yield point;`. While runSync drives the current thread,
+   * nobody else may take a step, so the point decides nothing: passPoint then accounts
+   * the step exactly as step() would (the halt check, one more step) and returns true,
+   * and the thread goes on without suspending its whole generator chain. Otherwise — a
+   * scheduled run, where the chooser may switch threads at the point, or a halted
+   * machine — it returns false and the point is yielded as usual. Only the thread's
+   * `next` field (the pending point, meaningful to choosers) is not updated for a
+   * passed point; runSync never consults it.
+   */
+  passPoint(): boolean {
+    const t = this.syncThread;
+    if (t === null || this.current !== t || this.haltReason() !== null) return false;
+    this.steps++;
+    return true;
+  }
+
+  /** The next id of kind `kind` in this kernel (1, 2, ...). */
+  allocId(kind: string): number {
+    const n = this.idCounters.get(kind) ?? 1;
+    this.idCounters.set(kind, n + 1);
+    return n;
   }
 
   spawn(name: string, owner: unknown = null): KThread {
@@ -75,7 +117,9 @@ export class Scheduler {
     const task = t.task;
     if (t.state !== 'runnable' || task === null) throw new Error(`thread ${t.name} is not runnable`);
     const prev = this.current;
+    const prevRunning = running;
     this.current = t;
+    running = this;
     this.steps++;
     try {
       const r = task.next();
@@ -103,6 +147,7 @@ export class Scheduler {
       }
     } finally {
       this.current = prev;
+      running = prevRunning;
     }
   }
 
@@ -113,7 +158,13 @@ export class Scheduler {
    */
   runSync<T>(t: KThread, task: Task<T>, label = ''): T {
     this.start(t, task, label);
-    while (t.state === 'runnable') this.step(t);
+    const prevSync = this.syncThread;
+    this.syncThread = t;
+    try {
+      while (t.state === 'runnable') this.step(t);
+    } finally {
+      this.syncThread = prevSync;
+    }
     if (t.state === 'blocked') throw new KernelDeadlock(this.waitEdges());
     if (t.state === 'dead') throw new ThreadKilled(t, t.deathReason ?? 'dead');
     t.state = 'idle';

@@ -46,6 +46,14 @@ export function point(op: string, obj: string, access: Access): SchedPoint {
   return { op, obj, access };
 }
 
+/**
+ * A finished task: `yield*` on it returns undefined at once. A generator that has run
+ * to completion stays completed, so this one object can be shared by every caller
+ * (it saves creating a generator for the common "nothing to do" case of a void task).
+ */
+export const FINISHED: Task<void> = (function* finished(): Task<void> {})();
+FINISHED.next();
+
 /** A task that returns a value without ever yielding (for uniform call sites). */
 // eslint-disable-next-line require-yield
 export function* done<T>(v: T): Task<T> {

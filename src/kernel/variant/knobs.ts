@@ -20,14 +20,39 @@ export interface Knobs {
   readonly rwLocking: 'none' | 'whole-call';
   /** ROM presence probe in GET_REGION_INFO: 'unlocked-enable' (5.7, commit 0cfd027be1d6) or 'lock-and-enable' (5.8). */
   readonly romProbe: 'unlocked-enable' | 'lock-and-enable';
-  /** MSI/MSI-X callouts wrapped in memory_lock_and_enable/unlock_and_restore (5.8, v3 scope). */
-  readonly msiCalloutsLockAndEnable: boolean;
+  /**
+   * Where the MSI/MSI-X part of SET_IRQS holds memory_lock (write, with MEM temporarily enabled).
+   * - 'none': no memory_lock (5.7).
+   * - 'whole-ioctl': across the whole MSI/MSI-X branch of vfio_pci_set_irqs_ioctl, including
+   *   irq_bypass_register_producer — which calls into KVM (patch v2; Qian Cai's cycle, §3.4).
+   * - 'callouts': only around the callouts that touch the vector table (alloc/free vectors,
+   *   MSI-X message restore + request_irq, free_irq); irqbypass outside (v3, 5.8).
+   */
+  readonly msiMemoryLock: 'none' | 'whole-ioctl' | 'callouts';
   /** type1 vaddr_get_pfn faults PFNMAP vmas in with fixup_user_fault (patch 1/3, 41311242221e). */
   readonly type1FaultIn: boolean;
-  /** The memory-enabled predicate treats VFs as always enabled (ebfa440ce38b, in 5.8 final). */
+  /**
+   * The VF fix (ebfa440ce38b, 5.8-rc3): a VF's unimplemented command MEM bit is virtualized
+   * (set at open, read back from vconfig) and the memory-enabled predicate is always true
+   * for it. Without it (5.8-rc1/rc2) a freshly opened VF fails BAR r/w with -EIO.
+   */
   readonly vfAlwaysEnabled: boolean;
   /** Resets and command-register writes zap user mappings and hold memory_lock for write (5.8). */
   readonly zapOnDisable: boolean;
+  /**
+   * What the VFIO_DEVICE_IOEVENTFD handler does when its eventfd fires, for a memory BAR.
+   * - 'unchecked': iowrite unconditionally, even while memory is disabled (5.8.0, H4).
+   * - 'checked-sleeping': down_read(memory_lock) in the eventfd wakeup, drop the write while
+   *   disabled (5.8.y/5.9, bc93b9ae0151): sleeps in atomic context.
+   * - 'checked-trylock': down_read_trylock in the wakeup, on contention redo the checked write
+   *   from a work item; dropped while disabled (5.10-rc3+, IOEVT).
+   */
+  readonly ioeventfdWrite: 'unchecked' | 'checked-sleeping' | 'checked-trylock';
+  /**
+   * D3hot counts as disabled (2b2c651baf1c, 5.19): PM_CTRL writes entering D3hot zap and
+   * write-lock memory_lock, and the memory-enabled predicate is false in D3hot.
+   */
+  readonly d3hotBlocks: boolean;
   /** Hot reset try-locks every affected device (vma_lock, mmap lock, memory_lock) and returns -EBUSY on contention (5.8). */
   readonly hotResetTryLock: boolean;
 }
@@ -49,10 +74,12 @@ export const VARIANT_5_7: VariantPreset = {
     blockDisabledMemory: false,
     rwLocking: 'none',
     romProbe: 'unlocked-enable',
-    msiCalloutsLockAndEnable: false,
+    msiMemoryLock: 'none',
     type1FaultIn: false,
     vfAlwaysEnabled: false,
     zapOnDisable: false,
+    ioeventfdWrite: 'unchecked',
+    d3hotBlocks: false,
     hotResetTryLock: false,
   },
 };
@@ -67,10 +94,12 @@ export const VARIANT_5_8: VariantPreset = {
     blockDisabledMemory: true,
     rwLocking: 'whole-call',
     romProbe: 'lock-and-enable',
-    msiCalloutsLockAndEnable: true,
+    msiMemoryLock: 'callouts',
     type1FaultIn: true,
     vfAlwaysEnabled: true,
     zapOnDisable: true,
+    ioeventfdWrite: 'unchecked',
+    d3hotBlocks: false,
     hotResetTryLock: true,
   },
 };

@@ -228,13 +228,26 @@ function* basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: nu
   return count;
 }
 
-/** vfio_pm_config_write (5.8): a chunk starting at PM_CTRL changes the power state — with no lock and no zap in 5.8. */
+/**
+ * vfio_pci_lock_and_set_power_state (drivers/vfio/pci/vfio_pci_core.c, 5.19, 2b2c651baf1c):
+ * entering D3hot zaps and write-locks memory_lock; other transitions only write-lock it.
+ */
+function* lockAndSetPowerState(k: Kernel, vdev: VfioPciDevice, state: 'D0' | 'D1' | 'D2' | 'D3hot'): Task<void> {
+  const fn = 'vfio_pci_lock_and_set_power_state';
+  if (state === 'D3hot') yield* zapAndDownWriteMemoryLock(k, vdev);
+  else yield* vdev.memoryLock.downWrite(fn);
+  yield* pciSetPowerState(k, vdev.pdev, state);
+  yield* vdev.memoryLock.upWrite(fn);
+}
+
+/** vfio_pm_config_write (5.8; 5.19 with the d3hotBlocks knob): a chunk starting at PM_CTRL changes the power state — with no lock and no zap in 5.8. */
 function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   if (r < 0) return r;
   if (offset === PCI_PM_CTRL) {
     const state = (['D0', 'D1', 'D2', 'D3hot'] as const)[val & PCI_PM_CTRL_STATE_MASK] ?? 'D0';
-    yield* pciSetPowerState(k, vdev.pdev, state);
+    if (k.knobs.d3hotBlocks) yield* lockAndSetPowerState(k, vdev, state);
+    else yield* pciSetPowerState(k, vdev.pdev, state);
   }
   return r;
 }
@@ -403,8 +416,8 @@ export function* vfioConfigInit(vdev: VfioPciDevice, hasIntx: boolean): Task<num
     pos = (vconfig[pos + 1] ?? 0) & ~3;
   }
   for (let i = 0; i < 6; i++) vdev.rbar[i] = le(vconfig, PCI_BASE_ADDRESS_0 + 4 * i, 4);
-  if (pdev.fn.isVirtfn) {
-    // VFs read 0xffff ids and have MEM hardwired to 0: virtualize both
+  if (pdev.noCommandMemory) {
+    // ebfa440ce38b: a VF has MEM hardwired to 0, so start the virtual bit set, as for a PF
     putLe(vconfig, PCI_COMMAND, 2, le(vconfig, PCI_COMMAND, 2) | PCI_COMMAND_MEMORY);
   }
   if (!hasIntx) vconfig[PCI_INTERRUPT_PIN] = 0;

@@ -5,7 +5,8 @@ import {
   VFIO_PCI_NUM_IRQS, VFIO_PCI_REQ_IRQ_INDEX,
 } from '../../../uapi/vfio.js';
 import { EINVAL, ENOTTY } from '../../errno.js';
-import { type EventfdCtx, eventfdCtxFdget, eventfdSignal } from '../../fs/eventfd.js';
+import { type EventfdCtx, eventfdCtxFdget, eventfdCtxPut, eventfdSignal } from '../../fs/eventfd.js';
+import { irqBypass, type IrqBypassProducer } from '../../irqbypass/irqbypass.js';
 import type { IrqTable } from '../../irq/irq.js';
 import type { Kernel } from '../../kernel.js';
 import { pciAllocIrqVectors, pciFreeIrqVectors, pciWriteMsiMsg, freeMsiIrq, requestMsiIrq } from '../../pci/msi.js';
@@ -14,9 +15,9 @@ import type { Task } from '../../sched/task.js';
 import { memoryLockAndEnable, memoryUnlockAndRestore } from './mmap.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 
-/** Run `body` between memory_lock_and_enable and unlock_and_restore when the variant wraps MSI callouts. */
+/** Run `body` between memory_lock_and_enable and unlock_and_restore when the variant wraps each MSI callout (v3). */
 function* lockedCallout<T>(k: Kernel, vdev: VfioPciDevice, body: () => Task<T>): Task<T> {
-  if (!k.knobs.msiCalloutsLockAndEnable) return yield* body();
+  if (k.knobs.msiMemoryLock !== 'callouts') return yield* body();
   const cmd = yield* memoryLockAndEnable(vdev);
   const r = yield* body();
   yield* memoryUnlockAndRestore(vdev, cmd);
@@ -26,7 +27,7 @@ function* lockedCallout<T>(k: Kernel, vdev: VfioPciDevice, body: () => Task<T>):
 /** vfio_msi_enable (drivers/vfio/pci/vfio_pci_intrs.c, 5.8) */
 function* msiEnable(k: Kernel, irqs: IrqTable, vdev: VfioPciDevice, nvec: number, msix: boolean): Task<number> {
   if (vdev.irqType !== VFIO_PCI_NUM_IRQS || vdev.ctx.length > 0) return -EINVAL;
-  vdev.ctx = Array.from({ length: nvec }, () => ({ trigger: null, name: '' }));
+  vdev.ctx = Array.from({ length: nvec }, () => ({ trigger: null, name: '', producer: null }));
   const ret = yield* lockedCallout(k, vdev, function* () {
     const r = yield* pciAllocIrqVectors(k, irqs, vdev.pdev, 1, nvec, msix);
     if (r < nvec && r > 0) yield* pciFreeIrqVectors(k, irqs, vdev.pdev);
@@ -48,8 +49,10 @@ function* msiSetVectorSignal(k: Kernel, irqs: IrqTable, vdev: VfioPciDevice, vec
   const c = vdev.ctx[vector];
   if (c === undefined) return -EINVAL;
   if (c.trigger !== null) {
-    // irq_bypass_unregister_producer happens here, outside memory_lock (v3)
+    if (c.producer !== null) yield* irqBypass(k).unregisterProducer(c.producer);
+    c.producer = null;
     yield* lockedCallout(k, vdev, () => freeMsiIrq(k, irqs, vdev.pdev, vector));
+    eventfdCtxPut(c.trigger);
     c.trigger = null;
   }
   if (fd < 0) return 0;
@@ -65,8 +68,14 @@ function* msiSetVectorSignal(k: Kernel, irqs: IrqTable, vdev: VfioPciDevice, vec
     if (msix) yield* pciWriteMsiMsg(k, vdev.pdev, vector); // restore the cached message (backdoor resets)
     return yield* requestMsiIrq(k, irqs, vdev.pdev, vector, handler, c.name);
   });
-  if (ret !== 0) return ret;
-  // irq_bypass_register_producer: after memory_lock is released (v3's fix for the v2 cycle)
+  if (ret !== 0) {
+    eventfdCtxPut(trigger);
+    return ret;
+  }
+  // irq_bypass_register_producer: after memory_lock is released in v3 (the fix for v2's
+  // cycle); under 'whole-ioctl' the caller still holds it. A failure is only logged.
+  const producer: IrqBypassProducer = { token: trigger, irq: vdev.pdev.irqs[vector] ?? -1, name: c.name };
+  if ((yield* irqBypass(k).registerProducer(producer)) === 0) c.producer = producer;
   c.trigger = trigger;
   return 0;
 }
@@ -162,7 +171,14 @@ export function* vfioPciSetIrqsIoctl(k: Kernel, irqs: IrqTable, vdev: VfioPciDev
   switch (index) {
     case VFIO_PCI_MSI_IRQ_INDEX:
     case VFIO_PCI_MSIX_IRQ_INDEX:
-      if (action === VFIO_IRQ_SET_ACTION_TRIGGER) return yield* setMsiTrigger(k, irqs, vdev, index, start, count, flags, data);
+      if (action === VFIO_IRQ_SET_ACTION_TRIGGER) {
+        if (k.knobs.msiMemoryLock !== 'whole-ioctl') return yield* setMsiTrigger(k, irqs, vdev, index, start, count, flags, data);
+        // patch v2: memory_lock (write, MEM enabled) across the whole MSI/MSI-X trigger path
+        const cmd = yield* memoryLockAndEnable(vdev);
+        const r = yield* setMsiTrigger(k, irqs, vdev, index, start, count, flags, data);
+        yield* memoryUnlockAndRestore(vdev, cmd);
+        return r;
+      }
       if (action === VFIO_IRQ_SET_ACTION_MASK || action === VFIO_IRQ_SET_ACTION_UNMASK) return -ENOTTY;
       return -ENOTTY;
     case VFIO_PCI_ERR_IRQ_INDEX:

@@ -25,7 +25,7 @@ export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean)
     if (tryOnly) {
       if (!(yield* vdev.vmaLock.trylock(fn))) return false;
     } else {
-      yield* vdev.vmaLock.lock(fn);
+      if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
     }
     while (vdev.vmaList.length > 0) {
       const vma = vdev.vmaList[0] as Vma;
@@ -36,27 +36,30 @@ export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean)
       mm = null;
     }
     if (mm === null) {
-      if (zapped > 0 || !tryOnly) k.events.emit({ kind: 'vfio.zap', dev: vdev.name, vmas: zapped, fn });
+      if (zapped > 0 || !tryOnly) {
+        if (k.events.active) k.events.emit({ kind: 'vfio.zap', dev: vdev.name, vmas: zapped, fn });
+        else k.events.skip('vfio.zap');
+      }
       return true;
     }
-    yield* vdev.vmaLock.unlock(fn);
+    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
     if (tryOnly) {
       if (!(yield* mm.mmapLock.downReadTrylock(fn))) {
         yield* mmput(k, mm);
         return false;
       }
     } else {
-      yield* mm.mmapLock.downRead(fn);
+      if (!mm.mmapLock.downReadPassed(fn)) yield* mm.mmapLock.downRead(fn);
     }
     if (mmgetStillValid(mm)) {
       if (tryOnly) {
         if (!(yield* vdev.vmaLock.trylock(fn))) {
-          yield* mm.mmapLock.upRead(fn);
+          if (!mm.mmapLock.upReadPassed(fn)) yield* mm.mmapLock.upRead(fn);
           yield* mmput(k, mm);
           return false;
         }
       } else {
-        yield* vdev.vmaLock.lock(fn);
+        if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
       }
       for (let i = 0; i < vdev.vmaList.length; ) {
         const vma = vdev.vmaList[i] as Vma;
@@ -65,13 +68,14 @@ export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean)
           continue;
         }
         vdev.vmaList.splice(i, 1);
-        k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
+        if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
+        else k.events.skip('vfio.vma-track');
         yield* zapVmaPtes(k, vma, vma.start, vma.end - vma.start);
         zapped++;
       }
-      yield* vdev.vmaLock.unlock(fn);
+      if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
     }
-    yield* mm.mmapLock.upRead(fn);
+    if (!mm.mmapLock.upReadPassed(fn)) yield* mm.mmapLock.upRead(fn);
     yield* mmput(k, mm);
   }
 }
@@ -83,8 +87,8 @@ export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean)
 export function* zapAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): Task<void> {
   const fn = 'vfio_pci_zap_and_down_write_memory_lock';
   yield* zapAndVmaLock(k, vdev, false);
-  yield* vdev.memoryLock.downWrite(fn);
-  yield* vdev.vmaLock.unlock(fn);
+  if (!vdev.memoryLock.downWritePassed(fn)) yield* vdev.memoryLock.downWrite(fn);
+  if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
 }
 
 /**
@@ -112,13 +116,13 @@ function* mmapOpen(k: Kernel, vma: Vma): Task<void> {
 /** vfio_pci_mmap_close (drivers/vfio/pci/vfio_pci.c, 5.8): drop the first tracking node of this vma. */
 function* mmapClose(k: Kernel, vma: Vma): Task<void> {
   const vdev = vma.privateData as VfioPciDevice;
-  yield* vdev.vmaLock.lock('vfio_pci_mmap_close');
+  if (!vdev.vmaLock.lockPassed('vfio_pci_mmap_close')) yield* vdev.vmaLock.lock('vfio_pci_mmap_close');
   const i = vdev.vmaList.indexOf(vma);
   if (i >= 0) {
     vdev.vmaList.splice(i, 1);
     k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: vma.mm.id, start: vma.start, end: vma.end });
   }
-  yield* vdev.vmaLock.unlock('vfio_pci_mmap_close');
+  if (!vdev.vmaLock.unlockPassed('vfio_pci_mmap_close')) yield* vdev.vmaLock.unlock('vfio_pci_mmap_close');
 }
 
 /**
@@ -132,20 +136,21 @@ function* mmapFault(k: Kernel, vmf: VmFault): Task<number> {
   const vma = vmf.vma;
   const vdev = vma.privateData as VfioPciDevice;
   let ret = VM_FAULT_NOPAGE;
-  yield* vdev.vmaLock.lock(fn);
-  yield* vdev.memoryLock.downRead(fn);
+  if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
+  if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
   if (!memoryEnabled(k, vdev)) {
     ret = VM_FAULT_SIGBUS;
-    yield* vdev.vmaLock.unlock(fn);
+    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
     k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
   } else {
     vdev.vmaList.unshift(vma);
-    k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'add', mm: vma.mm.id, start: vma.start, end: vma.end });
-    yield* vdev.vmaLock.unlock(fn);
+    if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'add', mm: vma.mm.id, start: vma.start, end: vma.end });
+    else k.events.skip('vfio.vma-track');
+    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
     const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt);
     if (r !== 0) ret = VM_FAULT_SIGBUS;
   }
-  yield* vdev.memoryLock.upRead(fn);
+  if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
   return ret;
 }
 

@@ -3,7 +3,7 @@ import { EFAULT, EINVAL, EIO, ENOMEM } from '../../errno.js';
 import type { FilePos } from '../../fs/file.js';
 import type { Kernel } from '../../kernel.js';
 import { copyFromUser, copyToUser } from '../../mm/index.js';
-import { ioportRead, ioportWrite, ioread, iowrite, type PciDev } from '../../pci/pci-dev.js';
+import { ioportRead, ioportWrite, ioread, ioreadPassed, iowrite, iowritePassed, type PciDev } from '../../pci/pci-dev.js';
 import { pciMapRom, pciUnmapRom } from '../../pci/rom.js';
 import type { Task } from '../../sched/task.js';
 import { memoryEnabled, type VfioPciDevice } from './vfio-pci-device.js';
@@ -14,11 +14,13 @@ interface IoTarget {
   readonly port: boolean;
 }
 
+/** ioread32/16/8 or inl/inw/inb of the target. */
 function* ioRead(k: Kernel, t: IoTarget, off: number, size: 1 | 2 | 4): Task<number> {
   if (t.port) return yield* ioportRead(k, t.pdev, t.base + off, size);
   return Number(yield* ioread(k, t.pdev, t.base + off, size));
 }
 
+/** iowrite32/16/8 or outl/outw/outb of the target. */
 function* ioWrite(k: Kernel, t: IoTarget, off: number, size: 1 | 2 | 4, v: number): Task<void> {
   if (t.port) yield* ioportWrite(k, t.pdev, t.base + off, size, v);
   else yield* iowrite(k, t.pdev, t.base + off, size, BigInt(v >>> 0));
@@ -31,7 +33,6 @@ function* ioWrite(k: Kernel, t: IoTarget, off: number, size: 1 | 2 | 4, v: numbe
  */
 function* doIoRw(k: Kernel, io: IoTarget, buf: number, off: number, count: number, xStart: number, xEnd: number, iswrite: boolean): Task<number> {
   let done = 0;
-  const tmp = new Uint8Array(4);
   while (count > 0) {
     let fillable: number;
     if (off < xStart) fillable = Math.min(count, xStart - off);
@@ -40,14 +41,17 @@ function* doIoRw(k: Kernel, io: IoTarget, buf: number, off: number, count: numbe
     let filled: number;
     const size: 0 | 1 | 2 | 4 = fillable >= 4 && off % 4 === 0 ? 4 : fillable >= 2 && off % 2 === 0 ? 2 : fillable > 0 ? 1 : 0;
     if (size !== 0) {
-      const b = tmp.subarray(0, size);
+      // A fresh bounce buffer per chunk: the copy may sleep, and another thread may run
+      // this same code meanwhile.
+      const b = new Uint8Array(size);
       if (iswrite) {
         if ((yield* copyFromUser(k, buf, b)) !== 0) return -EFAULT;
         let v = 0;
         for (let i = 0; i < size; i++) v |= (b[i] ?? 0) << (8 * i);
-        yield* ioWrite(k, io, off, size, v >>> 0);
+        if (io.port || !iowritePassed(k, io.base + off, size, BigInt(v >>> 0))) yield* ioWrite(k, io, off, size, v >>> 0);
       } else {
-        const v = yield* ioRead(k, io, off, size);
+        const passed = io.port ? null : ioreadPassed(k, io.base + off, size);
+        const v = passed !== null ? Number(passed) : yield* ioRead(k, io, off, size);
         for (let i = 0; i < size; i++) b[i] = (v >>> (8 * i)) & 0xff;
         if ((yield* copyToUser(k, buf, b)) !== 0) return -EFAULT;
       }
@@ -76,8 +80,8 @@ function* doIoRw(k: Kernel, io: IoTarget, buf: number, off: number, count: numbe
 export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
   const fn = 'vfio_pci_bar_rw';
   const pdev = vdev.pdev;
-  const pos = ppos.value % (VFIO_PCI_OFFSET_MASK + 1);
   const bar = vfioPciOffsetToIndex(ppos.value);
+  const pos = ppos.value - bar * (VFIO_PCI_OFFSET_MASK + 1); // pos & VFIO_PCI_OFFSET_MASK (pos >= 0)
   const res = pdev.resource(bar);
   if (res === null) return -EINVAL;
   const end = res.size;
@@ -85,9 +89,9 @@ export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count
   count = Math.min(count, end - pos);
   const checked = res.kind === 'mem' && k.knobs.rwLocking === 'whole-call';
   if (checked) {
-    yield* vdev.memoryLock.downRead(fn);
+    if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
     if (k.knobs.blockDisabledMemory && !memoryEnabled(k, vdev)) {
-      yield* vdev.memoryLock.upRead(fn);
+      if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
       k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
       return -EIO;
     }
@@ -99,7 +103,7 @@ export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count
   if (bar === VFIO_PCI_ROM_REGION_INDEX) {
     const rom = yield* pciMapRom(k, pdev);
     if (rom === null) {
-      if (checked) yield* vdev.memoryLock.upRead(fn);
+      if (checked && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
       return -ENOMEM;
     }
     io = { pdev, base: rom.base, port: false };
@@ -116,6 +120,6 @@ export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count
   done = yield* doIoRw(k, io, buf, pos, count, xStart, xEnd, iswrite);
   if (done >= 0) ppos.value += done;
   if (bar === VFIO_PCI_ROM_REGION_INDEX) yield* pciUnmapRom(pdev);
-  if (checked) yield* vdev.memoryLock.upRead(fn);
+  if (checked && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
   return done;
 }

@@ -5,6 +5,8 @@ import type { RwSemaphore } from '../../locking/rwsem.js';
 import type { Vma } from '../../mm/types.js';
 import type { PciDev } from '../../pci/pci-dev.js';
 import type { EventfdCtx } from '../../fs/eventfd.js';
+import type { IrqBypassProducer } from '../../irqbypass/irqbypass.js';
+import type { VfioPciIoeventfd } from './ioeventfd.js';
 import { PCI_COMMAND, PCI_COMMAND_MEMORY } from '../../../uapi/pci-regs.js';
 import { VFIO_PCI_NUM_IRQS } from '../../../uapi/vfio.js';
 
@@ -12,6 +14,8 @@ import { VFIO_PCI_NUM_IRQS } from '../../../uapi/vfio.js';
 export interface VfioPciIrqCtx {
   trigger: EventfdCtx | null;
   name: string;
+  /** The irqbypass producer registered for this vector (token = trigger). */
+  producer: IrqBypassProducer | null;
 }
 
 /** struct vfio_pci_device (drivers/vfio/pci/vfio_pci_private.h, 5.8). */
@@ -25,6 +29,10 @@ export class VfioPciDevice {
   readonly vmaList: Vma[] = [];
   /** Interrupt configuration lock. */
   readonly igate: Mutex;
+  /** ioeventfds_lock: protects `ioeventfds`. */
+  readonly ioeventfdsLock: Mutex;
+  /** ioeventfds_list (newest first); its length is ioeventfds_nr. */
+  readonly ioeventfds: VfioPciIoeventfd[] = [];
   refcnt = 0;
   resetWorks = false;
   needsReset = false;
@@ -60,6 +68,7 @@ export class VfioPciDevice {
     this.memoryLock = k.rwsem('&vdev->memory_lock', `memory_lock:${pdev.name}`);
     this.vmaLock = k.mutex('&vdev->vma_lock', `vma_lock:${pdev.name}`);
     this.igate = k.mutex('&vdev->igate', `igate:${pdev.name}`);
+    this.ioeventfdsLock = k.mutex('&vdev->ioeventfds_lock', `ioeventfds_lock:${pdev.name}`);
     this.needsPmRestore = false;
   }
 
@@ -77,10 +86,13 @@ export class VfioPciDevice {
 
 /**
  * __vfio_pci_memory_enabled (drivers/vfio/pci/vfio_pci_config.c, 5.8 with
- * ebfa440ce38b): the virtual command register's MEM bit, or always true for a VF.
+ * ebfa440ce38b; 5.19 adds the D3hot test): the virtual command register's MEM bit, or
+ * always true for a VF.
  * Caller holds memory_lock.
  */
 export function memoryEnabled(k: Kernel, vdev: VfioPciDevice): boolean {
-  if (k.knobs.vfAlwaysEnabled && vdev.pdev.noCommandMemory) return true;
+  // 2b2c651baf1c (5.19): memory cannot be accessed in D3hot
+  if (k.knobs.d3hotBlocks && vdev.pdev.currentState === 'D3hot') return false;
+  if (vdev.pdev.noCommandMemory) return true;
   return (vdev.vconfigCommand & PCI_COMMAND_MEMORY) !== 0;
 }

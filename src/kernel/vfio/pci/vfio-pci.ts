@@ -8,11 +8,11 @@ import {
   PCI_MSIX_FLAGS_QSIZE, PCI_MSIX_TABLE, PCI_MSIX_TABLE_BIR,
 } from '../../../uapi/pci-regs.js';
 import {
-  decodeEventfdArray, decodeIrqSet, encodePciDependentDevice, SIZEOF_VFIO_PCI_DEPENDENT_DEVICE,
-  VFIO_DEVICE_INFO_MINSZ, VFIO_IRQ_INFO_MINSZ, VFIO_PCI_HOT_RESET_INFO_MINSZ, VFIO_PCI_HOT_RESET_MINSZ, VFIO_REGION_INFO_MINSZ,
+  decodeDeviceIoeventfd, decodeEventfdArray, decodeIrqSet, encodePciDependentDevice, SIZEOF_VFIO_PCI_DEPENDENT_DEVICE,
+  VFIO_DEVICE_IOEVENTFD, VFIO_DEVICE_IOEVENTFD_MINSZ, VFIO_DEVICE_IOEVENTFD_SIZE_MASK, VFIO_DEVICE_INFO_MINSZ, VFIO_IRQ_INFO_MINSZ, VFIO_PCI_HOT_RESET_INFO_MINSZ, VFIO_PCI_HOT_RESET_MINSZ, VFIO_REGION_INFO_MINSZ,
   VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_PCI_HOT_RESET, VFIO_DEVICE_RESET,
-  VFIO_DEVICE_SET_IRQS, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
+  VFIO_DEVICE_SET_IRQS, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
   VFIO_IRQ_INFO_NORESIZE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_TYPE_MASK,
   VFIO_IRQ_SET_MINSZ, VFIO_PCI_BAR5_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ERR_IRQ_INDEX,
   VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
@@ -40,8 +40,9 @@ import { VfioInfoCapChain, vfioSetIrqsValidateAndPrepare } from '../info-cap.js'
 import { fetchUser, storeUser } from '../uaccess.js';
 import type { VfioCore, VfioGroup } from '../vfio.js';
 import { vfioConfigFree, vfioConfigInit, vfioPciConfigRw } from './config.js';
-import { type IrqSetData, msiDisable, vfioPciSetIrqsIoctl } from './intrs.js';
+import { type IrqSetData, vfioPciSetIrqsIoctl } from './intrs.js';
 import { memoryLockAndEnable, memoryUnlockAndRestore, vfioPciMmap, vfioPciMmapOps, zapAndDownWriteMemoryLock, zapAndVmaLock } from './mmap.js';
+import { vfioPciIoeventfd, vfioPciIoeventfdsRelease } from './ioeventfd.js';
 import { vfioPciBarRw } from './rdwr.js';
 import { VfioPciDevice } from './vfio-pci-device.js';
 
@@ -189,8 +190,10 @@ export class VfioPciDriver implements VfioDeviceOps {
     const pdev = vdev.pdev;
     yield* pciClearMaster(pdev);
     if (vdev.irqType === VFIO_PCI_MSI_IRQ_INDEX || vdev.irqType === VFIO_PCI_MSIX_IRQ_INDEX) {
-      yield* msiDisable(k, this.irqs, vdev, vdev.irqType === VFIO_PCI_MSIX_IRQ_INDEX);
+      // vfio_pci_set_irqs_ioctl(vdev, DATA_NONE | ACTION_TRIGGER, irq_type, 0, 0, NULL)
+      yield* vfioPciSetIrqsIoctl(k, this.irqs, vdev, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, vdev.irqType, 0, 0, { kind: 'none' });
     }
+    vfioPciIoeventfdsRelease(vdev);
     vdev.virqDisabled = false;
     vfioConfigFree(vdev);
     for (let i = 0; i < vdev.barmap.length; i++) vdev.barmap[i] = false;
@@ -276,8 +279,22 @@ export class VfioPciDriver implements VfioDeviceOps {
       case VFIO_DEVICE_RESET: return yield* this.reset(vdev);
       case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: return yield* this.hotResetInfo(vdev, arg);
       case VFIO_DEVICE_PCI_HOT_RESET: return yield* this.hotReset(vdev, arg);
+      case VFIO_DEVICE_IOEVENTFD: return yield* this.ioeventfd(vdev, arg);
       default: return -ENOTTY;
     }
+  }
+
+  /** The VFIO_DEVICE_IOEVENTFD case of vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8). */
+  private *ioeventfd(vdev: VfioPciDevice, arg: number): Task<number> {
+    const minsz = VFIO_DEVICE_IOEVENTFD_MINSZ;
+    const b = yield* fetchUser(this.k, arg, minsz);
+    if (typeof b === 'number') return b;
+    const a = decodeDeviceIoeventfd(b);
+    if (a.argsz < minsz) return -EINVAL;
+    if ((a.flags & ~VFIO_DEVICE_IOEVENTFD_SIZE_MASK) !== 0) return -EINVAL;
+    const count = a.flags & VFIO_DEVICE_IOEVENTFD_SIZE_MASK;
+    if ((count !== 1 && count !== 2 && count !== 4 && count !== 8) || a.fd < -1) return -EINVAL;
+    return yield* vfioPciIoeventfd(this.k, vdev, a.offset, a.data, count, a.fd);
   }
 
   private *getInfo(vdev: VfioPciDevice, arg: number): Task<number> {

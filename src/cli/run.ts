@@ -1,0 +1,118 @@
+/**
+ * `vfio-sim run <scenario> [--variant V] [--knob k=v]... [--schedule rr|random|LIST]
+ * [--seed N] [--replay TOKEN] [--trace steps|key|all] [--json]`
+ *
+ * Exit codes: 0 every expectation met, 1 an expectation failed (or the run hit its step
+ * limit), 2 bad input (flags, scenario file, token), 3 internal error.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { formatScenarioError, loadScenario, runScenario, ScenarioInputError } from '../scenario/index.js';
+import { renderHeader, renderSummary, renderTrace, runToJson } from '../scenario/report.js';
+import { parseKnobAssignment, type KnobValue } from '../scenario/variant.js';
+
+export const RUN_USAGE = `usage: vfio-sim run <scenario.yaml> [options]
+
+options:
+  --variant V          design variant preset (overrides the scenario's; see 'vfio-sim variants')
+  --knob NAME=VALUE    override one knob on top of the variant (repeatable)
+  --schedule S         rr (round-robin, default), random, or a list of thread names: main,vcpu*3,main
+  --seed N             seed of the random schedule (implies --schedule random)
+  --replay TOKEN       reproduce an earlier run exactly (the token it printed)
+  --trace T            trace rows: steps, key (default: steps and key kernel events) or all
+  --json               print the event stream and the verdicts as JSON
+  -h, --help           show this help
+
+exit codes: 0 expectations met, 1 expectations failed, 2 bad input, 3 internal error`;
+
+/** Run the `run` command; returns the exit code. */
+export function runCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        variant: { type: 'string' },
+        knob: { type: 'string', multiple: true },
+        schedule: { type: 'string' },
+        seed: { type: 'string' },
+        replay: { type: 'string' },
+        trace: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    err(`vfio-sim run: ${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see 'vfio-sim run --help')`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help === true) {
+    out(RUN_USAGE);
+    return 0;
+  }
+  const bad = (msg: string): number => {
+    err(`vfio-sim run: ${msg}`);
+    return 2;
+  };
+  const [file, ...extra] = parsed.positionals;
+  if (file === undefined) return bad("missing the scenario file (usage: vfio-sim run <scenario.yaml> [options]; see 'vfio-sim run --help')");
+  if (extra.length > 0) return bad(`unexpected argument '${extra[0] ?? ''}' (one scenario file per run)`);
+  let seed: number | undefined;
+  if (v.seed !== undefined) {
+    if (!/^\d+$/.test(v.seed) || Number(v.seed) > 0xffffffff) return bad(`--seed expects an integer from 0 to 4294967295, got '${v.seed}'`);
+    seed = Number(v.seed);
+  }
+  const trace = v.trace ?? 'key';
+  if (trace !== 'steps' && trace !== 'key' && trace !== 'all') return bad(`--trace expects steps, key or all, got '${trace}'`);
+  let knobs: Record<string, KnobValue> | undefined;
+  for (const k of v.knob ?? []) {
+    const a = parseKnobAssignment(k);
+    if (a === null) return bad(`--knob expects NAME=VALUE, got '${k}'`);
+    knobs = { ...(knobs ?? {}), [a.key]: a.value };
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return bad(`cannot read '${file}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
+  }
+  const loaded = loadScenario(text, file);
+  if (!loaded.ok) {
+    if (v.json === true) out(JSON.stringify({ ok: false, exitCode: 2, errors: loaded.errors }, null, 2));
+    else for (const e of loaded.errors) err(formatScenarioError(e));
+    return 2;
+  }
+  try {
+    const res = runScenario(loaded.scenario, {
+      ...(v.variant !== undefined ? { variant: v.variant } : {}),
+      ...(knobs !== undefined ? { knobs } : {}),
+      ...(v.schedule !== undefined ? { schedule: v.schedule } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(v.replay !== undefined ? { replay: v.replay } : {}),
+    });
+    const code = res.ok ? 0 : 1;
+    if (v.json === true) {
+      out(JSON.stringify(runToJson(res, code), null, 2));
+      return code;
+    }
+    const width = process.stdout.isTTY === true ? Math.max(60, process.stdout.columns) : 120;
+    const opts = { width, detail: trace, replayCommand: (t: string) => `vfio-sim run ${file} --replay ${t}` } as const;
+    out(renderHeader(res, opts));
+    out('');
+    for (const line of renderTrace(res, opts)) out(line);
+    out('');
+    for (const line of renderSummary(res, opts)) out(line);
+    return code;
+  } catch (e) {
+    if (e instanceof ScenarioInputError) {
+      if (v.json === true) out(JSON.stringify({ ok: false, exitCode: 2, errors: [{ message: e.message }] }, null, 2));
+      return bad(e.message);
+    }
+    err(`vfio-sim: internal error: ${(e as Error).stack ?? String(e)}`);
+    return 3;
+  }
+}

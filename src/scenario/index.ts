@@ -1,0 +1,12 @@
+/** Scenario files: load (YAML + validation), run under a schedule, report. */
+export { loadScenario, type LoadResult, type Scenario, type ProcessDecl, type ThreadDecl, type StepDecl, type RunExpect } from './load.js';
+export { formatScenarioError, type ScenarioError } from './source.js';
+export { runScenario, waitCycle, type RunOptions, type RunResult, type StepResult, type StepStatus, type RunVerdict } from './run.js';
+export { ScenarioInputError, parseSchedule, encodeToken, decodeToken, mulberry32, type ScheduleSpec, type ReplayToken } from './schedule.js';
+export { renderTrace, renderSummary, renderHeader, runToJson, type TextOptions } from './report.js';
+export { scenarioJsonSchema } from './json-schema.js';
+export { OPS } from './ops.js';
+export { IOCTLS } from './ioctls.js';
+export { defineOp, type OpDef } from './op-def.js';
+export type { StepCtx, Outcome, Binding } from './context.js';
+export type { VariantChoice, KnobValue } from './variant.js';

@@ -1,0 +1,487 @@
+/**
+ * Loading a scenario file: YAML → data → schema validation → operation arguments →
+ * references (names bound by earlier `as:`, devices of the machine) → a Scenario.
+ * Every problem is a ScenarioError at file:line:col; nothing throws for bad input.
+ */
+import * as z from 'zod';
+import type { OpDef } from './op-def.js';
+import { FORK_OP, OP_BY_NAME, OPS } from './ops.js';
+import { describeValue, issuesToErrors, valueAt } from './issues.js';
+import { type MachinePlan, machineSchema, planMachine } from './machine.js';
+import { type DataPath, type ScenarioError, YamlSource } from './source.js';
+import { parseSchedule, ScenarioInputError, type ScheduleSpec } from './schedule.js';
+import { checkVariant, DEFAULT_VARIANT, type VariantChoice, variantSchema } from './variant.js';
+import { type BindKind, DeviceRef, type Expectation, expectation, ident, NameRef, obj, suggest, uint } from './values.js';
+
+/** One step of a thread, validated. */
+export interface StepDecl {
+  /** 1-based position in its thread (or setup). */
+  readonly index: number;
+  readonly op: OpDef<unknown> | null;
+  /** The op's arguments as produced by its schema (null for fork). */
+  readonly args: unknown;
+  readonly as: string | null;
+  readonly expect: Expectation | null;
+  /** Short description ("pread dev bar0+0x0/4"). */
+  readonly text: string;
+  readonly line: number;
+  readonly col: number;
+  /** For fork: the child's threads and the dup_mmap order. */
+  readonly fork: { readonly threads: readonly ThreadDecl[]; readonly openBeforeCopy: boolean } | null;
+}
+
+export interface ThreadDecl {
+  readonly name: string;
+  readonly steps: readonly StepDecl[];
+}
+
+export interface ProcessDecl {
+  readonly name: string;
+  readonly setup: readonly StepDecl[];
+  readonly threads: readonly ThreadDecl[];
+}
+
+/** Expectations on the whole run. */
+export interface RunExpect {
+  readonly deadlock?: boolean;
+  readonly bug?: boolean;
+  readonly halted?: boolean;
+  readonly platform_errors?: number;
+  readonly lockdep?: number;
+  readonly warnings?: number;
+}
+
+/** A validated scenario. */
+export interface Scenario {
+  readonly file: string;
+  readonly name: string | null;
+  readonly description: string | null;
+  /** Hash of the scenario's data (16 hex digits); replay tokens carry it. */
+  readonly hash: string;
+  readonly variant: VariantChoice;
+  readonly machine: MachinePlan;
+  readonly processes: readonly ProcessDecl[];
+  readonly expect: RunExpect;
+  readonly maxSteps: number;
+  /** The scenario's own schedule (command-line options override it); null: round-robin. */
+  readonly schedule: ScheduleSpec | null;
+}
+
+export type LoadResult = { readonly ok: true; readonly scenario: Scenario } | { readonly ok: false; readonly errors: readonly ScenarioError[] };
+
+export const META_KEYS = ['as', 'expect'] as const;
+export const DEFAULT_MAX_STEPS = 200_000;
+
+const runExpectSchema = obj(
+  {
+    deadlock: z.boolean({ error: 'expected true or false' }).optional(),
+    bug: z.boolean({ error: 'expected true or false' }).optional(),
+    halted: z.boolean({ error: 'expected true or false' }).optional(),
+    platform_errors: uint().optional(),
+    lockdep: uint().optional(),
+    warnings: uint().optional(),
+  },
+  'the run expectations',
+);
+
+/** The scenario's structure, with `step` as the schema of one step. */
+export function scenarioSchema(step: z.ZodType) {
+  const thread = obj({ name: ident, steps: z.array(step, { error: 'expected a list of steps' }).min(1, { error: 'expected at least one step' }) }, 'a thread');
+  const process = obj({ name: ident, setup: z.array(step, { error: 'expected a list of steps' }).optional(), threads: z.array(thread, { error: 'expected a list of threads' }).optional() }, 'a process');
+  return obj(
+    {
+      name: z.string({ error: 'expected a title' }).optional(),
+      description: z.string({ error: 'expected a description' }).optional(),
+      variant: variantSchema.optional(),
+      machine: machineSchema.optional(),
+      max_steps: uint(100_000_000).optional(),
+      schedule: z.string({ error: 'expected a schedule: rr, random, or a list of thread names like main,vcpu*3,main' }).optional(),
+      seed: uint(0xffffffff).optional(),
+      expect: runExpectSchema.optional(),
+      processes: z.array(process, { error: 'expected a list of processes' }).min(1, { error: 'expected at least one process' }),
+    },
+    'a scenario',
+  );
+}
+
+/** The structure with steps left unchecked (they are checked one by one, with better errors). */
+const topSchema = scenarioSchema(z.unknown());
+/** The fork arguments with the child's steps left unchecked. */
+const forkArgs = obj(
+  {
+    threads: z.array(obj({ name: ident, steps: z.array(z.unknown()).min(1, { error: 'expected at least one step' }) }, 'a thread')).min(1, { error: 'expected at least one thread' }),
+    open_before_copy: z.boolean().optional(),
+  },
+  'fork',
+);
+
+type Scope = Map<string, BindKind | 'unknown'>;
+
+class Loader {
+  readonly errors: ScenarioError[] = [];
+  private readonly threadNames = new Map<string, DataPath>();
+  private readonly procNames = new Map<string, DataPath>();
+  private deviceNames: Set<string> | null = null;
+  private deviceList = '';
+
+  constructor(private readonly src: YamlSource) {}
+
+  err(path: DataPath, message: string, at: 'value' | 'key' = 'value'): void {
+    this.errors.push(this.src.errorAt(path, message, at));
+  }
+
+  setMachine(plan: MachinePlan | null): void {
+    if (plan === null) return;
+    this.deviceNames = new Set(plan.devices.flatMap((d) => [d.name, d.bdf]));
+    this.deviceList = plan.devices.map((d) => `${d.name} (${d.bdf})`).join(', ');
+  }
+
+  /** Validate the steps of one thread (or a setup list), binding names into `scope`. */
+  steps(raw: unknown, path: DataPath, scope: Scope): StepDecl[] {
+    if (!Array.isArray(raw)) return [];
+    const out: StepDecl[] = [];
+    raw.forEach((s, i) => {
+      const d = this.step(s, [...path, i], i + 1, scope, i === raw.length - 1);
+      if (d !== null) out.push(d);
+    });
+    return out;
+  }
+
+  /** Every thread name declared so far (incl. fork children). */
+  knownThreads(): string[] {
+    return [...this.threadNames.keys()];
+  }
+
+  /** Process names share the thread namespace (they name the setup thread). */
+  processName(name: unknown, path: DataPath): void {
+    if (typeof name !== 'string') return;
+    const prev = this.threadNames.get(name);
+    if (prev !== undefined) {
+      const p = this.src.errorAt(prev, '');
+      this.err(path, `the name '${name}' is already used by a thread or process (line ${p.line})`);
+    } else this.procNames.set(name, path);
+  }
+
+  /** Set when a thread has no usable name (its own error is reported; name checks are skipped). */
+  unnamedThread = false;
+
+  threadName(name: unknown, path: DataPath): void {
+    if (typeof name !== 'string') {
+      this.unnamedThread = true;
+      return;
+    }
+    const prevProc = this.procNames.get(name);
+    if (prevProc !== undefined) {
+      const p = this.src.errorAt(prevProc, '');
+      this.err(path, `the name '${name}' is already used by a process (line ${p.line}); thread and process names must differ`);
+      return;
+    }
+    const prev = this.threadNames.get(name);
+    if (prev !== undefined) {
+      const p = this.src.errorAt(prev, '');
+      this.err(path, `duplicate thread name '${name}' (first used at line ${p.line})`);
+    } else this.threadNames.set(name, path);
+  }
+
+  private step(raw: unknown, path: DataPath, index: number, scope: Scope, isLast: boolean): StepDecl | null {
+    const opNames = [...OPS.map((o) => o.name), FORK_OP];
+    let stepObj: Record<string, unknown>;
+    if (typeof raw === 'string') {
+      const op = OP_BY_NAME.get(raw.trim());
+      if (op === undefined) {
+        this.err(path, `unknown operation '${raw.trim()}'${suggest(raw.trim(), opNames)} (expected one of: ${opNames.join(', ')})`);
+        return null;
+      }
+      if (op.bare !== true) {
+        this.err(path, `'${op.name}' needs arguments (write '${op.name}: ...')`);
+        return null;
+      }
+      stepObj = { [op.name]: null };
+    } else if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      this.err(path, `expected a step: a mapping with one operation (e.g. '- load: map0') plus optional 'as' and 'expect'; got ${describeValue(raw)}`);
+      return null;
+    } else stepObj = raw as Record<string, unknown>;
+
+    const keys = Object.keys(stepObj);
+    const opKeys = keys.filter((k) => !(META_KEYS as readonly string[]).includes(k));
+    const known = opKeys.filter((k) => OP_BY_NAME.has(k) || k === FORK_OP);
+    const asName = typeof stepObj['as'] === 'string' ? stepObj['as'] : null;
+    const bindUnknown = (): null => {
+      if (asName !== null) scope.set(asName, 'unknown');
+      return null;
+    };
+    if (known.length === 0) {
+      const k = opKeys[0];
+      if (k === undefined) this.err(path, `a step needs an operation (one of: ${opNames.join(', ')})`);
+      else this.err([...path, k], `unknown operation '${k}'${suggest(k, opNames)} (expected one of: ${opNames.join(', ')})`, 'key');
+      return bindUnknown();
+    }
+    if (known.length > 1) {
+      this.err([...path, known[1] ?? ''], `a step has exactly one operation; found '${known[0] ?? ''}' and '${known[1] ?? ''}' (put each on its own step)`, 'key');
+      return bindUnknown();
+    }
+    const opName = known[0] ?? '';
+    const stray = opKeys.find((k) => k !== opName);
+    if (stray !== undefined) {
+      this.err([...path, stray], `unknown field '${stray}' in a step${suggest(stray, [...META_KEYS])} (a step has one operation plus optional 'as' and 'expect')`, 'key');
+      return bindUnknown();
+    }
+    const pos = this.src.errorAt([...path, opName], '', 'key');
+    const argPath = [...path, opName];
+    const before = this.errors.length;
+
+    // expectation and name
+    let exp: Expectation | null = null;
+    if (stepObj['expect'] !== undefined) {
+      const r = expectation.safeParse(stepObj['expect']);
+      if (r.success) exp = r.data;
+      else this.errors.push(...issuesToErrors(this.src, [...path, 'expect'], r.error.issues));
+    }
+    if (stepObj['as'] !== undefined) {
+      const r = ident.safeParse(stepObj['as']);
+      if (!r.success) this.errors.push(...issuesToErrors(this.src, [...path, 'as'], r.error.issues));
+    }
+
+    if (opName === FORK_OP) return this.fork(stepObj[FORK_OP], argPath, path, index, scope, exp, asName, pos, before);
+
+    const op = OP_BY_NAME.get(opName);
+    if (op === undefined) return bindUnknown();
+    const r = op.args.safeParse(stepObj[opName] === undefined ? null : stepObj[opName]);
+    if (!r.success) {
+      this.errors.push(...issuesToErrors(this.src, argPath, r.error.issues));
+      return bindUnknown();
+    }
+    const args = r.data;
+    const extra = op.check?.(args) ?? null;
+    if (extra !== null) {
+      this.err([...argPath, ...extra.path], extra.message);
+      return bindUnknown();
+    }
+    this.refs(args, argPath, scope);
+    const binds = typeof op.binds === 'function' ? op.binds(args) : op.binds;
+    if (asName !== null) {
+      if (binds === null) this.err([...path, 'as'], `'as' names a result, but ${op.name} has none to name`);
+      scope.set(asName, this.errors.length > before || binds === null ? 'unknown' : binds);
+    }
+    if (op.name === 'exit' && !isLast) this.err([...path, opName], 'exit must be the last step of its thread', 'key');
+    if (this.errors.length > before) return null;
+    return { index, op, args, as: asName, expect: exp, text: op.describe(args), line: pos.line, col: pos.col, fork: null };
+  }
+
+  private fork(raw: unknown, argPath: DataPath, path: DataPath, index: number, scope: Scope, exp: Expectation | null, asName: string | null, pos: { line: number; col: number }, before: number): StepDecl | null {
+    if (asName !== null) this.err([...path, 'as'], "'as' names a result, but fork has none to name (the child's threads are declared under it)");
+    const r = forkArgs.safeParse(raw);
+    if (!r.success) {
+      this.errors.push(...issuesToErrors(this.src, argPath, r.error.issues));
+      return null;
+    }
+    const threads: ThreadDecl[] = r.data.threads.map((t, i) => {
+      const tp = [...argPath, 'threads', i];
+      this.threadName(t.name, [...tp, 'name']);
+      return { name: t.name, steps: this.steps(t.steps, [...tp, 'steps'], new Map(scope)) };
+    });
+    if (this.errors.length > before) return null;
+    return {
+      index,
+      op: null,
+      args: null,
+      as: null,
+      expect: exp,
+      text: `fork (child threads: ${threads.map((t) => t.name).join(', ')})`,
+      line: pos.line,
+      col: pos.col,
+      fork: { threads, openBeforeCopy: r.data.open_before_copy === true },
+    };
+  }
+
+  /** Check every reference in an op's parsed arguments against the names bound so far and the machine. */
+  private refs(args: unknown, argPath: DataPath, scope: Scope): void {
+    const walk = (v: unknown, p: (string | number)[]): void => {
+      if (v instanceof NameRef) {
+        this.nameRef(v, [...argPath, ...p], scope);
+        return;
+      }
+      if (v instanceof DeviceRef) {
+        if (this.deviceNames !== null && !this.deviceNames.has(v.name)) {
+          this.err([...argPath, ...p], `unknown device '${v.name}'${suggest(v.name, [...this.deviceNames])} (the machine has: ${this.deviceList})`);
+        }
+        return;
+      }
+      if (v instanceof Uint8Array) return;
+      if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i]));
+      else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+    };
+    walk(args, []);
+  }
+
+  private nameRef(r: NameRef, path: DataPath, scope: Scope): void {
+    // a short form (`close: dev`) has no sub-path in the file: fall back to the op's value
+    const at = this.src.has(path) ? path : path.slice(0, -1);
+    const kind = scope.get(r.name);
+    if (kind === undefined) {
+      const names = [...scope.keys()];
+      this.err(at, `unknown name '${r.name}'${suggest(r.name, names)} (${names.length > 0 ? `names bound before this step: ${names.join(', ')}` : "no name is bound before this step; give a step's result a name with 'as:'"})`);
+      return;
+    }
+    if (kind === 'unknown') return;
+    if (r.sub !== null) {
+      if (kind !== 'device') this.err(at, `'${r.text}': ${r.name} is ${article(kind)}, not a device opened with open_device`);
+      else if (!r.accept.includes(r.sub)) this.err(at, `'${r.text}' is a ${r.sub} fd; expected ${kinds(r.accept)} here`);
+      return;
+    }
+    if (!r.accept.includes(kind)) this.err(at, `'${r.name}' is ${article(kind)}; expected ${kinds(r.accept)} here`);
+  }
+}
+
+/** "a device fd", "a mapping"... for a list of accepted kinds ('fd' is implied when others are listed). */
+function kinds(ks: readonly BindKind[]): string {
+  const shown = ks.length > 1 ? ks.filter((k) => k !== 'fd') : ks;
+  return shown.map(article).join(' or ');
+}
+
+function article(k: string): string {
+  const words: Record<string, string> = { device: 'a device fd', container: 'a container fd', group: 'a group fd', eventfd: 'an eventfd', fd: 'an fd', kvm: 'a /dev/kvm fd', vm: 'a VM fd', vcpu: 'a vCPU fd', mapping: 'a mapping' };
+  return words[k] ?? k;
+}
+
+/** FNV-1a 64 of a string, as 16 hex digits. */
+export function fnv1a64(s: string): string {
+  let h = 0xcbf29ce484222325n;
+  const bytes = new TextEncoder().encode(s);
+  for (const b of bytes) {
+    h ^= BigInt(b);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0');
+}
+
+/** JSON with sorted keys (so a hash does not depend on key order or comments). */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** Parse and validate a scenario file's text. */
+export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResult {
+  const src = new YamlSource(text, fileName);
+  if (src.syntaxErrors.length > 0) return { ok: false, errors: src.syntaxErrors };
+  const data = src.data;
+  if (data === null || data === undefined) {
+    return { ok: false, errors: [src.errorAt([], "the file is empty: expected a scenario mapping with 'processes'")] };
+  }
+  // a version written as a YAML number (variant: 5.10) keeps its spelling
+  if (typeof data === 'object' && !Array.isArray(data)) {
+    const d = data as Record<string, unknown>;
+    for (const p of [['variant'], ['variant', 'base']] as const) {
+      if (typeof valueAt(d, p) === 'number') {
+        const raw = src.rawScalar(p);
+        if (raw !== null) {
+          if (p.length === 1) d['variant'] = raw;
+          else (d['variant'] as Record<string, unknown>)['base'] = raw;
+        }
+      }
+    }
+  }
+  const L = new Loader(src);
+  const top = topSchema.safeParse(data);
+  if (!top.success) L.errors.push(...issuesToErrors(src, [], top.error.issues));
+
+  // machine
+  let plan: MachinePlan | null = null;
+  const mr = machineSchema.optional().safeParse(valueAt(data, ['machine']));
+  if (mr.success) {
+    const pm = planMachine(mr.data, ['machine']);
+    for (const e of pm.errors) L.err(e.path, e.message);
+    plan = pm.plan;
+    L.setMachine(pm.errors.length === 0 ? plan : null);
+  }
+
+  // variant
+  let variant: VariantChoice = { base: DEFAULT_VARIANT, knobs: {} };
+  const vr = variantSchema.optional().safeParse(valueAt(data, ['variant']));
+  if (vr.success && vr.data !== undefined) {
+    variant = typeof vr.data === 'string' ? { base: vr.data, knobs: {} } : { base: vr.data.base ?? DEFAULT_VARIANT, knobs: vr.data.knobs ?? {} };
+    for (const e of checkVariant(variant)) {
+      if (e.knob === null) L.err(typeof vr.data === 'string' ? ['variant'] : ['variant', 'base'], e.message);
+      else L.err(['variant', 'knobs', e.knob], e.message, 'key');
+    }
+  }
+
+  // processes, threads, steps
+  const processes: ProcessDecl[] = [];
+  const rawProcs = valueAt(data, ['processes']);
+  const procNames = new Set<string>();
+  if (Array.isArray(rawProcs)) {
+    rawProcs.forEach((rp: unknown, pi: number) => {
+      const pp = ['processes', pi];
+      const name = valueAt(rp, ['name']);
+      if (typeof name === 'string') {
+        if (procNames.has(name)) L.err([...pp, 'name'], `duplicate process name '${name}'`);
+        else L.processName(name, [...pp, 'name']);
+        procNames.add(name);
+      }
+      const scope: Scope = new Map();
+      const setup = L.steps(valueAt(rp, ['setup']), [...pp, 'setup'], scope);
+      const threads: ThreadDecl[] = [];
+      const rawThreads = valueAt(rp, ['threads']);
+      if (Array.isArray(rawThreads)) {
+        rawThreads.forEach((rt: unknown, ti: number) => {
+          const tp = [...pp, 'threads', ti];
+          const tn = valueAt(rt, ['name']);
+          L.threadName(tn, [...tp, 'name']);
+          threads.push({ name: typeof tn === 'string' ? tn : `t${ti + 1}`, steps: L.steps(valueAt(rt, ['steps']), [...tp, 'steps'], new Map(scope)) });
+        });
+      }
+      if (valueAt(rp, ['setup']) === undefined && (!Array.isArray(rawThreads) || rawThreads.length === 0) && typeof rp === 'object' && rp !== null) {
+        L.err(pp, "a process needs 'setup' steps or 'threads'");
+      }
+      processes.push({ name: typeof name === 'string' ? name : `p${pi + 1}`, setup, threads });
+    });
+  }
+
+  // the scenario's own schedule
+  let schedule: ScheduleSpec | null = null;
+  const rawSched = valueAt(data, ['schedule']);
+  const rawSeed = valueAt(data, ['seed']);
+  if (typeof rawSched === 'string') {
+    try {
+      schedule = parseSchedule(rawSched, typeof rawSeed === 'number' ? rawSeed : undefined);
+      if (schedule.kind === 'list' && !L.unnamedThread) {
+        const known = L.knownThreads();
+        const badEntry = schedule.entries.find((e) => !known.includes(e.thread));
+        if (badEntry !== undefined) L.err(['schedule'], `the schedule names an unknown thread '${badEntry.thread}'${suggest(badEntry.thread, known)} (threads: ${known.join(', ')})`);
+      }
+    } catch (e) {
+      if (!(e instanceof ScenarioInputError)) throw e;
+      L.err(['schedule'], e.message);
+    }
+  }
+  if (rawSeed !== undefined && schedule?.kind !== 'random' && !(rawSched === undefined && typeof rawSeed === 'number')) {
+    L.err(['seed'], "a seed only applies to 'schedule: random'");
+  }
+  if (schedule === null && typeof rawSeed === 'number') schedule = { kind: 'random', seed: rawSeed };
+
+  if (L.errors.length > 0 || !top.success || plan === null) {
+    const errs = [...L.errors].sort((a, b) => a.line - b.line || a.col - b.col);
+    return { ok: false, errors: errs.length > 0 ? errs : [src.errorAt([], 'invalid scenario')] };
+  }
+  const t = top.data;
+  return {
+    ok: true,
+    scenario: {
+      file: fileName,
+      name: t.name ?? null,
+      description: t.description ?? null,
+      hash: fnv1a64(canonicalJson(data)),
+      variant,
+      machine: plan,
+      processes,
+      expect: t.expect ?? {},
+      maxSteps: t.max_steps ?? DEFAULT_MAX_STEPS,
+      schedule,
+    },
+  };
+}

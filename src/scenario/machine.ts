@@ -1,0 +1,191 @@
+/**
+ * The `machine:` section of a scenario: the devices (and bridges) to build, the platform
+ * error policy, and the names the scenario uses for the devices (edu0, edu1, nic0...).
+ * Without it the scenario runs on the default machine (src/hw/machine.ts
+ * defaultMachineSpec: edu0 at 0000:01:00.0, edu1 at 0000:02:00.0, nic0 at 0000:03:00.0,
+ * each behind its own root port, policy `log`).
+ */
+import * as z from 'zod';
+import type { UrPolicy } from '../hw/api.js';
+import type { DeviceDefinition } from '../hw/device.js';
+import { EDU_DEVICE } from '../hw/devices/edu.js';
+import { NIC_DEVICE } from '../hw/devices/nic.js';
+import { type BridgeFunctionSpec, DEFAULT_RAM_SIZE, defaultMachineSpec, type EndpointFunctionSpec, type FunctionSpec, type MachineSpec, type SlotSpec } from '../hw/machine.js';
+import { ident, obj, uint } from './values.js';
+
+/** Device models a scenario can instantiate, by name. */
+export const DEVICE_MODELS: Readonly<Record<string, DeviceDefinition>> = { edu: EDU_DEVICE, nic: NIC_DEVICE };
+
+const modelNames = Object.keys(DEVICE_MODELS) as [string, ...string[]];
+const model = z.enum(modelNames, { error: `expected a device model: ${modelNames.join(', ')}` });
+
+/** An endpoint: a model name, or {model, name}. */
+const endpointEntry = z.union([model, obj({ model, name: ident.optional() }, 'a device')], {
+  error: `expected a device: a model name (${modelNames.join(', ')}) or a mapping {model, name}`,
+});
+
+export type EndpointEntry = z.output<typeof endpointEntry>;
+export type DeviceEntry =
+  | EndpointEntry
+  | { functions: EndpointEntry[] }
+  | { bridge: 'root-port' | 'pci-bridge' | 'pcie-pci-bridge'; acs?: boolean | undefined; devices: DeviceEntry[] };
+
+const BRIDGES = ['root-port', 'pci-bridge', 'pcie-pci-bridge'] as const;
+
+/** A device entry (recursive: bridges hold device entries). */
+export const deviceEntry: z.ZodType<DeviceEntry, unknown> = z.lazy(() =>
+  z.union([
+    model,
+    obj({ model, name: ident.optional() }, 'a device'),
+    obj({ functions: z.array(endpointEntry).min(1, { error: 'expected at least one function' }).max(8, { error: 'a slot has at most 8 functions' }) }, 'a multi-function device'),
+    obj({ bridge: z.enum(BRIDGES, { error: `expected a bridge kind: ${BRIDGES.join(', ')}` }), acs: z.boolean().optional(), devices: z.array(deviceEntry).min(1, { error: 'expected at least one device behind the bridge' }).max(32) }, 'a bridge'),
+  ], { error: `expected a device: a model name (${modelNames.join(', ')}), {model, name}, {functions: [...]} or {bridge, devices: [...]}` }),
+);
+
+export const machineSchema = obj(
+  {
+    policy: z.enum(['log', 'fatal'], { error: "expected a platform error policy: 'log' (Unsupported Requests are logged) or 'fatal' (the machine halts)" }).optional(),
+    ram: uint().refine((v) => v > 0 && v % 4096 === 0 && v <= 0x8000_0000, { message: 'expected a RAM size: a multiple of 4096 up to 2 GiB' }).optional(),
+    devices: z.array(deviceEntry).min(1, { error: 'expected at least one device' }).max(31).optional(),
+  },
+  'machine',
+);
+export type MachineSection = z.output<typeof machineSchema>;
+
+/** A device of the planned machine. */
+export interface PlannedDevice {
+  readonly name: string;
+  readonly bdf: string;
+  readonly model: string;
+  /** Path of its entry in the scenario data (for error positions). */
+  readonly path: readonly (string | number)[];
+}
+
+export interface MachinePlan {
+  readonly spec: MachineSpec;
+  readonly devices: readonly PlannedDevice[];
+  readonly policy: UrPolicy;
+}
+
+interface TreeEndpoint {
+  kind: 'endpoint';
+  def: DeviceDefinition;
+  model: string;
+  name: string | null;
+  path: (string | number)[];
+}
+interface TreeBridge {
+  kind: 'bridge';
+  bridge: (typeof BRIDGES)[number];
+  acs: boolean;
+  slots: TreeSlot[];
+}
+interface TreeSlot {
+  dev: number;
+  functions: (TreeEndpoint | TreeBridge)[];
+}
+
+const bdf = (bus: number, dev: number, fn: number): string => `0000:${bus.toString(16).padStart(2, '0')}:${dev.toString(16).padStart(2, '0')}.${fn}`;
+
+function endpointNode(e: EndpointEntry, path: (string | number)[]): TreeEndpoint {
+  const m = typeof e === 'string' ? e : e.model;
+  return { kind: 'endpoint', def: DEVICE_MODELS[m] ?? EDU_DEVICE, model: m, name: typeof e === 'string' ? null : (e.name ?? null), path };
+}
+
+function slotOf(e: DeviceEntry, dev: number, path: (string | number)[], top: boolean): TreeSlot {
+  if (typeof e === 'string' || 'model' in e) {
+    const ep = endpointNode(e, path);
+    // a top-level device sits behind its own root port, as in the default machine
+    return top ? { dev, functions: [{ kind: 'bridge', bridge: 'root-port', acs: true, slots: [{ dev: 0, functions: [ep] }] }] } : { dev, functions: [ep] };
+  }
+  if ('functions' in e) {
+    const fns = e.functions.map((f, i) => endpointNode(f, [...path, 'functions', i]));
+    return top ? { dev, functions: [{ kind: 'bridge', bridge: 'root-port', acs: true, slots: [{ dev: 0, functions: fns }] }] } : { dev, functions: fns };
+  }
+  return {
+    dev,
+    functions: [{ kind: 'bridge', bridge: e.bridge, acs: e.acs !== false, slots: e.devices.map((d, i) => slotOf(d, i, [...path, 'devices', i], false)) }],
+  };
+}
+
+/** Extra facts about an endpoint spec built from a scenario entry. */
+interface EndpointMeta {
+  readonly name: string | null;
+  readonly path: (string | number)[];
+}
+
+function toSpec(slots: readonly TreeSlot[], meta: WeakMap<object, EndpointMeta>): SlotSpec[] {
+  return slots.map((s) => ({
+    dev: s.dev,
+    functions: s.functions.map((f, fn): FunctionSpec => {
+      if (f.kind === 'bridge') return { fn, bridge: f.bridge, acs: f.acs, slots: toSpec(f.slots, meta) };
+      const e = { fn, device: f.def };
+      meta.set(e, { name: f.name, path: f.path });
+      return e;
+    }),
+  }));
+}
+
+/**
+ * Every endpoint of a machine spec with its PCI address, the way firmware enumerates
+ * it (src/hw/machine.ts: every function of a bus first, then each bridge's secondary
+ * bus depth-first in (dev, fn) order), in address order.
+ */
+export function enumerateEndpoints(spec: MachineSpec): { fn: EndpointFunctionSpec; bdf: string }[] {
+  const out: { fn: EndpointFunctionSpec; bdf: string; bus: number; devfn: number }[] = [];
+  let busCounter = 0;
+  const place = (bus: number, slots: readonly SlotSpec[]): void => {
+    const all: { dev: number; fn: number; f: FunctionSpec }[] = [];
+    for (const s of slots) s.functions.forEach((f, i) => all.push({ dev: s.dev, fn: f.fn ?? i, f }));
+    all.sort((a, b) => a.dev - b.dev || a.fn - b.fn);
+    const bridges: BridgeFunctionSpec[] = [];
+    for (const e of all) {
+      if ('bridge' in e.f) bridges.push(e.f);
+      else out.push({ fn: e.f, bdf: bdf(bus, e.dev, e.fn), bus, devfn: (e.dev << 3) | e.fn });
+    }
+    for (const b of bridges) place(++busCounter, b.slots);
+  };
+  place(0, spec.slots);
+  out.sort((a, b) => a.bus - b.bus || a.devfn - b.devfn);
+  return out.map(({ fn, bdf: a }) => ({ fn, bdf: a }));
+}
+
+/** The machine a scenario runs on, with its device names; errors (duplicate names) as [path, message]. */
+export function planMachine(m: MachineSection | undefined, basePath: readonly (string | number)[]): { plan: MachinePlan; errors: { path: (string | number)[]; message: string }[] } {
+  const meta = new WeakMap<object, EndpointMeta>();
+  let spec: MachineSpec;
+  if (m?.devices === undefined) {
+    const d = defaultMachineSpec();
+    spec = { ...d, urPolicy: m?.policy ?? d.urPolicy ?? 'log', ramSize: m?.ram ?? d.ramSize ?? DEFAULT_RAM_SIZE };
+  } else {
+    // the host bridge is 00:00.0; top-level entries take root-bus slots 1, 2, ...
+    const root = m.devices.map((e, i) => slotOf(e, i + 1, [...basePath, 'devices', i], true));
+    spec = { ramSize: m.ram ?? DEFAULT_RAM_SIZE, urPolicy: m.policy ?? 'log', slots: toSpec(root, meta) };
+  }
+  const placed = enumerateEndpoints(spec);
+  const errors: { path: (string | number)[]; message: string }[] = [];
+  const perModel = new Map<string, number>();
+  const explicit = new Set<string>();
+  for (const { fn } of placed) {
+    const n = meta.get(fn)?.name;
+    if (n !== undefined && n !== null) explicit.add(n);
+  }
+  const seen = new Set<string>();
+  const devices: PlannedDevice[] = [];
+  for (const { fn, bdf: addr } of placed) {
+    const mt = meta.get(fn);
+    const modelName = fn.device.spec.model;
+    let name = mt?.name ?? null;
+    if (name === null) {
+      let i = perModel.get(modelName) ?? 0;
+      while (explicit.has(`${modelName}${i}`)) i++;
+      name = `${modelName}${i}`;
+      perModel.set(modelName, i + 1);
+    } else if (seen.has(name)) {
+      errors.push({ path: [...(mt?.path ?? [...basePath]), 'name'], message: `duplicate device name '${name}'` });
+    }
+    seen.add(name);
+    devices.push({ name, bdf: addr, model: modelName, path: mt?.path ?? [...basePath] });
+  }
+  return { plan: { spec, devices, policy: spec.urPolicy ?? 'log' }, errors };
+}

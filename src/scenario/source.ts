@@ -1,0 +1,134 @@
+/**
+ * A scenario file's YAML text with source positions: parse it, turn it into plain data,
+ * and map a data path (['processes', 0, 'threads', 1, 'steps', 2, 'load', 'size']) back to
+ * `line:col` for error messages.
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+
+/** A path into the scenario's data: map keys and sequence indexes. */
+export type DataPath = readonly (string | number)[];
+
+/** One validation problem, at a 1-based line and column of the file. */
+export interface ScenarioError {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  readonly message: string;
+}
+
+/** `file:line:col: message` */
+export function formatScenarioError(e: ScenarioError): string {
+  return `${e.file}:${e.line}:${e.col}: ${e.message}`;
+}
+
+/** Where a path points in the file: the value's node, or the nearest node that exists. */
+interface Located {
+  /** The node the whole path resolved to, or null. */
+  readonly node: Node | null;
+  /** The key node of the last map step, when the path ends at a map entry. */
+  readonly key: Node | null;
+  /** The deepest node on the path that exists (the whole document if none). */
+  readonly nearest: Node | null;
+  /** Whether every step of the path exists. */
+  readonly found: boolean;
+}
+
+/** A parsed YAML source with position lookup. */
+export class YamlSource {
+  readonly data: unknown;
+  /** YAML syntax errors (the data is unusable when there are any). */
+  readonly syntaxErrors: ScenarioError[] = [];
+  private readonly lines = new LineCounter();
+  private readonly doc: Document.Parsed;
+
+  constructor(
+    readonly text: string,
+    readonly file: string,
+  ) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, merge: false });
+    // later syntax errors are usually consequences of the first one: report that one
+    const e = this.doc.errors[0];
+    if (e !== undefined) {
+      const { line, col } = this.lines.linePos(e.pos[0]);
+      this.syntaxErrors.push({ file, line, col, message: `YAML syntax error: ${yamlMessage(e.code, e.message)}` });
+    }
+    this.data = this.syntaxErrors.length > 0 ? null : this.doc.toJS({ maxAliasCount: 1000 });
+  }
+
+  /** 1-based line and column of a character offset. */
+  posOf(offset: number): { line: number; col: number } {
+    return this.lines.linePos(offset);
+  }
+
+  /** An error at `path` (the value there, its key, or the nearest existing parent). */
+  errorAt(path: DataPath, message: string, at: 'value' | 'key' = 'value'): ScenarioError {
+    const loc = this.locate(path);
+    const node = at === 'key' ? (loc.key ?? loc.node ?? loc.nearest) : (loc.node ?? loc.key ?? loc.nearest);
+    const off = node?.range?.[0] ?? 0;
+    const { line, col } = this.lines.linePos(off);
+    return { file: this.file, line, col, message };
+  }
+
+  /** Whether `path` exists in the document. */
+  has(path: DataPath): boolean {
+    return this.locate(path).found;
+  }
+
+  /** The source text of the scalar at `path` (e.g. `5.10` as written, not the number 5.1), or null. */
+  rawScalar(path: DataPath): string | null {
+    const n = this.locate(path).node;
+    if (n === null || !isScalar(n) || n.range === undefined || n.range === null) return null;
+    return this.text.slice(n.range[0], n.range[1]).trim();
+  }
+
+  private locate(path: DataPath): Located {
+    let node: Node | null = this.doc.contents;
+    let key: Node | null = null;
+    let nearest: Node | null = node;
+    for (const seg of path) {
+      if (node !== null && isAlias(node)) node = (node.resolve(this.doc) as Node | undefined) ?? null;
+      if (node === null) return { node: null, key: null, nearest, found: false };
+      nearest = node;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && scalarKey(p.key) === String(seg));
+        if (pair === undefined) return { node: null, key: null, nearest, found: false };
+        key = isNode(pair.key) ? pair.key : null;
+        node = isNode(pair.value) ? pair.value : null;
+        if (node === null) return { node: null, key, nearest: key ?? nearest, found: true };
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg];
+        if (!isNode(item)) return { node: null, key: null, nearest, found: false };
+        key = null;
+        node = item;
+      } else {
+        return { node: null, key: null, nearest, found: false };
+      }
+    }
+    return { node, key, nearest: node ?? nearest, found: true };
+  }
+}
+
+function isNode(x: unknown): x is Node {
+  return typeof x === 'object' && x !== null && 'range' in x;
+}
+
+function scalarKey(k: unknown): string | null {
+  if (isScalar(k)) return String(k.value);
+  return null;
+}
+
+/** The parser's message, with the most common mistakes explained. */
+function yamlMessage(code: string, message: string): string {
+  const first = message.split('\n')[0] ?? message;
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return `${first} (each key may appear once in a mapping)`;
+    case 'BAD_INDENT':
+    case 'MISSING_CHAR':
+      return `${first} (check the indentation and the ':' after each key)`;
+    case 'MULTIPLE_DOCS':
+      return 'a scenario file holds one YAML document (found a second one after ---)';
+    default:
+      return first;
+  }
+}

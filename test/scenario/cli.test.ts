@@ -1,0 +1,145 @@
+/**
+ * `vfio-sim run`: exit codes (0 expectations met, 1 failed, 2 bad input), one-line
+ * errors for bad flags and files, `file:line:col` errors for bad scenarios, the
+ * `--json` shape, and replaying a printed token.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
+
+const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-run-'));
+
+function run(args: string[]): { code: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const code = main(args, (s) => (out += s + '\n'), (s) => (err += s + '\n'));
+  return { code, out, err };
+}
+
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+const OK = `name: cli ok
+processes:
+  - name: qemu
+    setup:
+      - open_device: edu0
+        as: dev
+      - mmap: { fd: dev, region: bar0 }
+        as: bar
+      - load: bar
+    threads:
+      - name: t1
+        steps:
+          - load: bar
+            expect: 0x010000ed
+      - name: t2
+        steps:
+          - pread: { fd: dev, region: bar0, size: 4 }
+            expect: 0x010000ed
+`;
+
+test('run: a scenario whose expectations hold exits 0 and prints the trace, the summary and a replay token', () => {
+  const r = run(['run', file('ok.yaml', OK)]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^t1 +t2$/m, 'one column per thread');
+  assert.match(r.out, /Summary/);
+  assert.match(r.out, /expectations: 4 met, 0 failed/); // 2 steps + no deadlock + no BUG
+  assert.match(r.out, /replay: vfio-sim run .*ok\.yaml --replay vs1\.[A-Za-z0-9_-]+/);
+  assert.doesNotMatch(r.out, /\x1b\[/, 'no colors when not on a terminal');
+});
+
+test('run: a failed expectation exits 1 and says what was expected', () => {
+  const r = run(['run', file('fail.yaml', OK.replace('expect: 0x010000ed\n      - name: t2', 'expect: EIO\n      - name: t2'))]);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /✗ FAILED t1 +1 +load bar\/4 +0x10000ed — expected -EIO, got 0x10000ed/);
+});
+
+test('run: a malformed scenario exits 2 with file:line:col errors on stderr', () => {
+  const p = file('bad.yaml', OK.replace('region: bar0, size: 4', 'region: bar0, sise: 4'));
+  const r = run(['run', p]);
+  assert.equal(r.code, 2);
+  assert.equal(r.out, '');
+  assert.match(r.err, new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:17:45: unknown field 'sise' in pread \\(did you mean 'size'\\?\\)`));
+  assert.equal(r.err.trim().split('\n').length, 1);
+});
+
+test('run: bad flags and inputs are one-line errors with exit 2', () => {
+  const p = file('ok2.yaml', OK);
+  const cases: [string[], RegExp][] = [
+    [['run', p, '--bogus'], /Unknown option '--bogus'/],
+    [['run'], /missing the scenario file/],
+    [['run', p, p], /unexpected argument/],
+    [['run', join(dir, 'nope.yaml')], /cannot read '.*nope\.yaml': no such file/],
+    [['run', p, '--seed', 'abc'], /--seed expects an integer/],
+    [['run', p, '--variant', '9.9'], /unknown variant '9\.9'/],
+    [['run', p, '--knob', 'nonsense'], /--knob expects NAME=VALUE/],
+    [['run', p, '--knob', 'noSuchKnob=1'], /unknown knob 'noSuchKnob'/],
+    [['run', p, '--schedule', 'nobody*2'], /unknown thread 'nobody'/],
+    [['run', p, '--schedule', 'rr', '--seed', '3'], /a seed only applies to the random schedule/],
+    [['run', p, '--replay', 'garbage'], /bad replay token/],
+    [['run', p, '--trace', 'loud'], /--trace expects steps, key or all/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, msg, args.join(' '));
+    assert.equal(r.err.trim().split('\n').length, 1, `one line: ${r.err}`);
+    assert.doesNotMatch(r.err, /\bat .*\.js:\d+/, 'no stack trace');
+  }
+});
+
+test('run --json: the event stream, per-step verdicts, the end of the run and the token', () => {
+  const r = run(['run', file('ok3.yaml', OK), '--json', '--seed', '5']);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out) as Record<string, unknown>;
+  assert.equal(j['ok'], true);
+  assert.equal(j['exitCode'], 0);
+  assert.deepEqual(j['schedule'], { kind: 'random', description: 'random (seed 5)', seed: 5 });
+  assert.equal((j['end'] as { kind: string }).kind, 'done');
+  const steps = j['steps'] as { thread: string; index: number; status: string; verdict: string; outcome: { value?: string } }[];
+  assert.equal(steps.length, 5);
+  const t1 = steps.find((s) => s.thread === 't1');
+  assert.deepEqual([t1?.status, t1?.verdict, t1?.outcome.value], ['ok', 'met', '0x10000ed']);
+  const events = j['events'] as { kind: string; seq: number; tid: number }[];
+  assert.ok(events.length > 50);
+  assert.ok(events.some((e) => e.kind === 'scenario.step'));
+  assert.ok(events.every((e, i) => i === 0 || e.seq > (events[i - 1]?.seq ?? 0)), 'in order');
+  assert.match(String(j['token']), /^vs1\./);
+  assert.deepEqual(j['expectations'], { met: 4, failed: 0 });
+
+  // the token replays the run: the same event stream
+  const again = JSON.parse(run(['run', join(dir, 'ok3.yaml'), '--json', '--replay', String(j['token'])]).out) as Record<string, unknown>;
+  const mask = (x: unknown): string => JSON.stringify(x).replace(/(container_group_lock|iommu_lock):\d+/g, '$1:#');
+  assert.equal(mask(again['events']), mask(j['events']));
+  assert.equal(again['token'], j['token']);
+});
+
+test('run --json on a malformed scenario prints the errors as JSON and exits 2', () => {
+  const r = run(['run', file('bad2.yaml', 'processes: 3\n'), '--json']);
+  assert.equal(r.code, 2);
+  const j = JSON.parse(r.out) as { ok: boolean; errors: { line: number; col: number; message: string }[] };
+  assert.equal(j.ok, false);
+  assert.deepEqual(j.errors.map((e) => [e.line, e.col]), [[1, 12]]);
+  assert.match(j.errors[0]?.message ?? '', /expected a list of processes; got 3/);
+});
+
+test('run: the examples folder runs with every expectation met (exit 0)', () => {
+  const r = run(['run', join(EXAMPLES, 'disable-blocks-access.yaml'), '--trace', 'steps']);
+  assert.equal(r.code, 0, r.out);
+});
+
+test('run --help and the top-level usage mention run', () => {
+  const h = run(['run', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.out, /usage: vfio-sim run <scenario\.yaml>/);
+  assert.match(run(['--help']).out, /run <scenario\.yaml>/);
+});
