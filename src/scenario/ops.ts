@@ -31,6 +31,7 @@ import {
 import { VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_SET_CONTAINER, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_SET_IOMMU, vfioPciIndexToOffset } from '../uapi/vfio.js';
 import { type Outcome, type StepCtx, Unavailable } from './context.js';
 import { IOCTL_OP } from './ioctls.js';
+import { KVM_OPS } from './kvm-ops.js';
 import { bytesHex, defineOp, hex, leBytes, leValue, type OpDef, refText, short, sys } from './op-def.js';
 import { accessSize, addr, ANY_FD, bytes, cfgSize, device, type DeviceRef, fdRef, type NameRef, obj, prot, region, u64, uint } from './values.js';
 
@@ -554,6 +555,7 @@ export const OPS: readonly OpDef<unknown>[] = [
   closeOp,
   exitOp,
   noteOp,
+  ...KVM_OPS,
 ];
 
 export const OP_BY_NAME: ReadonlyMap<string, OpDef<unknown>> = new Map(OPS.map((o) => [o.name, o]));

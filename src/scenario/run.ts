@@ -225,7 +225,12 @@ function resolveRun(s: Scenario, opts: RunOptions): { choice: VariantChoice; sch
     if (t.hash !== s.hash) throw new ScenarioInputError(`the replay token is for a different scenario (hash ${t.hash}, this scenario ${s.hash})`);
     return { choice: { base: t.variant, knobs: t.knobs }, schedule: { kind: 'replay', choices: t.choices } };
   }
-  const choice: VariantChoice = { base: opts.variant ?? s.variant.base, knobs: { ...s.variant.knobs, ...(opts.knobs ?? {}) } };
+  // a variant named on the command line replaces the scenario's whole variant (its preset
+  // and its knob overrides); knobs given with it are applied on top
+  const choice: VariantChoice =
+    opts.variant !== undefined
+      ? { base: opts.variant, knobs: { ...(opts.knobs ?? {}) } }
+      : { base: s.variant.base, knobs: { ...s.variant.knobs, ...(opts.knobs ?? {}) } };
   let schedule: ScheduleSpec;
   if (opts.schedule !== undefined) {
     if (typeof opts.schedule === 'string' || Array.isArray(opts.schedule)) {

@@ -141,3 +141,16 @@ test('lockdep (patch v2): serial runs through vfio-pci and KVM find the circular
     }
   }
 });
+
+test('scenario examples/v2-lockdep-cycle.yaml: lockdep reports the v2 cycle under msiMemoryLock whole-ioctl, and nothing under 5.8 (v3)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { loadScenario, runScenario } = await import('../../src/scenario/index.js');
+  const text = readFileSync(new URL('../../../examples/v2-lockdep-cycle.yaml', import.meta.url), 'utf8');
+  const loaded = loadScenario(text, 'v2-lockdep-cycle.yaml');
+  assert.ok(loaded.ok);
+  const v2 = runScenario(loaded.scenario, {});
+  assert.equal(v2.lockdep.length, 1);
+  assert.ok(v2.ok, 'expectations met under the scenario variant (v2 scope)');
+  const v3 = runScenario(loaded.scenario, { variant: '5.8' });
+  assert.equal(v3.lockdep.length, 0, 'v3 (5.8): lockdep clean');
+});

@@ -57,6 +57,21 @@ export interface Knobs {
   readonly hotResetTryLock: boolean;
 }
 
+/** Every value each knob may take (for validation of composed variants and for listings). */
+export const KNOB_VALUES: { readonly [K in keyof Knobs]: readonly Knobs[K][] } = {
+  mmapPopulate: ['remap-at-mmap', 'fault-whole-vma'],
+  blockDisabledMemory: [false, true],
+  rwLocking: ['none', 'whole-call'],
+  romProbe: ['unlocked-enable', 'lock-and-enable'],
+  msiMemoryLock: ['none', 'whole-ioctl', 'callouts'],
+  type1FaultIn: [false, true],
+  vfAlwaysEnabled: [false, true],
+  zapOnDisable: [false, true],
+  ioeventfdWrite: ['unchecked', 'checked-sleeping', 'checked-trylock'],
+  d3hotBlocks: [false, true],
+  hotResetTryLock: [false, true],
+};
+
 export interface VariantPreset {
   readonly name: string;
   readonly title: string;

@@ -44,11 +44,10 @@ const PAGE_SIZE = 4096;
 /** Drivers that may own a device in a user-owned group without breaking isolation (vfio_driver_whitelist). */
 const DRIVER_WHITELIST: readonly string[] = ['pci-stub'];
 
-let nextContainerId = 1;
-
 /** struct vfio_container: created by each open of /dev/vfio/vfio. */
 export class VfioContainer {
-  readonly id = nextContainerId++;
+  /** Per-kernel id (so two machines in one process number their containers alike). */
+  readonly id: number;
   /** kref: the file plus one per attached group. */
   refs = 1;
   readonly groups: VfioGroup[] = [];
@@ -57,6 +56,7 @@ export class VfioContainer {
   iommuData: object | null = null;
 
   constructor(k: Kernel) {
+    this.id = k.sched.allocId('vfio-container');
     this.groupLock = k.rwsem('&container->group_lock', `container_group_lock:${this.id}`);
   }
 }

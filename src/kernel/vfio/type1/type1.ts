@@ -100,11 +100,10 @@ interface VfioIova {
   readonly end: number;
 }
 
-let nextIommuId = 1;
-
 /** struct vfio_iommu: the type1 state of one container. */
 export class VfioIommu {
-  readonly id = nextIommuId++;
+  /** Per-kernel id. */
+  readonly id: number;
   readonly lock: Mutex;
   readonly domains: VfioDomain[] = [];
   /** dma_list, kept sorted by iova. */
@@ -117,6 +116,7 @@ export class VfioIommu {
     readonly v2: boolean,
     readonly nesting: boolean,
   ) {
+    this.id = k.sched.allocId('vfio-iommu');
     this.lock = k.mutex('&iommu->lock', `iommu_lock:${this.id}`);
   }
 }
