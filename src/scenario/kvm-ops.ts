@@ -6,22 +6,11 @@
  */
 import * as z from 'zod';
 import {
-  encodeKvmCreateDevice, encodeKvmIrqfd, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_TYPE_XIVE,
-  KVM_GET_REGS, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN, KVM_SET_REGS, SIZEOF_KVM_CREATE_DEVICE,
+  decodeKvmCreateDevice, encodeKvmCreateDevice, encodeKvmIrqfd, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_TYPE_XIVE,
+  KVM_GET_REGS, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN, KVM_SET_REGS,
 } from '../uapi/kvm.js';
-import { LeView } from '../uapi/ioctl.js';
-import type { StepCtx } from './context.js';
 import { defineOp, type OpDef, refText, short, sys } from './op-def.js';
 import { addr, fdRef, type NameRef, obj, uint } from './values.js';
-import type { Task } from '../kernel/sched/task.js';
-
-/** Copy `bytes` into a fresh scratch buffer; its address or -errno. */
-function* staged(ctx: StepCtx, bytes: Uint8Array): Task<number> {
-  const buf = yield* ctx.scratch(bytes.byteLength);
-  if (buf < 0) return buf;
-  const w = yield* ctx.p.ops.writeBytes(buf, bytes);
-  return w.ok ? buf : -14;
-}
 
 const kvmOpen = defineOp<null>({
   name: 'kvm_open',
@@ -67,9 +56,8 @@ const kvmIrqfd = defineOp<{ vm: NameRef | number; eventfd: NameRef | number; gsi
   binds: null,
   describe: (a) => `KVM_IRQFD ${refText(a.vm)} ${refText(a.eventfd)} gsi ${a.gsi ?? 0}${a.deassign === true ? ' deassign' : ''}`,
   *run(ctx, a) {
-    const buf = yield* staged(ctx, encodeKvmIrqfd({ fd: ctx.fd(a.eventfd), gsi: a.gsi ?? 0, flags: a.deassign === true ? KVM_IRQFD_FLAG_DEASSIGN : 0 }));
-    if (buf < 0) return { errno: -buf };
-    return sys(yield* ctx.p.ops.ioctl(ctx.fd(a.vm), KVM_IRQFD, buf));
+    const irqfd = encodeKvmIrqfd({ fd: ctx.fd(a.eventfd), gsi: a.gsi ?? 0, flags: a.deassign === true ? KVM_IRQFD_FLAG_DEASSIGN : 0 });
+    return sys((yield* ctx.ioctlStruct(ctx.fd(a.vm), KVM_IRQFD, irqfd)).ret);
   },
 });
 
@@ -80,13 +68,9 @@ const createDevice = defineOp<{ vm: NameRef | number; type: 'xive' | 'vfio' }>({
   binds: 'fd',
   describe: (a) => `KVM_CREATE_DEVICE ${refText(a.vm)} ${a.type}`,
   *run(ctx, a) {
-    const buf = yield* staged(ctx, encodeKvmCreateDevice({ type: a.type === 'xive' ? KVM_DEV_TYPE_XIVE : KVM_DEV_TYPE_VFIO }));
-    if (buf < 0) return { errno: -buf };
-    const r = yield* ctx.p.ops.ioctl(ctx.fd(a.vm), KVM_CREATE_DEVICE, buf);
-    if (r < 0) return { errno: -r };
-    const back = yield* ctx.p.ops.readBytes(buf, SIZEOF_KVM_CREATE_DEVICE);
-    if (!back.ok) return { errno: 14 };
-    const fd = new LeView(back.data).s32(4);
+    const r = yield* ctx.ioctlStruct(ctx.fd(a.vm), KVM_CREATE_DEVICE, encodeKvmCreateDevice({ type: a.type === 'xive' ? KVM_DEV_TYPE_XIVE : KVM_DEV_TYPE_VFIO }));
+    if (r.ret < 0) return { errno: -r.ret };
+    const fd = decodeKvmCreateDevice(r.bytes).fd;
     return { ret: fd, bind: { kind: 'fd', fd } };
   },
 });

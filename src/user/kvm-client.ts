@@ -7,15 +7,7 @@ import {
   KVM_GET_API_VERSION, KVM_GET_REGS, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN, KVM_SET_REGS, SIZEOF_KVM_REGS,
 } from '../uapi/kvm.js';
 import type { Process } from './process.js';
-import { rawIoctl, type VfioResult } from './vfio-client.js';
-
-function ok<T>(value: T): VfioResult<T> {
-  return { ok: true, value };
-}
-
-function err<T>(ret: number): VfioResult<T> {
-  return { ok: false, errno: -ret };
-}
+import { err, ok, rawIoctl, type VfioResult } from './vfio-client.js';
 
 /** An open /dev/kvm. */
 export class KvmSystem {

@@ -111,11 +111,13 @@ export class VfioErrnoError extends Error {
   }
 }
 
-function ok<T>(value: T): VfioResult<T> {
+/** A successful result. */
+export function ok<T>(value: T): VfioResult<T> {
   return { ok: true, value };
 }
 
-function err<T>(ret: number): VfioResult<T> {
+/** A failed result from a syscall return (-errno) or an errno. */
+export function err<T>(ret: number): VfioResult<T> {
   return { ok: false, errno: Math.abs(ret) };
 }
 
