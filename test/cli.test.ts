@@ -40,3 +40,18 @@ test('demo (5.8): SIGBUS and -EIO while disabled, and exactly one Unsupported Re
   assert.match(text, /pread BAR0: .*-EIO/);
   assert.match(text, /Unsupported Request, DMA from 0000:01:00\.0/);
 });
+
+test('CLI colors: NO_COLOR wins, FORCE_COLOR forces, a CI variable alone does not color a pipe', async () => {
+  const { detectTerminal } = await import('../src/cli/terminal.js');
+  assert.equal(detectTerminal({ CI: 'true' }, { isTTY: false }).color, false, 'CI pipes are plain');
+  assert.equal(detectTerminal({}, { isTTY: true, columns: 100 }).color, true);
+  assert.equal(detectTerminal({}, { isTTY: true, columns: 100 }).columns, 100);
+  assert.equal(detectTerminal({ NO_COLOR: '1' }, { isTTY: true }).color, false);
+  assert.equal(detectTerminal({ NO_COLOR: '', FORCE_COLOR: '1' }, { isTTY: false }).color, true, 'empty NO_COLOR is ignored');
+  assert.equal(detectTerminal({ FORCE_COLOR: '0' }, { isTTY: false }).color, false);
+  assert.equal(detectTerminal({}, { isTTY: false, columns: 80 }).columns, undefined);
+  const colored: string[] = [];
+  main(['demo'], (s) => colored.push(s), () => undefined, { color: true, columns: undefined });
+  assert.match(colored.join('\n'), /\x1b\[/, 'the demo colors when asked');
+  assert.doesNotMatch(run(['demo']).out, /\x1b\[/, 'and is plain by default');
+});

@@ -2,7 +2,7 @@
  * The narrated demonstration (`npm start`): one VMM-like process drives an edu device
  * through VFIO on the Linux 5.8 model and shows what the memory-enable blocking does.
  */
-import pc from 'picocolors';
+import picocolors from 'picocolors';
 import type { SimEvent } from '../events/event.js';
 import { describe } from '../events/format.js';
 import { errnoName } from '../kernel/errno.js';
@@ -17,7 +17,8 @@ type Out = (line: string) => void;
 const hex = (v: number | bigint): string => `0x${v.toString(16)}`;
 
 /** Run the demo, writing lines to `out`; returns the number of platform errors seen. */
-export function runDemo(out: Out, variant = '5.8'): number {
+export function runDemo(out: Out, variant = '5.8', color = false): number {
+  const pc = picocolors.createColors(color);
   const sys = new System({ variant });
   let mark = sys.events.lastSeq;
   const step = (title: string): void => out(`\n${pc.bold(pc.cyan(`== ${title}`))}`);

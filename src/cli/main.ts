@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { VARIANTS } from '../kernel/variant/knobs.js';
 import { runDemo } from './demo.js';
 import { runCommand } from './run.js';
+import { detectTerminal, PLAIN, type Terminal } from './terminal.js';
 
 const USAGE = `usage: vfio-sim <command> [options]
 
@@ -16,8 +17,8 @@ options:
   -h, --help           show this help`;
 
 /** Exit codes: 0 ok, 1 scenario expectations failed (run), 2 bad input (usage), 3 internal error. */
-export function main(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
-  if (argv[0] === 'run') return runCommand(argv.slice(1), out, err);
+export function main(argv: readonly string[], out: (s: string) => void, err: (s: string) => void, term: Terminal = PLAIN): number {
+  if (argv[0] === 'run') return runCommand(argv.slice(1), out, err, term);
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { variant: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
@@ -41,7 +42,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
         err(`vfio-sim: unknown variant '${v}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
         return 2;
       }
-      runDemo(out, v);
+      runDemo(out, v, term.color);
       return 0;
     }
     case 'variants':
@@ -59,7 +60,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
 const isMain = process.argv[1] !== undefined && /main\.js$/.test(process.argv[1]);
 if (isMain) {
   try {
-    process.exitCode = main(process.argv.slice(2), (s) => console.log(s), (s) => console.error(s));
+    process.exitCode = main(process.argv.slice(2), (s) => console.log(s), (s) => console.error(s), detectTerminal(process.env, process.stdout));
   } catch (e) {
     console.error(`vfio-sim: internal error: ${(e as Error).stack ?? String(e)}`);
     process.exitCode = 3;

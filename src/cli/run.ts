@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { formatScenarioError, loadScenario, runScenario, ScenarioInputError } from '../scenario/index.js';
 import { renderHeader, renderSummary, renderTrace, runToJson } from '../scenario/report.js';
 import { parseKnobAssignment, type KnobValue } from '../scenario/variant.js';
+import { PLAIN, type Terminal } from './terminal.js';
 
 export const RUN_USAGE = `usage: vfio-sim run <scenario.yaml> [options]
 
@@ -26,7 +27,7 @@ options:
 exit codes: 0 expectations met, 1 expectations failed, 2 bad input, 3 internal error`;
 
 /** Run the `run` command; returns the exit code. */
-export function runCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): number {
+export function runCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void, term: Terminal = PLAIN): number {
   let parsed;
   try {
     parsed = parseArgs({
@@ -99,8 +100,8 @@ export function runCommand(argv: readonly string[], out: (s: string) => void, er
       out(JSON.stringify(runToJson(res, code), null, 2));
       return code;
     }
-    const width = process.stdout.isTTY === true ? Math.max(60, process.stdout.columns) : 120;
-    const opts = { width, detail: trace, replayCommand: (t: string) => `vfio-sim run ${file} --replay ${t}` } as const;
+    const width = term.columns !== undefined ? Math.max(60, term.columns) : 120;
+    const opts = { width, color: term.color, detail: trace, replayCommand: (t: string) => `vfio-sim run ${file} --replay ${t}` } as const;
     out(renderHeader(res, opts));
     out('');
     for (const line of renderTrace(res, opts)) out(line);

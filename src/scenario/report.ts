@@ -16,7 +16,7 @@ type Colors = ReturnType<typeof pc.createColors>;
 export interface TextOptions {
   /** Total width of the trace (default 120). */
   readonly width?: number;
-  /** Colors (default: picocolors' detection, which honours NO_COLOR). */
+  /** ANSI colors (default off; the CLI turns them on for terminals, honouring NO_COLOR). */
   readonly color?: boolean;
   /** Trace rows: steps only, steps and key kernel events (default), or every event. */
   readonly detail?: 'steps' | 'key' | 'all';
@@ -86,7 +86,7 @@ function fit(s: string, w: number): string {
 
 /** The trace: a header row of thread names, then one row per step start/end or event. */
 export function renderTrace(r: RunResult, opts: TextOptions = {}): string[] {
-  const c: Colors = pc.createColors(opts.color ?? pc.isColorSupported);
+  const c: Colors = pc.createColors(opts.color ?? false);
   const detail = opts.detail ?? 'key';
   const width = Math.max(40, opts.width ?? 120);
   const firstSeq = r.events.find((e) => e.kind === 'scenario.step')?.seq ?? Infinity;
@@ -149,7 +149,7 @@ export function renderTrace(r: RunResult, opts: TextOptions = {}): string[] {
 
 /** The summary: every step's outcome and verdict, then the run's end, BUGs, platform errors, lockdep, the token. */
 export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
-  const c: Colors = pc.createColors(opts.color ?? pc.isColorSupported);
+  const c: Colors = pc.createColors(opts.color ?? false);
   const out: string[] = [];
   out.push(c.bold('Summary'));
   const tw = Math.max(6, ...r.steps.map((s) => s.thread.length + (s.phase === 'setup' ? 8 : 0)));
@@ -198,7 +198,7 @@ export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
 
 /** The header line of a run. */
 export function renderHeader(r: RunResult, opts: TextOptions = {}): string {
-  const c: Colors = pc.createColors(opts.color ?? pc.isColorSupported);
+  const c: Colors = pc.createColors(opts.color ?? false);
   return c.bold(`${r.scenario.name ?? r.scenario.file} — variant ${r.variant.base}, schedule ${r.schedule.description}`);
 }
 
