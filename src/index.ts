@@ -19,7 +19,10 @@ export {
   type LockSite,
   type LockRead,
 } from './kernel/lockdep/index.js';
-export { VARIANTS, VARIANT_5_7, VARIANT_5_8, findVariant, type Knobs, type VariantPreset } from './kernel/variant/knobs.js';
+export {
+  VARIANTS, VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_10, VARIANT_6_12,
+  KNOB_VALUES, knobConflicts, findVariant, type Knobs, type VariantPreset,
+} from './kernel/variant/knobs.js';
 export { KernelDeadlock, KernelBug, ThreadKilled, MachineHalted } from './kernel/sched/errors.js';
 export { errnoName } from './kernel/errno.js';
 export { runDemo } from './cli/demo.js';

@@ -15,7 +15,7 @@ import { VfioCore } from './kernel/vfio/vfio.js';
 import { VfioPciDriver } from './kernel/vfio/pci/vfio-pci.js';
 import { kvmInit, type KvmModule } from './kernel/kvm/kvm.js';
 import type { VfioPciDevice } from './kernel/vfio/pci/vfio-pci-device.js';
-import { findVariant, type Knobs, type VariantPreset, VARIANT_5_8 } from './kernel/variant/knobs.js';
+import { findVariant, knobConflicts, type Knobs, type VariantPreset, VARIANT_5_8, VARIANTS } from './kernel/variant/knobs.js';
 import { Process } from './user/process.js';
 
 export interface SystemOptions {
@@ -47,10 +47,13 @@ function resolveKnobs(v: SystemOptions['variant']): Knobs {
   if (v === undefined) return VARIANT_5_8.knobs;
   if (typeof v === 'string') {
     const p = findVariant(v);
-    if (p === undefined) throw new RangeError(`unknown variant '${v}'`);
+    if (p === undefined) throw new RangeError(`unknown variant '${v}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
     return p.knobs;
   }
-  return 'knobs' in v ? v.knobs : v;
+  const knobs = 'knobs' in v ? v.knobs : v;
+  const conflicts = knobConflicts(knobs);
+  if (conflicts.length > 0) throw new RangeError(`inconsistent knobs: ${conflicts.join('; ')}`);
+  return knobs;
 }
 
 export class System {

@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import * as knobsModule from '../kernel/variant/knobs.js';
-import { findVariant, type Knobs, VARIANTS } from '../kernel/variant/knobs.js';
+import { findVariant, knobConflicts, type Knobs, VARIANTS } from '../kernel/variant/knobs.js';
 import { obj, suggest } from './values.js';
 
 export type KnobValue = string | boolean | number;
@@ -85,6 +85,9 @@ export function checkVariant(c: VariantChoice): { knob: string | null; message: 
     const want = typeof (p.knobs as unknown as Record<string, unknown>)[k];
     if (typeof v !== want) errs.push({ knob: k, message: `knob ${k} expects ${want === 'boolean' ? 'true or false' : `a ${want}${dom.values.length > 0 ? ` (e.g. ${dom.values.map(String).join(', ')})` : ''}`}; got ${JSON.stringify(v)}` });
     else if (dom.strict && !dom.values.includes(v)) errs.push({ knob: k, message: `knob ${k} cannot be ${JSON.stringify(v)} (expected one of: ${dom.values.map(String).join(', ')})` });
+  }
+  if (errs.length === 0) {
+    for (const m of knobConflicts({ ...p.knobs, ...(c.knobs as Partial<Knobs>) } as Knobs)) errs.push({ knob: null, message: `variant ${c.base} with these knobs is inconsistent: ${m}` });
   }
   return errs;
 }

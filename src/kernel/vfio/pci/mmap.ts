@@ -10,7 +10,7 @@ import {
 } from '../../mm/types.js';
 import { pciReadConfig, pciWriteConfig } from '../../pci/pci-dev.js';
 import type { Task } from '../../sched/task.js';
-import { memoryEnabled, type VfioPciDevice } from './vfio-pci-device.js';
+import { faultMayMap, type VfioPciDevice } from './vfio-pci-device.js';
 
 /**
  * vfio_pci_zap_and_vma_lock (drivers/vfio/pci/vfio_pci.c, 5.8): zap every tracked vma,
@@ -138,7 +138,7 @@ function* mmapFault(k: Kernel, vmf: VmFault): Task<number> {
   let ret = VM_FAULT_NOPAGE;
   if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
   if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
-  if (!memoryEnabled(k, vdev)) {
+  if (!faultMayMap(k, vdev)) {
     ret = VM_FAULT_SIGBUS;
     if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
     k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });

@@ -57,6 +57,11 @@ export class VfioPciDevice {
   virqDisabled = false;
   msiQmax = 0;
   pmSave: Uint8Array | null = null;
+  /**
+   * pm_runtime_engaged (6.0+, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY): the user asked for
+   * runtime low power; fault handlers treat the device as disabled while it is set.
+   */
+  pmRuntimeEngaged = false;
   readonly needsPmRestore: boolean;
 
   constructor(
@@ -95,4 +100,13 @@ export function memoryEnabled(k: Kernel, vdev: VfioPciDevice): boolean {
   if (k.knobs.d3hotBlocks && vdev.pdev.currentState === 'D3hot') return false;
   if (vdev.pdev.noCommandMemory) return true;
   return (vdev.vconfigCommand & PCI_COMMAND_MEMORY) !== 0;
+}
+
+/**
+ * What the fault handlers test under memory_lock (vfio_pci_mmap_fault, 6.0+ adds
+ * pm_runtime_engaged): memory is enabled and the user has not put the device into
+ * runtime low power.
+ */
+export function faultMayMap(k: Kernel, vdev: VfioPciDevice): boolean {
+  return !vdev.pmRuntimeEngaged && memoryEnabled(k, vdev);
 }
