@@ -1,15 +1,19 @@
 /**
- * `node dist/bench/best.js [load|pread|cycle|demo ...]`: the same workloads as run.ts,
+ * `node dist/bench/best.js [load|pread|cycle|demo|scen-rr|scen-random|lockdep ...]`: the same workloads as run.ts,
  * timed in small batches for a few seconds each. Prints the best batch (the cost of an
  * operation when nothing else — another process, a GC pause — gets in the way), the
  * median batch and the overall mean. On a shared machine the best batch is the figure
- * that compares across runs; the mean is what a long run sees.
+ * that compares across runs; the mean is what a long run sees. `scen-rr` / `scen-random`
+ * time whole runs of the 3-thread scenario (bench/scenario.ts) and also print scheduler
+ * steps per second; `lockdep` alternates runs of that scenario with lockdep on and off
+ * (round-robin and random) and prints the on/off ratio of the best and of the median runs.
  */
 import { System } from '../src/system.js';
 import { PCI_COMMAND, PCI_COMMAND_MEMORY } from '../src/uapi/pci-regs.js';
 import { VFIO_TYPE1v2_IOMMU } from '../src/uapi/vfio.js';
 import { unwrap, VfioContainer, VfioGroup } from '../src/user/vfio-client.js';
 import { runDemo } from '../src/cli/demo.js';
+import { benchScenario, runOnce } from './scenario.js';
 
 const sys = new System();
 sys.events.record = false;
@@ -37,11 +41,46 @@ const workloads: Record<string, [number, () => void]> = {
     },
   ],
   demo: [1, () => void runDemo(() => undefined)],
+  'scen-rr': [1, () => void runOnce(scenario, 'rr', true)],
+  'scen-random': [1, () => void runOnce(scenario, 'random', true)],
 };
+
+const scenario = benchScenario();
+/** Scheduler steps of one run of a scenario workload (to print steps/s). */
+const stepsPerRun: Record<string, number> = {
+  'scen-rr': runOnce(scenario, 'rr', true).schedulerSteps,
+  'scen-random': runOnce(scenario, 'random', true).schedulerSteps,
+};
+
+/** Sorted times (ms) of runs of the scenario with lockdep on and off, alternating, for `seconds`. */
+function lockdepRuns(schedule: 'rr' | 'random', seconds: number): { on: number[]; off: number[] } {
+  const on: number[] = [];
+  const off: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    for (const ld of [true, false]) {
+      const s = performance.now();
+      runOnce(scenario, schedule, ld);
+      (ld ? on : off).push(performance.now() - s);
+    }
+  }
+  on.sort((a, b) => a - b);
+  off.sort((a, b) => a - b);
+  return { on, off };
+}
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
 const names = process.argv.slice(2);
-for (const name of names.length > 0 ? names : Object.keys(workloads)) {
+for (const name of names.length > 0 ? names : [...Object.keys(workloads), 'lockdep']) {
+  if (name === 'lockdep') {
+    for (const schedule of ['rr', 'random'] as const) {
+      const { on, off } = lockdepRuns(schedule, seconds);
+      const best = (a: number[]) => a[0] ?? NaN;
+      const med = (a: number[]) => a[a.length >> 1] ?? NaN;
+      console.log(`lockdep ${schedule.padEnd(6)} on/off: best ${(best(on) / best(off)).toFixed(2)}x (${best(on).toFixed(2)} / ${best(off).toFixed(2)} ms)  median ${(med(on) / med(off)).toFixed(2)}x (${med(on).toFixed(2)} / ${med(off).toFixed(2)} ms)  [${on.length} runs each]`);
+    }
+    continue;
+  }
   const w = workloads[name];
   if (w === undefined) throw new Error(`unknown workload ${name}`);
   const [batch, op] = w;
@@ -58,5 +97,8 @@ for (const name of names.length > 0 ? names : Object.keys(workloads)) {
   const us = (ms: number) => `${(ms * 1000).toFixed(3)} µs`;
   const best = times[0] ?? NaN;
   const median = times[times.length >> 1] ?? NaN;
-  console.log(`${name.padEnd(6)} best ${us(best)} (${Math.round(1000 / best).toLocaleString('en-US')} ops/s)  median ${us(median)}  mean ${us(mean)}  [${times.length} batches of ${batch}]`);
+  const steps = stepsPerRun[name];
+  const perSec = (ms: number) => Math.round(((steps ?? 1) * 1000) / ms).toLocaleString('en-US');
+  const unit = steps === undefined ? 'ops/s' : `steps/s, ${steps} steps/run`;
+  console.log(`${name.padEnd(6)} best ${us(best)} (${perSec(best)} ${unit})  median ${us(median)} (${perSec(median)})  mean ${us(mean)} (${perSec(mean)})  [${times.length} batches of ${batch}]`);
 }

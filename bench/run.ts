@@ -5,6 +5,7 @@ import { PCI_COMMAND, PCI_COMMAND_MEMORY } from '../src/uapi/pci-regs.js';
 import { VFIO_TYPE1v2_IOMMU } from '../src/uapi/vfio.js';
 import { unwrap, VfioContainer, VfioGroup } from '../src/user/vfio-client.js';
 import { runDemo } from '../src/cli/demo.js';
+import { benchScenario, runOnce, STEPS_PER_THREAD } from './scenario.js';
 
 /** The default System (5.8, lockdep on), with the event stream counted but not stored. */
 function setup() {
@@ -44,23 +45,58 @@ bench
   .add('whole demo (npm start body)', () => {
     runDemo(() => undefined);
   });
+
+// Issue #3: a 3-thread scenario through the library, under round-robin and a seeded
+// random schedule, with and without lockdep. One iteration = one whole run (System
+// creation, setup, the threads); its scheduler step count is fixed by the schedule.
+const scenario = benchScenario();
+const scenarioSteps = new Map<string, number>();
+for (const schedule of ['rr', 'random'] as const) {
+  for (const lockdep of [true, false]) {
+    const name = `3-thread scenario, ${schedule === 'rr' ? 'round-robin' : 'random (seed 7)'}, lockdep ${lockdep ? 'on' : 'off'} (${STEPS_PER_THREAD} steps/thread)`;
+    const r = runOnce(scenario, schedule, lockdep);
+    // lockdep must stay on for the whole run (a report would turn it off and hide its cost)
+    if (r.lockdep.length > 0) throw new Error('the benchmark scenario made a lockdep report');
+    scenarioSteps.set(name, r.schedulerSteps);
+    bench.add(name, () => {
+      runOnce(scenario, schedule, lockdep);
+    });
+  }
+}
 // (tinybench may call a task once while adding it, to see whether it is async.)
 const cycles0 = cycles;
 const zaps0 = sys.events.count('vfio.zap');
 const faults0 = sys.events.count('fault');
 await bench.run();
 const rows: string[] = [];
+const scenarioMeans = new Map<string, [number, number]>();
 for (const t of bench.tasks) {
   const r = t.result;
   if (r === undefined || !('throughput' in r)) continue;
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const steps = scenarioSteps.get(t.name);
+  if (steps !== undefined) {
+    const meanMs = r.latency.mean;
+    const medianMs = r.latency.p50;
+    rows.push(`| ${t.name} | ${fmt((steps * 1000) / meanMs)} steps/s | ${meanMs.toFixed(2)} ms/run (${steps} steps) | ${medianMs.toFixed(2)} ms/run (${fmt((steps * 1000) / medianMs)} steps/s) |`);
+    scenarioMeans.set(t.name, [meanMs, medianMs]);
+    continue;
+  }
   const perIter = t.name.includes(`x${OPS}`) ? OPS : t.name.includes(`x${OPS / 10}`) ? OPS / 10 : 1;
   const opsPerSec = r.throughput.mean * perIter;
   const meanUs = (r.latency.mean / perIter) * 1000;
   const medianUs = (r.latency.p50 / perIter) * 1000;
-  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   rows.push(`| ${t.name} | ${fmt(opsPerSec)} ops/s | ${meanUs.toFixed(2)} µs/op | ${medianUs.toFixed(2)} µs/op (${fmt(1e6 / medianUs)} ops/s) |`);
 }
 console.log('| benchmark | throughput (mean) | mean time | median time |\n|---|---|---|---|\n' + rows.join('\n'));
+// lockdep overhead: the same scenario and schedule with the validator on vs off
+for (const schedule of ['round-robin', 'random (seed 7)']) {
+  const on = [...scenarioMeans].find(([n]) => n.includes(schedule) && n.includes('lockdep on'))?.[1];
+  const off = [...scenarioMeans].find(([n]) => n.includes(schedule) && n.includes('lockdep off'))?.[1];
+  if (on !== undefined && off !== undefined) {
+    console.log(`lockdep overhead, ${schedule}: ${(on[0] / off[0]).toFixed(2)}x (mean), ${(on[1] / off[1]).toFixed(2)}x (median)  [goal <= 1.3x]`);
+  }
+}
 // The cycle must really zap and refault every time (the real path, not a cached one).
 const n = cycles - cycles0;
 const zaps = sys.events.count('vfio.zap') - zaps0;

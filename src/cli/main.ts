@@ -2,6 +2,7 @@
 /** The `vfio-sim` command line. */
 import { parseArgs } from 'node:util';
 import { VARIANTS } from '../kernel/variant/knobs.js';
+import { renderVariants } from './variants.js';
 import { runDemo } from './demo.js';
 import { runCommand } from './run.js';
 import { detectTerminal, PLAIN, type Terminal } from './terminal.js';
@@ -10,7 +11,8 @@ const USAGE = `usage: vfio-sim <command> [options]
 
 commands:
   demo [--variant V]   narrated demonstration on the default machine (default variant 5.8)
-  variants             list the design variants and their knobs
+  variants [--knobs]   list the design variants, what each changed and why
+                       (--knobs: every knob's value in every variant, as a table)
   run <scenario.yaml>  run a scenario file under a schedule ('vfio-sim run --help')
 
 options:
@@ -21,7 +23,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
   if (argv[0] === 'run') return runCommand(argv.slice(1), out, err, term);
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { variant: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { variant: { type: 'string' }, knobs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   } catch (e) {
     err(`vfio-sim: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -46,10 +48,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
       return 0;
     }
     case 'variants':
-      for (const v of VARIANTS) {
-        out(`${v.name.padEnd(6)} ${v.title}\n       ${v.description}`);
-        for (const [key, val] of Object.entries(v.knobs)) out(`         ${key} = ${String(val)}`);
-      }
+      for (const line of renderVariants(parsed.values.knobs === true, term.color)) out(line);
       return 0;
     default:
       err(`vfio-sim: unknown command '${cmd}'\n${USAGE}`);

@@ -52,6 +52,8 @@ export type EventBody =
   | { kind: 'vfio.zap'; dev: string; vmas: number; fn: string }
   | { kind: 'vfio.vma-track'; dev: string; op: 'add' | 'del'; mm: number; start: number; end: number }
   | { kind: 'vfio.blocked'; dev: string; path: string; errno: number }
+  /** Runtime PM of a vfio-pci device (6.0+): low-power entry/exit by the user, runtime suspend/resume by the PM core, wake-up eventfd signalled. */
+  | { kind: 'vfio.pm'; dev: string; op: 'low-power-entry' | 'low-power-exit' | 'runtime-suspend' | 'runtime-resume' | 'wakeup'; state: string }
   | { kind: 'syscall'; pid: number; name: string; args: string; ret: number | string }
   | { kind: 'signal'; pid: number; sig: 'SIGBUS' | 'SIGSEGV'; code: string; addr: number }
   | { kind: 'note'; text: string }

@@ -210,16 +210,18 @@ export function* sysEventfd(k: Kernel, proc: KProcessImpl, initval: number, flag
 
 /**
  * fork(2) (kernel/fork.c, 5.8): the child's pid or -errno. `openBeforeCopy` selects the
- * dup_mmap order of commit 35e351780fa9. `sysForkProcess` returns the child itself.
+ * dup_mmap order of commit 35e351780fa9 (vm_ops->open before copy_page_range); when it
+ * is not given the kernel's own order is used (knob forkOpenBeforeCopy).
+ * `sysForkProcess` returns the child itself.
  */
-export function* sysFork(k: Kernel, proc: KProcessImpl, openBeforeCopy = false): Task<number> {
+export function* sysFork(k: Kernel, proc: KProcessImpl, openBeforeCopy?: boolean): Task<number> {
   const r = yield* sysForkProcess(k, proc, openBeforeCopy);
   return typeof r === 'number' ? r : r.pid;
 }
 
 /** fork(2) returning the child process itself (or -errno); emits the `syscall` event. */
-export function* sysForkProcess(k: Kernel, proc: KProcessImpl, openBeforeCopy = false): Task<KProcessImpl | number> {
-  const r = yield* forkProcess(k, proc, openBeforeCopy);
+export function* sysForkProcess(k: Kernel, proc: KProcessImpl, openBeforeCopy?: boolean): Task<KProcessImpl | number> {
+  const r = yield* forkProcess(k, proc, openBeforeCopy ?? k.knobs.forkOpenBeforeCopy);
   emit(k, proc, 'fork', '', typeof r === 'number' ? r : r.pid);
   return r;
 }

@@ -5,6 +5,7 @@ export { runScenario, waitCycle, type RunOptions, type RunResult, type StepResul
 export { ScenarioInputError, parseSchedule, encodeToken, decodeToken, mulberry32, type ScheduleSpec, type ReplayToken } from './schedule.js';
 export { renderTrace, renderSummary, renderHeader, runToJson, type TextOptions } from './report.js';
 export { scenarioJsonSchema } from './json-schema.js';
+export { runMatrix, outcomeSummary, type MatrixResult, type MatrixRow } from './matrix.js';
 export { OPS } from './ops.js';
 export { IOCTLS } from './ioctls.js';
 export { defineOp, type OpDef } from './op-def.js';

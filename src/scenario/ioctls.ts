@@ -14,6 +14,11 @@ import {
   SIZEOF_VFIO_IRQ_INFO,
   SIZEOF_VFIO_REGION_INFO,
   VFIO_CHECK_EXTENSION,
+  SIZEOF_VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_PROBE,
+  VFIO_DEVICE_FEATURE_SET,
   VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
@@ -51,7 +56,9 @@ import {
   decodePciHotResetInfo,
   decodeRegionInfo,
   encodeBoolArray,
+  encodeDeviceFeature,
   encodeDeviceInfo,
+  encodeLowPowerEntryWithWakeup,
   encodeDeviceIoeventfd,
   encodeDmaMap,
   encodeDmaUnmap,
@@ -109,6 +116,10 @@ const iommuType = z.union([z.enum(['type1', 'type1v2', 'noiommu'], { error: 'exp
 const IRQ_INDEX: Readonly<Record<string, number>> = { intx: 0, msi: 1, msix: 2, err: 3, req: 4 };
 const irqIndex = z.union([z.enum(['intx', 'msi', 'msix', 'err', 'req'], { error: 'expected an IRQ index: intx, msi, msix, err, req or a number' }).transform((t) => IRQ_INDEX[t] ?? 0), z.number().int().nonnegative()], { error: 'expected an IRQ index: intx, msi, msix, err, req or a number' });
 const irqName = (i: number): string => Object.keys(IRQ_INDEX).find((k) => IRQ_INDEX[k] === i) ?? String(i);
+
+const FEATURES: Readonly<Record<string, number>> = { pci_vf_token: 0, migration: 1, mig_device_state: 2, low_power_entry: 3, low_power_entry_with_wakeup: 4, low_power_exit: 5 };
+const featureIndex = z.union([z.enum(['pci_vf_token', 'migration', 'mig_device_state', 'low_power_entry', 'low_power_entry_with_wakeup', 'low_power_exit'], { error: 'expected a feature: low_power_entry, low_power_entry_with_wakeup, low_power_exit, pci_vf_token, migration, mig_device_state or a number' }).transform((t) => FEATURES[t] ?? 0), z.number().int().min(0).max(0xffff)], { error: 'expected a feature: low_power_entry, low_power_entry_with_wakeup, low_power_exit, pci_vf_token, migration, mig_device_state or a number' });
+const featureName = (i: number): string => Object.keys(FEATURES).find((k) => FEATURES[k] === i) ?? String(i);
 
 const REGION_FLAGS = ['read', 'write', 'mmap', 'caps'];
 const flagNames = (flags: number, names: readonly string[]): string => names.filter((_, i) => (flags & (1 << i)) !== 0).join('|') || 'none';
@@ -296,6 +307,27 @@ export const IOCTLS: readonly IoctlDef[] = [
       const offset = vfioPciIndexToOffset(f.region.index) + f.region.offset + (f.offset ?? 0);
       const r = yield* ctx.ioctlStruct(fd, VFIO_DEVICE_IOEVENTFD, encodeDeviceIoeventfd({ flags, offset, data: f.data, fd: ctx.fd(f.eventfd) }));
       return r.ret < 0 ? { errno: -r.ret } : { ret: r.ret };
+    },
+  }),
+  defineIoctl({
+    name: 'VFIO_DEVICE_FEATURE', cmd: VFIO_DEVICE_FEATURE, on: 'device',
+    doc: 'A device feature (`feature`: low_power_entry, low_power_entry_with_wakeup, low_power_exit, ... or a number) with `set` (default when neither get nor probe is given), `get`, `probe`; `wakeup` (an eventfd) is the data of low_power_entry_with_wakeup; `argsz` overrides the size (default: header + data).',
+    fields: {
+      feature: featureIndex,
+      get: z.boolean().optional(),
+      set: z.boolean().optional(),
+      probe: z.boolean().optional(),
+      wakeup: fdRef(['eventfd', 'fd']).optional(),
+      argsz: uint(0xffffffff).optional(),
+    },
+    describe: (f) => `FEATURE ${[f.probe === true ? 'PROBE' : '', f.get === true ? 'GET' : '', f.set === true || (f.get !== true && f.probe !== true) ? 'SET' : ''].filter((x) => x !== '').join('|')} ${featureName(f.feature)}`,
+    *run(ctx, fd, f) {
+      const set = f.set === true || (f.get !== true && f.probe !== true);
+      const flags = f.feature | (f.get === true ? VFIO_DEVICE_FEATURE_GET : 0) | (set ? VFIO_DEVICE_FEATURE_SET : 0) | (f.probe === true ? VFIO_DEVICE_FEATURE_PROBE : 0);
+      const data = f.wakeup !== undefined ? encodeLowPowerEntryWithWakeup({ wakeupEventfd: ctx.fd(f.wakeup) }) : new Uint8Array(0);
+      const r = yield* ctx.ioctlStruct(fd, VFIO_DEVICE_FEATURE, encodeDeviceFeature(f.argsz !== undefined ? { argsz: f.argsz, flags } : { flags }, data));
+      if (r.ret < 0) return { errno: -r.ret };
+      return { ret: r.ret, ...(r.bytes.length > SIZEOF_VFIO_DEVICE_FEATURE ? { data: r.bytes.slice(SIZEOF_VFIO_DEVICE_FEATURE) } : {}) };
     },
   }),
 ];

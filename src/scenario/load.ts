@@ -10,7 +10,7 @@ import { describeValue, issuesToErrors, valueAt } from './issues.js';
 import { type MachinePlan, machineSchema, planMachine } from './machine.js';
 import { type DataPath, type ScenarioError, YamlSource } from './source.js';
 import { parseSchedule, ScenarioInputError, type ScheduleSpec } from './schedule.js';
-import { checkVariant, DEFAULT_VARIANT, type VariantChoice, variantSchema } from './variant.js';
+import { checkVariant, DEFAULT_VARIANT, type VariantChoice, variantNames, variantSchema } from './variant.js';
 import { type BindKind, DeviceRef, type Expectation, expectation, ident, NameRef, obj, suggest, uint } from './values.js';
 
 /** One step of a thread, validated. */
@@ -26,8 +26,8 @@ export interface StepDecl {
   readonly text: string;
   readonly line: number;
   readonly col: number;
-  /** For fork: the child's threads and the dup_mmap order. */
-  readonly fork: { readonly threads: readonly ThreadDecl[]; readonly openBeforeCopy: boolean } | null;
+  /** For fork: the child's threads and the dup_mmap order override (undefined: the variant's, knob forkOpenBeforeCopy). */
+  readonly fork: { readonly threads: readonly ThreadDecl[]; readonly openBeforeCopy: boolean | undefined } | null;
 }
 
 export interface ThreadDecl {
@@ -65,6 +65,12 @@ export interface Scenario {
   readonly maxSteps: number;
   /** The scenario's own schedule (command-line options override it); null: round-robin. */
   readonly schedule: ScheduleSpec | null;
+  /**
+   * The defect this scenario demonstrates, if it says so: its id (e.g. 'H3') and the presets
+   * under which every expectation holds (the defect is present); under every other preset
+   * some expectation must fail (absent). `vfio-sim run --all-variants` and the tests check it.
+   */
+  readonly defect: { readonly id: string; readonly presentIn: readonly string[] } | null;
 }
 
 export type LoadResult = { readonly ok: true; readonly scenario: Scenario } | { readonly ok: false; readonly errors: readonly ScenarioError[] };
@@ -98,6 +104,13 @@ export function scenarioSchema(step: z.ZodType) {
       schedule: z.string({ error: 'expected a schedule: rr, random, or a list of thread names like main,vcpu*3,main' }).optional(),
       seed: uint(0xffffffff).optional(),
       expect: runExpectSchema.optional(),
+      defect: obj(
+        {
+          id: z.string({ error: "expected the defect's id, e.g. 'H3'" }),
+          present_in: z.array(z.string({ error: "expected a variant name (quote versions: '5.10')" }), { error: 'expected a list of variant names' }),
+        },
+        'defect',
+      ).optional(),
       processes: z.array(process, { error: 'expected a list of processes' }).min(1, { error: 'expected at least one process' }),
     },
     'a scenario',
@@ -290,7 +303,7 @@ class Loader {
       text: `fork (child threads: ${threads.map((t) => t.name).join(', ')})`,
       line: pos.line,
       col: pos.col,
-      fork: { threads, openBeforeCopy: r.data.open_before_copy === true },
+      fork: { threads, openBeforeCopy: r.data.open_before_copy },
     };
   }
 
@@ -384,6 +397,12 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
         }
       }
     }
+    const present = valueAt(d, ['defect', 'present_in']);
+    if (Array.isArray(present)) {
+      present.forEach((v: unknown, i: number) => {
+        if (typeof v === 'number') present[i] = src.rawScalar(['defect', 'present_in', i]) ?? String(v);
+      });
+    }
   }
   const L = new Loader(src);
   const top = topSchema.safeParse(data);
@@ -408,6 +427,16 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
       if (e.knob === null) L.err(typeof vr.data === 'string' ? ['variant'] : ['variant', 'base'], e.message);
       else L.err(['variant', 'knobs', e.knob], e.message, 'key');
     }
+  }
+
+  // the defect's variant list
+  const rawPresent = valueAt(data, ['defect', 'present_in']);
+  if (Array.isArray(rawPresent)) {
+    const known = variantNames();
+    rawPresent.forEach((v: unknown, i: number) => {
+      const name = v;
+      if (typeof name === 'string' && !known.includes(name)) L.err(['defect', 'present_in', i], `unknown variant '${name}'${suggest(name, known)} (known: ${known.join(', ')})`);
+    });
   }
 
   // processes, threads, steps
@@ -482,6 +511,7 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
       expect: t.expect ?? {},
       maxSteps: t.max_steps ?? DEFAULT_MAX_STEPS,
       schedule,
+      defect: t.defect === undefined ? null : { id: t.defect.id, presentIn: t.defect.present_in },
     },
   };
 }

@@ -28,7 +28,20 @@ import {
   PCI_STATUS,
   PCI_STATUS_CAP_LIST,
 } from '../uapi/pci-regs.js';
-import { VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_SET_CONTAINER, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_SET_IOMMU, vfioPciIndexToOffset } from '../uapi/vfio.js';
+import {
+  encodeDeviceFeature,
+  encodeLowPowerEntryWithWakeup,
+  VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
+  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP,
+  VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
+  VFIO_DEVICE_FEATURE_SET,
+  VFIO_GROUP_GET_DEVICE_FD,
+  VFIO_GROUP_SET_CONTAINER,
+  VFIO_PCI_CONFIG_REGION_INDEX,
+  VFIO_SET_IOMMU,
+  vfioPciIndexToOffset,
+} from '../uapi/vfio.js';
 import { type Outcome, type StepCtx, Unavailable } from './context.js';
 import { IOCTL_OP } from './ioctls.js';
 import { KVM_OPS } from './kvm-ops.js';
@@ -242,10 +255,10 @@ const pwriteOp = defineOp<RwArgs>({
   },
 });
 
-const mmapOp = defineOp<{ fd?: NameRef | number; region?: { index: number; name: string; offset: number }; offset?: number; length?: number; prot?: number; private?: boolean; anonymous?: boolean }>({
+const mmapOp = defineOp<{ fd?: NameRef | number; region?: { index: number; name: string; offset: number }; offset?: number; length?: number; prot?: number; private?: boolean; anonymous?: boolean; hint?: number }>({
   name: 'mmap',
-  doc: 'mmap(2) of a region of a device fd (MAP_SHARED, read-write unless `prot`); `length` defaults to the BAR size. `{anonymous: true, length}` maps ordinary memory. Names the mapping.',
-  args: obj({ fd: fdRef(['device', 'fd']).optional(), region: region.optional(), offset: uint().optional(), length: uint().optional(), prot: prot.optional(), private: z.boolean().optional(), anonymous: z.boolean().optional() }, 'mmap'),
+  doc: 'mmap(2) of a region of a device fd (MAP_SHARED, read-write unless `prot`); `length` defaults to the BAR size. `{anonymous: true, length}` maps ordinary memory. `hint` is the address hint (used when that range is free, as mmap(2) does without MAP_FIXED; e.g. a 2 MiB-aligned hint for huge pfnmaps). Names the mapping.',
+  args: obj({ fd: fdRef(['device', 'fd']).optional(), region: region.optional(), offset: uint().optional(), length: uint().optional(), prot: prot.optional(), private: z.boolean().optional(), anonymous: z.boolean().optional(), hint: uint().optional() }, 'mmap'),
   binds: 'mapping',
   check: (a) => {
     if (a.anonymous === true) {
@@ -262,7 +275,7 @@ const mmapOp = defineOp<{ fd?: NameRef | number; region?: { index: number; name:
     const protv = a.prot ?? 3;
     if (a.anonymous === true) {
       const len = a.length ?? 4096;
-      const r = yield* ctx.p.ops.mmap(0, len, protv, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      const r = yield* ctx.p.ops.mmap(a.hint ?? 0, len, protv, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       return r < 0 ? { errno: -r } : { ret: r, bind: { kind: 'mapping', addr: r, length: len, dev: null, region: null } };
     }
     const fdr = a.fd ?? -1;
@@ -274,7 +287,7 @@ const mmapOp = defineOp<{ fd?: NameRef | number; region?: { index: number; name:
       const res = dev === null ? null : (ctx.sys.hw.findFunction(dev)?.resource(reg.index) ?? null);
       len = res === null ? 4096 : Math.max(4096, Math.ceil(res.size / 4096) * 4096);
     }
-    const r = yield* ctx.p.ops.mmap(0, len, protv, a.private === true ? MAP_PRIVATE : MAP_SHARED, fd, vfioPciIndexToOffset(reg.index) + reg.offset + (a.offset ?? 0));
+    const r = yield* ctx.p.ops.mmap(a.hint ?? 0, len, protv, a.private === true ? MAP_PRIVATE : MAP_SHARED, fd, vfioPciIndexToOffset(reg.index) + reg.offset + (a.offset ?? 0));
     return r < 0 ? { errno: -r } : { ret: r, bind: { kind: 'mapping', addr: r, length: len, dev, region: reg.index } };
   },
 });
@@ -398,6 +411,33 @@ const powerOp = defineOp<{ fd: NameRef | number; state: 'D0' | 'D3hot' }>({
   },
 });
 
+const lowPowerEntryOp = defineOp<{ fd: NameRef | number; wakeup?: NameRef | number }>({
+  name: 'low_power_entry',
+  doc: 'VFIO_DEVICE_FEATURE SET LOW_POWER_ENTRY (6.0+; -ENOTTY before): BAR mappings are zapped and fault with SIGBUS until low_power_exit, the device runtime-suspends (D3hot if it has PM); reads, writes and ioctls wake it for their duration. `{fd, wakeup: efd}` uses LOW_POWER_ENTRY_WITH_WAKEUP: a wake-up signals the eventfd and leaves low power.',
+  args: short('fd', fdRef(['device', 'fd']), obj({ fd: fdRef(['device', 'fd']), wakeup: fdRef(['eventfd', 'fd']).optional() }, 'low_power_entry'), 'expected a device fd (e.g. dev) or a mapping {fd, wakeup}'),
+  binds: null,
+  describe: (a) => `low_power_entry ${refText(a.fd)}${a.wakeup !== undefined ? ` wakeup ${refText(a.wakeup)}` : ''}`,
+  *run(ctx, a) {
+    const b = a.wakeup === undefined
+      ? encodeDeviceFeature({ flags: VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY })
+      : encodeDeviceFeature({ flags: VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP }, encodeLowPowerEntryWithWakeup({ wakeupEventfd: ctx.fd(a.wakeup) }));
+    const r = yield* ctx.ioctlStruct(ctx.fd(a.fd), VFIO_DEVICE_FEATURE, b);
+    return sys(r.ret);
+  },
+});
+
+const lowPowerExitOp = defineOp<{ fd: NameRef | number }>({
+  name: 'low_power_exit',
+  doc: 'VFIO_DEVICE_FEATURE SET LOW_POWER_EXIT (6.0+; -ENOTTY before): leave runtime low power; existing BAR mappings refault on the next touch.',
+  args: fdShort('low_power_exit'),
+  binds: null,
+  describe: (a) => `low_power_exit ${refText(a.fd)}`,
+  *run(ctx, a) {
+    const r = yield* ctx.ioctlStruct(ctx.fd(a.fd), VFIO_DEVICE_FEATURE, encodeDeviceFeature({ flags: VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_EXIT }));
+    return sys(r.ret);
+  },
+});
+
 const setpciOp = defineOp<{ device: DeviceRef; offset: number; size?: 1 | 2 | 4; value?: number; set?: number; clear?: number }>({
   name: 'setpci',
   doc: 'A config write by the host (like setpci or sysfs), bypassing vfio-pci: `value`, or `set`/`clear` bit masks (read-modify-write).',
@@ -492,6 +532,22 @@ const eventfdRead = defineOp<{ fd: NameRef | number }>({
   },
 });
 
+const eventfdWrite = defineOp<{ fd: NameRef | number; value?: bigint }>({
+  name: 'eventfd_write',
+  doc: 'write(2) of an 8-byte value (default 1) to an eventfd: adds it to the counter and wakes its waiters (an ioeventfd or irqfd bound to it runs).',
+  args: short('fd', fdRef(['eventfd', 'fd']), obj({ fd: fdRef(['eventfd', 'fd']), value: u64().optional() }, 'eventfd_write'), 'expected an eventfd (e.g. efd0) or a mapping {fd, value}'),
+  binds: null,
+  describe: (a) => `eventfd_write ${refText(a.fd)}${a.value !== undefined ? ` ${hex(a.value)}` : ''}`,
+  *run(ctx, a) {
+    const buf = yield* ctx.scratch(8);
+    if (buf < 0) return { errno: -buf };
+    const st = yield* ctx.p.ops.store(buf, 8, a.value ?? 1n);
+    if (!st.ok) return { errno: 14 };
+    const n = yield* ctx.p.ops.write(ctx.fd(a.fd), buf, 8);
+    return n < 0 ? { errno: -n } : { ret: n };
+  },
+});
+
 const closeOp = defineOp<{ fd: NameRef | number }>({
   name: 'close',
   doc: 'close(2) of an fd (`close: dev`, `close: dev.group`).',
@@ -547,11 +603,14 @@ export const OPS: readonly OpDef<unknown>[] = [
   commandGeneric,
   flrOp,
   powerOp,
+  lowPowerEntryOp,
+  lowPowerExitOp,
   setpciOp,
   dmaOp,
   eduDma,
   eventfdOp,
   eventfdRead,
+  eventfdWrite,
   closeOp,
   exitOp,
   noteOp,
@@ -562,4 +621,4 @@ export const OP_BY_NAME: ReadonlyMap<string, OpDef<unknown>> = new Map(OPS.map((
 
 /** `fork` is declared here for the op name list; its schema is built by the loader (it nests threads). */
 export const FORK_OP = 'fork';
-export const FORK_DOC = 'fork(2): the child process gets a copy of the address space and fds (and of the names bound so far); `threads` run in the child, starting after the fork. `open_before_copy: true` selects the fork order of 35e351780fa9 (vm_ops.open before copying page tables).';
+export const FORK_DOC = 'fork(2): the child process gets a copy of the address space and fds (and of the names bound so far); `threads` run in the child, starting after the fork. The fork order (dup_mmap) is the variant\'s: knob forkOpenBeforeCopy (35e351780fa9: vm_ops.open before copying page tables); `open_before_copy: true`/`false` overrides it for this fork.';

@@ -31,9 +31,9 @@ import { type BindKind, type DeviceRef, type Expectation, type NameRef } from '.
 import { checkVariant, type KnobValue, resolveKnobs, type VariantChoice, variantWarnings } from './variant.js';
 
 export interface RunOptions {
-  /** A preset name; replaces the scenario's preset (its knob overrides still apply). */
+  /** A preset name; replaces the scenario's whole variant (its preset and its knob overrides). */
   readonly variant?: string;
-  /** Knob overrides on top of the scenario's. */
+  /** Knob overrides: on top of the scenario's, or on top of `variant` when one is given. */
   readonly knobs?: Readonly<Record<string, KnobValue>>;
   /** 'rr' (default), 'random', a list of thread names ('main,vcpu*3'), or a parsed schedule. */
   readonly schedule?: string | readonly string[] | ScheduleSpec;
@@ -43,6 +43,8 @@ export interface RunOptions {
   readonly replay?: string;
   /** Scheduler step limit (default: the scenario's max_steps). */
   readonly maxSteps?: number;
+  /** Run the lock validator (default true, as System's `lockdep` option); false runs without it (benchmarks). */
+  readonly lockdep?: boolean;
 }
 
 export type StepStatus = 'ok' | 'error' | 'signal' | 'failed' | 'killed' | 'skipped' | 'blocked' | 'not-run';
@@ -268,7 +270,7 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
     for (const e of schedule.entries) if (!names.includes(e.thread)) throw new ScenarioInputError(`schedule names an unknown thread '${e.thread}' (threads: ${names.join(', ')})`);
   }
   const knobs = resolveKnobs(choice);
-  return new Runner(s, choice, knobs, schedule, opts.maxSteps ?? s.maxSteps).run();
+  return new Runner(s, choice, knobs, schedule, opts.maxSteps ?? s.maxSteps, opts.lockdep).run();
 }
 
 class Runner {
@@ -289,8 +291,9 @@ class Runner {
     private readonly knobs: Knobs,
     private readonly schedule: ScheduleSpec,
     private readonly maxSteps: number,
+    lockdep: boolean | undefined,
   ) {
-    this.sys = new System({ machine: s.machine.spec, variant: knobs });
+    this.sys = new System({ machine: s.machine.spec, variant: knobs, ...(lockdep === undefined ? {} : { lockdep }) });
     this.deviceNames = new Map(s.machine.devices.map((d) => [d.name, d.bdf]));
     for (const d of s.machine.devices) {
       const fn = this.sys.hw.findFunction(d.bdf);

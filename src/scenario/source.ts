@@ -3,7 +3,7 @@
  * and map a data path (['processes', 0, 'threads', 1, 'steps', 2, 'load', 'size']) back to
  * `line:col` for error messages.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 
 /** A path into the scenario's data: map keys and sequence indexes. */
 export type DataPath = readonly (string | number)[];
@@ -52,7 +52,37 @@ export class YamlSource {
       const { line, col } = this.lines.linePos(e.pos[0]);
       this.syntaxErrors.push({ file, line, col, message: `YAML syntax error: ${yamlMessage(e.code, e.message)}` });
     }
-    this.data = this.syntaxErrors.length > 0 ? null : this.doc.toJS({ maxAliasCount: 1000 });
+    let data: unknown = null;
+    if (this.syntaxErrors.length === 0) {
+      try {
+        data = this.doc.toJS({ maxAliasCount: 1000 });
+      } catch (err) {
+        // an alias with no anchor before it, or an alias explosion: the yaml library throws
+        this.syntaxErrors.push(this.aliasError(err));
+      }
+    }
+    this.data = data;
+  }
+
+  /** The error for an alias toJS could not resolve (or too many aliases), at the alias. */
+  private aliasError(err: unknown): ScenarioError {
+    let bad: { name: string; off: number } | null = null;
+    visit(this.doc, {
+      Alias: (_key, node) => {
+        if (bad === null && node.resolve(this.doc) === undefined) {
+          bad = { name: node.source, off: node.range?.[0] ?? 0 };
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    const found = bad as { name: string; off: number } | null;
+    if (found !== null) {
+      const { line, col } = this.lines.linePos(found.off);
+      return { file: this.file, line, col, message: `YAML error: the alias '*${found.name}' refers to no anchor defined before it (a YAML alias needs '&${found.name}' earlier in the file; quote the value if '*' was meant literally)` };
+    }
+    const msg = err instanceof Error ? err.message : String(err);
+    return { file: this.file, line: 1, col: 1, message: `YAML error: ${/alias/i.test(msg) ? 'too many aliases (at most 1000 expansions)' : msg}` };
   }
 
   /** 1-based line and column of a character offset. */

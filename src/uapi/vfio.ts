@@ -54,6 +54,8 @@ export const VFIO_DEVICE_QUERY_GFX_PLANE = _IO(VFIO_TYPE, VFIO_BASE + 14);
 export const VFIO_DEVICE_GET_GFX_DMABUF = _IO(VFIO_TYPE, VFIO_BASE + 15);
 /** VFIO_DEVICE_IOEVENTFD (device; struct vfio_device_ioeventfd *) */
 export const VFIO_DEVICE_IOEVENTFD = _IO(VFIO_TYPE, VFIO_BASE + 16);
+/** VFIO_DEVICE_FEATURE (device, 5.7+; struct vfio_device_feature *; same number as VFIO_IOMMU_DIRTY_PAGES on a container) */
+export const VFIO_DEVICE_FEATURE = _IO(VFIO_TYPE, VFIO_BASE + 17);
 /** VFIO_IOMMU_GET_INFO (container, type1; struct vfio_iommu_type1_info *) */
 export const VFIO_IOMMU_GET_INFO = _IO(VFIO_TYPE, VFIO_BASE + 12);
 /** VFIO_IOMMU_MAP_DMA (container, type1; struct vfio_iommu_type1_dma_map *) */
@@ -593,6 +595,72 @@ export function decodeDeviceIoeventfd(b: Uint8Array, off = 0): VfioDeviceIoevent
   return { argsz: v.u32(off), flags: v.u32(off + 4), offset: v.u64(off + 8), data: v.u64(off + 16), fd: v.s32(off + 24) };
 }
 
+// ---- struct vfio_device_feature (VFIO_DEVICE_FEATURE) ---------------------------------------
+
+/** Feature index bits of vfio_device_feature.flags. */
+export const VFIO_DEVICE_FEATURE_MASK = 0xffff;
+/** Get the feature's data. */
+export const VFIO_DEVICE_FEATURE_GET = 1 << 16;
+/** Set the feature's data. */
+export const VFIO_DEVICE_FEATURE_SET = 1 << 17;
+/** Only ask whether the feature (with GET and/or SET) is supported. */
+export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
+/** SET a VF token UUID on an SR-IOV PF (5.7+). */
+export const VFIO_DEVICE_FEATURE_PCI_VF_TOKEN = 0;
+/** Migration (5.18+, devices with migration support only). */
+export const VFIO_DEVICE_FEATURE_MIGRATION = 1;
+export const VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE = 2;
+/** SET: let the device enter runtime low power; mmap access is blocked until exit (6.0+). */
+export const VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY = 3;
+/** SET with struct vfio_device_low_power_entry_with_wakeup: as LOW_POWER_ENTRY, and signal the eventfd on a wake-up (6.0+). */
+export const VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP = 4;
+/** SET: leave runtime low power (6.0+). */
+export const VFIO_DEVICE_FEATURE_LOW_POWER_EXIT = 5;
+
+/** struct vfio_device_feature { __u32 argsz, flags; __u8 data[]; } (sizeof 8: the header) */
+export interface VfioDeviceFeature {
+  argsz: number;
+  flags: number;
+}
+export const SIZEOF_VFIO_DEVICE_FEATURE = 8;
+/** offsetofend(struct vfio_device_feature, flags) */
+export const VFIO_DEVICE_FEATURE_MINSZ = 8;
+
+/** The header followed by `data`; argsz defaults to the whole buffer. */
+export function encodeDeviceFeature(s: { argsz?: number; flags: number }, data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_DEVICE_FEATURE + data.byteLength);
+  const v = new LeView(b);
+  v.setU32(0, s.argsz ?? b.byteLength);
+  v.setU32(4, s.flags);
+  b.set(data, SIZEOF_VFIO_DEVICE_FEATURE);
+  return b;
+}
+
+export function decodeDeviceFeature(b: Uint8Array, off = 0): VfioDeviceFeature {
+  const v = new LeView(b);
+  return { argsz: v.u32(off), flags: v.u32(off + 4) };
+}
+
+/** struct vfio_device_low_power_entry_with_wakeup { __s32 wakeup_eventfd; __u32 reserved; } (sizeof 8) */
+export interface VfioDeviceLowPowerEntryWithWakeup {
+  wakeupEventfd: number;
+  reserved: number;
+}
+export const SIZEOF_VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP = 8;
+
+export function encodeLowPowerEntryWithWakeup(s: { wakeupEventfd: number; reserved?: number }): Uint8Array {
+  const b = new Uint8Array(SIZEOF_VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP);
+  const v = new LeView(b);
+  v.setS32(0, s.wakeupEventfd);
+  v.setU32(4, s.reserved ?? 0);
+  return b;
+}
+
+export function decodeLowPowerEntryWithWakeup(b: Uint8Array, off = 0): VfioDeviceLowPowerEntryWithWakeup {
+  const v = new LeView(b);
+  return { wakeupEventfd: v.s32(off), reserved: v.u32(off + 4) };
+}
+
 // ---- type1 ---------------------------------------------------------------------------------------
 
 /** struct vfio_iommu_type1_info { __u32 argsz, flags; __u64 iova_pgsizes; __u32 cap_offset; } (sizeof 24) */
@@ -748,5 +816,5 @@ const IOCTL_NAMES = new Map<number, string>([
   [VFIO_DEVICE_QUERY_GFX_PLANE, 'VFIO_DEVICE_QUERY_GFX_PLANE/VFIO_IOMMU_UNMAP_DMA'],
   [VFIO_DEVICE_GET_GFX_DMABUF, 'VFIO_DEVICE_GET_GFX_DMABUF'],
   [VFIO_DEVICE_IOEVENTFD, 'VFIO_DEVICE_IOEVENTFD'],
-  [VFIO_IOMMU_DIRTY_PAGES, 'VFIO_IOMMU_DIRTY_PAGES'],
+  [VFIO_DEVICE_FEATURE, 'VFIO_DEVICE_FEATURE/VFIO_IOMMU_DIRTY_PAGES'],
 ]);

@@ -163,7 +163,7 @@ export class Process {
       mmap: (addr, len, prot, flags, fd, offset) => sysMmap(k, proc, addr, len, prot, flags, fd, offset),
       munmap: (addr, len) => sysMunmap(k, proc, addr, len),
       eventfd: (initval, flags) => sysEventfd(k, proc, initval, flags),
-      *fork(openBeforeCopy = false): Task<Process | number> {
+      *fork(openBeforeCopy?: boolean): Task<Process | number> {
         const r = yield* sysForkProcess(k, proc, openBeforeCopy);
         if (typeof r === 'number') return r;
         return new Process(k, r, undefined, { ...self.arena });
@@ -312,9 +312,11 @@ export class Process {
 
   /**
    * fork(2): the child process (its own thread, a copy of the address space and fd
-   * table), or -errno. `openBeforeCopy` selects the dup_mmap order of 35e351780fa9.
+   * table), or -errno. `openBeforeCopy` selects the dup_mmap order of 35e351780fa9
+   * (vm_ops->open before the page tables are copied); by default the variant's order
+   * (knob forkOpenBeforeCopy).
    */
-  fork(openBeforeCopy = false): Process | number {
+  fork(openBeforeCopy?: boolean): Process | number {
     return this.run(this.ops.fork(openBeforeCopy), 'fork');
   }
 

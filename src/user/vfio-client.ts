@@ -24,6 +24,12 @@ import {
   SIZEOF_VFIO_PCI_HOT_RESET_INFO,
   SIZEOF_VFIO_REGION_INFO,
   VFIO_CHECK_EXTENSION,
+  VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY,
+  VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP,
+  VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
+  VFIO_DEVICE_FEATURE_SET,
+  SIZEOF_VFIO_DEVICE_FEATURE,
   VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
@@ -68,7 +74,9 @@ import {
   decodePciHotResetInfo,
   decodeRegionInfo,
   encodeBoolArray,
+  encodeDeviceFeature,
   encodeDeviceInfo,
+  encodeLowPowerEntryWithWakeup,
   encodeDeviceIoeventfd,
   encodeDmaMap,
   encodeDmaUnmap,
@@ -458,6 +466,34 @@ export class VfioDeviceHandle {
     return r.ret < 0 ? err(r.ret) : ok(undefined);
   }
 
+  /**
+   * VFIO_DEVICE_FEATURE: `flags` is the feature index or'd with VFIO_DEVICE_FEATURE_GET /
+   * _SET / _PROBE; `data` follows the header; `argsz` defaults to header + data. The value
+   * is the data bytes as the kernel left them (a GET's answer).
+   */
+  feature(flags: number, data: Uint8Array = new Uint8Array(0), argsz?: number): VfioResult<Uint8Array> {
+    const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_FEATURE, encodeDeviceFeature(argsz === undefined ? { flags } : { argsz, flags }, data));
+    return r.ret < 0 ? err(r.ret) : ok(r.bytes.slice(SIZEOF_VFIO_DEVICE_FEATURE));
+  }
+
+  /**
+   * VFIO_DEVICE_FEATURE_SET of LOW_POWER_ENTRY (6.0+), or of LOW_POWER_ENTRY_WITH_WAKEUP
+   * when a wake-up eventfd is given: BAR mappings are zapped and fault with SIGBUS until
+   * lowPowerExit (or, with the eventfd, until a wake-up); -ENOTTY on older kernels.
+   */
+  lowPowerEntry(wakeupEventfd?: number): VfioResult<void> {
+    const r = wakeupEventfd === undefined
+      ? this.feature(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY)
+      : this.feature(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, encodeLowPowerEntryWithWakeup({ wakeupEventfd }));
+    return r.ok ? ok(undefined) : r;
+  }
+
+  /** VFIO_DEVICE_FEATURE_SET of LOW_POWER_EXIT (6.0+): BAR mappings refault normally again. */
+  lowPowerExit(): VfioResult<void> {
+    const r = this.feature(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_EXIT);
+    return r.ok ? ok(undefined) : r;
+  }
+
   /** pread of `len` bytes at `offset` within region `index` (through a buffer in the process's memory). */
   readRegion(index: number, offset: number, len: number): VfioResult<Uint8Array> {
     const addr = scratch(this.proc, len);
@@ -482,17 +518,17 @@ export class VfioDeviceHandle {
     const r = this.readRegion(VFIO_PCI_CONFIG_REGION_INDEX, offset, size);
     if (!r.ok) return r;
     if (r.value.byteLength !== size) return err(-5);
-    const v = new LeView(r.value);
-    return ok(size === 1 ? v.u8(0) : size === 2 ? v.u16(0) : v.u32(0));
+    // little-endian, decoded by hand (no DataView per access)
+    const b = r.value;
+    let v = 0;
+    for (let i = 0; i < size; i++) v |= (b[i] as number) << (8 * i);
+    return ok(v >>> 0);
   }
 
   /** Config-space write of 1/2/4 bytes (little-endian). */
   writeConfig(offset: number, size: 1 | 2 | 4, value: number): VfioResult<void> {
     const b = new Uint8Array(size);
-    const v = new LeView(b);
-    if (size === 1) v.setU8(0, value);
-    else if (size === 2) v.setU16(0, value);
-    else v.setU32(0, value);
+    for (let i = 0; i < size; i++) b[i] = (value >>> (8 * i)) & 0xff;
     const r = this.writeRegion(VFIO_PCI_CONFIG_REGION_INDEX, offset, b);
     if (!r.ok) return r;
     return r.value === size ? ok(undefined) : err(-5);

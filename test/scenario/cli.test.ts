@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,4 +142,46 @@ test('run --help and the top-level usage mention run', () => {
   assert.equal(h.code, 0);
   assert.match(h.out, /usage: vfio-sim run <scenario\.yaml>/);
   assert.match(run(['--help']).out, /run <scenario\.yaml>/);
+});
+
+test('run --all-variants: one row per preset; exit 0 when the defect is present exactly where the scenario declares it', () => {
+  const r = run(['run', `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, '--all-variants']);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /^ {2}5\.8 +hold +present ✓ 1 UR$/m);
+  assert.match(r.out, /^ {2}5\.13 +fail +absent {2}✓ platform errors: expected 1, got 0$/m);
+  assert.match(r.out, /as declared: H4 is present exactly in 5\.7, v1, v2, 5\.8/);
+});
+
+test('run --all-variants: a wrong present_in declaration exits 1 and names the contradicting variants', () => {
+  const text = readFileSync(`${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, 'utf8').replace(/present_in: \[[^\]]*\]/, "present_in: ['5.8']");
+  const r = run(['run', file('h4-wrong.yaml', text), '--all-variants']);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /^ {2}5\.7 +hold +present ✗/m);
+  assert.match(r.out, /not as declared in: 5\.7, v1, v2/);
+});
+
+test('run --all-variants --json: rows with verdict, asDeclared and a replay token per variant', () => {
+  const r = run(['run', `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, '--all-variants', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out) as { ok: boolean; defect: { id: string }; rows: { variant: string; verdict: string; asDeclared: boolean; token: string }[] };
+  assert.equal(j.ok, true);
+  assert.equal(j.defect.id, 'H4');
+  assert.equal(j.rows.length, 10);
+  assert.ok(j.rows.every((x) => x.asDeclared === true && /^vs1\./.test(x.token)));
+});
+
+test('run --all-variants refuses --variant and --replay (bad input, exit 2)', () => {
+  const f = `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`;
+  const a = run(['run', f, '--all-variants', '--variant', '5.8']);
+  assert.equal(a.code, 2);
+  assert.match(a.err, /--all-variants runs every variant; drop --variant/);
+  const b = run(['run', f, '--all-variants', '--replay', 'vs1.AAAA']);
+  assert.equal(b.code, 2);
+});
+
+test('scenario: an unknown variant in defect.present_in is reported at its position', () => {
+  const text = readFileSync(`${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, 'utf8').replace(/present_in: \[[^\]]*\]/, "present_in: ['5.8', 5.99]");
+  const r = run(['run', file('h4-bad.yaml', text)]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /h4-bad\.yaml:\d+:\d+: unknown variant '5\.99'/);
 });

@@ -226,9 +226,17 @@ export class Lockdep implements LockValidator {
       st.held.pop();
       return;
     }
+    const reOp = op ?? releaseOp(h.cls.kind, mode);
+    if (i === st.held.length - 2) {
+      // one lock above (the common out-of-order release): re-acquire it without a list
+      const top = st.held.pop() as HeldLockEntry;
+      st.held.pop();
+      this.push(t, st, top, reOp, fn);
+      return;
+    }
     const above = st.held.splice(i + 1);
     st.held.pop();
-    this.reacquire(t, st, above, op ?? releaseOp(h.cls.kind, mode), fn);
+    this.reacquire(t, st, above, reOp, fn);
   }
 
   /** debug_locks_off (lib/debug_locks.c, 5.8): stop validating (no report). */

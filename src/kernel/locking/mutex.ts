@@ -1,6 +1,6 @@
 import { KernelBug } from '../sched/errors.js';
 import type { SchedPoint, Task, Waitable } from '../sched/task.js';
-import type { KThread } from '../sched/thread.js';
+import type { HeldLock, KThread } from '../sched/thread.js';
 import { currentThread, type LockCtx } from './lock-ctx.js';
 
 /**
@@ -13,6 +13,7 @@ export class Mutex implements Waitable {
   readonly waiters: KThread[] = [];
   private readonly pLock: SchedPoint;
   private readonly pUnlock: SchedPoint;
+  private readonly records: HeldRecords;
 
   constructor(
     private readonly ctx: LockCtx,
@@ -23,6 +24,7 @@ export class Mutex implements Waitable {
   ) {
     this.pLock = { op: 'lock', obj: id, access: 'w' };
     this.pUnlock = { op: 'unlock', obj: id, access: 'w' };
+    this.records = new HeldRecords(id, cls);
   }
 
   holders(): readonly KThread[] {
@@ -53,7 +55,7 @@ export class Mutex implements Waitable {
     } else {
       this.owner = t;
     }
-    t.held.push({ lockId: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
+    t.held.push(this.records.get('w', false, fn));
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
     else ev.skip('lock.acquire');
@@ -70,7 +72,7 @@ export class Mutex implements Waitable {
     const t = currentThread(this.ctx);
     this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
     this.owner = t;
-    t.held.push({ lockId: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
+    t.held.push(this.records.get('w', false, fn));
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
     else ev.skip('lock.acquire');
@@ -87,7 +89,7 @@ export class Mutex implements Waitable {
     }
     this.ctx.validator?.acquire(t, this.id, this.cls, 'w', true, fn);
     this.owner = t;
-    t.held.push({ lockId: this.id, cls: this.cls, mode: 'w', trylock: true, fn });
+    t.held.push(this.records.get('w', true, fn));
     this.ctx.events.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: true, fn });
     return true;
   }
@@ -127,11 +129,41 @@ export class Mutex implements Waitable {
 
 /** Remove the most recent held-lock entry for `lockId` (lockdep allows out-of-order release). */
 export function dropHeld(t: KThread, lockId: string): void {
-  for (let i = t.held.length - 1; i >= 0; i--) {
-    if ((t.held[i] as { lockId: string }).lockId === lockId) {
-      if (i === t.held.length - 1) t.held.pop();
-      else t.held.splice(i, 1);
+  const held = t.held;
+  for (let i = held.length - 1; i >= 0; i--) {
+    if ((held[i] as { lockId: string }).lockId === lockId) {
+      removeAt(held, i);
       return;
     }
+  }
+}
+
+/** `a.splice(i, 1)` without allocating the array of removed elements (`i` is a valid index). */
+export function removeAt<T>(a: T[], i: number): void {
+  for (let j = i + 1; j < a.length; j++) a[j - 1] = a[j] as T;
+  a.pop();
+}
+
+/**
+ * The held-lock records (KThread.held entries) of one lock. Records are immutable, so the
+ * one made for the previous acquisition in the same mode, with the same trylock flag and
+ * function, is handed out again instead of a new object per acquisition.
+ */
+export class HeldRecords {
+  private r: HeldLock | null = null;
+  private w: HeldLock | null = null;
+
+  constructor(
+    private readonly lockId: string,
+    private readonly cls: string,
+  ) {}
+
+  get(mode: 'r' | 'w', trylock: boolean, fn: string): HeldLock {
+    const c = mode === 'r' ? this.r : this.w;
+    if (c !== null && c.fn === fn && c.trylock === trylock) return c;
+    const n: HeldLock = { lockId: this.lockId, cls: this.cls, mode, trylock, fn };
+    if (mode === 'r') this.r = n;
+    else this.w = n;
+    return n;
   }
 }

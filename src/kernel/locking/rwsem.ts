@@ -1,8 +1,8 @@
 import { KernelBug } from '../sched/errors.js';
 import type { SchedPoint, Task, Waitable } from '../sched/task.js';
-import type { KThread } from '../sched/thread.js';
+import type { HeldLock, KThread } from '../sched/thread.js';
 import { currentThread, type LockCtx } from './lock-ctx.js';
-import { dropHeld } from './mutex.js';
+import { dropHeld, HeldRecords, removeAt } from './mutex.js';
 
 interface RwWaiter {
   readonly t: KThread;
@@ -25,6 +25,7 @@ export class RwSemaphore implements Waitable {
   private readonly pWrite: SchedPoint;
   private readonly pUpRead: SchedPoint;
   private readonly pUpWrite: SchedPoint;
+  private readonly records: HeldRecords;
 
   constructor(
     private readonly ctx: LockCtx,
@@ -35,6 +36,7 @@ export class RwSemaphore implements Waitable {
     this.pWrite = { op: 'down_write', obj: id, access: 'w' };
     this.pUpRead = { op: 'up_read', obj: id, access: 'r' };
     this.pUpWrite = { op: 'up_write', obj: id, access: 'w' };
+    this.records = new HeldRecords(id, cls);
   }
 
   holders(): readonly KThread[] {
@@ -58,7 +60,7 @@ export class RwSemaphore implements Waitable {
   }
 
   private granted(t: KThread, mode: 'r' | 'w', trylock: boolean, fn: string): void {
-    t.held.push({ lockId: this.id, cls: this.cls, mode, trylock, fn });
+    t.held.push(this.records.get(mode, trylock, fn));
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode, trylock, fn });
     else ev.skip('lock.acquire');
@@ -186,8 +188,7 @@ export class RwSemaphore implements Waitable {
 
   /** The release half of up_read, after the point: `t` is readers[i]. */
   private readReleased(t: KThread, i: number, fn: string): void {
-    if (i === this.readers.length - 1) this.readers.pop();
-    else this.readers.splice(i, 1);
+    removeAt(this.readers, i);
     dropHeld(t, this.id);
     this.ctx.validator?.release(t, this.id, this.cls, 'r', fn);
     const ev = this.ctx.events;
@@ -201,6 +202,23 @@ export class RwSemaphore implements Waitable {
     if (!this.ctx.sched.passPoint()) yield this.pUpWrite;
     const t = currentThread(this.ctx);
     if (this.writer !== t) throw new KernelBug(`up_write of ${this.id} not write-held by ${t.name}`, fn);
+    this.writeReleased(t, fn);
+  }
+
+  /**
+   * up_write by the writer in a synchronous run when the scheduling point can be passed:
+   * released as upWrite would, true; otherwise nothing done, false (the caller runs
+   * `yield* upWrite(fn)`).
+   */
+  upWritePassed(fn: string): boolean {
+    const t = this.ctx.sched.current;
+    if (t === null || this.writer !== t || !this.ctx.sched.passPoint()) return false;
+    this.writeReleased(t, fn);
+    return true;
+  }
+
+  /** The release half of up_write, after the point and the owner check. */
+  private writeReleased(t: KThread, fn: string): void {
     this.writer = null;
     dropHeld(t, this.id);
     this.ctx.validator?.release(t, this.id, this.cls, 'w', fn);
@@ -217,7 +235,12 @@ export class RwSemaphore implements Waitable {
     if (this.writer !== t) throw new KernelBug(`downgrade_write of ${this.id} not write-held`, fn);
     this.writer = null;
     this.readers.push(t);
-    for (const h of t.held) if (h.lockId === this.id) (h as { mode: 'r' | 'w' }).mode = 'r';
+    // records are shared between acquisitions: replace the entry rather than change it
+    const held = t.held;
+    for (let i = 0; i < held.length; i++) {
+      const h = held[i] as HeldLock;
+      if (h.lockId === this.id) held[i] = this.records.get('r', h.trylock, h.fn);
+    }
     this.ctx.validator?.downgrade?.(t, this.id, this.cls, fn);
     this.ctx.events.emit({ kind: 'lock.downgrade', lock: this.id, cls: this.cls, fn });
     this.wakeReaders();

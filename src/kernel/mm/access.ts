@@ -72,7 +72,9 @@ const FAULT_ACCERR: FaultOutcome = { kind: 'accerr' };
  * do_user_addr_fault (arch/x86/mm/fault.c, 5.8): mmap_read_trylock (else mmap_read_lock),
  * find_vma, access_error, handle_mm_fault with FAULT_FLAG_ALLOW_RETRY|KILLABLE (|USER for
  * user mode, |WRITE for stores); on VM_FAULT_RETRY (the handler dropped mmap_lock) retake
- * the lock and retry with FAULT_FLAG_TRIED.
+ * the lock and retry with FAULT_FLAG_TRIED, ALLOW_RETRY kept (4064b9827063, 5.7). It
+ * never sets FAULT_FLAG_RETRY_NOWAIT, so a VM_FAULT_RETRY always comes back with
+ * mmap_lock released and must not be unlocked again.
  */
 function* doUserAddrFault(k: Kernel, mm: MmStruct, addr: number, write: boolean, user: boolean): Task<FaultOutcome> {
   let flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;

@@ -44,7 +44,11 @@ export function vmaPermitsFault(vma: Vma, faultFlags: number): boolean {
  * fixup_user_fault (mm/gup.c, 5.8): fault `addr` of `mm` in on behalf of a kernel caller
  * holding mmap_lock for read. With `unlocked` given, the fault may drop the lock
  * (VM_FAULT_RETRY): it is retaken, `unlocked.value` is set, and the fault is retried
- * with FAULT_FLAG_TRIED. Returns 0 or -errno.
+ * with FAULT_FLAG_TRIED (ALLOW_RETRY kept since the 5.7 multiple-retry series). With
+ * `unlocked` null the fault may not retry, so a handler that cannot make progress must
+ * fail instead (patch v1's fault: VM_FAULT_SIGBUS → -EFAULT). Callers never pass
+ * FAULT_FLAG_RETRY_NOWAIT (spec §3.3), so VM_FAULT_RETRY always means the handler
+ * released mmap_lock. Returns 0 or -errno.
  */
 export function* fixupUserFault(
   k: Kernel,

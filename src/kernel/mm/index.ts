@@ -5,3 +5,5 @@ export * from './memory.js';
 export * from './gup.js';
 export * from './mmap.js';
 export * from './access.js';
+export * from './address-space.js';
+export * from './pfn-insert.js';

@@ -5,6 +5,7 @@ import { EINVAL, ENOMEM } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import { KernelBug } from '../sched/errors.js';
 import type { Task } from '../sched/task.js';
+import { createHugeFault } from './pfn-insert.js';
 import {
   allocUserPage,
   getPage,
@@ -130,6 +131,11 @@ function* handlePteFault(k: Kernel, vma: Vma, addr: number, flags: number): Task
     if ((vma.flags & VM_SHARED) !== 0) return VM_FAULT_SIGBUS;
     return yield* doAnonymousPage(k, mm, vma, page);
   }
+  // __handle_mm_fault (6.12): a vma with ->huge_fault first gets a PUD, then a PMD try.
+  if (vma.ops?.hugeFault !== undefined) {
+    const huge = yield* createHugeFault(k, vma, addr, flags);
+    if ((huge & VM_FAULT_FALLBACK) === 0) return huge;
+  }
   const ops = vma.ops;
   if (ops === null || ops.fault === undefined) return VM_FAULT_SIGBUS; // do_fault without ->fault
   const vmf: VmFault = {
@@ -189,6 +195,8 @@ interface FlagWrite {
   /** ... and the stored value differed from the old one. */
   changed: boolean;
   fn: string;
+  /** The assertion warning for this vma has been emitted. */
+  warned: boolean;
 }
 const flagWrites = new WeakMap<Vma, FlagWrite>();
 
@@ -202,19 +210,53 @@ export function vmFlagsWrittenUnderReadLock(vma: Vma): boolean {
   return flagWrites.get(vma)?.written ?? false;
 }
 
-/** Store vm_flags, remembering whether the current thread held mmap_lock only for read. */
-function setVmFlags(k: Kernel, vma: Vma, flags: number, fn: string): void {
+/**
+ * The kernel WARNING for a vm_flags store under a read-held mmap_lock (defect H9, spec
+ * §2.13). From 6.3 remap_pfn_range stores vm_flags through vm_flags_set, which asserts
+ * mmap_assert_write_locked (with per-VMA locks via vma_start_write →
+ * __is_vma_write_locked); before ba168b52bf8e only lockdep checked the write mode
+ * there. Since ba168b52bf8e "mm: use rwsem assertion macros for mmap_lock" (6.10-rc1)
+ * that is rwsem_assert_held_write, i.e. lockdep_assert_held_write with CONFIG_LOCKDEP and otherwise
+ * rwsem_assert_held_write_nolockdep, a WARN_ON of the rwsem's writer bit — so it fires
+ * with or without lockdep, and the model emits it unconditionally. [inferred] The model
+ * reports it for every vma_list kernel that remaps from the fault (5.8–6.9) although
+ * 5.8–6.2 stored vm_flags without any assertion: the warning names the defect the way
+ * later kernels expose it (PULL610: "a long standing lockdep issue ... exposed as a
+ * warning by ba168b52bf8e"). The kernel's WARN_ON fires on every such store; the model
+ * reports the first store per vma only, so that counts do not depend on refaults.
+ */
+function warnVmFlagsUnderReadLock(k: Kernel, vma: Vma, chain: string): void {
+  const mm = vma.mm;
+  k.events.emit({
+    kind: 'warn',
+    fn: 'mmap_assert_write_locked',
+    message:
+      `vm_flags_set on vma 0x${vma.start.toString(16)}-0x${vma.end.toString(16)} of mm${mm.id} ` +
+      `with &mm->mmap_lock held for read, not write (rwsem_assert_held_write); call chain: ${chain}`,
+  });
+}
+
+/**
+ * Store vm_flags (vm_flags_set in 6.3+), remembering whether the current thread held
+ * mmap_lock only for read, and raising the assertion warning the first time per vma.
+ */
+function setVmFlags(k: Kernel, vma: Vma, flags: number, chain: string): void {
   const t = k.sched.current;
   const sem = vma.mm.mmapLock;
   if (t !== null && sem.writer !== t && sem.readers.includes(t)) {
-    const prev = flagWrites.get(vma);
+    let prev = flagWrites.get(vma);
     const changed = flags !== vma.flags;
     if (prev === undefined) {
-      flagWrites.set(vma, { written: true, changed, fn });
+      prev = { written: true, changed, fn: chain, warned: false };
+      flagWrites.set(vma, prev);
     } else {
       prev.written = true;
       prev.changed = prev.changed || changed;
-      prev.fn = fn;
+      prev.fn = chain;
+    }
+    if (!prev.warned) {
+      prev.warned = true;
+      warnVmFlagsUnderReadLock(k, vma, chain);
     }
   }
   vma.flags = flags;
@@ -224,6 +266,7 @@ function setVmFlags(k: Kernel, vma: Vma, flags: number, fn: string): void {
  * remap_pfn_range (mm/memory.c, 5.8): map `size` bytes at `addr` to consecutive pfns from
  * `pfn` with special PTEs. Marks the vma VM_IO|VM_PFNMAP|VM_DONTEXPAND|VM_DONTDUMP. A PTE
  * that is already present is the kernel's BUG_ON(!pte_none(*pte)) in remap_pte_range.
+ * `caller` names the function that called it (for the H9 warning's call chain).
  */
 export function* remapPfnRange(
   k: Kernel,
@@ -232,6 +275,7 @@ export function* remapPfnRange(
   pfn: number,
   size: number,
   prot: { prot: number; uncached: boolean },
+  caller?: string,
 ): Task<number> {
   const mm = mmOf(vma);
   const end = addr + pageAlignUp(size);
@@ -240,7 +284,7 @@ export function* remapPfnRange(
     if (addr !== vma.start || end !== vma.end) return -EINVAL;
     vma.pgoff = pfn;
   }
-  setVmFlags(k, vma, vma.flags | VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, 'remap_pfn_range');
+  setVmFlags(k, vma, vma.flags | VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, caller === undefined ? 'remap_pfn_range' : `remap_pfn_range <- ${caller}`);
   if (addr >= end) throw new KernelBug('BUG_ON(addr >= end)', 'remap_pfn_range');
   const writable = (prot.prot & PROT_WRITE) !== 0;
   let a = addr;
@@ -351,7 +395,7 @@ export function* copyPageRange(k: Kernel, dst: VmaImpl, src: VmaImpl): Task<numb
       for (let i = 0; i < n; i++) onPage(vpn + i, mkPte(first.pfn + i, first.writable, first.special));
       return;
     }
-    dmm.pt.setRange(vpn, n, first.pfn, first.writable, first.special);
+    dmm.pt.setRange(vpn, n, first.pfn, first.writable, first.special, first.huge ?? null); // huge pfnmap leaves are copied as such (6.12)
     if (firstPfn < 0) firstPfn = first.pfn;
     copied += n;
   };

@@ -8,6 +8,7 @@ import type { Kernel } from '../kernel.js';
 import type { KProcess } from '../proc.js';
 import { FINISHED, type Task } from '../sched/task.js';
 import { copyPageRange, zapRange } from './memory.js';
+import { unlinkFileVma, vmaCompleteSplit, vmaLinkFile, vmaPrepareSplit } from './address-space.js';
 import {
   asMm,
   findVmaImpl,
@@ -20,6 +21,7 @@ import {
   TASK_SIZE,
   VmaImpl,
   vmAreaDup,
+  vpnOf,
 } from './mm.js';
 import {
   MAP_FIXED,
@@ -208,11 +210,13 @@ function* mmapRegion(k: Kernel, mm: MmStruct, file: KFile | null, addr: number, 
     vma.shmem = new ShmemObject(); // shmem_zero_setup
   }
   mm.linkVma(vma);
+  yield* vmaLinkFile(vma, 'mmap_region'); // i_mmap (only files with an f_mapping, 6.10)
   return addr;
 }
 
 /** remove_vma (mm/mmap.c, 5.8): ->close, fput, free. */
 function* removeVma(k: Kernel, vma: VmaImpl, fn: string): Task<void> {
+  yield* unlinkFileVma(vma, 'unlink_file_vma'); // free_pgtables → unlink_file_vma (6.10)
   const close = vma.ops?.close;
   if (close !== undefined) {
     k.events.emit({ kind: 'vma.close', mm: vma.mm.id, start: vma.start, end: vma.end, fn });
@@ -244,6 +248,8 @@ function* splitVma(k: Kernel, mm: MmStruct, vma: VmaImpl, addr: number, newBelow
     k.events.emit({ kind: 'vma.open', mm: mm.id, start: n.start, end: n.end, fn: '__split_vma' });
     yield* open.call(n.ops, n);
   }
+  const mapping = yield* vmaPrepareSplit(vma, '__split_vma'); // vma_prepare: i_mmap_lock_write (6.10)
+  mm.pt.splitHugeAt(vpnOf(addr)); // vma_adjust_trans_huge
   if (newBelow) {
     vma.pgoff += (addr - n.start) / PAGE_SIZE;
     vma.start = addr;
@@ -251,6 +257,7 @@ function* splitVma(k: Kernel, mm: MmStruct, vma: VmaImpl, addr: number, newBelow
     vma.end = addr;
   }
   mm.linkVma(n);
+  yield* vmaCompleteSplit(mapping, n, '__split_vma'); // vma_complete: link into i_mmap, unlock
   return n;
 }
 
@@ -322,6 +329,7 @@ export function* dupMmap(k: Kernel, parent: MmStructRef, child: MmStructRef, ope
       k.events.emit({ kind: 'vma.open', mm: mm.id, start: tmp.start, end: tmp.end, fn: 'dup_mmap' });
       yield* open.call(tmp.ops, tmp);
     }
+    yield* vmaLinkFile(tmp, 'dup_mmap'); // i_mmap insert before the page tables are copied
     retval = yield* copyPageRange(k, tmp, mpnt);
     if (!openBeforeCopy && open !== undefined) {
       k.events.emit({ kind: 'vma.open', mm: mm.id, start: tmp.start, end: tmp.end, fn: 'dup_mmap' });

@@ -5,8 +5,23 @@
  * pfns with the same protection, as remap_pfn_range installs them. Installing, counting,
  * zapping or copying a run is O(1) in its length; per-page operations on a page inside a
  * run split it. Runs and single entries never overlap.
+ *
+ * A *huge* run is one PMD (2 MiB, 512 pages) or PUD (1 GiB) leaf entry, as
+ * vmf_insert_pfn_pmd / vmf_insert_pfn_pud install them (6.12 huge pfnmaps). It never
+ * merges with a neighbour, and any operation that would need to split it removes it
+ * whole instead: splitting a huge PMD/PUD of a special (pfnmap) vma just clears it
+ * (__split_huge_pmd_locked, mm/huge_memory.c, 6.12), and the pages refault.
  */
-import type { Pte } from './types.js';
+import type { HugeLevel, Pte } from './types.js';
+
+/** Pages covered by one PMD leaf (2 MiB) and one PUD leaf (1 GiB). */
+export const HPAGE_PMD_NR = 512;
+export const HPAGE_PUD_NR = 512 * 512;
+
+/** Pages covered by a leaf entry of `level`. */
+export function hugeLevelPages(level: HugeLevel): number {
+  return level === 'pmd' ? HPAGE_PMD_NR : HPAGE_PUD_NR;
+}
 
 /** `n = end - start` consecutive pages from `start` mapping pfns `pfn`, `pfn + 1`, ... */
 interface Run {
@@ -15,6 +30,8 @@ interface Run {
   pfn: number;
   readonly writable: boolean;
   readonly special: boolean;
+  /** Set when the run is one huge leaf entry (PMD or PUD); null for ordinary PTEs. */
+  readonly huge: HugeLevel | null;
   /** The last PTE object handed out for this run (get() returns a stable object per hit). */
   lastVpn: number;
   lastPte: Pte | null;
@@ -22,8 +39,14 @@ interface Run {
 
 const NONE: readonly number[] = Object.freeze([]);
 
-function mkRun(start: number, end: number, pfn: number, writable: boolean, special: boolean): Run {
-  return { start, end, pfn, writable, special, lastVpn: -1, lastPte: null };
+function mkRun(start: number, end: number, pfn: number, writable: boolean, special: boolean, huge: HugeLevel | null = null): Run {
+  return { start, end, pfn, writable, special, huge, lastVpn: -1, lastPte: null };
+}
+
+/** The PTE view of page `vpn` of run `r` (huge runs say so; ordinary ones carry no `huge` key). */
+function pteOf(r: Run, vpn: number): Pte {
+  const pfn = r.pfn + (vpn - r.start);
+  return r.huge === null ? { pfn, writable: r.writable, special: r.special } : { pfn, writable: r.writable, special: r.special, huge: r.huge };
 }
 
 /** Called for each removed entry, in ascending page order. */
@@ -72,7 +95,7 @@ export class PageTable {
 
   private runPte(r: Run, vpn: number): Pte {
     if (r.lastVpn === vpn && r.lastPte !== null) return r.lastPte;
-    const pte: Pte = { pfn: r.pfn + (vpn - r.start), writable: r.writable, special: r.special };
+    const pte = pteOf(r, vpn);
     r.lastVpn = vpn;
     r.lastPte = pte;
     return pte;
@@ -95,12 +118,20 @@ export class PageTable {
     return this.get(vpn) !== undefined;
   }
 
-  /** Take `vpn` out of the run containing it (splitting the run); false if no run holds it. */
+  /**
+   * Take `vpn` out of the run containing it (splitting the run); false if no run holds it.
+   * A huge run cannot be split: it is removed whole (split of a special huge entry).
+   */
   private cutFromRun(vpn: number): boolean {
     const i = this.runIndex(vpn);
     if (i < 0) return false;
     const r = this.runs[i] as Run;
     this.hit = null;
+    if (r.huge !== null) {
+      this.runs.splice(i, 1);
+      this.count -= r.end - r.start;
+      return true;
+    }
     const pieces: Run[] = [];
     if (vpn > r.start) pieces.push(mkRun(r.start, vpn, r.pfn, r.writable, r.special));
     if (vpn + 1 < r.end) pieces.push(mkRun(vpn + 1, r.end, r.pfn + (vpn + 1 - r.start), r.writable, r.special));
@@ -172,22 +203,32 @@ export class PageTable {
    * page of the range must be absent (callers check with firstPresent, as
    * remap_pte_range BUGs on a present PTE).
    */
-  setRange(vpn: number, n: number, pfn: number, writable: boolean, special: boolean): void {
+  setRange(vpn: number, n: number, pfn: number, writable: boolean, special: boolean, huge: HugeLevel | null = null): void {
     if (n <= 0) return;
     if (this.firstPresent(vpn, vpn + n) >= 0) throw new Error(`PageTable.setRange over present PTEs at page 0x${vpn.toString(16)}`);
-    this.installRun(vpn, n, pfn, writable, special);
+    this.installRun(vpn, n, pfn, writable, special, huge);
   }
 
-  /** setRange for a range the caller has just checked to be empty (firstPresent < 0). */
-  installRun(vpn: number, n: number, pfn: number, writable: boolean, special: boolean): void {
+  /**
+   * setRange for a range the caller has just checked to be empty (firstPresent < 0).
+   * With `huge` the range is one leaf entry of that level (`n` its page count), kept as
+   * its own run.
+   */
+  installRun(vpn: number, n: number, pfn: number, writable: boolean, special: boolean, huge: HugeLevel | null = null): void {
     if (n <= 0) return;
     this.hit = null;
     const end = vpn + n;
     const i = this.firstRunEndingAfter(vpn);
+    if (huge !== null) {
+      this.runs.splice(i, 0, mkRun(vpn, end, pfn, writable, special, huge));
+      this.count += n;
+      return;
+    }
     const prev = this.runs[i - 1];
     const next = this.runs[i];
-    const joinsPrev = prev !== undefined && prev.end === vpn && prev.pfn + (prev.end - prev.start) === pfn && prev.writable === writable && prev.special === special;
-    const joinsNext = next !== undefined && next.start === end && next.pfn === pfn + n && next.writable === writable && next.special === special;
+    const joinsPrev =
+      prev !== undefined && prev.huge === null && prev.end === vpn && prev.pfn + (prev.end - prev.start) === pfn && prev.writable === writable && prev.special === special;
+    const joinsNext = next !== undefined && next.huge === null && next.start === end && next.pfn === pfn + n && next.writable === writable && next.special === special;
     if (joinsPrev && joinsNext) {
       prev.end = next.end;
       prev.lastPte = null;
@@ -222,9 +263,9 @@ export class PageTable {
         onPage(vpn, this.single.get(vpn) as Pte); // listed by singlesIn, so present
       }
       if (onRun !== undefined) {
-        onRun(a, b - a, { pfn: r.pfn + (a - r.start), writable: r.writable, special: r.special });
+        onRun(a, b - a, pteOf(r, a));
       } else {
-        for (let vpn = a; vpn < b; vpn++) onPage(vpn, { pfn: r.pfn + (vpn - r.start), writable: r.writable, special: r.special });
+        for (let vpn = a; vpn < b; vpn++) onPage(vpn, pteOf(r, vpn));
       }
     }
     while (si < singles.length) {
@@ -236,7 +277,9 @@ export class PageTable {
   /**
    * Remove every PTE in [from, to). `onNormal` is called for each removed entry that is
    * not special (a page whose reference the caller drops), in ascending page order.
-   * Returns how many PTEs were present.
+   * Returns how many PTEs were present. A huge entry that the range only partly covers
+   * is removed whole (zap_pmd_range / zap_pud_range split it, which clears a special
+   * entry), and all its pages count as removed.
    */
   deleteRange(from: number, to: number, onNormal: PteVisitor | null): number {
     if (to <= from || this.count === 0) return 0;
@@ -254,8 +297,8 @@ export class PageTable {
     for (; i < this.runs.length; i++) {
       const r = this.runs[i] as Run;
       if (r.start >= to) break;
-      const a = Math.max(r.start, from);
-      const b = Math.min(r.end, to);
+      const a = r.huge !== null ? r.start : Math.max(r.start, from);
+      const b = r.huge !== null ? r.end : Math.min(r.end, to);
       removed += b - a;
       if (!r.special) for (let vpn = a; vpn < b; vpn++) (normal ??= []).push({ vpn, pte: { pfn: r.pfn + (vpn - r.start), writable: r.writable, special: false } });
       if (r.start < a) (keep ??= []).push(mkRun(r.start, a, r.pfn, r.writable, r.special));
@@ -272,5 +315,37 @@ export class PageTable {
       for (const e of normal) onNormal(e.vpn, e.pte);
     }
     return removed;
+  }
+
+  /** The level of the huge leaf entry mapping `vpn` ('pmd' / 'pud'), or null (no entry, or an ordinary PTE). */
+  hugeAt(vpn: number): HugeLevel | null {
+    const i = this.runIndex(vpn);
+    return i < 0 ? null : (this.runs[i] as Run).huge;
+  }
+
+  /** Number of huge leaf entries (of `level`, or of any level) overlapping [from, to). */
+  countHuge(from: number, to: number, level?: HugeLevel): number {
+    let n = 0;
+    for (let i = this.firstRunEndingAfter(from); i < this.runs.length; i++) {
+      const r = this.runs[i] as Run;
+      if (r.start >= to) break;
+      if (r.huge !== null && (level === undefined || r.huge === level)) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Clear a huge entry that straddles page `vpn` (starts below it and ends above it), as
+   * vma_adjust_trans_huge does at a vma split boundary. Returns the pages removed.
+   */
+  splitHugeAt(vpn: number): number {
+    const i = this.runIndex(vpn);
+    if (i < 0) return 0;
+    const r = this.runs[i] as Run;
+    if (r.huge === null || r.start === vpn) return 0;
+    this.runs.splice(i, 1);
+    this.hit = null;
+    this.count -= r.end - r.start;
+    return r.end - r.start;
   }
 }

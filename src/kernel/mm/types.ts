@@ -56,12 +56,17 @@ export const FAULT_FLAG_REMOTE = 0x80;
 export const FOLL_WRITE = 0x01;
 export const FOLL_LONGTERM = 0x10000;
 
+/** Level of a huge leaf entry: PMD (2 MiB) or PUD (1 GiB). */
+export type HugeLevel = 'pmd' | 'pud';
+
 /** A page-table entry (one 4 KiB page). */
 export interface Pte {
   readonly pfn: number;
   readonly writable: boolean;
   /** Set for entries installed by remap_pfn_range / vmf_insert_pfn (pte_special). */
   readonly special: boolean;
+  /** Present only when the page is mapped by a huge PMD/PUD leaf entry (6.12 huge pfnmaps). */
+  readonly huge?: HugeLevel;
 }
 
 /** struct vm_operations_struct (subset). */
@@ -72,6 +77,11 @@ export interface VmOperations {
   close?(vma: Vma): Task<void>;
   /** Page fault on a page with no PTE; returns a VM_FAULT_* mask. */
   fault?(vmf: VmFault): Task<number>;
+  /**
+   * Huge fault (6.12 huge_fault): map the naturally aligned block of 2^order pages around
+   * the fault (order 9 = PMD, 18 = PUD), or return VM_FAULT_FALLBACK for a smaller order.
+   */
+  hugeFault?(vmf: VmFault, order: number): Task<number>;
   /** Name of the driver, for traces. */
   readonly name: string;
 }

@@ -24,7 +24,11 @@ export function runningScheduler(): Scheduler | null {
   return running;
 }
 
-/** Picks the thread that takes the next step among the runnable ones (never empty). */
+/**
+ * Picks the thread that takes the next step among the runnable ones (never empty, in
+ * spawn order). The array is the scheduler's own and is refilled for the next choice:
+ * copy it to keep it beyond the call.
+ */
 export type Chooser = (runnable: readonly KThread[], step: number) => KThread;
 
 /**
@@ -42,6 +46,8 @@ export class Scheduler {
 
   /** Per-kernel id counters for objects numbered by kind (see runningScheduler). */
   private readonly idCounters = new Map<string, number>();
+  /** The runnable list handed to the chooser, refilled at every step of run(). */
+  private readonly runnableBuf: KThread[] = [];
   /** Called when a thread dies or on halt; set by the kernel to report it. */
   onDeath: ((t: KThread, err: KernelBug) => void) | null = null;
 
@@ -189,7 +195,9 @@ export class Scheduler {
     for (let i = 0; i < maxSteps; i++) {
       const halt = this.haltReason();
       if (halt !== null) return { kind: 'halted', reason: halt };
-      const rs = this.runnable();
+      const rs = this.runnableBuf;
+      rs.length = 0;
+      for (const th of this.threads) if (th.state === 'runnable') rs.push(th);
       if (rs.length === 0) {
         if (this.threads.some((t) => t.state === 'blocked')) return { kind: 'deadlock', edges: this.waitEdges() };
         for (const t of this.threads) if (t.state === 'done') t.state = 'idle';

@@ -146,6 +146,8 @@ export interface VariantPreset {
   readonly name: string;
   readonly title: string;
   readonly description: string;
+  /** The preset this one is described against (what it changed), null for the baseline. */
+  readonly from: string | null;
   readonly knobs: Knobs;
 }
 
@@ -171,6 +173,7 @@ const BASE_5_7: Knobs = {
 /** Linux 5.7: the baseline, before the series. */
 export const VARIANT_5_7: VariantPreset = {
   name: '5.7',
+  from: null,
   title: 'Linux 5.7 baseline',
   description: 'remap_pfn_range at mmap, no memory-enable tracking, type1 without fault-in, ROM probe toggles MEM unlocked.',
   knobs: BASE_5_7,
@@ -179,6 +182,7 @@ export const VARIANT_5_7: VariantPreset = {
 /** Linux 5.8: patch v3 as merged (41311242221e, 11c4cd07ba11, abafbc551fdd) plus ebfa440ce38b. */
 export const VARIANT_5_8: VariantPreset = {
   name: '5.8',
+  from: '5.7',
   title: 'Linux 5.8 (patch v3 as merged)',
   description: 'fault-populated tracked vmas, zap + memory_lock on disable/reset, -EIO/SIGBUS while disabled, type1 faults PFNMAP vmas in, MSI-X and ROM paths enable memory under the lock.',
   knobs: {
@@ -198,6 +202,7 @@ export const VARIANT_5_8: VariantPreset = {
 /** Patch series v1 (April 2020): trylock + retry in the fault handler, memory_lock taken above mmap_sem by zappers. */
 export const VARIANT_V1: VariantPreset = {
   name: 'v1',
+  from: '5.8',
   title: 'patch series v1 (not merged)',
   description: 'fault handler trylocks memory_lock and returns VM_FAULT_RETRY (or SIGBUS when the fault cannot retry); zappers take memory_lock for write before mmap_sem. MSI locking taken as v2 [inferred].',
   knobs: { ...VARIANT_5_8.knobs, faultLocking: 'trylock-retry', zapOrder: 'memory-lock-first', msiMemoryLock: 'whole-ioctl' },
@@ -206,6 +211,7 @@ export const VARIANT_V1: VariantPreset = {
 /** Patch series v2 (May 2020): v3's lock order, but memory_lock held across the whole MSI/MSI-X SET_IRQS path. */
 export const VARIANT_V2: VariantPreset = {
   name: 'v2',
+  from: '5.8',
   title: 'patch series v2 (not merged)',
   description: "v3's lock order; memory_lock held across the whole MSI/MSI-X part of SET_IRQS including irq_bypass_register_producer (Qian Cai's lockdep cycle through KVM, spec §3.4).",
   knobs: { ...VARIANT_5_8.knobs, msiMemoryLock: 'whole-ioctl' },
@@ -214,6 +220,7 @@ export const VARIANT_V2: VariantPreset = {
 /** Linux 5.9 (and 5.8.y): per-access read locking in BAR r/w, checked ioeventfd writes. */
 export const VARIANT_5_9: VariantPreset = {
   name: '5.9',
+  from: '5.8',
   title: 'Linux 5.9 (5.8.y stable)',
   description: 'bc93b9ae0151: memory_lock read-held per ioread/iowrite, user copies and pci_map_rom outside the lock (fixes H3); ioeventfd writes checked, sleeping in the wakeup (fixes H4).',
   knobs: { ...VARIANT_5_8.knobs, rwLocking: 'per-access', ioeventfdWrite: 'checked-sleeping' },
@@ -222,6 +229,7 @@ export const VARIANT_5_9: VariantPreset = {
 /** Linux 5.13: concurrent-fault fix; ioeventfd thread from 5.10. */
 export const VARIANT_5_13: VariantPreset = {
   name: '5.13',
+  from: '5.9',
   title: 'Linux 5.13',
   description: '6a45ece4c9af: vma_lock and memory_lock held across the remap, no remap when already listed (fixes H1, H2); ioeventfd trylock + thread (5.10).',
   knobs: { ...VARIANT_5_9.knobs, faultLocking: 'hold-across-remap', ioeventfdWrite: 'checked-trylock' },
@@ -230,6 +238,7 @@ export const VARIANT_5_13: VariantPreset = {
 /** Linux 5.19: D3hot counts as disabled. */
 export const VARIANT_5_19: VariantPreset = {
   name: '5.19',
+  from: '5.13',
   title: 'Linux 5.19',
   description: '2b2c651baf1c: entering D3hot zaps and blocks like clearing MEM (fixes H7).',
   knobs: { ...VARIANT_5_13.knobs, d3hotBlocks: true },
@@ -238,6 +247,7 @@ export const VARIANT_5_19: VariantPreset = {
 /** Linux 6.1 (LTS): runtime-PM low-power entry on top of 5.19; still vma_list and the old fork order. */
 export const VARIANT_6_1: VariantPreset = {
   name: '6.1',
+  from: '5.19',
   title: 'Linux 6.1',
   description: 'VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY/EXIT: entry zaps and sets pm_runtime_engaged, faults then SIGBUS. Still vma_list + remap in the fault (H9); with forkOpenBeforeCopy (as later 6.1.y/6.6.y stable kernels) it has H10.',
   knobs: { ...VARIANT_5_19.knobs, lowPowerEntry: true },
@@ -246,6 +256,7 @@ export const VARIANT_6_1: VariantPreset = {
 /** Linux 6.10: address-space zap with unmap_mapping_range; faults insert pages. */
 export const VARIANT_6_10: VariantPreset = {
   name: '6.10',
+  from: '6.1',
   title: 'Linux 6.10',
   description: 'per-device inode address space, zap = down_write(memory_lock) then unmap_mapping_range, no vma_list/vma_lock/open/close; fault inserts the faulting page then the rest of the vma (fixes H9, H10); the new fork order.',
   knobs: { ...VARIANT_6_1.knobs, zapMethod: 'address-space', mmapPopulate: 'fault-insert-full-vma', forkOpenBeforeCopy: true },
@@ -254,6 +265,7 @@ export const VARIANT_6_10: VariantPreset = {
 /** Linux 6.12: huge pfnmap faults. */
 export const VARIANT_6_12: VariantPreset = {
   name: '6.12',
+  from: '6.10',
   title: 'Linux 6.12',
   description: 'huge_fault maps PMD/PUD blocks when the pfn and the vma are aligned, else single pages (with the HF1/HF2 alignment fixes); no full-vma pre-fault.',
   knobs: { ...VARIANT_6_10.knobs, mmapPopulate: 'huge-fault' },

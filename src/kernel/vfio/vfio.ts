@@ -31,9 +31,10 @@ import type { Mutex } from '../locking/mutex.js';
 import type { RwSemaphore } from '../locking/rwsem.js';
 import type { Vma } from '../mm/types.js';
 import { threadProcess } from '../proc.js';
-import type { Task } from '../sched/task.js';
+import { done, type Task } from '../sched/task.js';
 import type { VfioDevice, VfioDeviceOps, VfioIommuDriverOps } from './device.js';
 import { fetchUser, getUserS32, storeUser, strndupUser } from './uaccess.js';
+import { vfioDeviceFileSetMapping } from './vfio-fs.js';
 
 export type { VfioDevice, VfioDeviceOps, VfioIommuDriverOps } from './device.js';
 
@@ -389,6 +390,7 @@ export class VfioCore {
     const proc = threadProcess(this.k.sched.current);
     const filep = new KFile(`vfio-device:${device.name}`, this.deviceFops, O_RDWR);
     filep.privateData = device;
+    vfioDeviceFileSetMapping(this.k, device, filep); // f_mapping = the device inode's (6.10)
     const fd = proc === null ? -EBADF : proc.files.install(filep);
     if (fd < 0) {
       yield* device.ops.release(device);
@@ -586,29 +588,32 @@ export class VfioCore {
         yield* self.groupTryDissolveContainer(d.group);
         d.refs--;
       },
+      // The four pass-through operations below are not generators of their own: the
+      // device lookup runs when they are called (the VFS `yield*`s the result at once)
+      // and the driver's task is handed back as is, one generator level less per call.
       /** vfio_device_fops_unl_ioctl (drivers/vfio/vfio.c, 5.8) */
-      *unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+      unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
         const d = dev(file);
-        if (d === null) return -EINVAL;
-        return yield* d.ops.ioctl(d, cmd, arg);
+        if (d === null) return done(-EINVAL);
+        return d.ops.ioctl(d, cmd, arg);
       },
       /** vfio_device_fops_read (drivers/vfio/vfio.c, 5.8) */
-      *read(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+      read(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
         const d = dev(file);
-        if (d === null) return -EINVAL;
-        return yield* d.ops.read(d, buf, count, pos);
+        if (d === null) return done(-EINVAL);
+        return d.ops.read(d, buf, count, pos);
       },
       /** vfio_device_fops_write (drivers/vfio/vfio.c, 5.8) */
-      *write(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+      write(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
         const d = dev(file);
-        if (d === null) return -EINVAL;
-        return yield* d.ops.write(d, buf, count, pos);
+        if (d === null) return done(-EINVAL);
+        return d.ops.write(d, buf, count, pos);
       },
       /** vfio_device_fops_mmap (drivers/vfio/vfio.c, 5.8) */
-      *mmap(file: KFile, vma: Vma): Task<number> {
+      mmap(file: KFile, vma: Vma): Task<number> {
         const d = dev(file);
-        if (d === null) return -EINVAL;
-        return yield* d.ops.mmap(d, vma);
+        if (d === null) return done(-EINVAL);
+        return d.ops.mmap(d, vma);
       },
     };
   }

@@ -20,7 +20,7 @@ import { EFAULT } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
 import { copyFromUser, copyToUser } from '../../mm/index.js';
 import type { PciCore } from '../../pci/core.js';
-import { pciReadConfig, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
+import { type PciDev, pciReadConfig, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
 import { pciSetPowerState } from '../../pci/power.js';
 import { pciTryResetFunction } from '../../pci/reset.js';
 import type { FilePos } from '../../fs/file.js';
@@ -32,8 +32,41 @@ import type { VfioPciDevice } from './vfio-pci-device.js';
 const CAP_ID_BASIC = 0;
 const CAP_ID_INVALID = 0xff;
 
-type WriteFn = (k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, perm: PermBits, offset: number, val: number) => Task<number>;
-type ReadFn = (vdev: VfioPciDevice, pos: number, count: number, perm: PermBits, offset: number) => Task<number>;
+/**
+ * A config access handler (perm_bits::writefn / readfn). It returns the result itself
+ * when it could complete without suspending (every scheduling point on its way passed,
+ * see Scheduler.passPoint), or else the task that finishes the access, which the caller
+ * runs at once with `yield*`. Handlers that rarely run are plain generators, which fit
+ * the same type.
+ */
+type WriteFn = (k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, perm: PermBits, offset: number, val: number) => number | Task<number>;
+type ReadFn = (vdev: VfioPciDevice, pos: number, count: number, perm: PermBits, offset: number) => number | Task<number>;
+
+/**
+ * pci_user_read_config_* (drivers/pci/access.c, 5.8) when both of its scheduling points
+ * (the config-gate check and the read) can be passed — a synchronous run with the gate
+ * open to the current thread: the value, exactly as `yield* pciUserReadConfig(...)` gives
+ * it. Otherwise null, having done nothing; the caller must `yield* pciUserReadConfig(...)`.
+ */
+function userReadConfigPassed(dev: PciDev, pos: number, size: 1 | 2 | 4): number | null {
+  const closer = dev.cfgGate.closedBy;
+  if (closer !== null && closer !== dev.sched.current) return null;
+  if (!dev.sched.passPoint()) return null;
+  // The read's own point: passPoint's conditions (the run, the thread, the halt state)
+  // cannot change between two calls with nothing in between, so it passes as well.
+  dev.sched.passPoint();
+  return dev.fn.cfgRead(pos, size, 'vfio-user');
+}
+
+/** pci_user_write_config_* when both of its points can be passed (see userReadConfigPassed): true if written; false, having done nothing, otherwise. */
+function userWriteConfigPassed(dev: PciDev, pos: number, size: 1 | 2 | 4, value: number): boolean {
+  const closer = dev.cfgGate.closedBy;
+  if (closer !== null && closer !== dev.sched.current) return false;
+  if (!dev.sched.passPoint()) return false;
+  dev.sched.passPoint(); // passes too (see userReadConfigPassed)
+  dev.fn.cfgWrite(pos, size, value, 'vfio-user');
+  return true;
+}
 
 /** struct perm_bits: per-byte virtualization and write masks for one capability. */
 interface PermBits {
@@ -70,19 +103,26 @@ function putLe(buf: Uint8Array, off: number, size: number, v: number): void {
 const ALL = 0xffffffff;
 
 /** vfio_default_config_read (5.8): virtual bits from vconfig, the rest from hardware. */
-function* defaultConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): Task<number> {
+function defaultConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): number | Task<number> {
   const vconfig = vdev.vconfig as Uint8Array; // open devices always have vconfig
   const virt = le(p.virt, offset, count);
-  let val = le(vconfig, pos, count);
+  const val = le(vconfig, pos, count);
   if (virt !== (count === 4 ? ALL : (1 << (8 * count)) - 1)) {
-    const phys = yield* pciUserReadConfig(vdev.pdev, pos, count as 1 | 2 | 4);
-    val = ((phys & ~virt) | (val & virt)) >>> 0;
+    const phys = userReadConfigPassed(vdev.pdev, pos, count as 1 | 2 | 4);
+    if (phys === null) return defaultConfigReadPhys(vdev, pos, count, virt, val);
+    return ((phys & ~virt) | (val & virt)) >>> 0;
   }
   return val;
 }
 
+/** The rest of vfio_default_config_read when the hardware read must be scheduled. */
+function* defaultConfigReadPhys(vdev: VfioPciDevice, pos: number, count: number, virt: number, val: number): Task<number> {
+  const phys = yield* pciUserReadConfig(vdev.pdev, pos, count as 1 | 2 | 4);
+  return ((phys & ~virt) | (val & virt)) >>> 0;
+}
+
 /** vfio_default_config_write (5.8): writable virtual bits to vconfig, writable non-virtual bits to hardware. */
-function* defaultConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
+function defaultConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): number | Task<number> {
   const vconfig = vdev.vconfig as Uint8Array;
   const write = le(p.write, offset, count);
   if (write === 0) return count;
@@ -92,12 +132,29 @@ function* defaultConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos
     v = ((v & ~(write & virt)) | (val & write & virt)) >>> 0;
     putLe(vconfig, pos, count, v);
   }
-  if ((write & ~virt) !== 0) {
-    let phys = yield* pciUserReadConfig(vdev.pdev, pos, count as 1 | 2 | 4);
-    phys = ((phys & ~(write & ~virt)) | (val & write & ~virt)) >>> 0;
-    yield* pciUserWriteConfig(vdev.pdev, pos, count as 1 | 2 | 4, phys);
+  const physMask = write & ~virt;
+  if (physMask !== 0) {
+    const size = count as 1 | 2 | 4;
+    const phys = userReadConfigPassed(vdev.pdev, pos, size);
+    if (phys === null) return defaultConfigWritePhys(vdev, pos, size, physMask, val, null);
+    const nv = ((phys & ~physMask) | (val & physMask)) >>> 0;
+    if (!userWriteConfigPassed(vdev.pdev, pos, size, nv)) return defaultConfigWritePhys(vdev, pos, size, physMask, val, nv);
   }
   return count;
+}
+
+/**
+ * The hardware read-modify-write of vfio_default_config_write when it must be scheduled:
+ * from the read (`written` null) or, the read done, from the write of `written`.
+ */
+function* defaultConfigWritePhys(vdev: VfioPciDevice, pos: number, size: 1 | 2 | 4, physMask: number, val: number, written: number | null): Task<number> {
+  let nv = written;
+  if (nv === null) {
+    const phys = yield* pciUserReadConfig(vdev.pdev, pos, size);
+    nv = ((phys & ~physMask) | (val & physMask)) >>> 0;
+  }
+  yield* pciUserWriteConfig(vdev.pdev, pos, size, nv);
+  return size;
 }
 
 /** vfio_direct_config_read (5.8): hardware value, with the capability's next pointer virtualized. */
@@ -155,16 +212,39 @@ function barFixup(vdev: VfioPciDevice): void {
 }
 
 /** vfio_basic_config_read (5.8): BAR fixup, and the virtual MEM bit ORed in for VFs. */
-function* basicConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): Task<number> {
+function basicConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): number | Task<number> {
   if (offset >= PCI_BASE_ADDRESS_0 && offset <= PCI_ROM_ADDRESS + 3 && vdev.bardirty) barFixup(vdev);
-  let val = yield* defaultConfigRead(vdev, pos, count, p, offset);
-  if (offset === PCI_COMMAND && vdev.pdev.noCommandMemory) val |= vdev.vconfigCommand & PCI_COMMAND_MEMORY;
+  const r = defaultConfigRead(vdev, pos, count, p, offset);
+  if (typeof r !== 'number') return basicConfigReadRest(vdev, r, offset);
+  return basicReadFixup(vdev, r, offset);
+}
+
+/** vfio_basic_config_read's last step: a VF's command register shows the virtual MEM bit. */
+function basicReadFixup(vdev: VfioPciDevice, val: number, offset: number): number {
+  if (offset === PCI_COMMAND && vdev.pdev.noCommandMemory) return val | (vdev.vconfigCommand & PCI_COMMAND_MEMORY);
   return val;
 }
 
+/** The rest of vfio_basic_config_read when the default read must be scheduled. */
+function* basicConfigReadRest(vdev: VfioPciDevice, read: Task<number>, offset: number): Task<number> {
+  return basicReadFixup(vdev, yield* read, offset);
+}
+
 /** vfio_need_bar_restore (5.8): do the hardware BARs still hold what we saw at open? */
-function* needBarRestore(vdev: VfioPciDevice): Task<boolean> {
+function needBarRestore(vdev: VfioPciDevice): boolean | Task<boolean> {
   for (let i = 0; i < 6; i++) {
+    const rb = vdev.rbar[i] ?? 0;
+    if (rb === 0) continue;
+    const v = userReadConfigPassed(vdev.pdev, PCI_BASE_ADDRESS_0 + 4 * i, 4);
+    if (v === null) return needBarRestoreFrom(vdev, i);
+    if (v !== rb) return true;
+  }
+  return false;
+}
+
+/** vfio_need_bar_restore from BAR `from` on, when its reads must be scheduled. */
+function* needBarRestoreFrom(vdev: VfioPciDevice, from: number): Task<boolean> {
+  for (let i = from; i < 6; i++) {
     const rb = vdev.rbar[i] ?? 0;
     if (rb === 0) continue;
     const v = yield* pciUserReadConfig(vdev.pdev, PCI_BASE_ADDRESS_0 + 4 * i, 4);
@@ -194,32 +274,37 @@ function* basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: nu
   const locking = isCmd && k.knobs.zapOnDisable;
   const newCmd = val & 0xffff;
   if (isCmd) {
-    const physCmd = yield* pciUserReadConfig(vdev.pdev, PCI_COMMAND, 2);
+    const pc = userReadConfigPassed(vdev.pdev, PCI_COMMAND, 2);
+    const physCmd = pc !== null ? pc : yield* pciUserReadConfig(vdev.pdev, PCI_COMMAND, 2);
     const virtCmd = vdev.vconfigCommand;
     const newMem = (newCmd & PCI_COMMAND_MEMORY) !== 0;
     if (locking) {
       if (!newMem) yield* zapAndDownWriteMemoryLock(k, vdev);
-      else yield* vdev.memoryLock.downWrite(fn);
+      else if (!vdev.memoryLock.downWritePassed(fn)) yield* vdev.memoryLock.downWrite(fn);
     }
     const physMem = (physCmd & PCI_COMMAND_MEMORY) !== 0;
     const virtMem = (virtCmd & PCI_COMMAND_MEMORY) !== 0;
     const newIo = (newCmd & PCI_COMMAND_IO) !== 0;
     const physIo = (physCmd & PCI_COMMAND_IO) !== 0;
     const virtIo = (virtCmd & PCI_COMMAND_IO) !== 0;
-    if ((newMem && virtMem && !physMem) || (newIo && virtIo && !physIo) || (yield* needBarRestore(vdev))) {
-      yield* barRestore(k, vdev);
+    let restore = (newMem && virtMem && !physMem) || (newIo && virtIo && !physIo);
+    if (!restore) {
+      const nr = needBarRestore(vdev);
+      restore = typeof nr === 'boolean' ? nr : yield* nr;
     }
+    if (restore) yield* barRestore(k, vdev);
   }
-  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const r = typeof w === 'number' ? w : yield* w;
   if (r < 0) {
-    if (locking) yield* vdev.memoryLock.upWrite(fn);
+    if (locking && !vdev.memoryLock.upWritePassed(fn)) yield* vdev.memoryLock.upWrite(fn);
     return r;
   }
   if (isCmd) {
     const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
     const cur = vdev.vconfigCommand;
     putLe(vconfig, PCI_COMMAND, 2, (cur & ~mask) | (newCmd & mask));
-    if (locking) yield* vdev.memoryLock.upWrite(fn);
+    if (locking && !vdev.memoryLock.upWritePassed(fn)) yield* vdev.memoryLock.upWrite(fn);
   }
   if (offset >= PCI_COMMAND && offset <= PCI_COMMAND + 1) {
     vdev.virqDisabled = (vdev.vconfigCommand & PCI_COMMAND_INTX_DISABLE) !== 0;
@@ -242,7 +327,8 @@ function* lockAndSetPowerState(k: Kernel, vdev: VfioPciDevice, state: 'D0' | 'D1
 
 /** vfio_pm_config_write (5.8; 5.19 with the d3hotBlocks knob): a chunk starting at PM_CTRL changes the power state — with no lock and no zap in 5.8. */
 function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const r = typeof w === 'number' ? w : yield* w;
   if (r < 0) return r;
   if (offset === PCI_PM_CTRL) {
     const state = (['D0', 'D1', 'D2', 'D3hot'] as const)[val & PCI_PM_CTRL_STATE_MASK] ?? 'D0';
@@ -254,7 +340,8 @@ function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
 
 /** vfio_exp_config_write (5.8): the virtualized FLR bit triggers a zapped, write-locked function reset. */
 function* expConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const r = typeof w === 'number' ? w : yield* w;
   if (r < 0) return r;
   const vconfig = vdev.vconfig as Uint8Array;
   const ctlOff = pos - offset + PCI_EXP_DEVCTL;
@@ -273,7 +360,8 @@ function* expConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numb
 
 /** vfio_af_config_write (5.8): the virtualized AF FLR bit, same as above. */
 function* afConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const r = typeof w === 'number' ? w : yield* w;
   if (r < 0) return r;
   const vconfig = vdev.vconfig as Uint8Array;
   const ctlOff = pos - offset + PCI_AF_CTRL;
@@ -291,7 +379,8 @@ function* afConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
 
 /** vfio_msi_config_write (5.8): virtual MSI registers; enable only via SET_IRQS; queue size clamped. */
 function* msiConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  const r = typeof w === 'number' ? w : yield* w;
   if (r < 0) return r;
   if (offset === PCI_MSI_FLAGS && count >= 2) {
     const vconfig = vdev.vconfig as Uint8Array;
@@ -443,53 +532,74 @@ function capRemainingDword(map: Uint8Array, pos: number): number {
   return i;
 }
 
-/** vfio_config_do_rw (5.8): one aligned chunk within one capability. Returns bytes done or -errno. */
-function* configDoRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, pos: number, iswrite: boolean): Task<number> {
+/**
+ * The chunk vfio_config_do_rw (5.8) handles at `pos`: naturally aligned and within one
+ * capability's dword; its size, or -EFAULT outside config space.
+ */
+function chunkSize(vdev: VfioPciDevice, map: Uint8Array, pos: number, count: number): number {
   const cfgSize = vdev.pdev.cfgSize;
   if (pos < 0 || pos >= cfgSize || pos + count > cfgSize) return -EFAULT;
-  const map = vdev.configMap as Uint8Array;
   count = Math.min(count, capRemainingDword(map, pos));
-  if (count >= 4 && pos % 4 === 0) count = 4;
-  else if (count >= 2 && pos % 2 === 0) count = 2;
-  else count = 1;
-  const capId = map[pos] ?? CAP_ID_INVALID;
-  const dp = devPerms.get(vdev);
-  let p: PermBits;
-  let capStart = 0;
-  if (capId === CAP_ID_INVALID) {
-    p = UNASSIGNED;
-    capStart = pos;
-  } else if (capId === CAP_ID_BASIC) {
-    p = BASIC;
-  } else {
-    capStart = dp?.capStart.get(capId) ?? pos;
-    if (capId === PCI_CAP_ID_MSI) p = dp?.msi ?? DIRECT;
-    else if (capId === PCI_CAP_ID_PM) p = PM;
-    else if (capId === PCI_CAP_ID_EXP) p = EXP;
-    else if (capId === PCI_CAP_ID_AF) p = AF;
-    else p = DIRECT;
-  }
-  const offset = pos - capStart;
-  const bytes = new Uint8Array(4);
-  if (iswrite) {
-    if (p.writefn === null) return count;
-    if ((yield* copyFromUser(k, buf, bytes.subarray(0, count))) !== 0) return -EFAULT;
-    return yield* p.writefn(k, pci, vdev, pos, count, p, offset, le(bytes, 0, count));
-  }
-  let val = 0;
-  if (p.readfn !== null) val = yield* p.readfn(vdev, pos, count, p, offset);
-  putLe(bytes, 0, count, val);
-  if ((yield* copyToUser(k, buf, bytes.subarray(0, count))) !== 0) return -EFAULT;
-  return count;
+  if (count >= 4 && pos % 4 === 0) return 4;
+  if (count >= 2 && pos % 2 === 0) return 2;
+  return 1;
 }
 
-/** vfio_pci_config_rw (5.8): chop into chunks; the file position advances by what was done. */
+/** vfio_config_do_rw's choice of perm_bits for capability `capId` (5.8). */
+function permFor(vdev: VfioPciDevice, capId: number): PermBits {
+  if (capId === CAP_ID_INVALID) return UNASSIGNED;
+  if (capId === CAP_ID_BASIC) return BASIC;
+  if (capId === PCI_CAP_ID_MSI) return devPerms.get(vdev)?.msi ?? DIRECT;
+  if (capId === PCI_CAP_ID_PM) return PM;
+  if (capId === PCI_CAP_ID_EXP) return EXP;
+  if (capId === PCI_CAP_ID_AF) return AF;
+  return DIRECT;
+}
+
+/** vfio_config_do_rw's cap_start for a chunk at `pos` of capability `capId` (vfio_find_cap_start, 5.8). */
+function capStartFor(vdev: VfioPciDevice, capId: number, pos: number): number {
+  if (capId === CAP_ID_INVALID) return pos;
+  if (capId === CAP_ID_BASIC) return 0;
+  return devPerms.get(vdev)?.capStart.get(capId) ?? pos;
+}
+
+/**
+ * vfio_pci_config_rw (5.8): chop into chunks, each done as vfio_config_do_rw does it —
+ * inline here, so an access is one generator however many chunks it has; the handlers
+ * complete without a generator of their own when they need not suspend. The file
+ * position advances by what was done. Returns bytes done or -errno.
+ */
 export function* vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
   let pos = ppos.value % (VFIO_PCI_OFFSET_MASK + 1);
   let done = 0;
   while (count > 0) {
-    const r = yield* configDoRw(k, pci, vdev, buf, count, pos, iswrite);
-    if (r < 0) return r;
+    // vfio_config_do_rw (5.8): one aligned chunk within one capability
+    const map = vdev.configMap as Uint8Array; // open devices always have a config map
+    const n = chunkSize(vdev, map, pos, count);
+    if (n < 0) return n;
+    const capId = map[pos] ?? CAP_ID_INVALID;
+    const p = permFor(vdev, capId);
+    const offset = pos - capStartFor(vdev, capId, pos);
+    let r = n;
+    if (iswrite) {
+      if (p.writefn !== null) {
+        // a fresh bounce buffer per chunk: the copy may sleep, and another thread may run this code meanwhile
+        const bytes = new Uint8Array(n);
+        if ((yield* copyFromUser(k, buf, bytes)) !== 0) return -EFAULT;
+        const w = p.writefn(k, pci, vdev, pos, n, p, offset, le(bytes, 0, n));
+        r = typeof w === 'number' ? w : yield* w;
+        if (r < 0) return r;
+      }
+    } else {
+      let val = 0;
+      if (p.readfn !== null) {
+        const v = p.readfn(vdev, pos, n, p, offset);
+        val = typeof v === 'number' ? v : yield* v;
+      }
+      const bytes = new Uint8Array(n);
+      putLe(bytes, 0, n, val);
+      if ((yield* copyToUser(k, buf, bytes)) !== 0) return -EFAULT;
+    }
     count -= r;
     done += r;
     buf += r;

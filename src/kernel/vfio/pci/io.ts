@@ -6,34 +6,35 @@
  */
 import { EIO } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
-import { ioread, iowrite } from '../../pci/pci-dev.js';
+import { ioread, ioreadPassed, iowrite, iowritePassed } from '../../pci/pci-dev.js';
 import type { Task } from '../../sched/task.js';
 import { memoryEnabled, type VfioPciDevice } from './vfio-pci-device.js';
 
 /** vfio_pci_iowrite8/16/32/64 (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9): 0, or -EIO with the write dropped. */
 export function* vfioPciIowrite(k: Kernel, vdev: VfioPciDevice, testMem: boolean, addr: number, size: 1 | 2 | 4 | 8, value: bigint, fn: string): Task<number> {
   if (testMem) {
-    yield* vdev.memoryLock.downRead(fn);
+    if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
     if (!memoryEnabled(k, vdev)) {
-      yield* vdev.memoryLock.upRead(fn);
+      if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
       return -EIO;
     }
   }
-  yield* iowrite(k, vdev.pdev, addr, size, value);
-  if (testMem) yield* vdev.memoryLock.upRead(fn);
+  if (!iowritePassed(k, addr, size, value)) yield* iowrite(k, vdev.pdev, addr, size, value);
+  if (testMem && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
   return 0;
 }
 
 /** vfio_pci_ioread8/16/32 (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9): the value, or -EIO without touching the device. */
 export function* vfioPciIoread(k: Kernel, vdev: VfioPciDevice, testMem: boolean, addr: number, size: 1 | 2 | 4 | 8, fn: string): Task<bigint | number> {
   if (testMem) {
-    yield* vdev.memoryLock.downRead(fn);
+    if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
     if (!memoryEnabled(k, vdev)) {
-      yield* vdev.memoryLock.upRead(fn);
+      if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
       return -EIO;
     }
   }
-  const v = yield* ioread(k, vdev.pdev, addr, size);
-  if (testMem) yield* vdev.memoryLock.upRead(fn);
+  const passed = ioreadPassed(k, addr, size);
+  const v = passed !== null ? passed : yield* ioread(k, vdev.pdev, addr, size);
+  if (testMem && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
   return v;
 }

@@ -5,12 +5,13 @@ import { EINVAL } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
 import { mmgetNotZero, mmgetStillValid, mmput, remapPfnRange, zapVmaPtes } from '../../mm/index.js';
 import {
-  type MmStructRef, type Vma, type VmFault, type VmOperations, VM_DONTDUMP, VM_DONTEXPAND, VM_FAULT_NOPAGE,
-  VM_FAULT_SIGBUS, VM_IO, VM_PFNMAP, VM_SHARED,
+  FAULT_FLAG_ALLOW_RETRY, FAULT_FLAG_RETRY_NOWAIT, type MmStructRef, type Vma, type VmFault, type VmOperations, VM_DONTDUMP,
+  VM_DONTEXPAND, VM_FAULT_NOPAGE, VM_FAULT_RETRY, VM_FAULT_SIGBUS, VM_IO, VM_PFNMAP, VM_SHARED,
 } from '../../mm/types.js';
 import { pciReadConfig, pciWriteConfig } from '../../pci/pci-dev.js';
 import type { Task } from '../../sched/task.js';
 import { faultMayMap, type VfioPciDevice } from './vfio-pci-device.js';
+import { vfioPciMmapAddressSpace, zapBarsAndDownWriteMemoryLock } from './mmap-mapping.js';
 
 /**
  * vfio_pci_zap_and_vma_lock (drivers/vfio/pci/vfio_pci.c, 5.8): zap every tracked vma,
@@ -81,11 +82,22 @@ export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean)
 }
 
 /**
- * vfio_pci_zap_and_down_write_memory_lock (drivers/vfio/pci/vfio_pci.c, 5.8): zap,
- * then take memory_lock for write while vma_list is empty, then drop vma_lock.
+ * vfio_pci_zap_and_down_write_memory_lock (drivers/vfio/pci/vfio_pci.c, 5.8; knob
+ * zapOrder 'vma-lock-first'): zap, then take memory_lock for write while vma_list is
+ * empty, then drop vma_lock. With zapOrder 'memory-lock-first' (patch series v1, spec
+ * §3.3): down_write(memory_lock) first, then the mmap_lock → vma_lock zap walk, then
+ * drop vma_lock — memory_lock → mmap_lock, the ABBA against the fault path that v1's
+ * fault breaks with a trylock.
  */
 export function* zapAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): Task<void> {
+  if (k.knobs.zapMethod === 'address-space') return yield* zapBarsAndDownWriteMemoryLock(k, vdev); // 6.10
   const fn = 'vfio_pci_zap_and_down_write_memory_lock';
+  if (k.knobs.zapOrder === 'memory-lock-first') {
+    if (!vdev.memoryLock.downWritePassed(fn)) yield* vdev.memoryLock.downWrite(fn);
+    yield* zapAndVmaLock(k, vdev, false);
+    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+    return;
+  }
   yield* zapAndVmaLock(k, vdev, false);
   if (!vdev.memoryLock.downWritePassed(fn)) yield* vdev.memoryLock.downWrite(fn);
   if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
@@ -126,10 +138,10 @@ function* mmapClose(k: Kernel, vma: Vma): Task<void> {
 }
 
 /**
- * vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8 as merged): vma_lock, then
- * memory_lock for read; SIGBUS if memory is disabled; otherwise push a tracking node
- * (no duplicate check), drop vma_lock, and remap the whole vma (defects H1/H2 live in
- * that window).
+ * vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8 as merged; knob faultLocking
+ * 'drop-before-remap'): vma_lock, then memory_lock for read; SIGBUS if memory is
+ * disabled; otherwise push a tracking node (no duplicate check), drop vma_lock, and
+ * remap the whole vma (defects H1/H2 live in that window).
  */
 function* mmapFault(k: Kernel, vmf: VmFault): Task<number> {
   const fn = 'vfio_pci_mmap_fault';
@@ -143,14 +155,100 @@ function* mmapFault(k: Kernel, vmf: VmFault): Task<number> {
     if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
     k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
   } else {
-    vdev.vmaList.unshift(vma);
-    if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'add', mm: vma.mm.id, start: vma.start, end: vma.end });
-    else k.events.skip('vfio.vma-track');
+    addVma(k, vdev, vma);
     if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-    const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt);
+    const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn);
     if (r !== 0) ret = VM_FAULT_SIGBUS;
   }
   if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+  return ret;
+}
+
+/** __vfio_pci_add_vma (drivers/vfio/pci/vfio_pci.c, 5.8): push a tracking node at the head of vma_list. Caller holds vma_lock. */
+function addVma(k: Kernel, vdev: VfioPciDevice, vma: Vma): void {
+  vdev.vmaList.unshift(vma);
+  if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'add', mm: vma.mm.id, start: vma.start, end: vma.end });
+  else k.events.skip('vfio.vma-track');
+}
+
+/**
+ * vfio_pci_mmap_fault after 6a45ece4c9af "vfio/pci: Handle concurrent vma faults"
+ * (drivers/vfio/pci/vfio_pci.c, v5.14-rc1 and stable; vfio_pci_core.c in 5.15; knob
+ * faultLocking 'hold-across-remap'): vma_lock then memory_lock (read) are held to the
+ * end. SIGBUS while disabled; a vma already on vma_list was mapped by a concurrent
+ * fault: VM_FAULT_NOPAGE without a second remap (closes H1); the whole vma is remapped
+ * (io_remap_pfn_range, the same as remap_pfn_range here) and zapped again on failure;
+ * the tracking node is added only after a successful map, still under vma_lock, so a
+ * zapper can never see the node before the PTEs exist (closes H2). (The GFP_KERNEL
+ * node allocation cannot fail in the model, so its VM_FAULT_OOM branch is absent.)
+ */
+function* mmapFaultHoldAcrossRemap(k: Kernel, vmf: VmFault): Task<number> {
+  const fn = 'vfio_pci_mmap_fault';
+  const vma = vmf.vma;
+  const vdev = vma.privateData as VfioPciDevice;
+  let ret = VM_FAULT_NOPAGE;
+  if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
+  if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
+  if (!faultMayMap(k, vdev)) {
+    ret = VM_FAULT_SIGBUS;
+    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+  } else if (!vdev.vmaList.includes(vma)) {
+    const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn);
+    if (r !== 0) {
+      ret = VM_FAULT_SIGBUS;
+      yield* zapVmaPtes(k, vma, vma.start, vma.end - vma.start);
+    } else {
+      addVma(k, vdev, vma);
+    }
+  }
+  if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+  if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+  return ret;
+}
+
+/**
+ * vfio_pci_mmap_fault of patch series v1 ("[PATCH 3/3] vfio-pci: Invalidate mmaps and
+ * block MMIO access on disabled memory", 2020-05-01, as quoted in Jason Gunthorpe's
+ * reply 20200501234849.GQ26002@ziepe.ca; spec §3.3; knob faultLocking
+ * 'trylock-retry'). Zappers hold memory_lock for write while they take mmap_lock, so
+ * the fault, which runs under mmap_lock, may only try memory_lock:
+ * - on contention, without FAULT_FLAG_ALLOW_RETRY: VM_FAULT_SIGBUS (the defect: a
+ *   caller that cannot retry gets SIGBUS although memory is enabled);
+ * - with FAULT_FLAG_RETRY_NOWAIT: VM_FAULT_RETRY at once, mmap_lock still held;
+ * - otherwise: drop mmap_lock, wait for memory_lock by taking and releasing it (read;
+ *   the killable variant is the same here, the model has no fatal signals) and return
+ *   VM_FAULT_RETRY with mmap_lock released, as the fault-retry contract requires.
+ * With memory_lock held the rest is 5.8's body (vma_lock, check, node pushed without a
+ * duplicate check, vma_lock dropped, whole-vma remap) [inferred: the quoted part of v1
+ * 3/3 ends at the trylock block].
+ */
+function* mmapFaultTrylockRetry(k: Kernel, vmf: VmFault): Task<number> {
+  const fn = 'vfio_pci_mmap_fault';
+  const vma = vmf.vma;
+  const vdev = vma.privateData as VfioPciDevice;
+  const sem = vdev.memoryLock;
+  if (!sem.downReadTrylockPassed(fn) && !(yield* sem.downReadTrylock(fn))) {
+    // Not 'vfio.blocked': memory may well be enabled; the trace shows the failed trylock.
+    if ((vmf.flags & FAULT_FLAG_ALLOW_RETRY) === 0) return VM_FAULT_SIGBUS;
+    if ((vmf.flags & FAULT_FLAG_RETRY_NOWAIT) !== 0) return VM_FAULT_RETRY;
+    yield* vma.mm.mmapLock.upRead(fn);
+    yield* sem.downRead(fn);
+    yield* sem.upRead(fn);
+    return VM_FAULT_RETRY;
+  }
+  let ret = VM_FAULT_NOPAGE;
+  if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
+  if (!faultMayMap(k, vdev)) {
+    ret = VM_FAULT_SIGBUS;
+    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+  } else {
+    addVma(k, vdev, vma);
+    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+    const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn);
+    if (r !== 0) ret = VM_FAULT_SIGBUS;
+  }
+  if (!sem.upReadPassed(fn)) yield* sem.upRead(fn);
   return ret;
 }
 
@@ -160,7 +258,16 @@ export function vfioPciMmapOps(k: Kernel): VmOperations {
     name: 'vfio_pci_mmap_ops',
     open: (vma) => mmapOpen(k, vma),
     close: (vma) => mmapClose(k, vma),
-    fault: (vmf) => mmapFault(k, vmf),
+    fault: (vmf) => {
+      switch (k.knobs.faultLocking) {
+        case 'hold-across-remap':
+          return mmapFaultHoldAcrossRemap(k, vmf);
+        case 'trylock-retry':
+          return mmapFaultTrylockRetry(k, vmf);
+        case 'drop-before-remap':
+          return mmapFault(k, vmf);
+      }
+    },
   };
 }
 
@@ -170,6 +277,7 @@ export function vfioPciMmapOps(k: Kernel): VmOperations {
  * fault-time population (5.8) or remap the whole range now (5.7).
  */
 export function* vfioPciMmap(k: Kernel, vdev: VfioPciDevice, vma: Vma, ops: VmOperations): Task<number> {
+  if (k.knobs.zapMethod === 'address-space') return yield* vfioPciMmapAddressSpace(k, vdev, vma); // 6.10+
   const indexShift = VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT;
   const index = Math.floor(vma.pgoff / 2 ** indexShift);
   if (vma.end < vma.start) return -EINVAL;
@@ -189,7 +297,7 @@ export function* vfioPciMmap(k: Kernel, vdev: VfioPciDevice, vma: Vma, ops: VmOp
   vma.pageProt = { prot: vma.pageProt.prot, uncached: true };
   vma.pgoff = Math.floor(res.start / PAGE_SIZE) + pgoff;
   if (k.knobs.mmapPopulate === 'remap-at-mmap') {
-    return yield* remapPfnRange(k, vma, vma.start, vma.pgoff, reqLen, vma.pageProt);
+    return yield* remapPfnRange(k, vma, vma.start, vma.pgoff, reqLen, vma.pageProt, 'vfio_pci_mmap');
   }
   vma.flags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
   vma.ops = ops;

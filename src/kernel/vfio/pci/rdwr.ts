@@ -6,6 +6,7 @@ import { copyFromUser, copyToUser } from '../../mm/index.js';
 import { ioportRead, ioportWrite, ioread, ioreadPassed, iowrite, iowritePassed, type PciDev } from '../../pci/pci-dev.js';
 import { pciMapRom, pciUnmapRom } from '../../pci/rom.js';
 import type { Task } from '../../sched/task.js';
+import { vfioPciIoread, vfioPciIowrite } from './io.js';
 import { memoryEnabled, type VfioPciDevice } from './vfio-pci-device.js';
 
 interface IoTarget {
@@ -26,12 +27,20 @@ function* ioWrite(k: Kernel, t: IoTarget, off: number, size: 1 | 2 | 4, v: numbe
   else yield* iowrite(k, t.pdev, t.base + off, size, BigInt(v >>> 0));
 }
 
+/** The vfio_pci_ioread/iowrite helper names by access size (lockdep and trace labels). */
+const IOREAD_FN = { 1: 'vfio_pci_ioread8', 2: 'vfio_pci_ioread16', 4: 'vfio_pci_ioread32' } as const;
+const IOWRITE_FN = { 1: 'vfio_pci_iowrite8', 2: 'vfio_pci_iowrite16', 4: 'vfio_pci_iowrite32' } as const;
+
 /**
- * do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): naturally aligned 4/2/1-byte
- * accesses, user copies in between; the excluded range [xStart, xEnd) reads as 0xff
- * and drops writes without touching the device.
+ * do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8; 5.9 with `testMem`): naturally
+ * aligned 4/2/1-byte accesses, user copies in between; the excluded range [xStart, xEnd)
+ * reads as 0xff and drops writes without touching the device. With `testMem` (the
+ * per-access design, bc93b9ae0151) each device access goes through the checked
+ * vfio_pci_ioreadN/iowriteN helpers, which take memory_lock for read around that one
+ * access only; the first refused access ends the call with -EIO (bytes already
+ * transferred are not reported), and the user copies run with no lock held.
  */
-function* doIoRw(k: Kernel, io: IoTarget, buf: number, off: number, count: number, xStart: number, xEnd: number, iswrite: boolean): Task<number> {
+function* doIoRw(k: Kernel, io: IoTarget, buf: number, off: number, count: number, xStart: number, xEnd: number, iswrite: boolean, testMem: VfioPciDevice | null = null): Task<number> {
   let done = 0;
   while (count > 0) {
     let fillable: number;
@@ -48,10 +57,20 @@ function* doIoRw(k: Kernel, io: IoTarget, buf: number, off: number, count: numbe
         if ((yield* copyFromUser(k, buf, b)) !== 0) return -EFAULT;
         let v = 0;
         for (let i = 0; i < size; i++) v |= (b[i] ?? 0) << (8 * i);
-        if (io.port || !iowritePassed(k, io.base + off, size, BigInt(v >>> 0))) yield* ioWrite(k, io, off, size, v >>> 0);
+        if (testMem !== null && !io.port) {
+          const r = yield* vfioPciIowrite(k, testMem, true, io.base + off, size, BigInt(v >>> 0), IOWRITE_FN[size]);
+          if (r !== 0) return r;
+        } else if (io.port || !iowritePassed(k, io.base + off, size, BigInt(v >>> 0))) yield* ioWrite(k, io, off, size, v >>> 0);
       } else {
-        const passed = io.port ? null : ioreadPassed(k, io.base + off, size);
-        const v = passed !== null ? Number(passed) : yield* ioRead(k, io, off, size);
+        let v: number;
+        if (testMem !== null && !io.port) {
+          const r = yield* vfioPciIoread(k, testMem, true, io.base + off, size, IOREAD_FN[size]);
+          if (typeof r === 'number') return r;
+          v = Number(r);
+        } else {
+          const passed = io.port ? null : ioreadPassed(k, io.base + off, size);
+          v = passed !== null ? Number(passed) : yield* ioRead(k, io, off, size);
+        }
         for (let i = 0; i < size; i++) b[i] = (v >>> (8 * i)) & 0xff;
         if ((yield* copyToUser(k, buf, b)) !== 0) return -EFAULT;
       }
@@ -75,9 +94,11 @@ function* doIoRw(k: Kernel, io: IoTarget, buf: number, off: number, count: numbe
  * vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8.0 as merged): for a memory
  * BAR or the ROM, memory_lock is read-held across the whole call — ROM mapping and the
  * user copies included (defect H3) — and the call fails with -EIO while memory is
- * disabled. I/O-port BARs are never checked.
+ * disabled. I/O-port BARs are never checked. With rwLocking 'none' (5.7) no lock is
+ * taken; with 'per-access' (5.9) the call goes to barRwPerAccess.
  */
 export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
+  if (k.knobs.rwLocking === 'per-access') return yield* barRwPerAccess(k, vdev, buf, count, ppos, iswrite);
   const fn = 'vfio_pci_bar_rw';
   const pdev = vdev.pdev;
   const bar = vfioPciOffsetToIndex(ppos.value);
@@ -121,5 +142,53 @@ export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count
   if (done >= 0) ppos.value += done;
   if (bar === VFIO_PCI_ROM_REGION_INDEX) yield* pciUnmapRom(pdev);
   if (checked && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+  return done;
+}
+
+/**
+ * vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9 and 5.8.y, bc93b9ae0151 "vfio-pci:
+ * Avoid recursive read-lock usage"): no lock at function level. Each 4/2/1-byte access of
+ * a memory BAR or the ROM takes memory_lock for read, checks, accesses and releases
+ * (vfio_pci_ioreadN/iowriteN); a refused access returns -EIO at once, the file position
+ * is not advanced and bytes already moved are not reported. The user copies run with no
+ * lock held, so a buffer inside a BAR mapping of the same device faults without a
+ * recursive read (H3 fixed). Excluded ranges (MSI-X table, ROM past its image) never
+ * touch the device and succeed even while memory is disabled. I/O-port BARs are not
+ * checked. pci_map_rom runs without the lock and without a check: with decode disabled
+ * its header reads are unclaimed (Unsupported Requests, all-ones), the signature check
+ * fails and the read returns -ENOMEM (spec §2.7, [inferred]).
+ */
+function* barRwPerAccess(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
+  const pdev = vdev.pdev;
+  const bar = vfioPciOffsetToIndex(ppos.value);
+  const pos = ppos.value - bar * (VFIO_PCI_OFFSET_MASK + 1); // pos & VFIO_PCI_OFFSET_MASK (pos >= 0)
+  const res = pdev.resource(bar);
+  if (res === null) return -EINVAL;
+  const end = res.size;
+  if (pos >= end) return -EINVAL;
+  count = Math.min(count, end - pos);
+  let xStart = 0;
+  let xEnd = 0;
+  let io: IoTarget;
+  if (bar === VFIO_PCI_ROM_REGION_INDEX) {
+    // The ROM can fill less space than the BAR: the excluded range starts at the image end.
+    const rom = yield* pciMapRom(k, pdev);
+    if (rom === null) return -ENOMEM;
+    io = { pdev, base: rom.base, port: false };
+    xStart = rom.size;
+    xEnd = end;
+  } else {
+    vdev.barmap[bar] = true; // vfio_pci_setup_barmap
+    io = { pdev, base: res.start, port: res.kind === 'io' };
+  }
+  if (bar === vdev.msixBar) {
+    xStart = vdev.msixOffset;
+    xEnd = vdev.msixOffset + vdev.msixSize;
+  }
+  // test_mem = res->flags & IORESOURCE_MEM (memory BARs and the ROM)
+  const done = yield* doIoRw(k, io, buf, pos, count, xStart, xEnd, iswrite, res.kind === 'mem' ? vdev : null);
+  if (done >= 0) ppos.value += done;
+  else if (done === -EIO) k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
+  if (bar === VFIO_PCI_ROM_REGION_INDEX) yield* pciUnmapRom(pdev);
   return done;
 }

@@ -12,7 +12,7 @@ import {
   VFIO_DEVICE_IOEVENTFD, VFIO_DEVICE_IOEVENTFD_MINSZ, VFIO_DEVICE_IOEVENTFD_SIZE_MASK, VFIO_DEVICE_INFO_MINSZ, VFIO_IRQ_INFO_MINSZ, VFIO_PCI_HOT_RESET_INFO_MINSZ, VFIO_PCI_HOT_RESET_MINSZ, VFIO_REGION_INFO_MINSZ,
   VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_PCI_HOT_RESET, VFIO_DEVICE_RESET,
-  VFIO_DEVICE_SET_IRQS, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
+  VFIO_DEVICE_FEATURE, VFIO_DEVICE_SET_IRQS, VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_IRQ_SET_DATA_NONE, VFIO_IRQ_INFO_AUTOMASKED, VFIO_IRQ_INFO_EVENTFD, VFIO_IRQ_INFO_MASKABLE,
   VFIO_IRQ_INFO_NORESIZE, VFIO_IRQ_SET_DATA_BOOL, VFIO_IRQ_SET_DATA_EVENTFD, VFIO_IRQ_SET_DATA_TYPE_MASK,
   VFIO_IRQ_SET_MINSZ, VFIO_PCI_BAR5_REGION_INDEX, VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ERR_IRQ_INDEX,
   VFIO_PCI_INTX_IRQ_INDEX, VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_PCI_NUM_IRQS,
@@ -34,7 +34,7 @@ import { pciMapRom, pciUnmapRom } from '../../pci/rom.js';
 import { pciProbeResetBus, pciResetBus, pciResetFunctionLocked, pciTryResetFunction } from '../../pci/reset.js';
 import { pciLoadSavedState, pciRestoreState, pciSaveState, pciStoreSavedState } from '../../pci/state.js';
 import { threadProcess } from '../../proc.js';
-import type { Task } from '../../sched/task.js';
+import { done, type Task } from '../../sched/task.js';
 import type { VfioDevice, VfioDeviceOps } from '../device.js';
 import { VfioInfoCapChain, vfioSetIrqsValidateAndPrepare } from '../info-cap.js';
 import { fetchUser, storeUser } from '../uaccess.js';
@@ -43,6 +43,8 @@ import { vfioConfigFree, vfioConfigInit, vfioPciConfigRw } from './config.js';
 import { type IrqSetData, vfioPciSetIrqsIoctl } from './intrs.js';
 import { memoryLockAndEnable, memoryUnlockAndRestore, vfioPciMmap, vfioPciMmapOps, zapAndDownWriteMemoryLock, zapAndVmaLock } from './mmap.js';
 import { vfioPciIoeventfd, vfioPciIoeventfdsRelease } from './ioeventfd.js';
+import { hotResetTryLockAndZap } from './mmap-mapping.js';
+import { vfioPciIoctlFeature, vfioPciPmDisable, vfioPciPmRuntimeBracket } from './pm.js';
 import { vfioPciBarRw } from './rdwr.js';
 import { VfioPciDevice } from './vfio-pci-device.js';
 
@@ -188,6 +190,7 @@ export class VfioPciDriver implements VfioDeviceOps {
   private *disable(vdev: VfioPciDevice): Task<void> {
     const k = this.k;
     const pdev = vdev.pdev;
+    if (k.knobs.lowPowerEntry) yield* vfioPciPmDisable(k, vdev); // 6.1: leave low power, resume
     yield* pciClearMaster(pdev);
     if (vdev.irqType === VFIO_PCI_MSI_IRQ_INDEX || vdev.irqType === VFIO_PCI_MSIX_IRQ_INDEX) {
       // vfio_pci_set_irqs_ioctl(vdev, DATA_NONE | ACTION_TRIGGER, irq_type, 0, 0, NULL)
@@ -237,30 +240,47 @@ export class VfioPciDriver implements VfioDeviceOps {
     if ((yield* pciResetBus(this.k, this.pci, vdev.pdev)) === 0) for (const d of devs) d.needsReset = false;
   }
 
-  *read(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
-    if (count === 0) return 0;
-    return yield* this.rw(this.vd(device), buf, count, pos, false);
+  /** vfio_pci_read (drivers/vfio/pci/vfio_pci.c, 5.8); like rw, hands the region's task back. */
+  read(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
+    if (count === 0) return done(0);
+    return this.pmRw(this.vd(device), buf, count, pos, false);
   }
 
-  *write(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
-    if (count === 0) return 0;
-    return yield* this.rw(this.vd(device), buf, count, pos, true);
+  /** vfio_pci_write (drivers/vfio/pci/vfio_pci.c, 5.8); like rw, hands the region's task back. */
+  write(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
+    if (count === 0) return done(0);
+    return this.pmRw(this.vd(device), buf, count, pos, true);
   }
 
-  /** vfio_pci_rw (drivers/vfio/pci/vfio_pci.c, 5.8) */
-  private *rw(vdev: VfioPciDevice, buf: number, count: number, pos: FilePos, iswrite: boolean): Task<number> {
+  /**
+   * The runtime-PM bracket of vfio_pci_rw (drivers/vfio/pci/vfio_pci_core.c, 6.1, with the
+   * lowPowerEntry knob): after the region index check, pm_runtime_resume_and_get around
+   * the access — a runtime-suspended device is woken for it, pm_runtime_engaged does not
+   * block it. Without the knob: rw as is.
+   */
+  private pmRw(vdev: VfioPciDevice, buf: number, count: number, pos: FilePos, iswrite: boolean): Task<number> {
+    if (!this.k.knobs.lowPowerEntry || vfioPciOffsetToIndex(pos.value) >= VFIO_PCI_NUM_REGIONS) return this.rw(vdev, buf, count, pos, iswrite);
+    return vfioPciPmRuntimeBracket(this.k, vdev, () => this.rw(vdev, buf, count, pos, iswrite));
+  }
+
+  /**
+   * vfio_pci_rw (drivers/vfio/pci/vfio_pci.c, 5.8). Not a generator of its own: the
+   * dispatch runs when it is called (the caller `yield*`s the result at once) and the
+   * region's task is handed back as is, one generator level less per read/write.
+   */
+  private rw(vdev: VfioPciDevice, buf: number, count: number, pos: FilePos, iswrite: boolean): Task<number> {
     const index = vfioPciOffsetToIndex(pos.value);
-    if (index >= VFIO_PCI_NUM_REGIONS) return -EINVAL;
+    if (index >= VFIO_PCI_NUM_REGIONS) return done(-EINVAL);
     switch (index) {
       case VFIO_PCI_CONFIG_REGION_INDEX:
-        return yield* vfioPciConfigRw(this.k, this.pci, vdev, buf, count, pos, iswrite);
+        return vfioPciConfigRw(this.k, this.pci, vdev, buf, count, pos, iswrite);
       case VFIO_PCI_ROM_REGION_INDEX:
-        if (iswrite) return -EINVAL;
-        return yield* vfioPciBarRw(this.k, vdev, buf, count, pos, false);
+        if (iswrite) return done(-EINVAL);
+        return vfioPciBarRw(this.k, vdev, buf, count, pos, false);
       case VFIO_PCI_VGA_REGION_INDEX:
-        return -EINVAL; // vfio_pci_vga_rw: no VGA device is modelled (has_vga false)
+        return done(-EINVAL); // vfio_pci_vga_rw: no VGA device is modelled (has_vga false)
       default:
-        return yield* vfioPciBarRw(this.k, vdev, buf, count, pos, iswrite);
+        return vfioPciBarRw(this.k, vdev, buf, count, pos, iswrite);
     }
   }
 
@@ -268,10 +288,21 @@ export class VfioPciDriver implements VfioDeviceOps {
     return yield* vfioPciMmap(this.k, this.vd(device), vma, this.mmapOps);
   }
 
-  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8) */
+  /**
+   * A device-fd ioctl. With the lowPowerEntry knob (6.1) vfio_device_fops_unl_ioctl
+   * (drivers/vfio/vfio_main.c) brackets it with vfio_device_pm_runtime_get/put: a
+   * runtime-suspended device is resumed for the call and may suspend again after it.
+   */
   *ioctl(device: VfioDevice, cmd: number, arg: number): Task<number> {
     const vdev = this.vd(device);
+    if (!this.k.knobs.lowPowerEntry) return yield* this.pciIoctl(vdev, cmd, arg);
+    return yield* vfioPciPmRuntimeBracket(this.k, vdev, () => this.pciIoctl(vdev, cmd, arg));
+  }
+
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8; VFIO_DEVICE_FEATURE also as in 6.1, see pm.ts) */
+  private *pciIoctl(vdev: VfioPciDevice, cmd: number, arg: number): Task<number> {
     switch (cmd) {
+      case VFIO_DEVICE_FEATURE: return yield* vfioPciIoctlFeature(this.k, vdev, arg);
       case VFIO_DEVICE_GET_INFO: return yield* this.getInfo(vdev, arg);
       case VFIO_DEVICE_GET_REGION_INFO: return yield* this.getRegionInfo(vdev, arg);
       case VFIO_DEVICE_GET_IRQ_INFO: return yield* this.getIrqInfo(vdev, arg);
@@ -512,7 +543,11 @@ export class VfioPciDriver implements VfioDeviceOps {
     return ret;
   }
 
-  /** The locked part of VFIO_DEVICE_PCI_HOT_RESET (5.8): try-zap, try-lock memory_lock, reset, unwind. */
+  /**
+   * The locked part of VFIO_DEVICE_PCI_HOT_RESET (5.8): try-zap, try-lock memory_lock, reset,
+   * unwind. With zapMethod 'address-space' (vfio_pci_dev_set_hot_reset, 6.10): per device
+   * down_write_trylock(memory_lock) then unmap_mapping_range, no vma_lock.
+   */
   private *hotResetLocked(vdev: VfioPciDevice, devs: readonly PciDev[]): Task<number> {
     const k = this.k;
     const held: VfioPciDevice[] = [];
@@ -530,7 +565,7 @@ export class VfioPciDriver implements VfioDeviceOps {
         break;
       }
       const other = vd.driverData as VfioPciDevice;
-      if (!k.knobs.hotResetTryLock) {
+      if (!k.knobs.hotResetTryLock || k.knobs.zapMethod === 'address-space') {
         held.push(other);
         continue;
       }
@@ -544,6 +579,14 @@ export class VfioPciDriver implements VfioDeviceOps {
     if (ret === 0 && k.knobs.hotResetTryLock) {
       for (; memIdx < held.length; memIdx++) {
         const other = held[memIdx] as VfioPciDevice;
+        if (k.knobs.zapMethod === 'address-space') {
+          // 6.10 vfio_pci_dev_set_hot_reset: trylock memory_lock (W), then zap; no vma_lock
+          if (!(yield* hotResetTryLockAndZap(k, other, 'vfio_pci_dev_set_hot_reset'))) {
+            ret = -EBUSY;
+            break;
+          }
+          continue;
+        }
         if (!(yield* other.memoryLock.downWriteTrylock('vfio_pci_ioctl'))) {
           ret = -EBUSY;
           break;
@@ -556,7 +599,7 @@ export class VfioPciDriver implements VfioDeviceOps {
       for (let i = 0; i < held.length; i++) {
         const other = held[i] as VfioPciDevice;
         if (i < memIdx) yield* other.memoryLock.upWrite('vfio_pci_ioctl');
-        else yield* other.vmaLock.unlock('vfio_pci_ioctl');
+        else if (k.knobs.zapMethod !== 'address-space') yield* other.vmaLock.unlock('vfio_pci_ioctl');
       }
     }
     return ret;
