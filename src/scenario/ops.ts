@@ -6,6 +6,7 @@
  *
  * To add an operation, add an entry to OPS (see `defineOp`).
  */
+import { FUTEX_OP_ADD, FUTEX_OP_ANDN, FUTEX_OP_CMP_EQ, FUTEX_OP_OR, FUTEX_OP_SET, FUTEX_OP_XOR, FUTEX_PRIVATE_FLAG, FUTEX_WAKE_OP, futexOp } from '../uapi/futex.js';
 import * as z from 'zod';
 import type { Task } from '../kernel/sched/task.js';
 import { point } from '../kernel/sched/task.js';
@@ -548,6 +549,22 @@ const eventfdWrite = defineOp<{ fd: NameRef | number; value?: bigint }>({
   },
 });
 
+const FUTEX_OPS = { set: FUTEX_OP_SET, add: FUTEX_OP_ADD, or: FUTEX_OP_OR, andn: FUTEX_OP_ANDN, xor: FUTEX_OP_XOR } as const;
+
+const futexWakeOpOp = defineOp<{ at: NameRef | number; op?: keyof typeof FUTEX_OPS; oparg?: number; private?: boolean }>({
+  name: 'futex_wake_op',
+  doc: 'futex(2) FUTEX_WAKE_OP (private unless `private: false`) with the futex word at `at`: atomically applies `op` (set, add (default), or, andn, xor) with `oparg` (default 0) to it, faulting the page in with a fault that may not retry (fault_in_user_writeable) when it is not mapped writable. Returns the number woken (0: waiters are not modelled) or the errno.',
+  args: short('at', addr(), obj({ at: addr(), op: z.enum(['set', 'add', 'or', 'andn', 'xor'], { error: 'expected a futex op: set, add, or, andn, xor' }).optional(), oparg: uint(0x7ff).optional(), private: z.boolean().optional() }, 'futex_wake_op'), 'expected an address (e.g. bar+0x8) or a mapping {at, op, oparg, private}'),
+  binds: null,
+  describe: (a) => `futex_wake_op ${refText(a.at)} ${a.op ?? 'add'} ${a.oparg ?? 0}`,
+  *run(ctx, a) {
+    const uaddr = ctx.addr(a.at);
+    const op = FUTEX_WAKE_OP | (a.private === false ? 0 : FUTEX_PRIVATE_FLAG);
+    const r = yield* ctx.p.ops.futex(uaddr, op, 1, uaddr, futexOp(FUTEX_OPS[a.op ?? 'add'], a.oparg ?? 0, FUTEX_OP_CMP_EQ, 0));
+    return r < 0 ? { errno: -r } : { ret: r };
+  },
+});
+
 const closeOp = defineOp<{ fd: NameRef | number }>({
   name: 'close',
   doc: 'close(2) of an fd (`close: dev`, `close: dev.group`).',
@@ -611,6 +628,7 @@ export const OPS: readonly OpDef<unknown>[] = [
   eventfdOp,
   eventfdRead,
   eventfdWrite,
+  futexWakeOpOp,
   closeOp,
   exitOp,
   noteOp,

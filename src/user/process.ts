@@ -21,6 +21,7 @@ import {
   userReadBytes,
   userWriteBytes,
 } from '../kernel/mm/access.js';
+import { sysFutex } from '../kernel/futex/futex.js';
 import { asMm, type MmStruct, pageAlignUp } from '../kernel/mm/mm.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../kernel/mm/types.js';
 import { createProcess, exitProcess, type KProcessImpl, spawnThread } from '../kernel/process.js';
@@ -80,6 +81,7 @@ export interface ProcessOps {
   mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): Task<number>;
   munmap(addr: number, len: number): Task<number>;
   eventfd(initval: number, flags: number): Task<number>;
+  futex(uaddr: number, op: number, val: number, uaddr2: number, val3: number): Task<number>;
   fork(openBeforeCopy?: boolean): Task<Process | number>;
   load(addr: number, size: AccessSize): Task<CpuAccessResult>;
   store(addr: number, size: AccessSize, value: bigint | number): Task<CpuAccessResult>;
@@ -163,6 +165,7 @@ export class Process {
       mmap: (addr, len, prot, flags, fd, offset) => sysMmap(k, proc, addr, len, prot, flags, fd, offset),
       munmap: (addr, len) => sysMunmap(k, proc, addr, len),
       eventfd: (initval, flags) => sysEventfd(k, proc, initval, flags),
+      futex: (uaddr, op, val, uaddr2, val3) => sysFutex(k, uaddr, op, val, uaddr2, val3),
       *fork(openBeforeCopy?: boolean): Task<Process | number> {
         const r = yield* sysForkProcess(k, proc, openBeforeCopy);
         if (typeof r === 'number') return r;
@@ -289,6 +292,11 @@ export class Process {
   /** eventfd2(2); fd or -errno. */
   eventfd(initval: number, flags: number): number {
     return this.run(this.ops.eventfd(initval, flags), 'eventfd');
+  }
+
+  /** futex(2) — FUTEX_WAKE_OP(_PRIVATE) only (src/kernel/futex/futex.ts); woken count or -errno. */
+  futex(uaddr: number, op: number, val: number, uaddr2: number, val3: number): number {
+    return this.run(this.ops.futex(uaddr, op, val, uaddr2, val3), 'futex');
   }
 
   /** read(2) of an eventfd: the counter value, or -errno (e.g. -EAGAIN when zero with EFD_NONBLOCK). */

@@ -458,3 +458,24 @@ export function* userWriteBytes(k: Kernel, addr: number, data: Uint8Array): Task
   const n = yield* accessRange(k, asMm(proc.mm), proc, addr, data, true, true, out, false);
   return { done: n, signal: out.signal };
 }
+
+/**
+ * arch_futex_atomic_op_inuser under pagefault_disable (arch/x86/include/asm/futex.h, 5.8):
+ * a locked read-modify-write of the naturally aligned u32 at `addr` of the current mm
+ * that never faults: the old value, or -EFAULT when the PTE is missing or read-only (the
+ * exception fixup; the caller then faults the page in and retries). One scheduling point
+ * on the page table. A device page gets a read then a write through the root complex.
+ */
+export function* atomicOpInuserNoFault(k: Kernel, addr: number, op: (old: number) => number): Task<number | { old: number }> {
+  const mm = currentMm(k);
+  if (mm === null || !accessOk(addr, 4)) return -EFAULT_;
+  if (!k.sched.passPoint()) yield mm.ptRead;
+  const pte = mm.pt.get(Math.floor(addr / PAGE_SIZE));
+  if (pte === undefined || !pte.writable) return -EFAULT_;
+  const off = addr % PAGE_SIZE;
+  const old = Number(physAccess(k, pte.pfn, off, 4, false, 0n)) >>> 0;
+  physAccess(k, pte.pfn, off, 4, true, BigInt(op(old) >>> 0));
+  return { old };
+}
+
+const EFAULT_ = 14;
