@@ -13,7 +13,7 @@ import { PCI_COMMAND, PCI_COMMAND_MEMORY } from '../src/uapi/pci-regs.js';
 import { VFIO_TYPE1v2_IOMMU } from '../src/uapi/vfio.js';
 import { unwrap, VfioContainer, VfioGroup } from '../src/user/vfio-client.js';
 import { runDemo } from '../src/cli/demo.js';
-import { benchScenario, runOnce } from './scenario.js';
+import { benchScenario, lockdepRuns, runOnce } from './scenario.js';
 
 const sys = new System();
 sys.events.record = false;
@@ -46,27 +46,11 @@ const workloads: Record<string, [number, () => void]> = {
 };
 
 const scenario = benchScenario();
-/** Scheduler steps of one run of a scenario workload (to print steps/s). */
-const stepsPerRun: Record<string, number> = {
-  'scen-rr': runOnce(scenario, 'rr', true).schedulerSteps,
-  'scen-random': runOnce(scenario, 'random', true).schedulerSteps,
-};
-
-/** Sorted times (ms) of runs of the scenario with lockdep on and off, alternating, for `seconds`. */
-function lockdepRuns(schedule: 'rr' | 'random', seconds: number): { on: number[]; off: number[] } {
-  const on: number[] = [];
-  const off: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) {
-    for (const ld of [true, false]) {
-      const s = performance.now();
-      runOnce(scenario, schedule, ld);
-      (ld ? on : off).push(performance.now() - s);
-    }
-  }
-  on.sort((a, b) => a - b);
-  off.sort((a, b) => a - b);
-  return { on, off };
+/** Scheduler steps of one run of a scenario workload (to print steps/s); undefined for the others. */
+function stepsPerRun(name: string): number | undefined {
+  if (name === 'scen-rr') return runOnce(scenario, 'rr', true).schedulerSteps;
+  if (name === 'scen-random') return runOnce(scenario, 'random', true).schedulerSteps;
+  return undefined;
 }
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -74,7 +58,7 @@ const names = process.argv.slice(2);
 for (const name of names.length > 0 ? names : [...Object.keys(workloads), 'lockdep']) {
   if (name === 'lockdep') {
     for (const schedule of ['rr', 'random'] as const) {
-      const { on, off } = lockdepRuns(schedule, seconds);
+      const { on, off } = lockdepRuns(scenario, schedule, seconds);
       const best = (a: number[]) => a[0] ?? NaN;
       const med = (a: number[]) => a[a.length >> 1] ?? NaN;
       console.log(`lockdep ${schedule.padEnd(6)} on/off: best ${(best(on) / best(off)).toFixed(2)}x (${best(on).toFixed(2)} / ${best(off).toFixed(2)} ms)  median ${(med(on) / med(off)).toFixed(2)}x (${med(on).toFixed(2)} / ${med(off).toFixed(2)} ms)  [${on.length} runs each]`);
@@ -97,7 +81,7 @@ for (const name of names.length > 0 ? names : [...Object.keys(workloads), 'lockd
   const us = (ms: number) => `${(ms * 1000).toFixed(3)} µs`;
   const best = times[0] ?? NaN;
   const median = times[times.length >> 1] ?? NaN;
-  const steps = stepsPerRun[name];
+  const steps = stepsPerRun(name);
   const perSec = (ms: number) => Math.round(((steps ?? 1) * 1000) / ms).toLocaleString('en-US');
   const unit = steps === undefined ? 'ops/s' : `steps/s, ${steps} steps/run`;
   console.log(`${name.padEnd(6)} best ${us(best)} (${perSec(best)} ${unit})  median ${us(median)} (${perSec(median)})  mean ${us(mean)} (${perSec(mean)})  [${times.length} batches of ${batch}]`);

@@ -59,3 +59,23 @@ export function runOnce(s: Scenario, schedule: keyof typeof SCHEDULES, lockdep: 
   if (r.end.kind !== 'done' || r.bugs.length > 0) throw new Error(`benchmark scenario did not complete: ${r.end.kind}, ${r.bugs.length} BUGs`);
   return r;
 }
+
+/**
+ * Runs of scenario `s` with lockdep on and off, alternating (so both see the same machine
+ * load), for `seconds`: the sorted run times (ms) of each.
+ */
+export function lockdepRuns(s: Scenario, schedule: keyof typeof SCHEDULES, seconds: number): { on: number[]; off: number[] } {
+  const on: number[] = [];
+  const off: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    for (const ld of [true, false]) {
+      const t0 = performance.now();
+      runOnce(s, schedule, ld);
+      (ld ? on : off).push(performance.now() - t0);
+    }
+  }
+  on.sort((a, b) => a - b);
+  off.sort((a, b) => a - b);
+  return { on, off };
+}
