@@ -338,6 +338,16 @@ function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
   return r;
 }
 
+/**
+ * The FLR both virtualized FLR bits trigger (vfio_exp_config_write, vfio_af_config_write,
+ * 5.8): zap and write-lock memory_lock (5.8+), pci_try_reset_function, unlock.
+ */
+function* zappedFunctionReset(k: Kernel, pci: PciCore, vdev: VfioPciDevice, fn: string): Task<void> {
+  if (k.knobs.zapOnDisable) yield* zapAndDownWriteMemoryLock(k, vdev);
+  yield* pciTryResetFunction(k, pci, vdev.pdev);
+  if (k.knobs.zapOnDisable) yield* vdev.memoryLock.upWrite(fn);
+}
+
 /** vfio_exp_config_write (5.8): the virtualized FLR bit triggers a zapped, write-locked function reset. */
 function* expConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
@@ -350,9 +360,7 @@ function* expConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numb
     putLe(vconfig, ctlOff, 2, ctl & ~PCI_EXP_DEVCTL_BCR_FLR);
     const cap = yield* pciUserReadConfig(vdev.pdev, pos - offset + PCI_EXP_DEVCAP, 4);
     if ((cap & PCI_EXP_DEVCAP_FLR) !== 0) {
-      if (k.knobs.zapOnDisable) yield* zapAndDownWriteMemoryLock(k, vdev);
-      yield* pciTryResetFunction(k, pci, vdev.pdev);
-      if (k.knobs.zapOnDisable) yield* vdev.memoryLock.upWrite('vfio_exp_config_write');
+      yield* zappedFunctionReset(k, pci, vdev, 'vfio_exp_config_write');
     }
   }
   return r;
@@ -369,9 +377,7 @@ function* afConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
     vconfig[ctlOff] = (vconfig[ctlOff] ?? 0) & ~PCI_AF_CTRL_FLR;
     const cap = yield* pciUserReadConfig(vdev.pdev, pos - offset + PCI_AF_CAP, 1);
     if ((cap & PCI_AF_CAP_FLR) !== 0 && (cap & PCI_AF_CAP_TP) !== 0) {
-      if (k.knobs.zapOnDisable) yield* zapAndDownWriteMemoryLock(k, vdev);
-      yield* pciTryResetFunction(k, pci, vdev.pdev);
-      if (k.knobs.zapOnDisable) yield* vdev.memoryLock.upWrite('vfio_af_config_write');
+      yield* zappedFunctionReset(k, pci, vdev, 'vfio_af_config_write');
     }
   }
   return r;

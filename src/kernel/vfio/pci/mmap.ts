@@ -147,21 +147,29 @@ function* mmapFault(k: Kernel, vmf: VmFault): Task<number> {
   const fn = 'vfio_pci_mmap_fault';
   const vma = vmf.vma;
   const vdev = vma.privateData as VfioPciDevice;
-  let ret = VM_FAULT_NOPAGE;
   if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
   if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
-  if (!faultMayMap(k, vdev)) {
-    ret = VM_FAULT_SIGBUS;
-    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
-  } else {
-    addVma(k, vdev, vma);
-    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-    const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn);
-    if (r !== 0) ret = VM_FAULT_SIGBUS;
-  }
+  const ret = yield* checkTrackRemap(k, vdev, vma, fn);
   if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
   return ret;
+}
+
+/**
+ * The middle of 5.8's vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8), entered with
+ * vma_lock and memory_lock (read) held and leaving with only memory_lock: SIGBUS if the
+ * device may not be mapped; otherwise push a tracking node (no duplicate check), drop
+ * vma_lock, and remap the whole vma.
+ */
+function* checkTrackRemap(k: Kernel, vdev: VfioPciDevice, vma: Vma, fn: string): Task<number> {
+  if (!faultMayMap(k, vdev)) {
+    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+    return VM_FAULT_SIGBUS;
+  }
+  addVma(k, vdev, vma);
+  if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+  const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn);
+  return r !== 0 ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
 }
 
 /** __vfio_pci_add_vma (drivers/vfio/pci/vfio_pci.c, 5.8): push a tracking node at the head of vma_list. Caller holds vma_lock. */
@@ -236,18 +244,8 @@ function* mmapFaultTrylockRetry(k: Kernel, vmf: VmFault): Task<number> {
     yield* sem.upRead(fn);
     return VM_FAULT_RETRY;
   }
-  let ret = VM_FAULT_NOPAGE;
   if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
-  if (!faultMayMap(k, vdev)) {
-    ret = VM_FAULT_SIGBUS;
-    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
-  } else {
-    addVma(k, vdev, vma);
-    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-    const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn);
-    if (r !== 0) ret = VM_FAULT_SIGBUS;
-  }
+  const ret = yield* checkTrackRemap(k, vdev, vma, fn);
   if (!sem.upReadPassed(fn)) yield* sem.upRead(fn);
   return ret;
 }

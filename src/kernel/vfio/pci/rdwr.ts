@@ -91,14 +91,24 @@ function* doIoRw(k: Kernel, io: IoTarget, buf: number, off: number, count: numbe
 }
 
 /**
- * vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8.0 as merged): for a memory
- * BAR or the ROM, memory_lock is read-held across the whole call — ROM mapping and the
- * user copies included (defect H3) — and the call fails with -EIO while memory is
- * disabled. I/O-port BARs are never checked. With rwLocking 'none' (5.7) no lock is
- * taken; with 'per-access' (5.9) the call goes to barRwPerAccess.
+ * vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c), by the rwLocking knob:
+ * - 'whole-call' (5.8.0 as merged): for a memory BAR or the ROM, memory_lock is read-held
+ *   across the whole call — ROM mapping and the user copies included (defect H3) — and the
+ *   call fails with -EIO while memory is disabled.
+ * - 'per-access' (5.9 and 5.8.y, bc93b9ae0151 "vfio-pci: Avoid recursive read-lock usage"):
+ *   no lock at function level. Each 4/2/1-byte access of a memory BAR or the ROM takes
+ *   memory_lock for read, checks, accesses and releases (vfio_pci_ioreadN/iowriteN); a
+ *   refused access returns -EIO at once, the file position is not advanced and bytes
+ *   already moved are not reported. The user copies run with no lock held, so a buffer
+ *   inside a BAR mapping of the same device faults without a recursive read (H3 fixed).
+ *   Excluded ranges (MSI-X table, ROM past its image) never touch the device and succeed
+ *   even while memory is disabled. pci_map_rom runs without the lock and without a check:
+ *   with decode disabled its header reads are unclaimed (Unsupported Requests, all-ones),
+ *   the signature check fails and the read returns -ENOMEM (spec §2.7, [inferred]).
+ * - 'none' (5.7): no lock, no check.
+ * I/O-port BARs are never checked.
  */
 export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
-  if (k.knobs.rwLocking === 'per-access') return yield* barRwPerAccess(k, vdev, buf, count, ppos, iswrite);
   const fn = 'vfio_pci_bar_rw';
   const pdev = vdev.pdev;
   const bar = vfioPciOffsetToIndex(ppos.value);
@@ -108,6 +118,7 @@ export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count
   const end = res.size;
   if (pos >= end) return -EINVAL;
   count = Math.min(count, end - pos);
+  const perAccess = k.knobs.rwLocking === 'per-access';
   const checked = res.kind === 'mem' && k.knobs.rwLocking === 'whole-call';
   if (checked) {
     if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
@@ -117,11 +128,11 @@ export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count
       return -EIO;
     }
   }
-  let done: number;
   let xStart = 0;
   let xEnd = 0;
   let io: IoTarget;
   if (bar === VFIO_PCI_ROM_REGION_INDEX) {
+    // The ROM can fill less space than the BAR: the excluded range starts at the image end.
     const rom = yield* pciMapRom(k, pdev);
     if (rom === null) {
       if (checked && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
@@ -138,57 +149,11 @@ export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count
     xStart = vdev.msixOffset;
     xEnd = vdev.msixOffset + vdev.msixSize;
   }
-  done = yield* doIoRw(k, io, buf, pos, count, xStart, xEnd, iswrite);
+  // per-access: test_mem = res->flags & IORESOURCE_MEM (memory BARs and the ROM)
+  const done = yield* doIoRw(k, io, buf, pos, count, xStart, xEnd, iswrite, perAccess && res.kind === 'mem' ? vdev : null);
   if (done >= 0) ppos.value += done;
+  else if (perAccess && done === -EIO) k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
   if (bar === VFIO_PCI_ROM_REGION_INDEX) yield* pciUnmapRom(pdev);
   if (checked && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
-  return done;
-}
-
-/**
- * vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9 and 5.8.y, bc93b9ae0151 "vfio-pci:
- * Avoid recursive read-lock usage"): no lock at function level. Each 4/2/1-byte access of
- * a memory BAR or the ROM takes memory_lock for read, checks, accesses and releases
- * (vfio_pci_ioreadN/iowriteN); a refused access returns -EIO at once, the file position
- * is not advanced and bytes already moved are not reported. The user copies run with no
- * lock held, so a buffer inside a BAR mapping of the same device faults without a
- * recursive read (H3 fixed). Excluded ranges (MSI-X table, ROM past its image) never
- * touch the device and succeed even while memory is disabled. I/O-port BARs are not
- * checked. pci_map_rom runs without the lock and without a check: with decode disabled
- * its header reads are unclaimed (Unsupported Requests, all-ones), the signature check
- * fails and the read returns -ENOMEM (spec §2.7, [inferred]).
- */
-function* barRwPerAccess(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
-  const pdev = vdev.pdev;
-  const bar = vfioPciOffsetToIndex(ppos.value);
-  const pos = ppos.value - bar * (VFIO_PCI_OFFSET_MASK + 1); // pos & VFIO_PCI_OFFSET_MASK (pos >= 0)
-  const res = pdev.resource(bar);
-  if (res === null) return -EINVAL;
-  const end = res.size;
-  if (pos >= end) return -EINVAL;
-  count = Math.min(count, end - pos);
-  let xStart = 0;
-  let xEnd = 0;
-  let io: IoTarget;
-  if (bar === VFIO_PCI_ROM_REGION_INDEX) {
-    // The ROM can fill less space than the BAR: the excluded range starts at the image end.
-    const rom = yield* pciMapRom(k, pdev);
-    if (rom === null) return -ENOMEM;
-    io = { pdev, base: rom.base, port: false };
-    xStart = rom.size;
-    xEnd = end;
-  } else {
-    vdev.barmap[bar] = true; // vfio_pci_setup_barmap
-    io = { pdev, base: res.start, port: res.kind === 'io' };
-  }
-  if (bar === vdev.msixBar) {
-    xStart = vdev.msixOffset;
-    xEnd = vdev.msixOffset + vdev.msixSize;
-  }
-  // test_mem = res->flags & IORESOURCE_MEM (memory BARs and the ROM)
-  const done = yield* doIoRw(k, io, buf, pos, count, xStart, xEnd, iswrite, res.kind === 'mem' ? vdev : null);
-  if (done >= 0) ppos.value += done;
-  else if (done === -EIO) k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
-  if (bar === VFIO_PCI_ROM_REGION_INDEX) yield* pciUnmapRom(pdev);
   return done;
 }
