@@ -9,12 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatScenarioError, loadScenario, runScenario, ScenarioInputError } from '../scenario/index.js';
-import { renderHeader, renderSummary, renderTrace, runToJson } from '../scenario/report.js';
+import { matrixToJson, renderHeader, renderMatrix, renderSummary, renderTrace, runToJson } from '../scenario/report.js';
 import { parseKnobAssignment, type KnobValue } from '../scenario/variant.js';
-import { type MatrixResult, runMatrix } from '../scenario/matrix.js';
-import type { Scenario } from '../scenario/load.js';
+import { runMatrix } from '../scenario/matrix.js';
 import { PLAIN, type Terminal } from './terminal.js';
-import picocolors from 'picocolors';
 
 export const RUN_USAGE = `usage: vfio-sim run <scenario.yaml> [options]
 
@@ -104,7 +102,7 @@ export function runCommand(argv: readonly string[], out: (s: string) => void, er
         ...(seed !== undefined ? { seed } : {}),
       });
       if (v.json === true) out(JSON.stringify(matrixToJson(loaded.scenario, m), null, 2));
-      else for (const line of renderMatrix(loaded.scenario, m, term.color)) out(line);
+      else for (const line of renderMatrix(loaded.scenario, m, { color: term.color })) out(line);
       return m.ok ? 0 : 1;
     } catch (e) {
       if (e instanceof ScenarioInputError) return bad(e.message);
@@ -143,46 +141,3 @@ export function runCommand(argv: readonly string[], out: (s: string) => void, er
   }
 }
 
-/** The --all-variants table: one row per preset. */
-function renderMatrix(s: Scenario, m: MatrixResult, color: boolean): string[] {
-  const c = picocolors.createColors(color);
-  const out: string[] = [];
-  const title = s.name ?? s.file;
-  out.push(c.bold(`${title} — every variant${s.defect !== null ? ` (defect ${s.defect.id}, declared present in: ${s.defect.presentIn.join(', ') || 'none'})` : ''}`));
-  out.push('');
-  const w = Math.max(7, ...m.rows.map((r) => r.variant.length));
-  out.push(`  ${'variant'.padEnd(w)}  ${'expectations'.padEnd(12)}  ${s.defect !== null ? 'defect   ' : ''}outcome`);
-  for (const r of m.rows) {
-    const verdict = r.verdict === 'holds' ? c.green('hold'.padEnd(12)) : r.verdict === 'fails' ? c.yellow('fail'.padEnd(12)) : c.dim('n/a'.padEnd(12));
-    let defect = '';
-    if (s.defect !== null) {
-      const word = r.verdict === 'n/a' ? 'n/a' : r.verdict === 'holds' ? 'present' : 'absent';
-      const mark = r.asDeclared === null ? ' ' : r.asDeclared ? c.green('✓') : c.red('✗');
-      defect = `${word.padEnd(7)} ${mark} `;
-    }
-    out.push(`  ${r.variant.padEnd(w)}  ${verdict}  ${defect}${r.verdict === 'n/a' ? c.dim(r.outcome) : r.outcome}`);
-  }
-  out.push('');
-  if (s.defect !== null) {
-    const bad = m.rows.filter((r) => r.asDeclared === false).map((r) => r.variant);
-    out.push(bad.length === 0 ? c.green(`as declared: ${s.defect.id} is present exactly in ${s.defect.presentIn.join(', ') || 'no variant'}`) : c.red(`not as declared in: ${bad.join(', ')}`));
-  }
-  return out;
-}
-
-function matrixToJson(s: Scenario, m: MatrixResult): unknown {
-  return {
-    scenario: { file: s.file, name: s.name, hash: s.hash },
-    defect: s.defect,
-    ok: m.ok,
-    exitCode: m.ok ? 0 : 1,
-    rows: m.rows.map((r) => ({
-      variant: r.variant,
-      verdict: r.verdict,
-      asDeclared: r.asDeclared,
-      outcome: r.outcome,
-      token: r.run?.token ?? null,
-      expectations: r.run?.expectations ?? null,
-    })),
-  };
-}

@@ -3,7 +3,7 @@ export { loadScenario, type LoadResult, type Scenario, type ProcessDecl, type Th
 export { formatScenarioError, type ScenarioError } from './source.js';
 export { runScenario, waitCycle, type RunOptions, type RunResult, type StepResult, type StepStatus, type RunVerdict } from './run.js';
 export { ScenarioInputError, parseSchedule, encodeToken, decodeToken, mulberry32, type ScheduleSpec, type ReplayToken } from './schedule.js';
-export { renderTrace, renderSummary, renderHeader, runToJson, type TextOptions } from './report.js';
+export { renderTrace, renderSummary, renderHeader, runToJson, renderMatrix, matrixToJson, type TextOptions } from './report.js';
 export { scenarioJsonSchema } from './json-schema.js';
 export { runMatrix, outcomeSummary, type MatrixResult, type MatrixRow } from './matrix.js';
 export { OPS } from './ops.js';

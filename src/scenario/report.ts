@@ -10,6 +10,8 @@ import { errnoName } from '../kernel/errno.js';
 import type { Outcome } from './context.js';
 import { hex } from './op-def.js';
 import type { RunResult, StepResult } from './run.js';
+import type { Scenario } from './load.js';
+import type { MatrixResult } from './matrix.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -267,5 +269,50 @@ export function runToJson(r: RunResult, exitCode: number): unknown {
     schedulerSteps: r.schedulerSteps,
     token: r.token,
     events: jsonSafe(r.events),
+  };
+}
+
+/** The `run --all-variants` table: one row per preset, marked against the scenario's `defect` declaration. */
+export function renderMatrix(s: Scenario, m: MatrixResult, opts: Pick<TextOptions, 'color'> = {}): string[] {
+  const c: Colors = pc.createColors(opts.color ?? false);
+  const out: string[] = [];
+  const title = s.name ?? s.file;
+  out.push(c.bold(`${title} — every variant${s.defect !== null ? ` (defect ${s.defect.id}, declared present in: ${s.defect.presentIn.join(', ') || 'none'})` : ''}`));
+  out.push('');
+  const w = Math.max(7, ...m.rows.map((r) => r.variant.length));
+  out.push(`  ${'variant'.padEnd(w)}  ${'expectations'.padEnd(12)}  ${s.defect !== null ? 'defect   ' : ''}outcome`);
+  for (const r of m.rows) {
+    const verdict = r.verdict === 'holds' ? c.green('hold'.padEnd(12)) : r.verdict === 'fails' ? c.yellow('fail'.padEnd(12)) : c.dim('n/a'.padEnd(12));
+    let defect = '';
+    if (s.defect !== null) {
+      const word = r.verdict === 'n/a' ? 'n/a' : r.verdict === 'holds' ? 'present' : 'absent';
+      const mark = r.asDeclared === null ? ' ' : r.asDeclared ? c.green('✓') : c.red('✗');
+      defect = `${word.padEnd(7)} ${mark} `;
+    }
+    out.push(`  ${r.variant.padEnd(w)}  ${verdict}  ${defect}${r.verdict === 'n/a' ? c.dim(r.outcome) : r.outcome}`);
+  }
+  out.push('');
+  if (s.defect !== null) {
+    const bad = m.rows.filter((r) => r.asDeclared === false).map((r) => r.variant);
+    out.push(bad.length === 0 ? c.green(`as declared: ${s.defect.id} is present exactly in ${s.defect.presentIn.join(', ') || 'no variant'}`) : c.red(`not as declared in: ${bad.join(', ')}`));
+  }
+  return out;
+}
+
+/** The `run --all-variants --json` document. */
+export function matrixToJson(s: Scenario, m: MatrixResult): unknown {
+  return {
+    scenario: { file: s.file, name: s.name, hash: s.hash },
+    defect: s.defect,
+    ok: m.ok,
+    exitCode: m.ok ? 0 : 1,
+    rows: m.rows.map((r) => ({
+      variant: r.variant,
+      verdict: r.verdict,
+      asDeclared: r.asDeclared,
+      outcome: r.outcome,
+      token: r.run?.token ?? null,
+      expectations: r.run?.expectations ?? null,
+    })),
   };
 }
