@@ -41,3 +41,4 @@ export {
 } from './machine.js';
 export * from './devices/edu.js';
 export * from './devices/nic.js';
+export * from './devices/gpu.js';

@@ -10,18 +10,33 @@ import type { UrPolicy } from '../hw/api.js';
 import type { DeviceDefinition } from '../hw/device.js';
 import { EDU_DEVICE } from '../hw/devices/edu.js';
 import { NIC_DEVICE } from '../hw/devices/nic.js';
+import { GPU_DEVICE, gpuDevice, isGpuVramSize } from '../hw/devices/gpu.js';
 import { type BridgeFunctionSpec, DEFAULT_RAM_SIZE, defaultMachineSpec, type EndpointFunctionSpec, type FunctionSpec, type MachineSpec, type SlotSpec } from '../hw/machine.js';
 import { ident, obj, uint } from './values.js';
 
 /** Device models a scenario can instantiate, by name. */
-export const DEVICE_MODELS: Readonly<Record<string, DeviceDefinition>> = { edu: EDU_DEVICE, nic: NIC_DEVICE };
+export const DEVICE_MODELS: Readonly<Record<string, DeviceDefinition>> = { edu: EDU_DEVICE, nic: NIC_DEVICE, gpu: GPU_DEVICE };
 
 const modelNames = Object.keys(DEVICE_MODELS) as [string, ...string[]];
 const model = z.enum(modelNames, { error: `expected a device model: ${modelNames.join(', ')}` });
 
-/** An endpoint: a model name, or {model, name}. */
-const endpointEntry = z.union([model, obj({ model, name: ident.optional() }, 'a device')], {
-  error: `expected a device: a model name (${modelNames.join(', ')}) or a mapping {model, name}`,
+/**
+ * An endpoint as a mapping: the model, its name, `virtfn: true` (an SR-IOV virtual function:
+ * command MEM hardwired to 0, its PF not modelled) and, for the gpu, `vram` (BAR2 size).
+ */
+const endpointObject = obj(
+  {
+    model,
+    name: ident.optional(),
+    virtfn: z.boolean({ error: 'expected true or false' }).optional(),
+    vram: uint().refine(isGpuVramSize, { message: 'expected a VRAM size: a power of two from 0x10000 (64 KiB) to 0x40000000 (1 GiB)' }).optional(),
+  },
+  'a device',
+).refine((e) => e.vram === undefined || e.model === 'gpu', { message: "'vram' is an option of the gpu model only", path: ['vram'] });
+
+/** An endpoint: a model name, or {model, name, virtfn, vram}. */
+const endpointEntry = z.union([model, endpointObject], {
+  error: `expected a device: a model name (${modelNames.join(', ')}) or a mapping {model, name, virtfn, vram}`,
 });
 
 export type EndpointEntry = z.output<typeof endpointEntry>;
@@ -36,10 +51,10 @@ const BRIDGES = ['root-port', 'pci-bridge', 'pcie-pci-bridge'] as const;
 export const deviceEntry: z.ZodType<DeviceEntry, unknown> = z.lazy(() =>
   z.union([
     model,
-    obj({ model, name: ident.optional() }, 'a device'),
+    endpointObject,
     obj({ functions: z.array(endpointEntry).min(1, { error: 'expected at least one function' }).max(8, { error: 'a slot has at most 8 functions' }) }, 'a multi-function device'),
     obj({ bridge: z.enum(BRIDGES, { error: `expected a bridge kind: ${BRIDGES.join(', ')}` }), acs: z.boolean().optional(), devices: z.array(deviceEntry).min(1, { error: 'expected at least one device behind the bridge' }).max(32) }, 'a bridge'),
-  ], { error: `expected a device: a model name (${modelNames.join(', ')}), {model, name}, {functions: [...]} or {bridge, devices: [...]}` }),
+  ], { error: `expected a device: a model name (${modelNames.join(', ')}), {model, name, virtfn, vram}, {functions: [...]} or {bridge, devices: [...]}` }),
 );
 
 export const machineSchema = obj(
@@ -72,6 +87,7 @@ interface TreeEndpoint {
   def: DeviceDefinition;
   model: string;
   name: string | null;
+  virtfn: boolean;
   path: (string | number)[];
 }
 interface TreeBridge {
@@ -88,8 +104,9 @@ interface TreeSlot {
 const bdf = (bus: number, dev: number, fn: number): string => `0000:${bus.toString(16).padStart(2, '0')}:${dev.toString(16).padStart(2, '0')}.${fn}`;
 
 function endpointNode(e: EndpointEntry, path: (string | number)[]): TreeEndpoint {
-  const m = typeof e === 'string' ? e : e.model;
-  return { kind: 'endpoint', def: DEVICE_MODELS[m] ?? EDU_DEVICE, model: m, name: typeof e === 'string' ? null : (e.name ?? null), path };
+  if (typeof e === 'string') return { kind: 'endpoint', def: DEVICE_MODELS[e] ?? EDU_DEVICE, model: e, name: null, virtfn: false, path };
+  const def = e.vram !== undefined ? gpuDevice(e.vram) : (DEVICE_MODELS[e.model] ?? EDU_DEVICE);
+  return { kind: 'endpoint', def, model: e.model, name: e.name ?? null, virtfn: e.virtfn === true, path };
 }
 
 function slotOf(e: DeviceEntry, dev: number, path: (string | number)[], top: boolean): TreeSlot {
@@ -119,7 +136,7 @@ function toSpec(slots: readonly TreeSlot[], meta: WeakMap<object, EndpointMeta>)
     dev: s.dev,
     functions: s.functions.map((f, fn): FunctionSpec => {
       if (f.kind === 'bridge') return { fn, bridge: f.bridge, acs: f.acs, slots: toSpec(f.slots, meta) };
-      const e = { fn, device: f.def };
+      const e: EndpointFunctionSpec = f.virtfn ? { fn, device: f.def, virtfn: true } : { fn, device: f.def };
       meta.set(e, { name: f.name, path: f.path });
       return e;
     }),

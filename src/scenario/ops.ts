@@ -46,6 +46,7 @@ import {
 import { type Outcome, type StepCtx, Unavailable } from './context.js';
 import { IOCTL_OP } from './ioctls.js';
 import { KVM_OPS } from './kvm-ops.js';
+import { OBSERVE_OPS } from './observe-ops.js';
 import { bytesHex, defineOp, hex, leBytes, leValue, type OpDef, refText, short, sys } from './op-def.js';
 import { accessSize, addr, ANY_FD, bytes, cfgSize, device, type DeviceRef, fdRef, type NameRef, obj, prot, region, u64, uint } from './values.js';
 
@@ -632,6 +633,7 @@ export const OPS: readonly OpDef<unknown>[] = [
   closeOp,
   exitOp,
   noteOp,
+  ...OBSERVE_OPS,
   ...KVM_OPS,
 ];
 
