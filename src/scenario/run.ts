@@ -9,7 +9,7 @@ import type { SimEvent } from '../events/event.js';
 import type { PciFunctionHw } from '../hw/api.js';
 import { errnoName } from '../kernel/errno.js';
 import type { KernelBug, WaitEdge } from '../kernel/sched/errors.js';
-import type { RunEnd } from '../kernel/sched/scheduler.js';
+import type { RunEnd, SchedObserver } from '../kernel/sched/scheduler.js';
 import type { Task } from '../kernel/sched/task.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { Knobs } from '../kernel/variant/knobs.js';
@@ -45,6 +45,22 @@ export interface RunOptions {
   readonly maxSteps?: number;
   /** Run the lock validator (default true, as System's `lockdep` option); false runs without it (benchmarks). */
   readonly lockdep?: boolean;
+  /** Watches every scheduler step (the explorer records its trace with it). */
+  readonly observer?: SchedObserver;
+  /**
+   * Called once the System is built, before any process exists, with the scenario's name
+   * for each kernel thread (the explorer attaches its property monitors here).
+   */
+  readonly attach?: (sys: System, nameOf: (t: KThread) => string) => void;
+  /** Told when each step's operation starts and ends (the explorer's property monitors). */
+  readonly stepHook?: StepHook;
+}
+
+/** See RunOptions.stepHook. */
+export interface StepHook {
+  start(thread: string): void;
+  /** `outcome` is null when the step was skipped. */
+  end(thread: string, outcome: Outcome | null): void;
 }
 
 export type StepStatus = 'ok' | 'error' | 'signal' | 'failed' | 'killed' | 'skipped' | 'blocked' | 'not-run';
@@ -270,7 +286,10 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
     for (const e of schedule.entries) if (!names.includes(e.thread)) throw new ScenarioInputError(`schedule names an unknown thread '${e.thread}' (threads: ${names.join(', ')})`);
   }
   const knobs = resolveKnobs(choice);
-  return new Runner(s, choice, knobs, schedule, opts.maxSteps ?? s.maxSteps, opts.lockdep).run();
+  const runner = new Runner(s, choice, knobs, schedule, opts.maxSteps ?? s.maxSteps, opts.lockdep, opts.stepHook ?? null);
+  if (opts.observer !== undefined) runner.sys.kernel.sched.observer = opts.observer;
+  if (opts.attach !== undefined) opts.attach(runner.sys, runner.nameOf);
+  return runner.run();
 }
 
 class Runner {
@@ -292,6 +311,7 @@ class Runner {
     private readonly schedule: ScheduleSpec,
     private readonly maxSteps: number,
     lockdep: boolean | undefined,
+    private readonly hook: StepHook | null,
   ) {
     this.sys = new System({ machine: s.machine.spec, variant: knobs, ...(lockdep === undefined ? {} : { lockdep }) });
     this.deviceNames = new Map(s.machine.devices.map((d) => [d.name, d.bdf]));
@@ -335,6 +355,9 @@ class Runner {
     return rt;
   }
 
+  /** The scenario's name of a kernel thread (its kernel name when the scenario did not create it). */
+  readonly nameOf = (t: KThread): string => this.threadOfTid.get(t.tid) ?? t.name;
+
   private start(rt: ThreadRt): void {
     this.sys.kernel.sched.start(rt.kthread, this.threadTask(rt), `${rt.name}: start`);
   }
@@ -351,6 +374,7 @@ class Runner {
       res.status = 'blocked';
       res.result = 'did not finish';
       let outcome: Outcome | null = null;
+      if (this.hook !== null) this.hook.start(rt.name);
       if (rt.process.exited) {
         res.status = 'skipped';
         res.result = 'skipped: the process has exited';
@@ -371,6 +395,7 @@ class Runner {
         if (st.op?.name === 'exit' && res.status === 'ok') rt.process.exited = true;
       }
       judge(res);
+      if (this.hook !== null) this.hook.end(rt.name, outcome);
       res.endSeq = ev.emit({ kind: 'scenario.step', thread: rt.name, step: st.index, phase: 'end', text: res.result, verdict: res.verdict }).seq;
     }
     rt.pos = rt.steps.length;

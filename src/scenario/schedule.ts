@@ -15,7 +15,9 @@ export type ScheduleSpec =
   | { readonly kind: 'rr' }
   | { readonly kind: 'random'; readonly seed: number }
   | { readonly kind: 'list'; readonly entries: readonly { readonly thread: string; readonly count: number }[] }
-  | { readonly kind: 'replay'; readonly choices: readonly number[] };
+  | { readonly kind: 'replay'; readonly choices: readonly number[] }
+  /** Chosen by a program (the explorer): `pick` returns an index into the runnable threads. */
+  | { readonly kind: 'custom'; readonly pick: (runnable: readonly KThread[]) => number; readonly description: string };
 
 /** Bad schedule text, a bad token: the user's input, not the model. */
 export class ScenarioInputError extends Error {
@@ -53,6 +55,7 @@ export function describeSchedule(s: ScheduleSpec): string {
     case 'random': return `random (seed ${s.seed})`;
     case 'list': return `list ${s.entries.map((e) => (e.count > 1 ? `${e.thread}*${e.count}` : e.thread)).join(',')} then round-robin`;
     case 'replay': return `replay (${s.choices.length} choices)`;
+    case 'custom': return s.description;
   }
 }
 
@@ -105,6 +108,8 @@ export class RecordingChooser {
     switch (this.spec.kind) {
       case 'rr':
         return this.rr(runnable);
+      case 'custom':
+        return this.spec.pick(runnable);
       case 'random':
         return Math.floor((this.rand?.() ?? 0) * runnable.length) % runnable.length;
       case 'replay': {

@@ -32,6 +32,18 @@ export function runningScheduler(): Scheduler | null {
 export type Chooser = (runnable: readonly KThread[], step: number) => KThread;
 
 /**
+ * Watches every step of run() (the explorer records the trace with it): `before` gets
+ * the runnable threads (the scheduler's own array, as for a Chooser) and the thread about
+ * to take its pending step (`t.next`), `after` the same thread once the step is taken.
+ * Steps of runSync are not shown (nobody else may take a step there).
+ */
+export interface SchedObserver {
+  before(runnable: readonly KThread[], t: KThread): void;
+  /** `threads`: every thread of the scheduler (the step may have woken or started some). */
+  after(t: KThread, threads: readonly KThread[]): void;
+}
+
+/**
  * The deterministic scheduler: one thread runs at a time; at every scheduling point
  * the chooser decides who goes next. With one thread it degenerates into a plain call.
  */
@@ -48,6 +60,8 @@ export class Scheduler {
   private readonly idCounters = new Map<string, number>();
   /** The runnable list handed to the chooser, refilled at every step of run(). */
   private readonly runnableBuf: KThread[] = [];
+  /** Sees every step run() takes (null: nobody watches). */
+  observer: SchedObserver | null = null;
   /** Called when a thread dies or on halt; set by the kernel to report it. */
   onDeath: ((t: KThread, err: KernelBug) => void) | null = null;
 
@@ -204,8 +218,11 @@ export class Scheduler {
         return { kind: 'done' };
       }
       const t = rs.length === 1 ? (rs[0] as KThread) : choose(rs, this.steps);
+      const obs = this.observer;
       try {
+        if (obs !== null) obs.before(rs, t);
         this.step(t);
+        if (obs !== null) obs.after(t, this.threads);
       } catch (e) {
         if (e instanceof MachineHalted) return { kind: 'halted', reason: e.reason };
         throw e;

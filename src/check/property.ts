@@ -1,0 +1,224 @@
+/**
+ * The properties the explorer checks on every execution (issue #4), as monitors that
+ * watch one run: its events, every scheduler step, the start and end of each user
+ * operation, and the run's end. A monitor reports violations; the first one of each
+ * property in a run is kept.
+ *
+ * Built in:
+ * - `unsupported-request`: a CPU access (user load/store, the kernel's read/write path,
+ *   an ioeventfd write) reached a function whose decode was off.
+ * - `p2p-dma`: a peer-to-peer DMA reached a BAR whose decode was off. Reported apart:
+ *   no variant before DMA-buf revocation prevents it (spec §5 Variant G, H8).
+ * - `deadlock`: no runnable thread while some sleep.
+ * - `lockdep`: the lock validator reported (circular dependency, recursive read).
+ * - `kernel-bug`: a BUG() killed a thread (e.g. the double remap of H1).
+ * - `kernel-warning`: a WARN splat (e.g. mmap_assert_write_locked of H9).
+ * - `spurious-error`: an operation got SIGBUS or -EIO while memory was enabled on every
+ *   open device for the whole operation (v1's SIGBUS on contention).
+ * - `stale-mapping`: "zapped means zapped": when an operation ends, no process (fork
+ *   children included) has a PTE to a BAR of a device whose memory is disabled, and no
+ *   IOMMU mapping of such a BAR is created while it is disabled.
+ * - `tracking`: vfio-pci's vma_list holds no node for a vma that was unmapped.
+ * - `termination`: the run hit its step limit (a livelock, or a bound too small).
+ */
+import type { SimEvent } from '../events/event.js';
+import type { PciResource } from '../hw/api.js';
+import type { KProcess } from '../kernel/proc.js';
+import type { KThread } from '../kernel/sched/thread.js';
+import { asMm, type MmStruct, TASK_SIZE } from '../kernel/mm/mm.js';
+import { faultMayMap, type VfioPciDevice } from '../kernel/vfio/pci/vfio-pci-device.js';
+import type { System } from '../system.js';
+
+/** Ids of the built-in properties, in report order. */
+export const BUILTIN_PROPERTIES = [
+  'unsupported-request',
+  'p2p-dma',
+  'deadlock',
+  'lockdep',
+  'kernel-bug',
+  'kernel-warning',
+  'spurious-error',
+  'stale-mapping',
+  'tracking',
+  'termination',
+] as const;
+export type BuiltinProperty = (typeof BUILTIN_PROPERTIES)[number];
+
+/** One-line descriptions (README, `vfio-sim explore --help`). */
+export const PROPERTY_TEXT: Readonly<Record<BuiltinProperty, string>> = {
+  'unsupported-request': 'no user-reachable CPU access (load/store, read/write, ioeventfd) reaches a function whose decode is off',
+  'p2p-dma': 'no peer-to-peer DMA reaches a BAR whose decode is off (no variant before DMA-buf revocation prevents it)',
+  deadlock: 'no deadlock',
+  lockdep: 'lockdep stays silent',
+  'kernel-bug': 'no kernel BUG',
+  'kernel-warning': 'no kernel WARN',
+  'spurious-error': 'no SIGBUS or -EIO while memory was enabled for the whole operation',
+  'stale-mapping': 'zapped means zapped: no PTE (any process) or new IOMMU mapping to a BAR of a device whose memory is disabled, once an operation has completed',
+  tracking: 'vma_list holds no node for an unmapped vma',
+  termination: 'the run finishes within its step limit',
+};
+
+/** A broken property in one execution. */
+export interface Violation {
+  readonly property: string;
+  readonly message: string;
+}
+
+/** How a user operation ended, as the monitors need it. */
+export interface OpOutcome {
+  readonly errno?: number;
+  readonly signal?: { readonly sig: string };
+}
+
+/** How the run ended, as the monitors need it. */
+export interface ExecEnd {
+  readonly kind: 'done' | 'deadlock' | 'halted' | 'step-limit';
+  readonly cycle: readonly string[];
+  readonly reason: string | null;
+  readonly bugs: readonly { readonly thread: string; readonly fn: string; readonly message: string }[];
+}
+
+/** Watches one run. Every hook is optional. */
+export interface Monitor {
+  onEvent?(ev: SimEvent): void;
+  /** After every scheduler step. */
+  afterStep?(t: KThread): void;
+  opStart?(thread: string): void;
+  opEnd?(thread: string, outcome: OpOutcome | null): void;
+  finish?(end: ExecEnd): void;
+}
+
+/** Where monitors report. */
+export type ViolationSink = (v: Violation) => void;
+
+const EIO = 5;
+
+/** The memory-BAR ranges of a device, as page frame numbers [first, end). */
+function barPfns(vdev: VfioPciDevice): { first: number; end: number }[] {
+  const out: { first: number; end: number }[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r: PciResource | null = vdev.pdev.fn.resource(i);
+    if (r === null || r.kind !== 'mem' || r.size === 0) continue;
+    out.push({ first: Math.floor(r.start / 4096), end: Math.floor((r.start + r.size + 4095) / 4096) });
+  }
+  return out;
+}
+
+/** Memory is off for the user: vfio's predicate says so, or the function sits in D3hot. */
+function memoryOff(sys: System, vdev: VfioPciDevice): boolean {
+  if (vdev.vconfig === null) return false;
+  return !faultMayMap(sys.kernel, vdev) || vdev.pdev.fn.state().powerState === 'D3hot';
+}
+
+/** The live address spaces of every user process (fork children included). */
+function liveMms(sys: System): MmStruct[] {
+  const seen = new Set<MmStruct>();
+  for (const t of sys.kernel.sched.threads) {
+    const p = t.owner as KProcess | null;
+    if (p === null || p.mm === undefined) continue;
+    const mm = asMm(p.mm);
+    if (!mm.exited) seen.add(mm);
+  }
+  return [...seen];
+}
+
+/** The built-in monitors for one run of `sys`. */
+export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
+  const vdevs = (): readonly VfioPciDevice[] => sys.vfioPci.devices;
+  const anyOff = (): boolean => vdevs().some((d) => memoryOff(sys, d));
+
+  // spurious-error: operations in flight, and whether memory was off at any step during them
+  const inFlight = new Map<string, { off: boolean }>();
+  const spurious: Monitor = {
+    opStart(thread) {
+      inFlight.set(thread, { off: anyOff() });
+    },
+    afterStep() {
+      if (inFlight.size === 0) return;
+      let off: boolean | null = null;
+      for (const st of inFlight.values()) {
+        if (st.off) continue;
+        off ??= anyOff();
+        if (off) st.off = true;
+      }
+    },
+    opEnd(thread, o) {
+      const st = inFlight.get(thread);
+      inFlight.delete(thread);
+      if (st === undefined || o === null || st.off || anyOff()) return;
+      if (o.signal?.sig === 'SIGBUS') report({ property: 'spurious-error', message: `${thread} got SIGBUS while memory was enabled for the whole operation` });
+      else if (o.errno === EIO) report({ property: 'spurious-error', message: `${thread} got -EIO while memory was enabled for the whole operation` });
+    },
+  };
+
+  // stale-mapping and tracking: checked whenever an operation ends
+  const stale: Monitor = {
+    onEvent(ev) {
+      if (ev.kind === 'iommu.map') {
+        for (const d of vdevs()) {
+          if (!memoryOff(sys, d)) continue;
+          for (const r of barPfns(d)) {
+            if (ev.pfn < r.end && ev.pfn + ev.pages > r.first) {
+              report({ property: 'stale-mapping', message: `an IOMMU mapping of ${d.name}'s BAR (pfn 0x${ev.pfn.toString(16)}) was created while its memory was disabled` });
+            }
+          }
+        }
+      } else if (ev.kind === 'scenario.step' && ev.phase === 'end') {
+        checkPtes(ev.thread);
+        checkTracking(ev.thread);
+      }
+    },
+  };
+  const checkPtes = (after: string): void => {
+    const off = vdevs().filter((d) => memoryOff(sys, d));
+    if (off.length === 0) return;
+    for (const mm of liveMms(sys)) {
+      if (mm.pt.size === 0) continue;
+      for (const d of off) {
+        for (const r of barPfns(d)) {
+          let hit = -1;
+          mm.pt.forEachInRange(0, Math.floor(TASK_SIZE / 4096), (vpn, pte) => {
+            if (hit < 0 && pte.pfn >= r.first && pte.pfn < r.end) hit = vpn;
+          }, (vpn, n, pte) => {
+            if (hit < 0 && pte.pfn < r.end && pte.pfn + n > r.first) hit = vpn + Math.max(0, r.first - pte.pfn);
+          });
+          if (hit >= 0) {
+            report({ property: 'stale-mapping', message: `after ${after}'s operation, mm${mm.id} still maps ${d.name}'s BAR at 0x${(hit * 4096).toString(16)} while its memory is disabled` });
+            return;
+          }
+        }
+      }
+    }
+  };
+  const checkTracking = (after: string): void => {
+    for (const d of vdevs()) {
+      for (const vma of d.vmaList) {
+        const mm = asMm(vma.mm);
+        if (mm.exited || !mm.vmas.some((v) => v === vma)) {
+          report({ property: 'tracking', message: `after ${after}'s operation, ${d.name}'s vma_list holds a node for an unmapped vma [0x${vma.start.toString(16)}, 0x${vma.end.toString(16)})` });
+          return;
+        }
+      }
+    }
+  };
+
+  const events: Monitor = {
+    onEvent(ev) {
+      if (ev.kind === 'platform.error') {
+        const where = `${ev.dir === 'r' ? 'read' : 'write'} of ${ev.size} bytes at 0x${ev.addr.toString(16)}${ev.target === null ? '' : ` (${ev.target})`}`;
+        if (ev.initiator === 'dma') report({ property: 'p2p-dma', message: `Unsupported Request: peer-to-peer DMA ${where} by ${ev.requester ?? 'a device'}` });
+        else report({ property: 'unsupported-request', message: `Unsupported Request: CPU ${where}` });
+      } else if (ev.kind === 'lockdep') {
+        report({ property: 'lockdep', message: ev.title });
+      } else if (ev.kind === 'warn') {
+        report({ property: 'kernel-warning', message: `WARNING in ${ev.fn}: ${ev.message}` });
+      }
+    },
+    finish(end) {
+      if (end.kind === 'deadlock') report({ property: 'deadlock', message: `deadlock: ${end.cycle.join('; ')}` });
+      if (end.kind === 'step-limit') report({ property: 'termination', message: 'the run hit its step limit' });
+      for (const b of end.bugs) report({ property: 'kernel-bug', message: `kernel BUG in ${b.fn} (${b.thread}): ${b.message}` });
+    },
+  };
+  return [events, spurious, stale];
+}

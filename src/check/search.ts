@@ -1,0 +1,735 @@
+/**
+ * The interleaving search: one engine behind every strategy.
+ *
+ * An execution is a run of the program from scratch (stateless search: the model has no
+ * snapshots, so every interleaving is re-executed) in which the engine makes each
+ * scheduling decision. The engine keeps the current execution's path as a stack of
+ * nodes, one per scheduler step: which threads were runnable, what each was about to
+ * do (its pending scheduling point: op, object, read/write), which one ran, and the
+ * bookkeeping of the strategy (backtrack, done and sleep sets). After an execution it
+ * picks the deepest node with an unexplored alternative and replays the path up to it.
+ *
+ * Strategies:
+ * - `dpor`: source-set dynamic partial-order reduction with sleep sets (Abdulla,
+ *   Aronis, Jonsson, Sagonas, "Optimal dynamic partial order reduction", POPL 2014,
+ *   Algorithm 1). Two steps are dependent iff they touch the same object and one of
+ *   them writes. Happens-before is program order, dependence, and "enabled by" (the
+ *   step that woke a sleeping thread or started a new one). After every execution, each
+ *   race (e ⋖ j: dependent, different threads, no step ordered between them) adds an
+ *   initial of notdep(e).j to the backtrack set before e unless one is there already.
+ * - `naive`: every runnable thread at every step (no reduction); the reference the
+ *   reduction is tested against.
+ * - `bfs`: iterative preemption bounding: all executions with at most 0, 1, 2, ...
+ *   preemptions (a switch away from a thread that could go on), so the first
+ *   counterexample has the fewest preemptions.
+ * - `random`: uniformly random choices, one seeded PRNG per execution.
+ * - `pct`: probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): random
+ *   thread priorities and d-1 random priority-change points; the highest-priority
+ *   runnable thread runs.
+ *
+ * Everything here is deterministic: the same program, strategy, seed and budgets give
+ * the same executions in the same order. (A time budget can only cut a search short.)
+ */
+import type { Access, SchedPoint } from '../kernel/sched/task.js';
+import type { KThread } from '../kernel/sched/thread.js';
+import type { SchedObserver } from '../kernel/sched/scheduler.js';
+import { BUILTIN_PROPERTIES } from './property.js';
+
+/**
+ * The preemption bound of the exhaustive strategies unless one is given. Unbounded search
+ * does not end on scenarios where a retry loop can be starved forever by an unfair
+ * scheduler (a fault refaulting behind a zapper); real bugs need few preemptions
+ * (Musuvathi and Qadeer, PLDI 2007), and every result states the bound it holds within.
+ */
+export const DEFAULT_PREEMPTION_BOUND = 3;
+
+export type Strategy = 'dpor' | 'naive' | 'bfs' | 'random' | 'pct';
+export const STRATEGIES: readonly Strategy[] = ['dpor', 'bfs', 'random', 'pct', 'naive'];
+
+/** Thrown out of a run to stop it early (sleep-set blocked, or past a bound). */
+export class ExecutionAborted extends Error {
+  constructor(readonly why: 'sleep-blocked' | 'bound') {
+    super(why);
+    this.name = 'ExecutionAborted';
+  }
+}
+
+/** The program diverged on replay: the same choices led elsewhere. A model bug. */
+export class Nondeterminism extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Nondeterminism';
+  }
+}
+
+/** One object a step touched, and how. */
+export interface Touch {
+  readonly obj: string;
+  readonly access: Access;
+}
+
+/**
+ * One recorded scheduler step: its thread, its scheduling point, and its footprint —
+ * the point's object plus whatever the program reported the step touched on the way
+ * (`ExecControl.touch`: a CPU access through a PTE reaching a device, a DMA reaching a
+ * peer's BAR).
+ */
+export interface TraceStep {
+  readonly thread: string;
+  readonly op: string;
+  readonly touches: Touch[];
+}
+
+/** What the engine hands the program for one execution. */
+export interface ExecControl {
+  /** Index of the thread to run among `runnable` (called only when there is a choice). */
+  pick(runnable: readonly KThread[]): number;
+  /** Watches every step (set it as the scheduler's observer). */
+  readonly observer: SchedObserver;
+  /** Must be called once the program knows its threads' names (before the first step). */
+  setNameOf(nameOf: (t: KThread) => string): void;
+  /** The step being taken touched `obj` (beyond its scheduling point's object). */
+  touch(obj: string, access: Access): void;
+}
+
+/** What one execution of the program produced. */
+export interface ExecReport {
+  /** Broken properties (property id → first message). */
+  readonly violations: ReadonlyMap<string, string>;
+  /** A canonical text of the final outcome (results, end, violations), for comparing searches. */
+  readonly outcome: string;
+  /** The run's choices (indexes into the runnable threads at each choice) and its replay token. */
+  readonly choices: readonly number[];
+  readonly token: string;
+}
+
+/** The program under test: runs once per call, driven by `ctl`. May throw ExecutionAborted. */
+export type Program = (ctl: ExecControl) => ExecReport;
+
+export interface SearchOptions {
+  readonly strategy?: Strategy;
+  /** Stop after this many executions (default 100 000). */
+  readonly maxExecutions?: number;
+  /** Stop after this many milliseconds of wall time (default: no limit). */
+  readonly maxTimeMs?: number;
+  /** The preemption bound (default DEFAULT_PREEMPTION_BOUND; Infinity: none). bfs tries 0, 1, ... up to it. */
+  readonly maxPreemptions?: number;
+  /** random/pct: the seed of the first execution (default 1). */
+  readonly seed?: number;
+  /** pct: the number of priority-change points plus one (default 3). */
+  readonly depth?: number;
+  /** Stop at the first violation of any property (default false: search on, one counterexample per property). */
+  readonly stopAtFirst?: boolean;
+  /** Only these properties count as violations (default: all). */
+  readonly properties?: readonly string[];
+  /** Called about every `progressEveryMs` of wall time with the statistics so far. */
+  readonly onProgress?: (s: SearchStats) => void;
+  readonly progressEveryMs?: number;
+  /** Polled between executions: true stops the search (Ctrl-C). */
+  readonly interrupted?: () => boolean;
+  /** Wall clock for budgets and progress (default performance.now). Never used by the model. */
+  readonly now?: () => number;
+}
+
+export interface SearchStats {
+  readonly executions: number;
+  /** Executions stopped early because every runnable thread was asleep (redundant). */
+  readonly sleepBlocked: number;
+  /** Executions cut because they passed the preemption bound. */
+  readonly pruned: number;
+  /** Distinct Mazurkiewicz traces among the complete executions. */
+  readonly distinctTraces: number;
+  readonly distinctOutcomes: number;
+  /** Longest execution, in scheduler steps. */
+  readonly maxDepth: number;
+  readonly elapsedMs: number;
+  /** The bound being searched (bfs). */
+  readonly bound: number | null;
+}
+
+/** The simplest failing execution found for one property. */
+export interface Counterexample {
+  readonly property: string;
+  readonly message: string;
+  readonly choices: readonly number[];
+  readonly token: string;
+  readonly preemptions: number;
+  readonly steps: number;
+  /** The 1-based execution that found it. */
+  readonly execution: number;
+}
+
+export interface SearchResult {
+  readonly strategy: Strategy;
+  /** The search covered everything within its bounds (exhaustive strategies only). */
+  readonly complete: boolean;
+  readonly stoppedBy: 'exhausted' | 'max-executions' | 'max-time' | 'interrupted' | 'first-violation' | 'samples';
+  readonly stats: SearchStats;
+  /** One counterexample per violated property, in BUILTIN order then by name. */
+  readonly counterexamples: readonly Counterexample[];
+  /** The distinct outcomes reached (canonical texts), sorted. */
+  readonly outcomes: readonly string[];
+  /** The preemption bound the exhaustive strategies respected (null: unbounded). */
+  readonly preemptionBound: number | null;
+}
+
+interface Node {
+  /** Runnable thread names at this state, in spawn order, and their pending points. */
+  readonly runnable: readonly string[];
+  readonly points: readonly SchedPoint[];
+  chosen: string;
+  readonly backtrack: Set<string>;
+  readonly done: Set<string>;
+  /** Sleeping threads and the step each would take. */
+  readonly sleep: ReadonlyMap<string, SchedPoint>;
+  /** The thread that took the previous step (null at the start) and preemptions before this step. */
+  readonly prev: string | null;
+  readonly preemptionsBefore: number;
+}
+
+function conflict(a: Touch, b: Touch): boolean {
+  return a.obj === b.obj && (a.access === 'w' || b.access === 'w');
+}
+
+/** Two recorded steps are dependent: some object both touch, one of them writing it. */
+function dependent(a: TraceStep, b: TraceStep): boolean {
+  for (const x of a.touches) for (const y of b.touches) if (conflict(x, y)) return true;
+  return false;
+}
+
+/**
+ * Ops whose step may reach a device the point does not name: a CPU access through a PTE
+ * (user load/store, copy_to_user), a device DMA. A sleeping thread about to take one is
+ * woken by any step that touched a device.
+ */
+const MAY_TOUCH_HW = new Set(['pte', 'dma']);
+
+/** A pending step (a sleeper's point) may depend on a recorded step. */
+function mayDepend(p: SchedPoint, s: TraceStep): boolean {
+  const hw = MAY_TOUCH_HW.has(p.op);
+  for (const x of s.touches) {
+    if (conflict(x, p)) return true;
+    if (hw && x.obj.startsWith('hw:')) return true;
+  }
+  return false;
+}
+
+/** mulberry32 (the same generator as the schedules). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One execution's trace with happens-before, built step by step. */
+class Trace {
+  readonly steps: TraceStep[] = [];
+  /** Per step: its thread's index and its position among that thread's steps. */
+  readonly tix: number[] = [];
+  readonly pos: number[] = [];
+  /** Per step: vector clock (per thread index: how many of its steps happen before or are this step). */
+  readonly clocks: Int32Array[] = [];
+  /** Per step: the steps it directly depends on (program order, enabler, object). */
+  readonly preds: number[][] = [];
+  /** Per step: the step that enabled its thread's current run (woke or started it), or -1. */
+  readonly enabler: number[] = [];
+  readonly threadIx = new Map<string, number>();
+  readonly names: string[] = [];
+  private readonly lastOfThread: number[] = [];
+  private readonly countOfThread: number[] = [];
+  private readonly lastWrite = new Map<string, number>();
+  private readonly readsSince = new Map<string, number[]>();
+  /** Thread name → the step that last made it runnable. */
+  readonly enabledBy = new Map<string, number>();
+  width = 8;
+
+  private ix(name: string): number {
+    let i = this.threadIx.get(name);
+    if (i === undefined) {
+      i = this.names.length;
+      this.threadIx.set(name, i);
+      this.names.push(name);
+      this.lastOfThread.push(-1);
+      this.countOfThread.push(0);
+      if (i >= this.width) this.width *= 2;
+    }
+    return i;
+  }
+
+  add(s: TraceStep): number {
+    const j = this.steps.length;
+    const ti = this.ix(s.thread);
+    const clock = new Int32Array(this.width);
+    const preds: number[] = [];
+    const join = (i: number): void => {
+      if (i < 0) return;
+      preds.push(i);
+      const c = this.clocks[i] as Int32Array;
+      for (let x = 0; x < c.length; x++) if ((c[x] as number) > (clock[x] as number)) clock[x] = c[x] as number;
+    };
+    join(this.lastOfThread[ti] as number);
+    const en = this.enabledBy.get(s.thread) ?? -1;
+    // the enabler matters only if it came after this thread's previous step
+    const enabler = en > (this.lastOfThread[ti] as number) ? en : -1;
+    join(enabler);
+    for (const x of s.touches) {
+      const lw = this.lastWrite.get(x.obj);
+      if (lw !== undefined) join(lw);
+      if (x.access === 'w') {
+        for (const r of this.readsSince.get(x.obj) ?? []) join(r);
+      }
+    }
+    for (const x of s.touches) {
+      if (x.access === 'w') {
+        this.lastWrite.set(x.obj, j);
+        this.readsSince.set(x.obj, []);
+      } else {
+        let rs = this.readsSince.get(x.obj);
+        if (rs === undefined) this.readsSince.set(x.obj, (rs = []));
+        rs.push(j);
+      }
+    }
+    const p = this.countOfThread[ti] as number;
+    clock[ti] = p + 1;
+    this.countOfThread[ti] = p + 1;
+    this.lastOfThread[ti] = j;
+    this.steps.push(s);
+    this.tix.push(ti);
+    this.pos.push(p);
+    this.clocks.push(clock);
+    this.preds.push(preds);
+    this.enabler.push(enabler);
+    return j;
+  }
+
+  /** Step i happens before step j (i < j). */
+  hb(i: number, j: number): boolean {
+    const c = this.clocks[j] as Int32Array;
+    return (c[this.tix[i] as number] ?? 0) > (this.pos[i] as number);
+  }
+
+  /**
+   * A canonical hash of the trace's partial order (its Mazurkiewicz class): the
+   * linearization that always takes, among the steps whose predecessors are all taken,
+   * the one of the lowest thread name.
+   */
+  canonicalHash(): string {
+    const n = this.steps.length;
+    const indeg = new Int32Array(n);
+    const succ: number[][] = Array.from({ length: n }, () => []);
+    for (let j = 0; j < n; j++) {
+      for (const i of new Set(this.preds[j])) {
+        indeg[j] = (indeg[j] as number) + 1;
+        (succ[i] as number[]).push(j);
+      }
+    }
+    const ready: number[] = [];
+    for (let j = 0; j < n; j++) if (indeg[j] === 0) ready.push(j);
+    let h1 = 0x811c9dc5;
+    let h2 = 0x01000193;
+    const mix = (s: string): void => {
+      for (let k = 0; k < s.length; k++) {
+        const c = s.charCodeAt(k);
+        h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+        h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+      }
+    };
+    while (ready.length > 0) {
+      let best = 0;
+      for (let k = 1; k < ready.length; k++) {
+        const a = this.steps[ready[k] as number] as TraceStep;
+        const b = this.steps[ready[best] as number] as TraceStep;
+        if (a.thread < b.thread) best = k;
+      }
+      const j = ready[best] as number;
+      ready.splice(best, 1);
+      const s = this.steps[j] as TraceStep;
+      mix(`${s.thread}|${s.op}|${s.touches.map((x) => `${x.obj}:${x.access}`).join(',')};`);
+      for (const x of succ[j] as number[]) {
+        indeg[x] = (indeg[x] as number) - 1;
+        if (indeg[x] === 0) ready.push(x);
+      }
+    }
+    return `${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`;
+  }
+}
+
+/** The search engine. Use `runSearch`, or `new Search(...)` and `step()` for a search in slices. */
+export class Search {
+  readonly strategy: Strategy;
+  private nodes: Node[] = [];
+  /** The node index where the current execution leaves the replayed path. */
+  private divergence = 0;
+  private started = false;
+  private finished = false;
+  private bound: number;
+  private readonly maxBound: number;
+  private readonly opts: SearchOptions;
+  private readonly now: () => number;
+  private readonly t0: number;
+  private lastProgress: number;
+  private executions = 0;
+  private sleepBlocked = 0;
+  private pruned = 0;
+  private maxDepth = 0;
+  private readonly traces = new Set<string>();
+  private readonly outcomes = new Set<string>();
+  private readonly found = new Map<string, Counterexample>();
+  private stoppedBy: SearchResult['stoppedBy'] | null = null;
+  private pctLength = 0;
+
+  constructor(
+    private readonly program: Program,
+    opts: SearchOptions = {},
+  ) {
+    this.opts = opts;
+    this.strategy = opts.strategy ?? 'dpor';
+    this.maxBound = opts.maxPreemptions ?? (this.strategy === 'random' || this.strategy === 'pct' ? Infinity : DEFAULT_PREEMPTION_BOUND);
+    this.bound = this.strategy === 'bfs' ? 0 : this.maxBound;
+    this.now = opts.now ?? (() => performance.now());
+    this.t0 = this.now();
+    this.lastProgress = this.t0;
+  }
+
+  get done(): boolean {
+    return this.stoppedBy !== null;
+  }
+
+  stats(): SearchStats {
+    return {
+      executions: this.executions,
+      sleepBlocked: this.sleepBlocked,
+      pruned: this.pruned,
+      distinctTraces: this.traces.size,
+      distinctOutcomes: this.outcomes.size,
+      maxDepth: this.maxDepth,
+      elapsedMs: this.now() - this.t0,
+      bound: this.strategy === 'bfs' ? this.bound : null,
+    };
+  }
+
+  /** Run executions until the search ends or `sliceMs` of wall time has passed; true when the search is over. */
+  step(sliceMs = Infinity): boolean {
+    const until = this.now() + sliceMs;
+    while (this.stoppedBy === null) {
+      if (this.opts.interrupted?.() === true) {
+        this.stoppedBy = 'interrupted';
+        break;
+      }
+      const max = this.opts.maxExecutions ?? 100_000;
+      if (this.executions >= max) {
+        this.stoppedBy = this.strategy === 'random' || this.strategy === 'pct' ? 'samples' : 'max-executions';
+        break;
+      }
+      if (this.opts.maxTimeMs !== undefined && this.now() - this.t0 >= this.opts.maxTimeMs) {
+        this.stoppedBy = 'max-time';
+        break;
+      }
+      if (!this.nextExecution()) break;
+      const t = this.now();
+      if (this.opts.onProgress !== undefined && t - this.lastProgress >= (this.opts.progressEveryMs ?? 1000)) {
+        this.lastProgress = t;
+        this.opts.onProgress(this.stats());
+      }
+      if (t >= until) break;
+    }
+    return this.stoppedBy !== null;
+  }
+
+  result(): SearchResult {
+    const rank = (p: string): number => {
+      const i = (BUILTIN_PROPERTIES as readonly string[]).indexOf(p);
+      return i < 0 ? BUILTIN_PROPERTIES.length : i;
+    };
+    const exhaustive = this.strategy === 'dpor' || this.strategy === 'naive' || this.strategy === 'bfs';
+    const stoppedBy = this.stoppedBy ?? 'interrupted';
+    return {
+      strategy: this.strategy,
+      complete: exhaustive && stoppedBy === 'exhausted',
+      stoppedBy,
+      stats: this.stats(),
+      counterexamples: [...this.found.values()].sort((a, b) => rank(a.property) - rank(b.property) || (a.property < b.property ? -1 : a.property > b.property ? 1 : 0)),
+      outcomes: [...this.outcomes].sort(),
+      preemptionBound: exhaustive && this.maxBound !== Infinity ? (this.strategy === 'bfs' ? this.bound : this.maxBound) : null,
+    };
+  }
+
+  // ---- one execution ---------------------------------------------------------------------
+
+  /** Run the next execution; false (with stoppedBy set) when there is none. */
+  private nextExecution(): boolean {
+    if (this.strategy === 'random' || this.strategy === 'pct') {
+      this.execute(this.samplerFor(this.executions));
+      return true;
+    }
+    if (this.started && !this.backtrackToNext()) {
+      if (this.strategy === 'bfs' && this.bound < this.maxBound) {
+        this.bound++;
+        this.nodes = [];
+        this.divergence = 0;
+      } else {
+        this.stoppedBy = this.finished ? 'first-violation' : 'exhausted';
+        return false;
+      }
+    }
+    this.started = true;
+    this.execute(null);
+    if (this.finished) {
+      this.stoppedBy = 'first-violation';
+      return false;
+    }
+    return true;
+  }
+
+  /** A sampling chooser (random / pct) for execution number `n`. */
+  private samplerFor(n: number): (names: readonly string[], prev: string | null, step: number) => string {
+    const seed = ((this.opts.seed ?? 1) + n) >>> 0;
+    const rand = prng(seed === 0 ? 0x9e3779b9 : seed);
+    if (this.strategy === 'random') return (names) => names[Math.floor(rand() * names.length) % names.length] as string;
+    // pct: priorities d, d+1, ... for threads in order of first appearance (shuffled), change points in [1, k]
+    const d = Math.max(1, this.opts.depth ?? 3);
+    const k = Math.max(1, this.pctLength);
+    const change: number[] = [];
+    for (let i = 0; i < d - 1; i++) change.push(1 + Math.floor(rand() * k));
+    // a thread's priority is drawn when it first shows up: above every change point's
+    const prio = new Map<string, number>();
+    return (names, prev, step) => {
+      for (const t of names) if (!prio.has(t)) prio.set(t, d + rand());
+      const ci = change.indexOf(step);
+      if (ci >= 0 && prev !== null) prio.set(prev, ci + 1);
+      let best = names[0] as string;
+      for (const t of names) if ((prio.get(t) ?? 0) > (prio.get(best) ?? 0)) best = t;
+      return best;
+    };
+  }
+
+  /** Pop finished nodes; set up the next alternative. False when the tree is exhausted. */
+  private backtrackToNext(): boolean {
+    for (let k = this.nodes.length - 1; k >= 0; k--) {
+      const n = this.nodes[k] as Node;
+      n.done.add(n.chosen);
+      for (const t of n.runnable) {
+        if (!n.backtrack.has(t) || n.done.has(t) || n.sleep.has(t)) continue;
+        if (this.preemptionsOf(n, t) > this.bound) continue;
+        n.chosen = t;
+        this.nodes.length = k + 1;
+        this.divergence = k;
+        return true;
+      }
+    }
+    this.nodes = [];
+    return false;
+  }
+
+  private preemptionsOf(n: Node, t: string): number {
+    return n.preemptionsBefore + (n.prev !== null && n.prev !== t && n.runnable.includes(n.prev) ? 1 : 0);
+  }
+
+  /** Run the program once. `sample`: the random/pct chooser (no tree). */
+  private execute(sample: ((names: readonly string[], prev: string | null, step: number) => string) | null): void {
+    const trace = new Trace();
+    let nameOf: (t: KThread) => string = (t) => t.name;
+    let k = 0;
+    let prev: string | null = null;
+    let preemptions = 0;
+    let pending: Node | null = null;
+    let runnableBefore: string[] = [];
+    let current: TraceStep | null = null;
+    let aborted: ExecutionAborted | null = null;
+    const naive = this.strategy === 'naive' || this.strategy === 'bfs';
+
+    /** The node for step k (existing on the replayed path, else new with the strategy's choice). */
+    const nodeFor = (rs: readonly KThread[]): Node => {
+      const names = rs.map(nameOf);
+      if (sample === null && k < this.nodes.length) {
+        const n = this.nodes[k] as Node;
+        if (n.runnable.length !== names.length || n.runnable.some((x, i) => x !== names[i])) {
+          throw new Nondeterminism(`replay diverged at step ${k + 1}: runnable ${names.join(',')}, recorded ${n.runnable.join(',')}`);
+        }
+        return n;
+      }
+      const points = rs.map((t) => t.next ?? { op: 'wake', obj: 'thread', access: 'r' as const });
+      // sleep set inherited from the parent: its sleepers and done threads independent of its step
+      const sleep = new Map<string, SchedPoint>();
+      const parent = k > 0 && sample === null ? this.nodes[k - 1] : undefined;
+      const last = trace.steps[k - 1];
+      if (parent !== undefined && last !== undefined && this.strategy === 'dpor') {
+        for (const [t, p] of parent.sleep) if (t !== parent.chosen && !mayDepend(p, last)) sleep.set(t, p);
+        for (const t of parent.done) {
+          if (t === parent.chosen) continue;
+          const p = parent.points[parent.runnable.indexOf(t)] as SchedPoint;
+          if (!mayDepend(p, last)) sleep.set(t, p);
+        }
+      }
+      let chosen: string | undefined;
+      if (sample !== null) chosen = names.length === 1 ? names[0] : sample(names, prev, k);
+      else {
+        const awake = names.filter((t) => !sleep.has(t));
+        if (awake.length === 0) throw new ExecutionAborted('sleep-blocked');
+        chosen = prev !== null && awake.includes(prev) ? prev : awake[0];
+      }
+      if (chosen === undefined) throw new Error('no runnable thread to choose');
+      const n: Node = {
+        runnable: names,
+        points,
+        chosen,
+        backtrack: new Set(naive ? names.filter((t) => prev === null || !names.includes(prev) || t === prev || preemptions < this.bound) : [chosen]),
+        done: new Set(),
+        sleep,
+        prev,
+        preemptionsBefore: preemptions,
+      };
+      if (sample === null) this.nodes.push(n);
+      return n;
+    };
+
+    const ctl: ExecControl = {
+      setNameOf(f) {
+        nameOf = f;
+      },
+      touch(obj, access) {
+        if (current !== null && !current.touches.some((x) => x.obj === obj && (x.access === access || x.access === 'w'))) current.touches.push({ obj, access });
+      },
+      pick: (runnable) => {
+        const n = nodeFor(runnable);
+        pending = n;
+        const i = n.runnable.indexOf(n.chosen);
+        return i < 0 ? 0 : i;
+      },
+      observer: {
+        before: (rs, t) => {
+          const n = pending ?? nodeFor(rs);
+          pending = null;
+          const name = nameOf(t);
+          if (name !== n.chosen) throw new Nondeterminism(`step ${k + 1}: ran ${name}, expected ${n.chosen}`);
+          preemptions = this.preemptionsOf(n, name);
+          if (preemptions > this.bound) {
+            throw new ExecutionAborted('bound');
+          }
+          runnableBefore = n.runnable as string[];
+          const p = t.next ?? { op: 'wake', obj: 'thread', access: 'r' as const };
+          current = { thread: name, op: p.op, touches: [{ obj: p.obj, access: p.access }] };
+        },
+        after: (t, threads) => {
+          if (current !== null) trace.add(current);
+          current = null;
+          prev = nameOf(t);
+          // threads made runnable by this step (woken, started by a fork) happen after it
+          for (const th of threads) {
+            if (th.state !== 'runnable' || th === t) continue;
+            const nm = nameOf(th);
+            if (!runnableBefore.includes(nm)) trace.enabledBy.set(nm, k);
+          }
+          k++;
+        },
+      },
+    };
+    let report: ExecReport | null = null;
+    try {
+      report = this.program(ctl);
+    } catch (e) {
+      if (!(e instanceof ExecutionAborted)) throw e;
+      aborted = e;
+    }
+    this.executions++;
+    if (k > this.maxDepth) this.maxDepth = k;
+    if (this.strategy === 'pct' && this.pctLength === 0) this.pctLength = k;
+    if (sample === null && this.strategy === 'dpor') this.addRaces(trace);
+    if (aborted !== null) {
+      if (aborted.why === 'sleep-blocked') this.sleepBlocked++;
+      else this.pruned++;
+      return;
+    }
+    if (report === null) return;
+    this.traces.add(trace.canonicalHash());
+    this.outcomes.add(report.outcome);
+    const wanted = this.opts.properties;
+    for (const [property, message] of report.violations) {
+      if (wanted !== undefined && !wanted.includes(property)) continue;
+      const cx: Counterexample = { property, message, choices: report.choices, token: report.token, preemptions, steps: trace.steps.length, execution: this.executions };
+      const old = this.found.get(property);
+      if (old === undefined || simpler(cx, old)) this.found.set(property, cx);
+      if (this.opts.stopAtFirst === true) this.finished = true;
+    }
+  }
+
+  /** Source-DPOR: for every race ending at a new step, make sure the reversal is scheduled. */
+  private addRaces(tr: Trace): void {
+    const n = tr.steps.length;
+    for (let j = Math.max(1, this.divergence); j < n; j++) {
+      const sj = tr.steps[j] as TraceStep;
+      for (const i of tr.preds[j] as number[]) {
+        const si = tr.steps[i] as TraceStep;
+        if (si.thread === sj.thread || !dependent(si, sj)) continue;
+        if (tr.enabler[j] === i) continue; // j's thread was woken/started by i: not reversible
+        // a race needs no step ordered between i and j
+        let direct = true;
+        for (const d of tr.preds[j] as number[]) {
+          if (d !== i && d > i && tr.hb(i, d)) {
+            direct = false;
+            break;
+          }
+        }
+        if (!direct) continue;
+        const node = this.nodes[i];
+        if (node === undefined) continue;
+        // v = notdep(i).j: the steps after i not ordered after it, then j; its initials
+        const inV: number[] = [];
+        for (let x = i + 1; x < j; x++) if (!tr.hb(i, x)) inV.push(x);
+        inV.push(j);
+        const initials: string[] = [];
+        const firstPos = new Map<number, number>();
+        for (const x of inV) {
+          const tx = tr.tix[x] as number;
+          let hasPred = false;
+          const c = tr.clocks[x] as Int32Array;
+          for (const [ti, p] of firstPos) {
+            if ((c[ti] ?? 0) > p && !(ti === tx && p === tr.pos[x])) {
+              hasPred = true;
+              break;
+            }
+          }
+          if (!firstPos.has(tx)) firstPos.set(tx, tr.pos[x] as number);
+          const name = tr.steps[x]?.thread as string;
+          if (!hasPred && !initials.includes(name)) initials.push(name);
+        }
+        if (initials.some((t) => node.backtrack.has(t))) continue;
+        const pref = initials.find((t) => t === sj.thread) ?? initials.find((t) => node.runnable.includes(t));
+        if (pref !== undefined && node.runnable.includes(pref)) node.backtrack.add(pref);
+        else for (const t of node.runnable) node.backtrack.add(t);
+        // bounded POR (Coons, Musuvathi, McKinley, OOPSLA 2013): with a preemption bound the
+        // reversal at i may cost a preemption the bound forbids, so also try the thread where
+        // the run of steps before i began, where switching to it is no preemption
+        if (this.bound !== Infinity && pref !== undefined && i > 0) {
+          let b = i - 1;
+          const runner = tr.steps[b]?.thread;
+          while (b > 0 && tr.steps[b - 1]?.thread === runner) b--;
+          const nb = this.nodes[b];
+          if (nb !== undefined && b !== i && nb.runnable.includes(pref)) nb.backtrack.add(pref);
+        }
+      }
+    }
+  }
+}
+
+
+/** Fewer preemptions, then fewer steps, then the lexicographically smaller choice list. */
+export function simpler(a: Pick<Counterexample, 'preemptions' | 'steps' | 'choices'>, b: Pick<Counterexample, 'preemptions' | 'steps' | 'choices'>): boolean {
+  if (a.preemptions !== b.preemptions) return a.preemptions < b.preemptions;
+  if (a.steps !== b.steps) return a.steps < b.steps;
+  const n = Math.min(a.choices.length, b.choices.length);
+  for (let i = 0; i < n; i++) if (a.choices[i] !== b.choices[i]) return (a.choices[i] as number) < (b.choices[i] as number);
+  return a.choices.length < b.choices.length;
+}
+
+/** Run a whole search. */
+export function runSearch(program: Program, opts: SearchOptions = {}): SearchResult {
+  const s = new Search(program, opts);
+  s.step();
+  return s.result();
+}
