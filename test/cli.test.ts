@@ -7,6 +7,7 @@ function run(args: string[]): { code: number; out: string; err: string } {
   let out = '';
   let err = '';
   const code = main(args, (s) => (out += s + '\n'), (s) => (err += s + '\n'));
+  if (typeof code !== 'number') throw new Error('a synchronous command returned a promise');
   return { code, out, err };
 }
 

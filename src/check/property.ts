@@ -14,7 +14,8 @@
  * - `kernel-bug`: a BUG() killed a thread (e.g. the double remap of H1).
  * - `kernel-warning`: a WARN splat (e.g. mmap_assert_write_locked of H9).
  * - `spurious-error`: an operation got SIGBUS or -EIO while memory was enabled on every
- *   open device for the whole operation (v1's SIGBUS on contention).
+ *   open device for the whole operation, or a BAR fault handler returned VM_FAULT_SIGBUS
+ *   while memory was enabled (v1's SIGBUS on contention, which futex sees as -EFAULT).
  * - `stale-mapping`: "zapped means zapped": when an operation ends, no process (fork
  *   children included) has a PTE to a BAR of a device whose memory is disabled, and no
  *   IOMMU mapping of such a BAR is created while it is disabled.
@@ -130,6 +131,12 @@ export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
   // spurious-error: operations in flight, and whether memory was off at any step during them
   const inFlight = new Map<string, { off: boolean }>();
   const spurious: Monitor = {
+    // the kernel-side view: a BAR fault handler refused a fault while memory was enabled
+    // (v1's trylock under contention: the caller may see -EFAULT rather than SIGBUS)
+    onEvent(ev) {
+      if (ev.kind !== 'fault' || !/SIGBUS/.test(ev.result) || !/vfio/.test(ev.fn) || anyOff()) return;
+      report({ property: 'spurious-error', message: `${ev.fn} returned ${ev.result} at 0x${ev.addr.toString(16)} (mm${ev.mm}) while memory was enabled` });
+    },
     opStart(thread) {
       inFlight.set(thread, { off: anyOff() });
     },

@@ -4,6 +4,8 @@ export interface Terminal {
   readonly color: boolean;
   /** Width in columns when the stream is a terminal; undefined for pipes and files. */
   readonly columns: number | undefined;
+  /** Print progress lines (to stderr) during long searches: when stderr is a terminal. */
+  readonly progress?: boolean;
 }
 
 /** Plain output: no colors, no terminal width (pipes, files, tests). */
@@ -15,10 +17,11 @@ export const PLAIN: Terminal = { color: false, columns: undefined };
  * otherwise colors follow whether the stream is a terminal. Unlike picocolors' own
  * detection, a CI environment variable alone does not turn colors on.
  */
-export function detectTerminal(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean; columns?: number }): Terminal {
+export function detectTerminal(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean; columns?: number }, errStream?: { isTTY?: boolean }): Terminal {
   const tty = stream.isTTY === true;
+  const progress = errStream?.isTTY === true;
   let color = tty;
   if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') color = true;
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') color = false;
-  return { color, columns: tty ? stream.columns : undefined };
+  return { color, columns: tty ? stream.columns : undefined, progress };
 }

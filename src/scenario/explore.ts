@@ -23,6 +23,7 @@ import {
 import type { SimEvent } from '../events/event.js';
 import type { Scenario } from './load.js';
 import { type RunResult, runScenario } from './run.js';
+import { declaredProperty } from './property-decl.js';
 import { ScenarioInputError } from './schedule.js';
 import { checkVariant, type KnobValue } from './variant.js';
 
@@ -99,6 +100,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): (ctl: E
   const vErr = checkVariant(choice);
   if (vErr.length > 0) throw new ScenarioInputError(vErr.map((e) => e.message).join('; '));
   const description = `explore (${opts.strategy ?? 'dpor'})`;
+  const props = [...s.properties.map(declaredProperty), ...(opts.properties ?? [])];
   return (ctl) => {
     const violations = new Map<string, string>();
     const sink = (v: Violation): void => {
@@ -138,7 +140,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): (ctl: E
     });
     const end = { kind: r.end.kind, cycle: r.end.cycle, reason: r.end.reason, bugs: r.bugs };
     for (const m of monitors) m.finish?.(end);
-    for (const p of opts.properties ?? []) {
+    for (const p of props) {
       const why = p.check(r);
       if (why !== null) sink({ property: p.name, message: why });
     }

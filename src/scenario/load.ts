@@ -11,6 +11,8 @@ import { type MachinePlan, machineSchema, planMachine } from './machine.js';
 import { type DataPath, type ScenarioError, YamlSource } from './source.js';
 import { parseSchedule, ScenarioInputError, type ScheduleSpec } from './schedule.js';
 import { checkVariant, DEFAULT_VARIANT, type VariantChoice, variantNames, variantSchema } from './variant.js';
+import { BUILTIN_PROPERTIES, type BuiltinProperty } from '../check/property.js';
+import { EVENT_KINDS } from './property-decl.js';
 import { type BindKind, DeviceRef, type Expectation, expectation, ident, NameRef, obj, suggest, uint } from './values.js';
 
 /** One step of a thread, validated. */
@@ -70,7 +72,19 @@ export interface Scenario {
    * under which every expectation holds (the defect is present); under every other preset
    * some expectation must fail (absent). `vfio-sim run --all-variants` and the tests check it.
    */
-  readonly defect: { readonly id: string; readonly presentIn: readonly string[] } | null;
+  readonly defect: {
+    readonly id: string;
+    readonly presentIn: readonly string[];
+    /** The property the explorer finds broken when the defect is there. */
+    readonly property: BuiltinProperty | null;
+    /**
+     * The variants where the explorer finds `property` broken in this scenario (default:
+     * presentIn); wider when another defect breaks the same property here (5.7 never zaps).
+     */
+    readonly foundIn: readonly string[];
+  } | null;
+  /** The scenario's own properties, checked by the explorer on every execution. */
+  readonly properties: readonly PropertyDecl[];
 }
 
 export type LoadResult = { readonly ok: true; readonly scenario: Scenario } | { readonly ok: false; readonly errors: readonly ScenarioError[] };
@@ -91,6 +105,28 @@ const runExpectSchema = obj(
 );
 
 /** The scenario's structure, with `step` as the schema of one step. */
+const eventKinds = Object.keys(EVENT_KINDS) as [string, ...string[]];
+
+/** A property of the scenario's own: at most `at_most` (default 0) events of a kind, matching `where`. */
+const propertySchema = obj(
+  {
+    name: z.string({ error: 'expected the property name' }).regex(/^[a-z][a-z0-9-]*$/, { error: 'expected a property name of lower-case letters, digits and dashes' }).refine((n) => !(BUILTIN_PROPERTIES as readonly string[]).includes(n), { error: `a built-in property has this name (${BUILTIN_PROPERTIES.join(', ')})` }),
+    event: z.enum(eventKinds, { error: `expected an event kind: ${eventKinds.join(', ')}` }),
+    where: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]), { error: 'expected a mapping of event fields to values' }).optional(),
+    at_most: uint(1_000_000).optional(),
+  },
+  'a property',
+);
+
+/** A scenario property (see propertySchema), as loaded. */
+export interface PropertyDecl {
+  readonly name: string;
+  readonly event: string;
+  readonly where: Readonly<Record<string, string | number | boolean>>;
+  readonly atMost: number;
+  readonly line: number;
+}
+
 export function scenarioSchema(step: z.ZodType) {
   const thread = obj({ name: ident, steps: z.array(step, { error: 'expected a list of steps' }).min(1, { error: 'expected at least one step' }) }, 'a thread');
   const process = obj({ name: ident, setup: z.array(step, { error: 'expected a list of steps' }).optional(), threads: z.array(thread, { error: 'expected a list of threads' }).optional() }, 'a process');
@@ -108,9 +144,12 @@ export function scenarioSchema(step: z.ZodType) {
         {
           id: z.string({ error: "expected the defect's id, e.g. 'H3'" }),
           present_in: z.array(z.string({ error: "expected a variant name (quote versions: '5.10')" }), { error: 'expected a list of variant names' }),
+          found_in: z.array(z.string({ error: "expected a variant name (quote versions: '5.10')" }), { error: 'expected a list of variant names' }).optional(),
+          property: z.enum(BUILTIN_PROPERTIES, { error: `expected the property the explorer finds broken: ${BUILTIN_PROPERTIES.join(', ')}` }).optional(),
         },
         'defect',
       ).optional(),
+      properties: z.array(propertySchema, { error: 'expected a list of properties' }).optional(),
       processes: z.array(process, { error: 'expected a list of processes' }).min(1, { error: 'expected at least one process' }),
     },
     'a scenario',
@@ -397,10 +436,11 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
         }
       }
     }
-    const present = valueAt(d, ['defect', 'present_in']);
-    if (Array.isArray(present)) {
-      present.forEach((v: unknown, i: number) => {
-        if (typeof v === 'number') present[i] = src.rawScalar(['defect', 'present_in', i]) ?? String(v);
+    for (const key of ['present_in', 'found_in'] as const) {
+      const list = valueAt(d, ['defect', key]);
+      if (!Array.isArray(list)) continue;
+      list.forEach((v: unknown, i: number) => {
+        if (typeof v === 'number') list[i] = src.rawScalar(['defect', key, i]) ?? String(v);
       });
     }
   }
@@ -430,12 +470,12 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
   }
 
   // the defect's variant list
-  const rawPresent = valueAt(data, ['defect', 'present_in']);
-  if (Array.isArray(rawPresent)) {
+  for (const key of ['present_in', 'found_in'] as const) {
+    const raw = valueAt(data, ['defect', key]);
+    if (!Array.isArray(raw)) continue;
     const known = variantNames();
-    rawPresent.forEach((v: unknown, i: number) => {
-      const name = v;
-      if (typeof name === 'string' && !known.includes(name)) L.err(['defect', 'present_in', i], `unknown variant '${name}'${suggest(name, known)} (known: ${known.join(', ')})`);
+    raw.forEach((v: unknown, i: number) => {
+      if (typeof v === 'string' && !known.includes(v)) L.err(['defect', key, i], `unknown variant '${v}'${suggest(v, known)} (known: ${known.join(', ')})`);
     });
   }
 
@@ -511,7 +551,8 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
       expect: t.expect ?? {},
       maxSteps: t.max_steps ?? DEFAULT_MAX_STEPS,
       schedule,
-      defect: t.defect === undefined ? null : { id: t.defect.id, presentIn: t.defect.present_in },
+      defect: t.defect === undefined ? null : { id: t.defect.id, presentIn: t.defect.present_in, property: t.defect.property ?? null, foundIn: t.defect.found_in ?? t.defect.present_in },
+      properties: (t.properties ?? []).map((p, i) => ({ name: p.name, event: p.event, where: p.where ?? {}, atMost: p.at_most ?? 0, line: src.errorAt(['properties', i], '').line })),
     },
   };
 }

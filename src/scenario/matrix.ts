@@ -46,6 +46,14 @@ export function outcomeSummary(r: RunResult): string {
   return parts.length > 0 ? parts.join('; ') : 'clean run';
 }
 
+/** Why `overrides` cannot apply on top of preset `variant` (null: they can). */
+export function knobConflictsFor(variant: string, overrides: Readonly<Record<string, unknown>>): string | null {
+  const p = VARIANTS.find((x) => x.name === variant);
+  if (p === undefined) return `unknown variant '${variant}'`;
+  const conflicts = knobConflicts({ ...p.knobs, ...(overrides as Partial<Knobs>) } as Knobs);
+  return conflicts.length > 0 ? `knob overrides conflict: ${conflicts.join('; ')}` : null;
+}
+
 /**
  * Run `s` under every preset (its knob overrides applied on top of each, as `--variant`
  * does), with the same schedule options. Presets the overrides conflict with are 'n/a'.
@@ -54,10 +62,10 @@ export function runMatrix(s: Scenario, opts: Omit<RunOptions, 'variant' | 'repla
   const rows: MatrixRow[] = [];
   const overrides = { ...s.variant.knobs, ...(opts.knobs ?? {}) };
   for (const p of VARIANTS) {
-    const conflicts = knobConflicts({ ...p.knobs, ...(overrides as Partial<Knobs>) } as Knobs);
+    const conflicts = knobConflictsFor(p.name, overrides);
     const declared = s.defect === null ? null : s.defect.presentIn.includes(p.name);
-    if (conflicts.length > 0) {
-      rows.push({ variant: p.name, verdict: 'n/a', outcome: `knob overrides conflict: ${conflicts.join('; ')}`, asDeclared: null, run: null });
+    if (conflicts !== null) {
+      rows.push({ variant: p.name, verdict: 'n/a', outcome: conflicts, asDeclared: null, run: null });
       continue;
     }
     let run: RunResult;

@@ -1,0 +1,300 @@
+/**
+ * `vfio-sim explore <scenario>`: search a scenario's interleavings for broken properties.
+ * `vfio-sim check [--variants a,b] [--scenarios dir]`: explore a suite under every variant.
+ *
+ * Exit codes: 0 nothing broken (check: every defect found exactly where declared),
+ * 1 a property broken (check: a defect found elsewhere than declared), 2 bad input,
+ * 3 internal error.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { STRATEGIES, type Strategy } from '../check/search.js';
+import { formatScenarioError, loadScenario, ScenarioInputError, type Scenario } from '../scenario/index.js';
+import { checkSuite } from '../scenario/check-suite.js';
+import { ScenarioExploration } from '../scenario/explore.js';
+import { checkToJson, exploreToJson, renderCheck, renderExplore } from '../scenario/explore-report.js';
+import { renderHeader, renderTrace } from '../scenario/report.js';
+import { parseKnobAssignment, type KnobValue } from '../scenario/variant.js';
+import { PLAIN, type Terminal } from './terminal.js';
+
+export const EXPLORE_USAGE = `usage: vfio-sim explore <scenario.yaml> [options]
+
+Searches the scenario's thread interleavings (its own schedule and expectations are
+ignored) and checks the properties on every execution: unsupported-request, p2p-dma,
+deadlock, lockdep, kernel-bug, kernel-warning, spurious-error, stale-mapping, tracking,
+termination, and the scenario's own 'properties:'.
+
+options:
+  --variant V            design variant preset (the scenario's knob overrides are kept)
+  --knob NAME=VALUE      override one knob (repeatable)
+  --strategy S           dpor (default: exhaustive with partial-order reduction),
+                         bfs (fewest preemptions first), random, pct, naive (no reduction)
+  --max-executions N     stop after N executions (default 100000)
+  --max-time SECONDS     stop after this much wall time
+  --max-preemptions N    preemption bound of dpor/bfs/naive (default 3; 'none': unbounded)
+  --seed N               first seed of random/pct (default 1)
+  --depth D              pct: priority-change points plus one (default 3)
+  --property P           only count property P (repeatable)
+  --stop-at-first        stop at the first broken property
+  --trace                show the first counterexample's trace (one column per thread)
+  --json                 print the result as JSON (events and an ITF trace per counterexample)
+  -h, --help             show this help
+
+exit codes: 0 no property broken, 1 a property broken, 2 bad input, 3 internal error`;
+
+export const CHECK_USAGE = `usage: vfio-sim check [options]
+
+Explores every scenario of a suite (default: the examples that declare a defect) under
+every variant and prints the variant × property table, each failing cell with a replay
+token, and where each defect was found against where its scenario declares it.
+
+options:
+  --variants A,B,...     presets to check (default: all)
+  --scenarios DIR        the suite: every .yaml in DIR that declares defect.property
+  --strategy S           as for explore (default dpor)
+  --max-executions N     per scenario and variant (default 100000)
+  --max-preemptions N    (default 2)
+  --show FILE            afterwards, explore FILE and show its first counterexample in full
+  --json                 print the result as JSON
+  -h, --help             show this help
+
+exit codes: 0 every defect found exactly where declared, 1 otherwise, 2 bad input, 3 internal error`;
+
+/** The built-in suite: the examples shipped with the package. */
+export const EXAMPLES_DIR = fileURLToPath(new URL('../../../examples/', import.meta.url));
+
+/** The preemption bound `check` uses unless told (every defect of the suite needs at most 2). */
+export const CHECK_PREEMPTION_BOUND = 2;
+
+type Out = (s: string) => void;
+
+function int(name: string, v: string | undefined, min: number, max: number): number | undefined | string {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) return `${name} expects an integer from ${min} to ${max}, got '${v}'`;
+  return Number(v);
+}
+
+function loadFile(file: string): { scenario: Scenario } | { errors: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { errors: [`cannot read '${file}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`] };
+  }
+  const r = loadScenario(text, file);
+  return r.ok ? { scenario: r.scenario } : { errors: r.errors.map(formatScenarioError) };
+}
+
+/** Yield to the event loop (so SIGINT handlers and progress timers run). */
+const tick = (): Promise<void> => new Promise((res) => setImmediate(res));
+
+/** `vfio-sim explore`. */
+export async function exploreCommand(argv: readonly string[], out: Out, err: Out, term: Terminal = PLAIN, signal?: { interrupted: boolean }): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        variant: { type: 'string' },
+        knob: { type: 'string', multiple: true },
+        strategy: { type: 'string' },
+        'max-executions': { type: 'string' },
+        'max-time': { type: 'string' },
+        'max-preemptions': { type: 'string' },
+        seed: { type: 'string' },
+        depth: { type: 'string' },
+        property: { type: 'string', multiple: true },
+        'stop-at-first': { type: 'boolean' },
+        trace: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    err(`vfio-sim explore: ${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see 'vfio-sim explore --help')`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help === true) {
+    out(EXPLORE_USAGE);
+    return 0;
+  }
+  const bad = (msg: string): number => {
+    err(`vfio-sim explore: ${msg}`);
+    return 2;
+  };
+  const [file, ...extra] = parsed.positionals;
+  if (file === undefined) return bad("missing the scenario file (usage: vfio-sim explore <scenario.yaml> [options]; see 'vfio-sim explore --help')");
+  if (extra.length > 0) return bad(`unexpected argument '${extra[0] ?? ''}' (one scenario file at a time)`);
+  const strategy = (v.strategy ?? 'dpor') as Strategy;
+  if (!STRATEGIES.includes(strategy)) return bad(`--strategy expects one of ${STRATEGIES.join(', ')}, got '${v.strategy ?? ''}'`);
+  const maxExecutions = int('--max-executions', v['max-executions'], 1, 1e9);
+  const maxTime = int('--max-time', v['max-time'], 1, 1e7);
+  const maxPre = v['max-preemptions'] === 'none' ? Infinity : int('--max-preemptions', v['max-preemptions'], 0, 1000);
+  const seed = int('--seed', v.seed, 0, 0xffffffff);
+  const depth = int('--depth', v.depth, 1, 100);
+  for (const x of [maxExecutions, maxTime, maxPre, seed, depth]) if (typeof x === 'string') return bad(x);
+  let knobs: Record<string, KnobValue> | undefined;
+  for (const k of v.knob ?? []) {
+    const a = parseKnobAssignment(k);
+    if (a === null) return bad(`--knob expects NAME=VALUE, got '${k}'`);
+    knobs = { ...(knobs ?? {}), [a.key]: a.value };
+  }
+  const loaded = loadFile(file);
+  if ('errors' in loaded) {
+    for (const e of loaded.errors) err(e);
+    return 2;
+  }
+  const s = loaded.scenario;
+  const known = new Set<string>([...s.properties.map((p) => p.name), 'unsupported-request', 'p2p-dma', 'deadlock', 'lockdep', 'kernel-bug', 'kernel-warning', 'spurious-error', 'stale-mapping', 'tracking', 'termination']);
+  for (const p of v.property ?? []) if (!known.has(p)) return bad(`--property: unknown property '${p}' (known: ${[...known].join(', ')})`);
+  const interrupt = signal ?? { interrupted: false };
+  let ex: ScenarioExploration;
+  try {
+    ex = new ScenarioExploration(s, {
+      strategy,
+      ...(v.variant !== undefined ? { variant: v.variant, knobs: { ...s.variant.knobs, ...(knobs ?? {}) } } : knobs !== undefined ? { knobs } : {}),
+      ...(typeof maxExecutions === 'number' ? { maxExecutions } : {}),
+      ...(typeof maxTime === 'number' ? { maxTimeMs: maxTime * 1000 } : {}),
+      ...(typeof maxPre === 'number' ? { maxPreemptions: maxPre } : {}),
+      ...(typeof seed === 'number' ? { seed } : {}),
+      ...(typeof depth === 'number' ? { depth } : {}),
+      ...(v.property !== undefined ? { only: v.property } : {}),
+      ...(v['stop-at-first'] === true ? { stopAtFirst: true } : {}),
+      interrupted: () => interrupt.interrupted,
+      progressEveryMs: 1000,
+      onProgress: (st) => {
+        if (v.json === true || !term.progress) return;
+        err(`  … ${st.executions} executions, ${st.distinctTraces} distinct traces, ${((st.executions * 1000) / Math.max(1, st.elapsedMs)).toFixed(0)}/s, depth ${st.maxDepth}, ${(st.elapsedMs / 1000).toFixed(0)} s${st.bound !== null ? `, bound ${st.bound}` : ''}`);
+      },
+    });
+  } catch (e) {
+    if (e instanceof ScenarioInputError) return bad(e.message);
+    throw e;
+  }
+  if (strategy === 'random' || strategy === 'pct') {
+    if (v.json !== true) err(`seed ${typeof seed === 'number' ? seed : 1} (execution n uses seed ${typeof seed === 'number' ? seed : 1} + n - 1)`);
+  }
+  while (!ex.step(200)) await tick();
+  const r = ex.result();
+  const code = r.search.counterexamples.length > 0 ? 1 : 0;
+  if (v.json === true) {
+    out(JSON.stringify(exploreToJson(r, code), null, 2));
+    return code;
+  }
+  if (r.search.stoppedBy === 'interrupted') out('interrupted: the summary covers what was explored so far');
+  for (const line of renderExplore(r, { color: term.color, replayCommand: (t) => `vfio-sim replay ${file} ${t}` })) out(line);
+  const first = r.counterexamples[0];
+  if (v.trace === true && first !== undefined && first.run !== null) {
+    const width = term.columns !== undefined ? Math.max(60, term.columns) : 120;
+    out('');
+    out(renderHeader(first.run, { color: term.color }));
+    for (const line of renderTrace(first.run, { width, color: term.color })) out(line);
+  }
+  return code;
+}
+
+/** The suite's scenario files: every .yaml in `dir` whose defect names a property. */
+export function suiteFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
+}
+
+/** A path relative to the working directory when it lies under it. */
+function shortPath(f: string): string {
+  const r = relative(process.cwd(), f);
+  return r !== '' && !r.startsWith('..') ? r : f;
+}
+
+/** `vfio-sim check`. */
+export async function checkCommand(argv: readonly string[], out: Out, err: Out, term: Terminal = PLAIN): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: {
+        variants: { type: 'string' },
+        scenarios: { type: 'string' },
+        strategy: { type: 'string' },
+        'max-executions': { type: 'string' },
+        'max-preemptions': { type: 'string' },
+        show: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    err(`vfio-sim check: ${(e as Error).message} (see 'vfio-sim check --help')`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help === true) {
+    out(CHECK_USAGE);
+    return 0;
+  }
+  const bad = (msg: string): number => {
+    err(`vfio-sim check: ${msg}`);
+    return 2;
+  };
+  const strategy = (v.strategy ?? 'dpor') as Strategy;
+  if (!STRATEGIES.includes(strategy)) return bad(`--strategy expects one of ${STRATEGIES.join(', ')}, got '${v.strategy ?? ''}'`);
+  const maxExecutions = int('--max-executions', v['max-executions'], 1, 1e9);
+  const maxPre = v['max-preemptions'] === 'none' ? Infinity : int('--max-preemptions', v['max-preemptions'], 0, 1000);
+  for (const x of [maxExecutions, maxPre]) if (typeof x === 'string') return bad(x);
+  const dir = v.scenarios ?? EXAMPLES_DIR;
+  try {
+    if (!statSync(dir).isDirectory()) return bad(`--scenarios expects a directory, got '${dir}'`);
+  } catch {
+    return bad(`--scenarios: no such directory '${dir}'`);
+  }
+  const suite: Scenario[] = [];
+  for (const f of suiteFiles(dir)) {
+    const l = loadFile(f);
+    if ('errors' in l) {
+      for (const e of l.errors) err(e);
+      return 2;
+    }
+    if (l.scenario.defect?.property !== null && l.scenario.defect?.property !== undefined) suite.push(l.scenario);
+  }
+  if (suite.length === 0) return bad(`no scenario in '${dir}' declares 'defect: {id, present_in, property}'`);
+  const variants = v.variants?.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  let r;
+  try {
+    r = checkSuite(suite, {
+      strategy,
+      maxPreemptions: typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND,
+      ...(variants !== undefined ? { variants } : {}),
+      ...(typeof maxExecutions === 'number' ? { maxExecutions } : {}),
+      onCell: (c) => {
+        if (v.json !== true && term.progress) err(`  … ${c.file.split('/').pop() ?? c.file} under ${c.variant}: ${c.executions} executions${c.counterexamples !== null && c.counterexamples.length > 0 ? `, broken: ${c.counterexamples.map((x) => x.property).join(', ')}` : ''}`);
+      },
+    });
+  } catch (e) {
+    if (e instanceof ScenarioInputError) return bad(e.message);
+    throw e;
+  }
+  await tick();
+  const code = r.ok ? 0 : 1;
+  if (v.json === true) {
+    out(JSON.stringify(checkToJson(r, code), null, 2));
+    return code;
+  }
+  out(`${suite.length} scenarios × ${r.variants.length} variants, strategy ${strategy}, at most ${typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND} preemptions`);
+  out('');
+  for (const line of renderCheck(r, { color: term.color, replayCommand: (f, t) => `vfio-sim replay ${shortPath(f)} ${t}` })) out(line);
+  if (v.show !== undefined) {
+    out('');
+    out('─'.repeat(40));
+    out(`One finding in full: vfio-sim explore ${v.show} --trace`);
+    out('');
+    const shown = await exploreCommand([v.show, '--trace', '--max-preemptions', String(typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND)], out, err, term);
+    if (shown === 2 || shown === 3) return shown;
+  }
+  return code;
+}

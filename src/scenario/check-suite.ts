@@ -1,0 +1,114 @@
+/**
+ * `vfio-sim check`: explore a suite of scenarios under every variant and compute which
+ * properties each variant breaks, and so which defects it has — the design's history,
+ * computed. A scenario's knob overrides are kept on every preset (as run --all-variants
+ * does); its schedule and expectations are ignored.
+ */
+import { BUILTIN_PROPERTIES } from '../check/property.js';
+import type { Counterexample, SearchOptions, Strategy } from '../check/search.js';
+import { VARIANTS } from '../kernel/variant/knobs.js';
+import { exploreScenario } from './explore.js';
+import type { Scenario } from './load.js';
+import { ScenarioInputError } from './schedule.js';
+import { knobConflictsFor } from './matrix.js';
+
+export interface CheckOptions extends Pick<SearchOptions, 'maxExecutions' | 'maxTimeMs' | 'maxPreemptions' | 'seed' | 'depth'> {
+  /** Presets to check (default: all, in history order). */
+  readonly variants?: readonly string[];
+  readonly strategy?: Strategy;
+  /** Called after each (scenario, variant) exploration. */
+  readonly onCell?: (c: CheckCell) => void;
+}
+
+/** One scenario explored under one variant. */
+export interface CheckCell {
+  readonly file: string;
+  readonly variant: string;
+  /** null: the scenario's knobs conflict with this preset (not run). */
+  readonly counterexamples: readonly Counterexample[] | null;
+  readonly complete: boolean;
+  readonly executions: number;
+  readonly note: string | null;
+}
+
+/** A defect scenario's verdict: where the explorer found its property broken, against the declaration. */
+export interface DefectRow {
+  readonly id: string;
+  readonly file: string;
+  readonly property: string;
+  readonly declared: readonly string[];
+  readonly found: readonly string[];
+  readonly ok: boolean;
+}
+
+export interface CheckResult {
+  readonly variants: readonly string[];
+  readonly properties: readonly string[];
+  readonly cells: readonly CheckCell[];
+  /** variant → property → the simplest counterexample over the suite (absent: holds). */
+  readonly table: ReadonlyMap<string, ReadonlyMap<string, { readonly file: string; readonly cx: Counterexample }>>;
+  readonly defects: readonly DefectRow[];
+  /** Every search finished within its bounds. */
+  readonly complete: boolean;
+  /** Every defect was found exactly where its scenario declares. */
+  readonly ok: boolean;
+}
+
+/** Explore every scenario of `suite` under every variant. */
+export function checkSuite(suite: readonly Scenario[], opts: CheckOptions = {}): CheckResult {
+  const variants = opts.variants ?? VARIANTS.map((v) => v.name);
+  for (const v of variants) if (!VARIANTS.some((x) => x.name === v)) throw new ScenarioInputError(`unknown variant '${v}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
+  const cells: CheckCell[] = [];
+  const table = new Map<string, Map<string, { file: string; cx: Counterexample }>>();
+  for (const v of variants) table.set(v, new Map());
+  const props = new Set<string>(BUILTIN_PROPERTIES);
+  for (const s of suite) {
+    for (const p of s.properties) props.add(p.name);
+    for (const v of variants) {
+      const conflicts = knobConflictsFor(v, s.variant.knobs);
+      if (conflicts !== null) {
+        const c: CheckCell = { file: s.file, variant: v, counterexamples: null, complete: true, executions: 0, note: conflicts };
+        cells.push(c);
+        opts.onCell?.(c);
+        continue;
+      }
+      const r = exploreScenario(s, {
+        variant: v,
+        knobs: s.variant.knobs,
+        noReplays: true,
+        ...(opts.strategy === undefined ? {} : { strategy: opts.strategy }),
+        ...(opts.maxExecutions === undefined ? {} : { maxExecutions: opts.maxExecutions }),
+        ...(opts.maxTimeMs === undefined ? {} : { maxTimeMs: opts.maxTimeMs }),
+        ...(opts.maxPreemptions === undefined ? {} : { maxPreemptions: opts.maxPreemptions }),
+        ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+        ...(opts.depth === undefined ? {} : { depth: opts.depth }),
+      });
+      const c: CheckCell = { file: s.file, variant: v, counterexamples: r.search.counterexamples, complete: r.search.complete, executions: r.search.stats.executions, note: null };
+      cells.push(c);
+      opts.onCell?.(c);
+      const row = table.get(v) as Map<string, { file: string; cx: Counterexample }>; // set for every variant above
+      for (const cx of r.search.counterexamples) {
+        const old = row.get(cx.property);
+        if (old === undefined || cx.preemptions < old.cx.preemptions || (cx.preemptions === old.cx.preemptions && cx.steps < old.cx.steps)) row.set(cx.property, { file: s.file, cx });
+      }
+    }
+  }
+  const defects: DefectRow[] = [];
+  for (const s of suite) {
+    const d = s.defect;
+    if (d === null || d.property === null) continue;
+    const property = d.property;
+    const found = cells.filter((c) => c.file === s.file && c.counterexamples?.some((x) => x.property === property) === true).map((c) => c.variant);
+    const declared = d.foundIn.filter((v) => variants.includes(v));
+    defects.push({ id: d.id, file: s.file, property, declared, found, ok: declared.length === found.length && declared.every((v) => found.includes(v)) });
+  }
+  return {
+    variants,
+    properties: [...props],
+    cells,
+    table,
+    defects,
+    complete: cells.every((c) => c.complete),
+    ok: defects.every((d) => d.ok),
+  };
+}

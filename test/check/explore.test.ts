@@ -1,0 +1,151 @@
+/** The explorer (issue #4): reduction soundness, defects found where they exist, determinism, strategies. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { formatScenarioError, loadScenario, runScenario, type Scenario } from '../../src/scenario/index.js';
+import { exploreScenario } from '../../src/scenario/explore.js';
+import { checkSuite } from '../../src/scenario/check-suite.js';
+import { main } from '../../src/cli/main.js';
+
+const DIR = new URL('../../../examples/', import.meta.url);
+
+function load(text: string, file = 'inline.yaml'): Scenario {
+  const r = loadScenario(text, file);
+  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatScenarioError).join('\n'));
+  return r.scenario;
+}
+
+function example(f: string): Scenario {
+  return load(readFileSync(new URL(f, DIR), 'utf8'), f);
+}
+
+const SETUP = `processes:
+  - name: qemu
+    setup:
+      - open_device: edu0
+        as: dev
+      - mmap: { fd: dev, region: bar0 }
+        as: bar
+    threads:
+`;
+
+/** Small scenarios whose naive exhaustive search (bounded) stays fast. */
+const SMALL = {
+  'load-vs-disable': `name: load vs disable\n${SETUP}      - name: vcpu\n        steps:\n          - load: bar\n      - name: main\n        steps:\n          - clear_mem: dev\n`,
+  'pread-vs-disable': `name: pread vs disable\n${SETUP}      - name: reader\n        steps:\n          - pread: { fd: dev, region: bar0, size: 4 }\n      - name: main\n        steps:\n          - clear_mem: dev\n`,
+  'load-vs-reset': `name: load vs reset\n${SETUP}      - name: vcpu\n        steps:\n          - load: bar\n      - name: main\n        steps:\n          - ioctl: { fd: dev, cmd: DEVICE_RESET }\n`,
+};
+
+for (const [name, text] of Object.entries(SMALL)) {
+  for (const variant of ['5.8', '5.13', '6.10']) {
+    test(`DPOR soundness: ${name} under ${variant} reaches exactly the outcomes and violations of the naive search (≤ 2 preemptions)`, () => {
+      const s = load(text);
+      const dpor = exploreScenario(s, { variant, strategy: 'dpor', maxPreemptions: 2, noReplays: true });
+      const naive = exploreScenario(s, { variant, strategy: 'naive', maxPreemptions: 2, noReplays: true });
+      assert.equal(dpor.search.stoppedBy, 'exhausted');
+      assert.equal(naive.search.stoppedBy, 'exhausted');
+      assert.deepEqual(dpor.search.outcomes, naive.search.outcomes);
+      assert.deepEqual(dpor.search.counterexamples.map((c) => c.property), naive.search.counterexamples.map((c) => c.property));
+      assert.ok(dpor.search.stats.executions < naive.search.stats.executions, `reduction: ${dpor.search.stats.executions} vs ${naive.search.stats.executions}`);
+    });
+  }
+}
+
+test('vfio-sim check: every defect of the suite is found by the explorer exactly in the variants its scenario declares (fixed variants verify clean within 2 preemptions)', () => {
+  const suite = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort().map(example).filter((s) => s.defect?.property !== null && s.defect?.property !== undefined);
+  assert.ok(suite.length >= 12, `suite of ${suite.length}`);
+  const r = checkSuite(suite, { maxPreemptions: 2 });
+  assert.equal(r.complete, true);
+  const wrong = r.defects.filter((d) => !d.ok).map((d) => `${d.id}: found in ${d.found.join(',')}, declared ${d.declared.join(',')}`);
+  assert.deepEqual(wrong, []);
+  const ids = r.defects.map((d) => d.id).sort();
+  for (const id of ['5.7-ur', '5.7-dma-map', 'v1-sigbus', 'v2-cycle', 'H1', 'H2', 'H3', 'H4', 'H7', 'H8', 'H9', 'H10']) assert.ok(ids.includes(id), id);
+  // 6.10 and 6.12 break nothing but the peer-to-peer DMA no variant before revocation prevents
+  for (const v of ['6.10', '6.12']) assert.deepEqual([...(r.table.get(v)?.keys() ?? [])], ['p2p-dma']);
+});
+
+test('explorer: H2 under 5.8 without a schedule — the stale mapping (1 preemption) and the Unsupported Request (2); the token replays it bit for bit', () => {
+  const s = example('h2-fault-races-disable.yaml');
+  const r = exploreScenario(s, { variant: '5.8', maxPreemptions: 2 });
+  const by = new Map(r.counterexamples.map((c) => [c.cx.property, c]));
+  assert.equal(by.get('stale-mapping')?.cx.preemptions, 1);
+  assert.equal(by.get('unsupported-request')?.cx.preemptions, 2);
+  const ur = by.get('unsupported-request');
+  assert.ok(ur?.run !== null && ur?.run !== undefined);
+  assert.equal(ur.run.platformErrors.length, 1);
+  const again = runScenario(s, { replay: ur.cx.token });
+  assert.deepEqual(again.events.map((e) => [e.kind, e.tid]), ur.run.events.map((e) => [e.kind, e.tid]));
+  const fixed = exploreScenario(s, { variant: '5.13', maxPreemptions: 2, noReplays: true });
+  assert.deepEqual(fixed.search.counterexamples.map((c) => c.property), ['kernel-warning']);
+});
+
+test('explorer determinism: repeated searches give the same counts, outcomes and counterexample tokens (dpor, random, pct)', () => {
+  const s = example('h1-concurrent-first-fault.yaml');
+  for (const strategy of ['dpor', 'random', 'pct'] as const) {
+    const a = exploreScenario(s, { variant: '5.8', strategy, maxExecutions: 40, seed: 7, noReplays: true });
+    const b = exploreScenario(s, { variant: '5.8', strategy, maxExecutions: 40, seed: 7, noReplays: true });
+    assert.equal(a.search.stats.executions, b.search.stats.executions, strategy);
+    assert.equal(a.search.stats.distinctTraces, b.search.stats.distinctTraces, strategy);
+    assert.deepEqual(a.search.outcomes, b.search.outcomes, strategy);
+    assert.deepEqual(a.search.counterexamples.map((c) => c.token), b.search.counterexamples.map((c) => c.token), strategy);
+  }
+});
+
+test('bfs (iterative preemption bounding): H1 under 5.8 — the double-remap BUG needs exactly 1 preemption, found at bound 1', () => {
+  const s = example('h1-concurrent-first-fault.yaml');
+  const r = exploreScenario(s, { variant: '5.8', strategy: 'bfs', maxPreemptions: 1, noReplays: true });
+  const bug = r.search.counterexamples.find((c) => c.property === 'kernel-bug');
+  assert.equal(bug?.preemptions, 1);
+  const none = exploreScenario(s, { variant: '5.8', strategy: 'bfs', maxPreemptions: 0, noReplays: true });
+  assert.equal(none.search.counterexamples.some((c) => c.property === 'kernel-bug'), false);
+});
+
+test('a scenario property (properties: never a SIGBUS signal) is checked on every execution: broken under 6.10 when the load follows the disable', () => {
+  const s = load(`${SMALL['load-vs-disable']}properties:\n  - name: no-sigbus\n    event: signal\n    where: { sig: SIGBUS }\n`);
+  const r = exploreScenario(s, { variant: '6.10', noReplays: true });
+  const cx = r.search.counterexamples.find((c) => c.property === 'no-sigbus');
+  assert.ok(cx !== undefined);
+  assert.match(cx.message, /1 signal \{sig: SIGBUS\} event/);
+  const only = exploreScenario(s, { variant: '6.10', only: ['deadlock'], noReplays: true });
+  assert.deepEqual(only.search.counterexamples, []);
+});
+
+test('scenario properties: a bad declaration is a positioned error (unknown event kind, a built-in name)', () => {
+  const bad = loadScenario(`${SMALL['load-vs-disable']}properties:\n  - name: deadlock\n    event: signal\n  - name: x\n    event: sigbus\n`, 'p.yaml');
+  assert.equal(bad.ok, false);
+  const text = bad.ok ? '' : bad.errors.map(formatScenarioError).join('\n');
+  assert.match(text, /p\.yaml:\d+:\d+: .*built-in property/);
+  assert.match(text, /p\.yaml:\d+:\d+: .*expected an event kind/);
+});
+
+test('vfio-sim explore: exit 1 with a replay command when a property breaks, 0 when the search verifies clean, 2 for bad flags', async () => {
+  const f = new URL('h2-fault-races-disable.yaml', DIR).pathname;
+  let out = '';
+  let err = '';
+  const code = await main(['explore', f, '--max-preemptions', '2', '--property', 'stale-mapping'], (s) => (out += s + '\n'), (s) => (err += s + '\n'));
+  assert.equal(code, 1, err);
+  assert.match(out, /stale-mapping: after main's operation/);
+  assert.match(out, /vfio-sim replay .* vs1\./);
+  out = '';
+  const clean = await main(['explore', f, '--variant', '6.10', '--max-preemptions', '1'], (s) => (out += s + '\n'), (s) => (err += s + '\n'));
+  assert.equal(clean, 0);
+  assert.match(out, /✓ no property is broken; the search is complete/);
+  err = '';
+  const bad = await main(['explore', f, '--strategy', 'dfs'], () => undefined, (s) => (err += s + '\n'));
+  assert.equal(bad, 2);
+  assert.match(err, /--strategy expects one of dpor, bfs, random, pct, naive/);
+  const badN = await main(['explore', f, '--max-executions', '-3'], () => undefined, () => undefined);
+  assert.equal(badN, 2);
+});
+
+test('vfio-sim explore --json: counterexamples carry the event stream and an ITF trace', async () => {
+  const f = new URL('h1-concurrent-first-fault.yaml', DIR).pathname;
+  let out = '';
+  const code = await main(['explore', f, '--json', '--max-preemptions', '1', '--property', 'kernel-bug'], (s) => (out += s), () => undefined);
+  assert.equal(code, 1);
+  const j = JSON.parse(out) as { counterexamples: { property: string; itf: { vars: string[]; states: { kind: string }[] } }[] };
+  const cx = j.counterexamples[0];
+  assert.equal(cx?.property, 'kernel-bug');
+  assert.deepEqual(cx.itf.vars, ['seq', 'thread', 'kind', 'text']);
+  assert.ok(cx.itf.states.some((s) => s.kind === 'bug'));
+});
