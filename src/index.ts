@@ -53,3 +53,8 @@ export {
   type StepCtx,
   type Outcome,
 } from './scenario/index.js';
+
+/** The interleaving explorer (issue #4): strategies, properties, scenario exploration and the suite check. */
+export { runSearch, Search, STRATEGIES, DEFAULT_PREEMPTION_BOUND, type Strategy, type SearchOptions, type SearchResult, type SearchStats, type Counterexample, type Program, type ExecControl, type ExecReport } from './check/search.js';
+export { BUILTIN_PROPERTIES, PROPERTY_TEXT, builtinMonitors, type Monitor, type Violation } from './check/property.js';
+export { exploreScenario, ScenarioExploration, checkSuite, renderExplore, renderCheck, exploreToJson, checkToJson, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
