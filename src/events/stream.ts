@@ -22,6 +22,9 @@ export class EventStream {
   private readonly listeners: EventListener[] = [];
   private nextSeq = 1;
   private readonly kindCounts = new Map<string, KindCount>();
+  /** The counter of the kind bumped last (a one-entry cache of kindCounts). */
+  private lastKind: string | null = null;
+  private lastCount: KindCount | null = null;
   private recording: boolean;
   private observed: boolean;
   /** Returns the id of the thread running now; set by the scheduler. */
@@ -61,9 +64,19 @@ export class EventStream {
   }
 
   private bump(kind: string): void {
-    const c = this.kindCounts.get(kind);
-    if (c === undefined) this.kindCounts.set(kind, { n: 1 });
-    else c.n++;
+    // events of one kind often come in runs (config reads): skip the map lookup then
+    const last = this.lastCount;
+    if (last !== null && kind === this.lastKind) {
+      last.n++;
+      return;
+    }
+    let c = this.kindCounts.get(kind);
+    if (c === undefined) {
+      c = { n: 1 };
+      this.kindCounts.set(kind, c);
+    } else c.n++;
+    this.lastKind = kind;
+    this.lastCount = c;
   }
 
   emit(body: EventBody): SimEvent {

@@ -9,10 +9,31 @@ export class ConfigSpace {
   readonly wmask: Uint8Array;
   readonly w1c: Uint8Array;
 
-  constructor(readonly size: 256 | 4096) {
-    this.data = new Uint8Array(size);
-    this.wmask = new Uint8Array(size);
-    this.w1c = new Uint8Array(size);
+  /**
+   * A zeroed space with its own masks; or, given `shared`, a space whose bytes are a copy
+   * of `shared`'s and whose write masks are `shared`'s own arrays (see `instance`).
+   */
+  constructor(
+    readonly size: 256 | 4096,
+    shared?: ConfigSpace,
+    into?: Uint8Array,
+  ) {
+    if (shared === undefined) {
+      // one buffer for the three arrays: one allocation instead of three
+      const buf = new ArrayBuffer(3 * size);
+      this.data = new Uint8Array(buf, 0, size);
+      this.wmask = new Uint8Array(buf, size, size);
+      this.w1c = new Uint8Array(buf, 2 * size, size);
+    } else {
+      if (into === undefined) {
+        this.data = shared.data.slice();
+      } else {
+        into.set(shared.data);
+        this.data = into;
+      }
+      this.wmask = shared.wmask;
+      this.w1c = shared.w1c;
+    }
   }
 
   /** Little-endian read of 1, 2 or 4 bytes (raw). */
@@ -75,6 +96,19 @@ export class ConfigSpace {
   /** Copy the bytes (not the masks) of `other` into this space. */
   loadFrom(other: ConfigSpace): void {
     this.data.set(other.data);
+  }
+
+  /**
+   * A live copy for one function: its own bytes (a copy of these), the write masks
+   * shared with this space. The masks of a template never change once it is built
+   * (only the template builders call setWmask/setW1c), so functions built from one
+   * template can share them; a function's config writes only change its bytes. `into`
+   * (exactly `size` bytes, e.g. a slice of a machine-wide buffer) holds the bytes;
+   * without it they get a buffer of their own.
+   */
+  instance(into?: Uint8Array): ConfigSpace {
+    if (into !== undefined && into.length !== this.size) throw new RangeError(`config space instance needs ${this.size} bytes, got ${into.length}`);
+    return new ConfigSpace(this.size, this, into);
   }
 
   clone(): ConfigSpace {

@@ -155,6 +155,80 @@ export function createMachine(spec: MachineSpec = defaultMachineSpec(), events: 
 
 const NO_FN: PciFunction | null = null;
 
+/** Size of further buffers config spaces are carved from (when configBytesOf was short). */
+const CFG_SLAB_SIZE = 16 * 1024;
+
+/**
+ * The config-space bytes of every function a spec places (host bridge, bridges,
+ * endpoints), from the same templates enumeration uses; 0 for a spec enumeration will
+ * reject (it then reports the problem itself).
+ */
+function configBytesOf(spec: MachineSpec): number {
+  let total = 0;
+  const walk = (slots: readonly SlotSpec[], onRootBus: boolean): void => {
+    for (const s of slots) {
+      const mf = s.functions.length > 1;
+      for (const f of s.functions) {
+        if (isBridgeSpec(f)) {
+          total += cachedBridgeTemplate(f.bridge, f.acs !== false, mf, s.dev).cs.size;
+          walk(f.slots, false);
+        } else {
+          total += cachedEndpointTemplate(f.device, mf, onRootBus, f.virtfn === true).cs.size;
+        }
+      }
+    }
+  };
+  try {
+    if (spec.hostBridge !== false) total += cachedHostBridgeTemplate().cs.size;
+    walk(spec.slots, true);
+  } catch {
+    return 0;
+  }
+  return total;
+}
+
+/*
+ * Templates are immutable once built (a function copies the power-on bytes and shares
+ * the write masks, see ConfigSpace.instance), and depend only on their arguments, so
+ * every machine reuses them: building one is most of the cost of creating a machine.
+ */
+let hostBridgeTpl: FunctionTemplate | null = null;
+const bridgeTpls = new Map<number, FunctionTemplate>();
+const BRIDGE_KINDS: readonly BridgeKind[] = ['root-port', 'pci-bridge', 'pcie-pci-bridge'];
+const endpointTpls = new WeakMap<DeviceDefinition, Map<number, FunctionTemplate>>();
+
+function cachedHostBridgeTemplate(): FunctionTemplate {
+  if (hostBridgeTpl === null) hostBridgeTpl = hostBridgeTemplate();
+  return hostBridgeTpl;
+}
+
+function cachedBridgeTemplate(kind: BridgeKind, acs: boolean, multiFunction: boolean, portNumber: number): FunctionTemplate {
+  // kind, ACS, multi-function and the port number (0..31, or anything else: not cached)
+  if (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 31) return bridgeTemplate(kind, acs, multiFunction, portNumber);
+  const key = portNumber | (multiFunction ? 32 : 0) | (acs ? 64 : 0) | (BRIDGE_KINDS.indexOf(kind) << 7);
+  let t = bridgeTpls.get(key);
+  if (t === undefined) {
+    t = bridgeTemplate(kind, acs, multiFunction, portNumber);
+    bridgeTpls.set(key, t);
+  }
+  return t;
+}
+
+function cachedEndpointTemplate(def: DeviceDefinition, multiFunction: boolean, onRootBus: boolean, virtfn: boolean): FunctionTemplate {
+  let byFlags = endpointTpls.get(def);
+  if (byFlags === undefined) {
+    byFlags = new Map();
+    endpointTpls.set(def, byFlags);
+  }
+  const key = (multiFunction ? 1 : 0) | (onRootBus ? 2 : 0) | (virtfn ? 4 : 0);
+  let t = byFlags.get(key);
+  if (t === undefined) {
+    t = endpointTemplate(def, multiFunction, onRootBus, virtfn);
+    byFlags.set(key, t);
+  }
+  return t;
+}
+
 /** The whole machine (implements the kernel-facing HwMachine contract). */
 export class Machine implements HwMachine, FunctionHost {
   readonly ram: Ram;
@@ -167,6 +241,11 @@ export class Machine implements HwMachine, FunctionHost {
   private readonly addOrder: PciFunction[] = [];
   private msiHandler: MsiHandler | null = null;
   private groupCount = 0;
+  /** The buffer functions' config spaces are carved from (configBytes), and how much of it is used. */
+  private cfgSlab: ArrayBuffer | null = null;
+  private cfgSlabUsed = 0;
+  /** Config-space bytes of every function of the spec (0 if unknown). */
+  private cfgBytesNeeded = 0;
 
   // routing state (rebuilt lazily after any config write / reset)
   private dirty = true;
@@ -191,6 +270,7 @@ export class Machine implements HwMachine, FunctionHost {
     this.ram = new Ram(this.ramSize);
     this.iommu = new Iommu(events);
     this.platform = new Platform(spec.urPolicy ?? 'log');
+    this.cfgBytesNeeded = configBytesOf(spec);
     this.enumerate(spec);
     this.assignResources();
     this.groupCount = assignIommuGroups(this.addOrder, this.fns);
@@ -220,11 +300,11 @@ export class Machine implements HwMachine, FunctionHost {
         seen.add(key);
         let tpl: FunctionTemplate;
         let sub: BridgeFunctionSpec | null = null;
-        if (e.f === null) tpl = hostBridgeTemplate();
+        if (e.f === null) tpl = cachedHostBridgeTemplate();
         else if (isBridgeSpec(e.f)) {
           sub = e.f;
-          tpl = bridgeTemplate(e.f.bridge, e.f.acs !== false, e.mf, e.dev);
-        } else tpl = endpointTemplate(e.f.device, e.mf, upstream === null, e.f.virtfn === true);
+          tpl = cachedBridgeTemplate(e.f.bridge, e.f.acs !== false, e.mf, e.dev);
+        } else tpl = cachedEndpointTemplate(e.f.device, e.mf, upstream === null, e.f.virtfn === true);
         const fn = new PciFunction(this, tpl, bus, e.dev, e.fn, upstream);
         onBus.push({ fn, sub });
         this.addOrder.push(fn);
@@ -285,6 +365,18 @@ export class Machine implements HwMachine, FunctionHost {
       }
     }
     this.invalidate();
+  }
+
+  /** FunctionHost.configBytes: config-space storage from a shared buffer (one allocation for several functions). */
+  configBytes(size: number): Uint8Array {
+    if (this.cfgSlab === null || this.cfgSlabUsed + size > this.cfgSlab.byteLength) {
+      // the first buffer holds every function of the spec (configBytesOf), unless that failed
+      this.cfgSlab = new ArrayBuffer(Math.max(this.cfgSlab === null ? this.cfgBytesNeeded : CFG_SLAB_SIZE, size));
+      this.cfgSlabUsed = 0;
+    }
+    const b = new Uint8Array(this.cfgSlab, this.cfgSlabUsed, size);
+    this.cfgSlabUsed += size;
+    return b;
   }
 
   // ---------------------------------------------------------------- lookup

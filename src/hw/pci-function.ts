@@ -1,5 +1,5 @@
 import type { EventStream } from '../events/stream.js';
-import type { Initiator } from '../events/event.js';
+import type { EventBody, Initiator } from '../events/event.js';
 import type {
   CfgOrigin,
   ConfigSize,
@@ -9,8 +9,8 @@ import type {
   PowerState,
 } from './api.js';
 import type { Clock } from './clock.js';
-import { ConfigSpace } from './config-space.js';
-import type { DeviceBehavior, DeviceContext, ResetKind } from './device.js';
+import type { ConfigSpace } from './config-space.js';
+import type { DeviceBehavior, DeviceContext, ResetKind, RomSpec } from './device.js';
 import * as R from './regs.js';
 import type { FunctionTemplate } from './template.js';
 
@@ -30,6 +30,11 @@ export interface FunctionHost {
   msiWrite(fn: PciFunction, addr: number, data: number): boolean;
   /** Every function below `bridge`'s secondary bus, recursively. */
   functionsBelow(bridge: PciFunction): readonly PciFunction[];
+  /**
+   * Zeroed storage of `size` bytes for a function's live config space (the machine carves
+   * them out of one buffer); optional, a function allocates its own without it.
+   */
+  configBytes?(size: number): Uint8Array;
 }
 
 /** Reset methods reported in `reset` events. */
@@ -44,6 +49,25 @@ function allOnes(size: number): bigint {
 /** Whether the access [offset, end) touches the register [reg, reg + len). */
 function hits(offset: number, end: number, reg: number, len: number): boolean {
   return offset < reg + len && reg < end;
+}
+
+/** The (empty) MSI-X table and PBA of a function without MSI-X. */
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * The bytes of an expansion ROM: the image, padded with the fill byte to the ROM size.
+ * Read-only (ROM writes are dropped), so built on the first ROM read and shared by every
+ * function with the same ROM spec.
+ */
+const romImages = new WeakMap<RomSpec, Uint8Array>();
+function romBytes(rom: RomSpec): Uint8Array {
+  let r = romImages.get(rom);
+  if (r === undefined) {
+    r = new Uint8Array(rom.size).fill(rom.fill ?? 0xff);
+    r.set(rom.image);
+    romImages.set(rom, r);
+  }
+  return r;
 }
 
 function fmtName(bus: number, dev: number, fn: number): string {
@@ -96,7 +120,7 @@ export class PciFunction implements PciFunctionHw {
   private readonly fwResources: (PciResource | null)[] = [null, null, null, null, null, null, null];
   private readonly msixTable: Uint8Array;
   private readonly msixPba: Uint8Array;
-  private readonly romBytes: Uint8Array | null;
+  private readonly romSpec: RomSpec | null;
 
   constructor(
     private readonly host: FunctionHost,
@@ -113,19 +137,20 @@ export class PciFunction implements PciFunctionHw {
     this.isVirtfn = tpl.virtfn;
     this.configSize = tpl.cs.size;
     this.isVga = tpl.classCode >>> 8 === 0x0300;
-    this.cs = tpl.cs.clone();
+    this.cs = tpl.cs.instance(host.configBytes?.(tpl.cs.size));
     const nvec = tpl.msix?.vectors ?? 0;
-    this.msixTable = new Uint8Array(16 * nvec);
-    this.msixPba = new Uint8Array(8 * Math.ceil(nvec / 64));
+    // without MSI-X both stay empty and are never written: one shared empty array
+    this.msixTable = nvec === 0 ? NO_BYTES : new Uint8Array(16 * nvec);
+    this.msixPba = nvec === 0 ? NO_BYTES : new Uint8Array(8 * Math.ceil(nvec / 64));
     this.resetMsix();
-    if (tpl.rom !== null) {
-      const r = new Uint8Array(tpl.rom.size).fill(tpl.rom.fill ?? 0xff);
-      r.set(tpl.rom.image);
-      this.romBytes = r;
-    } else {
-      this.romBytes = null;
-    }
-    const ctx: DeviceContext = {
+    this.romSpec = tpl.rom;
+    this.behavior = tpl.behavior === null ? null : tpl.behavior(this.deviceContext());
+    this.refreshDecode();
+  }
+
+  /** What the behaviour may do to the outside world (built only for functions with a behaviour). */
+  private deviceContext(): DeviceContext {
+    return {
       name: this.name,
       raiseIrq: (v) => this.raiseIrq(v),
       lowerIrq: (v) => this.lowerIrq(v),
@@ -135,8 +160,6 @@ export class PciFunction implements PciFunctionHw {
         this.host.events.emit({ kind: 'note', text: `${this.name}: ${text}` });
       },
     };
-    this.behavior = tpl.behavior === null ? null : tpl.behavior(ctx);
-    this.refreshDecode();
   }
 
   // ---------------------------------------------------------------- state
@@ -231,7 +254,9 @@ export class PciFunction implements PciFunctionHw {
       value = this.cs.read(offset, size);
     }
     const ev = this.host.events;
-    if (ev.active) ev.emit({ kind: 'cfg.read', dev: this.name, offset, size, value, origin });
+    // seq and tid are set by emit; declaring them last here (their place in every event)
+    // spares the event a second allocation for the two added properties
+    if (ev.active) ev.emit({ kind: 'cfg.read', dev: this.name, offset, size, value, origin, seq: 0, tid: 0 } as EventBody);
     else ev.skip('cfg.read');
     return value;
   }
@@ -240,7 +265,7 @@ export class PciFunction implements PciFunctionHw {
     const mask = size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
     value = (value & mask) >>> 0;
     const ev = this.host.events;
-    if (ev.active) ev.emit({ kind: 'cfg.write', dev: this.name, offset, size, value, origin });
+    if (ev.active) ev.emit({ kind: 'cfg.write', dev: this.name, offset, size, value, origin, seq: 0, tid: 0 } as EventBody); // see cfgRead
     else ev.skip('cfg.write');
     if (!this.ready || offset < 0 || offset + size > this.configSize) return;
     const end = offset + size;
@@ -383,7 +408,7 @@ export class PciFunction implements PciFunctionHw {
   memAccess(bar: number, off: number, size: number, write: boolean, value: bigint, initiator: Initiator, requester: string | null): bigint {
     if (bar === 6) {
       if (write) return 0n;
-      const rom = this.romBytes;
+      const rom = this.romSpec === null ? null : romBytes(this.romSpec);
       let v = 0n;
       if (rom !== null) for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(rom[off + i] ?? 0xff);
       this.host.events.emit({ kind: 'rom.read', dev: this.name, offset: off, size });

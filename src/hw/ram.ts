@@ -13,13 +13,13 @@ export class Ram implements RamHw {
   /** Materialized pages by pfn (a Map: a 256 MiB machine has 64 Ki pages, few ever touched). */
   private readonly bytes = new Map<number, Uint8Array>();
   private readonly views = new Map<number, DataView>();
-  private readonly allocated: Uint8Array;
+  /** Pfns currently handed out by allocPage (a set: few of the 64 Ki pages ever are). */
+  private readonly allocated = new Set<number>();
   private readonly freeList: number[] = [];
   private nextFresh = RAM_FIRST_ALLOC_PFN;
 
   constructor(readonly size: number) {
     this.pages = Math.floor(size / PAGE_SIZE);
-    this.allocated = new Uint8Array(this.pages);
   }
 
   allocPage(): number {
@@ -30,13 +30,13 @@ export class Ram implements RamHw {
     } else {
       this.bytes.get(pfn)?.fill(0);
     }
-    this.allocated[pfn] = 1;
+    this.allocated.add(pfn);
     return pfn;
   }
 
   freePage(pfn: number): void {
-    if (!this.isRam(pfn) || this.allocated[pfn] === 0) return;
-    this.allocated[pfn] = 0;
+    if (!this.isRam(pfn) || !this.allocated.has(pfn)) return;
+    this.allocated.delete(pfn);
     this.freeList.push(pfn);
   }
 
@@ -46,7 +46,7 @@ export class Ram implements RamHw {
 
   /** Whether the page is currently handed out by allocPage. */
   isAllocated(pfn: number): boolean {
-    return this.isRam(pfn) && this.allocated[pfn] === 1;
+    return this.isRam(pfn) && this.allocated.has(pfn);
   }
 
   page(pfn: number): Uint8Array {

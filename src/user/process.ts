@@ -18,6 +18,7 @@ import {
   type CpuSignal,
   userAccess,
   userAccessFast,
+  userBytesFast,
   userReadBytes,
   userWriteBytes,
 } from '../kernel/mm/access.js';
@@ -350,11 +351,24 @@ export class Process {
 
   /** memcpy out of user memory by CPU loads; stops at the first signal. */
   readBytes(addr: number, len: number): ReadBytesResult {
+    if (len >= 0 && addr >= 0) {
+      const data = new Uint8Array(len);
+      if (userBytesFast(this.k, this.kthread, this.mm, addr, data, false, 'readBytes')) {
+        const r: ReadBytesResult = { ok: true, data };
+        this.kthread.result = r;
+        return r;
+      }
+    }
     return this.run(this.ops.readBytes(addr, len), 'readBytes');
   }
 
   /** memcpy into user memory by CPU stores; stops at the first signal. */
   writeBytes(addr: number, data: Uint8Array): WriteBytesResult {
+    if (addr >= 0 && userBytesFast(this.k, this.kthread, this.mm, addr, data, true, 'writeBytes')) {
+      const r: WriteBytesResult = { ok: true };
+      this.kthread.result = r;
+      return r;
+    }
     return this.run(this.ops.writeBytes(addr, data), 'writeBytes');
   }
 

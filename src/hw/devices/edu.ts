@@ -67,7 +67,13 @@ export class EduState implements DeviceBehavior {
   dmaDst = 0n;
   dmaCnt = 0n;
   dmaCmd = 0n;
-  readonly dmaBuf = new Uint8Array(EDU_DMA_SIZE);
+  private dmaBytes: Uint8Array | null = null;
+
+  /** The 4 KiB DMA buffer (allocated on first use: most machines never run a DMA). */
+  get dmaBuf(): Uint8Array {
+    if (this.dmaBytes === null) this.dmaBytes = new Uint8Array(EDU_DMA_SIZE);
+    return this.dmaBytes;
+  }
 
   constructor(private readonly ctx: DeviceContext) {}
 

@@ -5,7 +5,7 @@
  */
 import { ENOENT } from '../errno.js';
 import type { Kernel } from '../kernel.js';
-import type { Task } from '../sched/task.js';
+import { done, type Task } from '../sched/task.js';
 import type { KFile } from './file.js';
 
 /** A driver's open: the new file (with one reference) or -errno. */
@@ -35,11 +35,15 @@ export class Devfs {
     return [...this.nodes.keys()].sort();
   }
 
-  /** do_filp_open for a device node: the driver's file, or -ENOENT for an unknown path. */
-  *open(k: Kernel, path: string, flags: number): Task<KFile | number> {
+  /**
+   * do_filp_open for a device node: the driver's file, or -ENOENT for an unknown path.
+   * The lookup runs when it is called (callers `yield*` the result at once) and the
+   * driver's open task is handed back as is.
+   */
+  open(k: Kernel, path: string, flags: number): Task<KFile | number> {
     const op = this.nodes.get(path);
-    if (op === undefined) return -ENOENT;
-    return yield* op(k, flags);
+    if (op === undefined) return done(-ENOENT);
+    return op(k, flags);
   }
 }
 

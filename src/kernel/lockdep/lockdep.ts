@@ -184,7 +184,7 @@ export class Lockdep implements LockValidator {
     // acquire-release pair would change nothing (a chain-cache hit, push and pop).
     const c = this.classes.get(cls);
     if (c !== undefined && c.usedRead) {
-      const next = this.threadLocks(t).chain.next.get(c.ids[1]);
+      const next = this.threadLocks(t).chain.next?.get(c.ids[1]);
       if (next !== undefined && next.validated) {
         this.stats.acquires++;
         this.stats.chainLookups++;
@@ -270,7 +270,7 @@ export class Lockdep implements LockValidator {
     const a = this.classes.get(from);
     const b = this.classes.get(to);
     if (a === undefined || b === undefined) return [];
-    const d = a.afterByClass.get(b);
+    const d = a.afterByClass?.get(b);
     return d === undefined ? [] : depKinds(d.dep);
   }
 
@@ -322,9 +322,10 @@ export class Lockdep implements LockValidator {
     }
     // iterate_chain_key: the chain extended by this lock (found or created in the cache).
     const id = h.cls.ids[h.read];
-    let chain = prev.next.get(id);
+    let chain = prev.next?.get(id);
     if (chain === undefined) {
       chain = new LockChain(prev.depth + 1, prev);
+      if (prev.next === null) prev.next = new Map();
       prev.next.set(id, chain);
     }
     if (!h.trylock && !this.validateChain(t, st, h, prev === this.chains, chain, op, fn)) return false;
@@ -381,7 +382,7 @@ export class Lockdep implements LockValidator {
       return false;
     }
     const dep = calcDep(prev, next);
-    const e = prev.cls.afterByClass.get(next.cls);
+    const e = prev.cls.afterByClass?.get(next.cls);
     if (e !== undefined) {
       if (distance === 1) e.distance = 1;
       e.dep |= dep;
@@ -389,6 +390,7 @@ export class Lockdep implements LockValidator {
     }
     const d: LockDependency = { from: prev.cls, to: next.cls, dep, distance, site };
     prev.cls.after.push(d);
+    if (prev.cls.afterByClass === null) prev.cls.afterByClass = new Map();
     prev.cls.afterByClass.set(next.cls, d);
     this.stats.dependencies++;
     return true;

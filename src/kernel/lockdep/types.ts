@@ -51,7 +51,8 @@ export class LockClass {
   usedRead = false;
   /** locks_after: dependencies this class -> later class, in the order they were first made. */
   readonly after: LockDependency[] = [];
-  readonly afterByClass = new Map<LockClass, LockDependency>();
+  /** `after` by target class; made with the first dependency (most classes never get one). */
+  afterByClass: Map<LockClass, LockDependency> | null = null;
   /** hlock_id per read level: class index and read mode, the unit a chain key is built from. */
   readonly ids: readonly [number, number, number];
 
@@ -95,7 +96,8 @@ export interface HeldLockEntry {
  * acquisition. A node is created on first sight — that is the cache miss that validates.
  */
 export class LockChain {
-  readonly next = new Map<number, LockChain>();
+  /** Extensions by hlock id; made with the first one (most chains are never extended). */
+  next: Map<number, LockChain> | null = null;
   /** Validated once (trylock pushes create nodes but do not validate them). */
   validated = false;
   constructor(

@@ -9,13 +9,23 @@ import type { LockCtx } from './lock-ctx.js';
 export class WaitGate implements Waitable {
   closedBy: KThread | null = null;
   private readonly waiters: KThread[] = [];
-  private readonly p: SchedPoint;
+  // the scheduling points (closing/opening, waiting), made on first use
+  private p_: SchedPoint | null = null;
+  private pWait_: SchedPoint | null = null;
 
   constructor(
     private readonly ctx: LockCtx,
     readonly id: string,
-  ) {
-    this.p = { op: 'gate', obj: id, access: 'w' };
+  ) {}
+
+  private get p(): SchedPoint {
+    if (this.p_ === null) this.p_ = { op: 'gate', obj: this.id, access: 'w' };
+    return this.p_;
+  }
+
+  private get pWait(): SchedPoint {
+    if (this.pWait_ === null) this.pWait_ = { op: 'gate', obj: this.id, access: 'r' };
+    return this.pWait_;
   }
 
   holders(): readonly KThread[] {
@@ -39,7 +49,7 @@ export class WaitGate implements Waitable {
 
   /** Sleep while the gate is closed by another thread (pci_wait_cfg). */
   *wait(): Task<void> {
-    yield { op: 'gate', obj: this.id, access: 'r' };
+    yield this.pWait;
     const t = this.ctx.sched.current;
     while (this.closedBy !== null && this.closedBy !== t && t !== null) {
       this.waiters.push(t);

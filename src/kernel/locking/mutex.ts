@@ -11,8 +11,9 @@ import { currentThread, type LockCtx } from './lock-ctx.js';
 export class Mutex implements Waitable {
   owner: KThread | null = null;
   readonly waiters: KThread[] = [];
-  private readonly pLock: SchedPoint;
-  private readonly pUnlock: SchedPoint;
+  // the scheduling points, made on first use (most locks of a machine are never taken)
+  private pLock_: SchedPoint | null = null;
+  private pUnlock_: SchedPoint | null = null;
   private readonly records: HeldRecords;
 
   constructor(
@@ -22,9 +23,19 @@ export class Mutex implements Waitable {
     /** Unique instance id, e.g. 'vma_lock:0000:01:00.0'. */
     readonly id: string,
   ) {
-    this.pLock = { op: 'lock', obj: id, access: 'w' };
-    this.pUnlock = { op: 'unlock', obj: id, access: 'w' };
     this.records = new HeldRecords(id, cls);
+  }
+
+  /** The scheduling point of mutex_lock / mutex_trylock. */
+  private get pLock(): SchedPoint {
+    if (this.pLock_ === null) this.pLock_ = { op: 'lock', obj: this.id, access: 'w' };
+    return this.pLock_;
+  }
+
+  /** The scheduling point of mutex_unlock. */
+  private get pUnlock(): SchedPoint {
+    if (this.pUnlock_ === null) this.pUnlock_ = { op: 'unlock', obj: this.id, access: 'w' };
+    return this.pUnlock_;
   }
 
   holders(): readonly KThread[] {

@@ -21,10 +21,11 @@ export class RwSemaphore implements Waitable {
   readonly readers: KThread[] = [];
   writer: KThread | null = null;
   readonly waiters: RwWaiter[] = [];
-  private readonly pRead: SchedPoint;
-  private readonly pWrite: SchedPoint;
-  private readonly pUpRead: SchedPoint;
-  private readonly pUpWrite: SchedPoint;
+  // the scheduling points, made on first use (most locks of a machine are never taken)
+  private pRead_: SchedPoint | null = null;
+  private pWrite_: SchedPoint | null = null;
+  private pUpRead_: SchedPoint | null = null;
+  private pUpWrite_: SchedPoint | null = null;
   private readonly records: HeldRecords;
 
   constructor(
@@ -32,11 +33,31 @@ export class RwSemaphore implements Waitable {
     readonly cls: string,
     readonly id: string,
   ) {
-    this.pRead = { op: 'down_read', obj: id, access: 'r' };
-    this.pWrite = { op: 'down_write', obj: id, access: 'w' };
-    this.pUpRead = { op: 'up_read', obj: id, access: 'r' };
-    this.pUpWrite = { op: 'up_write', obj: id, access: 'w' };
     this.records = new HeldRecords(id, cls);
+  }
+
+  /** The scheduling point of down_read / down_read_trylock. */
+  private get pRead(): SchedPoint {
+    if (this.pRead_ === null) this.pRead_ = { op: 'down_read', obj: this.id, access: 'r' };
+    return this.pRead_;
+  }
+
+  /** The scheduling point of down_write / down_write_trylock. */
+  private get pWrite(): SchedPoint {
+    if (this.pWrite_ === null) this.pWrite_ = { op: 'down_write', obj: this.id, access: 'w' };
+    return this.pWrite_;
+  }
+
+  /** The scheduling point of up_read. */
+  private get pUpRead(): SchedPoint {
+    if (this.pUpRead_ === null) this.pUpRead_ = { op: 'up_read', obj: this.id, access: 'r' };
+    return this.pUpRead_;
+  }
+
+  /** The scheduling point of up_write and downgrade_write. */
+  private get pUpWrite(): SchedPoint {
+    if (this.pUpWrite_ === null) this.pUpWrite_ = { op: 'up_write', obj: this.id, access: 'w' };
+    return this.pUpWrite_;
   }
 
   holders(): readonly KThread[] {

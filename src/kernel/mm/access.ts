@@ -222,10 +222,11 @@ function* accessRange(
   user: boolean,
   out: SignalOut | null,
   kernelCopy: boolean,
+  prechecked = false,
 ): Task<number> {
   const len = buf.length;
   let mm = mmIn;
-  if (kernelCopy) {
+  if (kernelCopy && !prechecked) {
     mightFault(k, write ? 'copy_to_user' : 'copy_from_user');
     mm = currentMm(k);
     if (mm === null || !accessOk(addr, len)) {
@@ -305,6 +306,91 @@ export function mightFault(k: Kernel, fn = 'might_fault'): void {
 /** access_ok (arch/x86/include/asm/uaccess.h, 5.8). */
 function accessOk(addr: number, len: number): boolean {
   return addr >= 0 && len >= 0 && addr + len <= TASK_SIZE;
+}
+
+/**
+ * A kernel user copy (copy_to_user when `write`, copy_from_user otherwise) that completes
+ * without a generator when it can: the checks of accessRange's kernel-copy prologue
+ * (might_fault, the current mm, access_ok) run now; if [addr, addr + len) lies in one
+ * present RAM page (writable for copy_to_user) and the page-table point can be passed
+ * (Scheduler.passPoint), the copy is done and the number of bytes not copied returned —
+ * exactly what the copy task would return. Otherwise the copy task from the page-table
+ * point on is returned, for the caller to `yield*` at once.
+ */
+function kernelCopyFast(k: Kernel, addr: number, buf: Uint8Array, write: boolean): number | Task<number> {
+  const len = buf.length;
+  mightFault(k, write ? 'copy_to_user' : 'copy_from_user');
+  const mm = currentMm(k);
+  if (mm === null || !accessOk(addr, len)) {
+    if (!write) buf.fill(0);
+    return len;
+  }
+  if (len === 0) return 0;
+  const pageOff = addr % PAGE_SIZE;
+  const pte = pageOff + len <= PAGE_SIZE ? mm.pt.get(Math.floor(addr / PAGE_SIZE)) : undefined;
+  const ram = k.hw.ram;
+  if (pte !== undefined && (!write || pte.writable) && ram.isRam(pte.pfn) && k.sched.passPoint()) {
+    copyPage(ram.page(pte.pfn), pageOff, buf, 0, len, write);
+    return 0;
+  }
+  return accessRange(k, mm, null, addr, buf, write, false, null, true, true);
+}
+
+/**
+ * copy_from_user of `len` bytes for a caller that only looks at them before it next
+ * suspends: when kernelCopyFast would copy without suspending, a view of the bytes in
+ * their RAM page instead of a copy (the caller must copy what it keeps across a
+ * suspension). Otherwise what kernelCopyFast gives for a fresh buffer `buf` of `len`
+ * bytes: `left`, the bytes not copied (a number, or the copy task to `yield*`).
+ */
+export function copyFromUserView(k: Kernel, addr: number, len: number): Uint8Array | { left: number | Task<number>; buf: Uint8Array } {
+  mightFault(k, 'copy_from_user');
+  const mm = currentMm(k);
+  if (mm === null || !accessOk(addr, len)) return { left: len, buf: new Uint8Array(len) };
+  if (len > 0) {
+    const pageOff = addr % PAGE_SIZE;
+    const pte = pageOff + len <= PAGE_SIZE ? mm.pt.get(Math.floor(addr / PAGE_SIZE)) : undefined;
+    const ram = k.hw.ram;
+    if (pte !== undefined && ram.isRam(pte.pfn) && k.sched.passPoint()) return ram.page(pte.pfn).subarray(pageOff, pageOff + len);
+  }
+  const buf = new Uint8Array(len);
+  return { left: len === 0 ? 0 : accessRange(k, mm, null, addr, buf, false, false, null, true, true), buf };
+}
+
+/**
+ * copy_to_user of the `size` bytes of the little-endian value `v` (a bounce buffer the
+ * caller would fill and copy), without a task or a buffer when it need not suspend: the
+ * bytes NOT copied, or the copy task to `yield*` (see kernelCopyFast, which this equals).
+ */
+export function copyValueToUserFast(k: Kernel, addr: number, size: 1 | 2 | 4, v: number): number | Task<number> {
+  mightFault(k, 'copy_to_user');
+  const mm = currentMm(k);
+  if (mm === null || !accessOk(addr, size)) return size;
+  const pageOff = addr % PAGE_SIZE;
+  const pte = pageOff + size <= PAGE_SIZE ? mm.pt.get(Math.floor(addr / PAGE_SIZE)) : undefined;
+  const ram = k.hw.ram;
+  if (pte !== undefined && pte.writable && ram.isRam(pte.pfn) && k.sched.passPoint()) {
+    const page = ram.page(pte.pfn);
+    for (let i = 0; i < size; i++) page[pageOff + i] = (v >>> (8 * i)) & 0xff;
+    return 0;
+  }
+  const b = new Uint8Array(size);
+  for (let i = 0; i < size; i++) b[i] = (v >>> (8 * i)) & 0xff;
+  return accessRange(k, mm, null, addr, b, true, false, null, true, true);
+}
+
+/**
+ * copy_to_user (include/linux/uaccess.h, 5.8) without a task when it need not suspend:
+ * the bytes NOT copied, or the copy task to `yield*` (see kernelCopyFast). Used as
+ * `const c = copyToUserFast(k, addr, data); const left = typeof c === 'number' ? c : yield* c;`.
+ */
+export function copyToUserFast(k: Kernel, addr: number, data: Uint8Array): number | Task<number> {
+  return kernelCopyFast(k, addr, data, true);
+}
+
+/** copy_from_user (include/linux/uaccess.h, 5.8) without a task when it need not suspend; see copyToUserFast. */
+export function copyFromUserFast(k: Kernel, addr: number, dst: Uint8Array): number | Task<number> {
+  return kernelCopyFast(k, addr, dst, false);
 }
 
 /**
@@ -435,6 +521,42 @@ export function userAccessFast(
   t.result = res;
   t.state = 'idle';
   return res;
+}
+
+/**
+ * The synchronous fast path of `k.sched.runSync(t, userReadBytes / userWriteBytes)` (a
+ * user-mode memcpy on thread `t`) when every page of [addr, addr + buf.length) has a
+ * present RAM PTE (writable for a store): the bytes are copied with the same step count
+ * (the start step and one page-table point per page) and the same (empty) event stream,
+ * without a generator, and true is returned. False, having done nothing, when the slow
+ * path must be taken (a missing or insufficient PTE, a device page, a busy thread).
+ */
+export function userBytesFast(k: Kernel, t: KThread, mm: MmStruct, addr: number, buf: Uint8Array, write: boolean, label: string): boolean {
+  if (t.state !== 'idle' && t.state !== 'done') return false;
+  const len = buf.length;
+  const ram = k.hw.ram;
+  let pages = 0;
+  for (let off = 0; off < len; pages++) {
+    const a = addr + off;
+    const pte = mm.pt.get(Math.floor(a / PAGE_SIZE));
+    if (pte === undefined || (write && !pte.writable) || !ram.isRam(pte.pfn)) return false;
+    off += Math.min(len - off, PAGE_SIZE - (a % PAGE_SIZE));
+  }
+  const halt = k.hw.platform.haltReason;
+  if (halt !== null) throw new MachineHalted(halt);
+  // runSync would take the 'start' step, then pass one page-table point per page
+  k.sched.steps += 1 + pages;
+  t.label = label;
+  for (let off = 0; off < len; ) {
+    const a = addr + off;
+    const pte = mm.pt.get(Math.floor(a / PAGE_SIZE)) as { pfn: number };
+    const pageOff = a % PAGE_SIZE;
+    const n = Math.min(len - off, PAGE_SIZE - pageOff);
+    copyPage(ram.page(pte.pfn), pageOff, buf, off, n, write);
+    off += n;
+  }
+  t.state = 'idle';
+  return true;
 }
 
 /**

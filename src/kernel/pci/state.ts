@@ -1,23 +1,25 @@
 import { PCI_COMMAND, PCI_EXP_DEVCTL, PCI_MSI_FLAGS, PCI_MSIX_FLAGS } from '../../uapi/pci-regs.js';
 import type { Task } from '../sched/task.js';
-import { type PciDev, pciReadConfig, pciWriteConfig } from './pci-dev.js';
+import { type PciDev, type PciSavedState, pciReadConfig, pciReadConfigAfterPoint, pciWriteConfig } from './pci-dev.js';
 
 /*
- * Saved-state layout (the model's pci_saved_state): 16 header dwords, then PCIe
- * DevCtl (u16), MSI flags (u16), MSI-X flags (u16).
+ * Saved-state layout (the model's pci_saved_state, see PciSavedState): 16 header dwords,
+ * then PCIe DevCtl, MSI flags, MSI-X flags.
  */
-const HDR = 64;
-const SAVED_LEN = HDR + 6;
+const HDR = 16;
 
 /** pci_save_state (drivers/pci/pci.c, 5.8): header dwords, PCIe control and MSI/MSI-X control. */
 export function* pciSaveState(dev: PciDev): Task<void> {
-  const buf = new Uint8Array(SAVED_LEN);
-  const dv = new DataView(buf.buffer);
-  for (let i = 0; i < 16; i++) dv.setUint32(i * 4, yield* pciReadConfig(dev, i * 4, 4), true);
-  if (dev.pcieCap !== 0) dv.setUint16(HDR, yield* pciReadConfig(dev, dev.pcieCap + PCI_EXP_DEVCTL, 2), true);
-  if (dev.msiCap !== 0) dv.setUint16(HDR + 2, yield* pciReadConfig(dev, dev.msiCap + PCI_MSI_FLAGS, 2), true);
-  if (dev.msixCap !== 0) dv.setUint16(HDR + 4, yield* pciReadConfig(dev, dev.msixCap + PCI_MSIX_FLAGS, 2), true);
-  dev.savedState = buf;
+  const st: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    // pci_read_config_dword, inline: its scheduling point, then the read (no task per dword)
+    if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
+    st.push(pciReadConfigAfterPoint(dev, i * 4, 4));
+  }
+  st.push(dev.pcieCap !== 0 ? yield* pciReadConfig(dev, dev.pcieCap + PCI_EXP_DEVCTL, 2) : 0);
+  st.push(dev.msiCap !== 0 ? yield* pciReadConfig(dev, dev.msiCap + PCI_MSI_FLAGS, 2) : 0);
+  st.push(dev.msixCap !== 0 ? yield* pciReadConfig(dev, dev.msixCap + PCI_MSIX_FLAGS, 2) : 0);
+  dev.savedState = st;
 }
 
 /**
@@ -26,31 +28,31 @@ export function* pciSaveState(dev: PciDev): Task<void> {
  * dwords that differ), then MSI/MSI-X control. Consumes the saved state.
  */
 export function* pciRestoreState(dev: PciDev): Task<void> {
-  const buf = dev.savedState;
-  if (buf === null) return;
-  const dv = new DataView(buf.buffer);
-  if (dev.pcieCap !== 0) yield* pciWriteConfig(dev, dev.pcieCap + PCI_EXP_DEVCTL, 2, dv.getUint16(HDR, true) & 0x7fff);
-  const order = [15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0];
-  for (const i of order) {
-    const saved = dv.getUint32(i * 4, true);
-    const cur = yield* pciReadConfig(dev, i * 4, 4);
+  const st = dev.savedState;
+  if (st === null) return;
+  if (dev.pcieCap !== 0) yield* pciWriteConfig(dev, dev.pcieCap + PCI_EXP_DEVCTL, 2, (st[HDR] ?? 0) & 0x7fff);
+  for (let i = 15; i >= 0; i--) {
+    const saved = st[i] ?? 0;
+    // pci_read_config_dword, inline (see pciSaveState)
+    if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
+    const cur = pciReadConfigAfterPoint(dev, i * 4, 4);
     if (cur !== saved) {
       if (i === 1) yield* pciWriteConfig(dev, PCI_COMMAND, 2, saved & 0xffff);
       else yield* pciWriteConfig(dev, i * 4, 4, saved);
     }
   }
-  if (dev.msiCap !== 0) yield* pciWriteConfig(dev, dev.msiCap + PCI_MSI_FLAGS, 2, dv.getUint16(HDR + 2, true));
-  if (dev.msixCap !== 0) yield* pciWriteConfig(dev, dev.msixCap + PCI_MSIX_FLAGS, 2, dv.getUint16(HDR + 4, true));
+  if (dev.msiCap !== 0) yield* pciWriteConfig(dev, dev.msiCap + PCI_MSI_FLAGS, 2, st[HDR + 1] ?? 0);
+  if (dev.msixCap !== 0) yield* pciWriteConfig(dev, dev.msixCap + PCI_MSIX_FLAGS, 2, st[HDR + 2] ?? 0);
   dev.savedState = null;
 }
 
 /** pci_store_saved_state (drivers/pci/pci.c, 5.8): a copy of the saved state, or null. */
-export function pciStoreSavedState(dev: PciDev): Uint8Array | null {
+export function pciStoreSavedState(dev: PciDev): PciSavedState | null {
   return dev.savedState === null ? null : dev.savedState.slice();
 }
 
 /** pci_load_saved_state (drivers/pci/pci.c, 5.8): make `state` the device's saved state; -EINVAL when none. */
-export function pciLoadSavedState(dev: PciDev, state: Uint8Array | null): number {
+export function pciLoadSavedState(dev: PciDev, state: PciSavedState | null): number {
   if (state === null) return -22;
   dev.savedState = state.slice();
   return 0;

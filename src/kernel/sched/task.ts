@@ -54,8 +54,37 @@ export function point(op: string, obj: string, access: Access): SchedPoint {
 export const FINISHED: Task<void> = (function* finished(): Task<void> {})();
 FINISHED.next();
 
+/**
+ * A task that returns `value` at its first `next()` without ever yielding: what the
+ * generator `function* () { return value; }` does, as a small object instead of a
+ * generator (it is the result of every check that fails before any scheduling point).
+ */
+class Returned<T> implements Task<T> {
+  private finished = false;
+  constructor(private readonly value: T) {}
+
+  next(): IteratorResult<Yielded, T> {
+    if (this.finished) return { value: undefined as T, done: true }; // as a finished generator
+    this.finished = true;
+    return { value: this.value, done: true };
+  }
+
+  return(value: T): IteratorResult<Yielded, T> {
+    this.finished = true;
+    return { value, done: true };
+  }
+
+  throw(e: unknown): IteratorResult<Yielded, T> {
+    this.finished = true;
+    throw e;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
 /** A task that returns a value without ever yielding (for uniform call sites). */
-// eslint-disable-next-line require-yield
-export function* done<T>(v: T): Task<T> {
-  return v;
+export function done<T>(v: T): Task<T> {
+  return new Returned(v);
 }

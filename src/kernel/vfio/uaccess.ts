@@ -4,7 +4,7 @@
  */
 import { EFAULT, EINVAL } from '../errno.js';
 import type { Kernel } from '../kernel.js';
-import { copyFromUser, copyToUser } from '../mm/index.js';
+import { copyFromUserFast, copyFromUserView, copyToUserFast } from '../mm/index.js';
 import type { Task } from '../sched/task.js';
 
 const PAGE_SIZE = 4096;
@@ -13,14 +13,16 @@ const PAGE_SIZE = 4096;
 export function* fetchUser(k: Kernel, addr: number, len: number): Task<Uint8Array | number> {
   const buf = new Uint8Array(len);
   if (len === 0) return buf;
-  const left = yield* copyFromUser(k, addr, buf);
+  const c = copyFromUserFast(k, addr, buf);
+  const left = typeof c === 'number' ? c : yield* c;
   return left === 0 ? buf : -EFAULT;
 }
 
 /** copy_to_user: 0, or -EFAULT if any byte could not be written. */
 export function* storeUser(k: Kernel, addr: number, data: Uint8Array): Task<number> {
   if (data.byteLength === 0) return 0;
-  const left = yield* copyToUser(k, addr, data);
+  const c = copyToUserFast(k, addr, data);
+  const left = typeof c === 'number' ? c : yield* c;
   return left === 0 ? 0 : -EFAULT;
 }
 
@@ -37,20 +39,45 @@ export function* getUserS32(k: Kernel, addr: number): Task<{ ok: true; value: nu
  * within `n` bytes.
  */
 export function* strndupUser(k: Kernel, addr: number, n: number): Task<string | number> {
-  const bytes: number[] = [];
+  // the string's bytes so far, page chunk by page chunk
+  const parts: Uint8Array[] = [];
+  let total = 0;
   let a = addr;
-  while (bytes.length < n) {
-    const chunk = Math.min(PAGE_SIZE - (a % PAGE_SIZE), n - bytes.length);
-    const buf = new Uint8Array(chunk);
-    const left = yield* copyFromUser(k, a, buf);
-    const got = chunk - left;
-    for (let i = 0; i < got; i++) {
-      const c = buf[i] ?? 0;
-      if (c === 0) return new TextDecoder().decode(Uint8Array.from(bytes));
-      bytes.push(c);
+  while (total < n) {
+    const chunk = Math.min(PAGE_SIZE - (a % PAGE_SIZE), n - total);
+    // the chunk's bytes: a view of the page when the copy need not suspend (nothing
+    // else runs before they are used or copied below), else a copy
+    const v = copyFromUserView(k, a, chunk);
+    let got: Uint8Array;
+    let left = 0;
+    if (v instanceof Uint8Array) got = v;
+    else {
+      left = typeof v.left === 'number' ? v.left : yield* v.left;
+      got = v.buf.subarray(0, chunk - left);
+    }
+    const nul = got.indexOf(0);
+    if (nul >= 0) {
+      parts.push(got.subarray(0, nul));
+      return UTF8.decode(parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts));
     }
     if (left !== 0) return -EFAULT;
+    parts.push(got.slice());
+    total += chunk;
     a += chunk;
   }
   return -EINVAL;
+}
+
+const UTF8 = new TextDecoder();
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const out = new Uint8Array(len);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }

@@ -119,10 +119,7 @@ export class VfioCore {
     this.containerFops = this.makeContainerFops();
     this.groupFops = this.makeGroupFops();
     this.deviceFops = this.makeDeviceFops();
-    const self = this;
-    registerDevice(k, '/dev/vfio/vfio', function* (_k: Kernel, flags: number): Task<KFile | number> {
-      return yield* self.containerOpen(flags);
-    });
+    registerDevice(k, '/dev/vfio/vfio', (_k: Kernel, flags: number): Task<KFile | number> => this.containerOpen(flags));
   }
 
   // ---- driver-facing API -------------------------------------------------------------
@@ -248,10 +245,7 @@ export class VfioCore {
   private createGroup(iommuGroup: number): VfioGroup {
     const group = new VfioGroup(this, iommuGroup);
     this.groups.set(iommuGroup, group);
-    const self = this;
-    registerDevice(this.k, group.path, function* (_k: Kernel, flags: number): Task<KFile | number> {
-      return yield* self.groupOpen(group, flags);
-    });
+    registerDevice(this.k, group.path, (_k: Kernel, flags: number): Task<KFile | number> => this.groupOpen(group, flags));
     return group;
   }
 
@@ -436,10 +430,12 @@ export class VfioCore {
   private makeGroupFops(): FileOperations {
     const self = this;
     return {
-      *unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+      // not a generator of its own: the check runs when it is called (the VFS `yield*`s the
+      // result at once) and groupIoctl's task is handed back, one generator level less
+      unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
         const g = file.privateData;
-        if (!(g instanceof VfioGroup)) return -EINVAL;
-        return yield* self.groupIoctl(g, cmd, arg);
+        if (!(g instanceof VfioGroup)) return done(-EINVAL);
+        return self.groupIoctl(g, cmd, arg);
       },
       *release(file: KFile): Task<void> {
         const g = file.privateData;
@@ -546,10 +542,11 @@ export class VfioCore {
   private makeContainerFops(): FileOperations {
     const self = this;
     return {
-      *unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+      // hands containerIoctl's task back (see the group file's unlockedIoctl)
+      unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
         const c = file.privateData;
-        if (!(c instanceof VfioContainer)) return -EINVAL;
-        return yield* self.containerIoctl(c, cmd, arg);
+        if (!(c instanceof VfioContainer)) return done(-EINVAL);
+        return self.containerIoctl(c, cmd, arg);
       },
       // vfio_fops_read/write/mmap: passed to the IOMMU driver if it has them; type1 has none.
       // eslint-disable-next-line require-yield

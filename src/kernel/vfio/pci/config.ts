@@ -18,9 +18,9 @@ import {
 import { VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_OFFSET_MASK } from '../../../uapi/vfio.js';
 import { EFAULT } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
-import { copyFromUser, copyToUser } from '../../mm/index.js';
+import { copyFromUserFast, copyToUserFast } from '../../mm/index.js';
 import type { PciCore } from '../../pci/core.js';
-import { type PciDev, pciReadConfig, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
+import { type PciDev, pciReadConfigAfterPoint, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
 import { pciSetPowerState } from '../../pci/power.js';
 import { pciTryResetFunction } from '../../pci/reset.js';
 import type { FilePos } from '../../fs/file.js';
@@ -494,7 +494,11 @@ export function* vfioConfigInit(vdev: VfioPciDevice, hasIntx: boolean): Task<num
   const size = pdev.cfgSize;
   const vconfig = new Uint8Array(size);
   const map = new Uint8Array(size).fill(CAP_ID_INVALID);
-  for (let off = 0; off < size; off += 4) putLe(vconfig, off, 4, yield* pciReadConfig(pdev, off, 4));
+  for (let off = 0; off < size; off += 4) {
+    // pci_read_config_dword, inline: its scheduling point, then the read (no task per dword)
+    if (!pdev.sched.passPoint()) yield pdev.cfgReadPoint;
+    putLe(vconfig, off, 4, pciReadConfigAfterPoint(pdev, off, 4));
+  }
   map.fill(CAP_ID_BASIC, 0, 64);
   const perms: DevicePerms = { msi: null, capStart: new Map() };
   let pos = (vconfig[PCI_CAPABILITY_LIST] ?? 0) & ~3;
@@ -591,7 +595,8 @@ export function* vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, b
       if (p.writefn !== null) {
         // a fresh bounce buffer per chunk: the copy may sleep, and another thread may run this code meanwhile
         const bytes = new Uint8Array(n);
-        if ((yield* copyFromUser(k, buf, bytes)) !== 0) return -EFAULT;
+        const c = copyFromUserFast(k, buf, bytes);
+        if ((typeof c === 'number' ? c : yield* c) !== 0) return -EFAULT;
         const w = p.writefn(k, pci, vdev, pos, n, p, offset, le(bytes, 0, n));
         r = typeof w === 'number' ? w : yield* w;
         if (r < 0) return r;
@@ -604,7 +609,8 @@ export function* vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, b
       }
       const bytes = new Uint8Array(n);
       putLe(bytes, 0, n, val);
-      if ((yield* copyToUser(k, buf, bytes)) !== 0) return -EFAULT;
+      const c = copyToUserFast(k, buf, bytes);
+      if ((typeof c === 'number' ? c : yield* c) !== 0) return -EFAULT;
     }
     count -= r;
     done += r;

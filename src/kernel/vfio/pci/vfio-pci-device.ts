@@ -3,7 +3,7 @@ import type { Kernel } from '../../kernel.js';
 import type { Mutex } from '../../locking/mutex.js';
 import type { RwSemaphore } from '../../locking/rwsem.js';
 import type { Vma } from '../../mm/types.js';
-import type { PciDev } from '../../pci/pci-dev.js';
+import type { PciDev, PciSavedState } from '../../pci/pci-dev.js';
 import type { EventfdCtx } from '../../fs/eventfd.js';
 import type { IrqBypassProducer } from '../../irqbypass/irqbypass.js';
 import type { VfioPciIoeventfd } from './ioeventfd.js';
@@ -48,7 +48,7 @@ export class VfioPciDevice {
   /** BAR register values at open (rbar), for backdoor-reset detection. */
   rbar: number[] = [0, 0, 0, 0, 0, 0];
   bardirty = true;
-  pciSavedState: Uint8Array | null = null;
+  pciSavedState: PciSavedState | null = null;
   irqType = VFIO_PCI_NUM_IRQS;
   ctx: VfioPciIrqCtx[] = [];
   numCtx = 0;
