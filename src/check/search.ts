@@ -33,6 +33,7 @@
 import type { Access, SchedPoint } from '../kernel/sched/task.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { SchedObserver } from '../kernel/sched/scheduler.js';
+import { mulberry32 } from './prng.js';
 import { BUILTIN_PROPERTIES } from './property.js';
 
 /**
@@ -212,18 +213,6 @@ function mayDepend(p: SchedPoint, s: TraceStep): boolean {
     if (hw && x.obj.startsWith('hw:')) return true;
   }
   return false;
-}
-
-/** mulberry32 (the same generator as the schedules). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** One execution's trace with happens-before, built step by step. */
@@ -489,7 +478,7 @@ export class Search {
   /** A sampling chooser (random / pct) for execution number `n`. */
   private samplerFor(n: number): (names: readonly string[], prev: string | null, step: number) => string {
     const seed = ((this.opts.seed ?? 1) + n) >>> 0;
-    const rand = prng(seed === 0 ? 0x9e3779b9 : seed);
+    const rand = mulberry32(seed === 0 ? 0x9e3779b9 : seed);
     if (this.strategy === 'random') return (names) => names[Math.floor(rand() * names.length) % names.length] as string;
     // pct: priorities d, d+1, ... for threads in order of first appearance (shuffled), change points in [1, k]
     const d = Math.max(1, this.opts.depth ?? 3);

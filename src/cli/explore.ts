@@ -6,17 +6,18 @@
  * 1 a property broken (check: a defect found elsewhere than declared), 2 bad input,
  * 3 internal error.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { STRATEGIES, type Strategy } from '../check/search.js';
 import { formatScenarioError, loadScenario, ScenarioInputError, type Scenario } from '../scenario/index.js';
 import { checkSuite } from '../scenario/check-suite.js';
 import { ScenarioExploration } from '../scenario/explore.js';
 import { checkToJson, exploreToJson, renderCheck, renderExplore } from '../scenario/explore-report.js';
 import { renderHeader, renderTrace } from '../scenario/report.js';
-import { parseKnobAssignment, type KnobValue } from '../scenario/variant.js';
+import { parseKnobFlags, readText } from './args.js';
 import { PLAIN, type Terminal } from './terminal.js';
 
 export const EXPLORE_USAGE = `usage: vfio-sim explore <scenario.yaml> [options]
@@ -77,14 +78,9 @@ function int(name: string, v: string | undefined, min: number, max: number): num
 }
 
 function loadFile(file: string): { scenario: Scenario } | { errors: string[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { errors: [`cannot read '${file}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`] };
-  }
-  const r = loadScenario(text, file);
+  const read = readText(file);
+  if ('error' in read) return { errors: [read.error] };
+  const r = loadScenario(read.text, file);
   return r.ok ? { scenario: r.scenario } : { errors: r.errors.map(formatScenarioError) };
 }
 
@@ -139,19 +135,16 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
   const seed = int('--seed', v.seed, 0, 0xffffffff);
   const depth = int('--depth', v.depth, 1, 100);
   for (const x of [maxExecutions, maxTime, maxPre, seed, depth]) if (typeof x === 'string') return bad(x);
-  let knobs: Record<string, KnobValue> | undefined;
-  for (const k of v.knob ?? []) {
-    const a = parseKnobAssignment(k);
-    if (a === null) return bad(`--knob expects NAME=VALUE, got '${k}'`);
-    knobs = { ...(knobs ?? {}), [a.key]: a.value };
-  }
+  const kf = parseKnobFlags(v.knob);
+  if ('error' in kf) return bad(kf.error);
+  const knobs = kf.knobs;
   const loaded = loadFile(file);
   if ('errors' in loaded) {
     for (const e of loaded.errors) err(e);
     return 2;
   }
   const s = loaded.scenario;
-  const known = new Set<string>([...s.properties.map((p) => p.name), 'unsupported-request', 'p2p-dma', 'deadlock', 'lockdep', 'kernel-bug', 'kernel-warning', 'spurious-error', 'stale-mapping', 'tracking', 'termination']);
+  const known = new Set<string>([...s.properties.map((p) => p.name), ...BUILTIN_PROPERTIES]);
   for (const p of v.property ?? []) if (!known.has(p)) return bad(`--property: unknown property '${p}' (known: ${[...known].join(', ')})`);
   const interrupt = signal ?? { interrupted: false };
   let ex: ScenarioExploration;

@@ -6,11 +6,10 @@
  * limit; with --all-variants: a variant contradicts the scenario's `defect.present_in`),
  * 2 bad input (flags, scenario file, token), 3 internal error.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatScenarioError, loadScenario, runScenario, ScenarioInputError } from '../scenario/index.js';
 import { matrixToJson, renderHeader, renderMatrix, renderSummary, renderTrace, runToJson } from '../scenario/report.js';
-import { parseKnobAssignment, type KnobValue } from '../scenario/variant.js';
+import { parseKnobFlags, readText } from './args.js';
 import { runMatrix } from '../scenario/matrix.js';
 import { PLAIN, type Terminal } from './terminal.js';
 
@@ -73,20 +72,12 @@ export function runCommand(argv: readonly string[], out: (s: string) => void, er
   }
   const trace = v.trace ?? 'key';
   if (trace !== 'steps' && trace !== 'key' && trace !== 'all') return bad(`--trace expects steps, key or all, got '${trace}'`);
-  let knobs: Record<string, KnobValue> | undefined;
-  for (const k of v.knob ?? []) {
-    const a = parseKnobAssignment(k);
-    if (a === null) return bad(`--knob expects NAME=VALUE, got '${k}'`);
-    knobs = { ...(knobs ?? {}), [a.key]: a.value };
-  }
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return bad(`cannot read '${file}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
-  }
-  const loaded = loadScenario(text, file);
+  const kf = parseKnobFlags(v.knob);
+  if ('error' in kf) return bad(kf.error);
+  const knobs = kf.knobs;
+  const read = readText(file);
+  if ('error' in read) return bad(read.error);
+  const loaded = loadScenario(read.text, file);
   if (!loaded.ok) {
     if (v.json === true) out(JSON.stringify({ ok: false, exitCode: 2, errors: loaded.errors }, null, 2));
     else for (const e of loaded.errors) err(formatScenarioError(e));

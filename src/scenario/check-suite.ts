@@ -5,7 +5,7 @@
  * does); its schedule and expectations are ignored.
  */
 import { BUILTIN_PROPERTIES } from '../check/property.js';
-import type { Counterexample, SearchOptions, Strategy } from '../check/search.js';
+import { type Counterexample, type SearchOptions, simpler, type Strategy } from '../check/search.js';
 import { VARIANTS } from '../kernel/variant/knobs.js';
 import { exploreScenario } from './explore.js';
 import type { Scenario } from './load.js';
@@ -89,7 +89,7 @@ export function checkSuite(suite: readonly Scenario[], opts: CheckOptions = {}):
       const row = table.get(v) as Map<string, { file: string; cx: Counterexample }>; // set for every variant above
       for (const cx of r.search.counterexamples) {
         const old = row.get(cx.property);
-        if (old === undefined || cx.preemptions < old.cx.preemptions || (cx.preemptions === old.cx.preemptions && cx.steps < old.cx.steps)) row.set(cx.property, { file: s.file, cx });
+        if (old === undefined || simpler(cx, old.cx)) row.set(cx.property, { file: s.file, cx });
       }
     }
   }

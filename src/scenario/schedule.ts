@@ -7,6 +7,7 @@
  * indexes into the runnable list (threads in spawn order); a replay token carries them
  * with the variant and the scenario's hash, so a run can be reproduced exactly.
  */
+import { mulberry32 } from '../check/prng.js';
 import type { Chooser } from '../kernel/sched/scheduler.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { KnobValue } from './variant.js';
@@ -59,17 +60,7 @@ export function describeSchedule(s: ScheduleSpec): string {
   }
 }
 
-/** mulberry32: a small seeded PRNG (uniform in [0, 1)). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** A chooser that follows a schedule and records every choice it makes. */
 export class RecordingChooser {
