@@ -113,3 +113,6 @@ const zaps = sys.events.count('vfio.zap') - zaps0;
 const faults = sys.events.count('fault') - faults0;
 console.log(`\ncycle check: ${n} cycles, ${zaps} vfio.zap events, ${faults} faults (lockdep ${sys.lockdep === null ? 'off' : 'on'})`);
 if (zaps !== n || faults !== n) throw new Error('the disable-zap-refault cycle did not zap and refault once per cycle');
+
+// Issue #4: the explorer's figures (bench/explore.ts), after everything above.
+await (await import('./explore.js')).runExploreBenchmarks();

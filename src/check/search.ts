@@ -17,6 +17,13 @@
  *   step that woke a sleeping thread or started a new one). After every execution, each
  *   race (e ⋖ j: dependent, different threads, no step ordered between them) adds an
  *   initial of notdep(e).j to the backtrack set before e unless one is there already.
+ *   Under a preemption bound two things change. A reversal also gets a backtrack point
+ *   where the run of steps before e began, where switching is free (bounded POR, Coons,
+ *   Musuvathi, McKinley, OOPSLA 2013). And a thread is put to sleep only when its
+ *   subtree was explored without the bound cutting anything: the sleep set's promise
+ *   ("every trace starting with this step was covered") fails when the covering subtree
+ *   had to drop a trace that costs one preemption more there than here. Without this rule
+ *   a 3-thread scenario lost one of its ten outcomes at 2 preemptions.
  * - `naive`: every runnable thread at every step (no reduction); the reference the
  *   reduction is tested against.
  * - `bfs`: iterative preemption bounding: all executions with at most 0, 1, 2, ...
@@ -35,6 +42,7 @@ import type { KThread } from '../kernel/sched/thread.js';
 import type { SchedObserver } from '../kernel/sched/scheduler.js';
 import { mulberry32 } from './prng.js';
 import { BUILTIN_PROPERTIES } from './property.js';
+import { type ProbeInfo, UnitDriver, type UnitResult, type UnitSplit, type WorkUnit } from './units.js';
 
 /**
  * The preemption bound of the exhaustive strategies unless one is given. Unbounded search
@@ -130,6 +138,12 @@ export interface SearchOptions {
   readonly interrupted?: () => boolean;
   /** Wall clock for budgets and progress (default performance.now). Never used by the model. */
   readonly now?: () => number;
+  /**
+   * Run one work unit of the search (src/check/units.ts) instead of the whole search.
+   * Without it, a Search plans the units, runs them in order and merges their results
+   * (the same thing the worker threads compute).
+   */
+  readonly unit?: WorkUnit;
 }
 
 export interface SearchStats {
@@ -181,8 +195,23 @@ interface Node {
   chosen: string;
   readonly backtrack: Set<string>;
   readonly done: Set<string>;
-  /** Sleeping threads and the step each would take. */
-  readonly sleep: ReadonlyMap<string, SchedPoint>;
+  /**
+   * Sleeping threads and the step each would take: the step as it was recorded when that
+   * thread ran from an ancestor state (with every object it touched, not just its
+   * scheduling point), since the steps taken since are independent of it and so leave it
+   * unchanged.
+   */
+  readonly sleep: ReadonlyMap<string, TraceStep>;
+  /** The step each explored thread took from this state (recorded when it ran). */
+  readonly taken: Map<string, TraceStep>;
+  /**
+   * Threads whose subtree from this state lost something to the preemption bound (an
+   * execution cut, or an alternative skipped). Such a subtree does not cover every trace
+   * that starts with the thread's step, so the thread must not be put to sleep for the
+   * states after it: a trace the subtree could reach only past the bound may be within
+   * it when the step comes later (sleep sets are sound with a bound only this way).
+   */
+  readonly boundCut: Set<string>;
   /** The thread that took the previous step (null at the start) and preemptions before this step. */
   readonly prev: string | null;
   readonly preemptionsBefore: number;
@@ -205,13 +234,15 @@ function dependent(a: TraceStep, b: TraceStep): boolean {
  */
 const MAY_TOUCH_HW = new Set(['pte', 'dma']);
 
-/** A pending step (a sleeper's point) may depend on a recorded step. */
-function mayDepend(p: SchedPoint, s: TraceStep): boolean {
-  const hw = MAY_TOUCH_HW.has(p.op);
-  for (const x of s.touches) {
-    if (conflict(x, p)) return true;
-    if (hw && x.obj.startsWith('hw:')) return true;
-  }
+/**
+ * A sleeper's step (as recorded from an ancestor state) may depend on a step taken since:
+ * they touch a common object, one writing it — or, conservatively, the sleeper is a CPU
+ * access through a PTE or a DMA and the other step touched a device.
+ */
+function mayDepend(p: TraceStep, s: TraceStep): boolean {
+  if (dependent(p, s)) return true;
+  if (!MAY_TOUCH_HW.has(p.op)) return false;
+  for (const x of s.touches) if (x.obj.startsWith('hw:')) return true;
   return false;
 }
 
@@ -371,6 +402,15 @@ export class Search {
   private readonly found = new Map<string, Counterexample>();
   private stoppedBy: SearchResult['stoppedBy'] | null = null;
   private pctLength = 0;
+  /** Without `opts.unit`: the driver that plans, runs and merges the units (this Search then runs none itself). */
+  private readonly driver: UnitDriver | null;
+  /** With `opts.unit`: the unit this Search runs. */
+  private readonly unit: WorkUnit | null;
+  /** Split nodes of the unit's prefix met so far, and the index of the first node below the prefix. */
+  private splitsTaken = 0;
+  private frozen = 0;
+  /** The execution budget (a unit's may be raised: `extend`). */
+  private budget: number;
 
   constructor(
     private readonly program: Program,
@@ -378,18 +418,25 @@ export class Search {
   ) {
     this.opts = opts;
     this.strategy = opts.strategy ?? 'dpor';
-    this.maxBound = opts.maxPreemptions ?? (this.strategy === 'random' || this.strategy === 'pct' ? Infinity : DEFAULT_PREEMPTION_BOUND);
-    this.bound = this.strategy === 'bfs' ? 0 : this.maxBound;
+    this.unit = opts.unit ?? null;
+    this.driver = this.unit === null ? new UnitDriver(this.strategy, opts, (o) => new Search(program, o)) : null;
+    const exhaustive = this.strategy !== 'random' && this.strategy !== 'pct';
+    this.maxBound = this.unit !== null && exhaustive ? this.unit.bound : (opts.maxPreemptions ?? (exhaustive ? DEFAULT_PREEMPTION_BOUND : Infinity));
+    this.bound = this.strategy === 'bfs' && this.unit === null ? 0 : this.maxBound;
+    if (this.unit !== null) this.pctLength = this.unit.pctLength;
+    this.budget = opts.maxExecutions ?? 100_000;
     this.now = opts.now ?? (() => performance.now());
     this.t0 = this.now();
     this.lastProgress = this.t0;
   }
 
   get done(): boolean {
+    if (this.driver !== null) return this.driver.done;
     return this.stoppedBy !== null;
   }
 
   stats(): SearchStats {
+    if (this.driver !== null) return this.driver.stats();
     return {
       executions: this.executions,
       sleepBlocked: this.sleepBlocked,
@@ -404,14 +451,14 @@ export class Search {
 
   /** Run executions until the search ends or `sliceMs` of wall time has passed; true when the search is over. */
   step(sliceMs = Infinity): boolean {
+    if (this.driver !== null) return this.driver.step(sliceMs);
     const until = this.now() + sliceMs;
     while (this.stoppedBy === null) {
       if (this.opts.interrupted?.() === true) {
         this.stoppedBy = 'interrupted';
         break;
       }
-      const max = this.opts.maxExecutions ?? 100_000;
-      if (this.executions >= max) {
+      if (this.executions >= this.budget) {
         this.stoppedBy = this.strategy === 'random' || this.strategy === 'pct' ? 'samples' : 'max-executions';
         break;
       }
@@ -431,6 +478,7 @@ export class Search {
   }
 
   result(): SearchResult {
+    if (this.driver !== null) return this.driver.result();
     const rank = (p: string): number => {
       const i = (BUILTIN_PROPERTIES as readonly string[]).indexOf(p);
       return i < 0 ? BUILTIN_PROPERTIES.length : i;
@@ -448,12 +496,66 @@ export class Search {
     };
   }
 
+  /** With `opts.unit`: raise the execution budget to `maxExecutions`; a search the budget stopped goes on where it was. */
+  extend(maxExecutions: number): void {
+    this.budget = Math.max(this.budget, maxExecutions);
+    if (this.stoppedBy === 'max-executions') this.stoppedBy = null;
+  }
+
+  /** With `opts.unit`: what the unit's search found, as plain data (execution numbers are the unit's own). */
+  unitResult(): UnitResult {
+    return {
+      index: this.unit?.index ?? 0,
+      stoppedBy: this.stoppedBy ?? 'interrupted',
+      executions: this.executions,
+      sleepBlocked: this.sleepBlocked,
+      pruned: this.pruned,
+      maxDepth: this.maxDepth,
+      traces: [...this.traces],
+      outcomes: [...this.outcomes],
+      counterexamples: [...this.found.values()],
+    };
+  }
+
+  /**
+   * With `opts.unit`, after one execution (a probe): the step the unit's last forced choice
+   * took, and the first choice node below the unit's prefix with its candidates.
+   */
+  probe(): ProbeInfo {
+    const bound = this.unit?.splitBound ?? this.maxBound;
+    const lastSplit = this.frozen > 0 ? this.nodes[this.frozen - 1] : undefined;
+    const ownStep = lastSplit !== undefined && (this.unit?.splits.length ?? 0) > 0 ? (lastSplit.taken.get(lastSplit.chosen) ?? null) : null;
+    for (let k = this.frozen; k < this.nodes.length; k++) {
+      const n = this.nodes[k] as Node;
+      const cands = this.candidates(n, bound);
+      if (cands.length > 1) {
+        const first = cands[0] as string;
+        return { ownStep, next: { candidates: cands.map((t) => ({ thread: t, preemptions: this.preemptionsOf(n, t) })), firstStep: n.taken.get(first) ?? null }, length: this.maxDepth };
+      }
+    }
+    return { ownStep, next: null, length: this.maxDepth };
+  }
+
+  /**
+   * The threads a unit may be forced to at a node: awake, within `bound`; the default choice
+   * (`n.chosen` when the node was made) first, then the others in spawn order.
+   */
+  private candidates(n: Node, bound: number): string[] {
+    const ok = (t: string): boolean => !n.sleep.has(t) && this.preemptionsOf(n, t) <= bound;
+    return [...(ok(n.chosen) ? [n.chosen] : []), ...n.runnable.filter((t) => t !== n.chosen && ok(t))];
+  }
+
   // ---- one execution ---------------------------------------------------------------------
 
   /** Run the next execution; false (with stoppedBy set) when there is none. */
   private nextExecution(): boolean {
     if (this.strategy === 'random' || this.strategy === 'pct') {
-      this.execute(this.samplerFor(this.executions));
+      // a unit's executions are numbered from its first (execution n uses seed + n - 1)
+      this.execute(this.samplerFor((this.unit?.first ?? 1) - 1 + this.executions));
+      if (this.finished) {
+        this.stoppedBy = 'first-violation';
+        return false;
+      }
       return true;
     }
     if (this.started && !this.backtrackToNext()) {
@@ -468,6 +570,7 @@ export class Search {
     }
     this.started = true;
     this.execute(null);
+    if (this.unit !== null && this.splitsTaken < this.unit.splits.length) throw new Nondeterminism(`unit ${this.unit.index}: the execution ended before the unit's split node ${this.splitsTaken + 1}`);
     if (this.finished) {
       this.stoppedBy = 'first-violation';
       return false;
@@ -499,12 +602,16 @@ export class Search {
 
   /** Pop finished nodes; set up the next alternative. False when the tree is exhausted. */
   private backtrackToNext(): boolean {
-    for (let k = this.nodes.length - 1; k >= 0; k--) {
+    // a unit never takes an alternative inside its prefix: those are its sibling units
+    for (let k = this.nodes.length - 1; k >= this.frozen; k--) {
       const n = this.nodes[k] as Node;
       n.done.add(n.chosen);
       for (const t of n.runnable) {
         if (!n.backtrack.has(t) || n.done.has(t) || n.sleep.has(t)) continue;
-        if (this.preemptionsOf(n, t) > this.bound) continue;
+        if (this.preemptionsOf(n, t) > this.bound) {
+          this.markBoundCut(k - 1);
+          continue;
+        }
         n.chosen = t;
         this.nodes.length = k + 1;
         this.divergence = k;
@@ -515,8 +622,17 @@ export class Search {
     return false;
   }
 
+  /** The preemption bound cut the subtree below nodes[0..k] (their current choices). */
+  private markBoundCut(k: number): void {
+    for (let i = Math.min(k, this.nodes.length - 1); i >= 0; i--) {
+      const n = this.nodes[i] as Node;
+      if (n.boundCut.has(n.chosen)) break; // marked already, and so is every node above it
+      n.boundCut.add(n.chosen);
+    }
+  }
+
   private preemptionsOf(n: Node, t: string): number {
-    return n.preemptionsBefore + (n.prev !== null && n.prev !== t && n.runnable.includes(n.prev) ? 1 : 0);
+    return n.preemptionsBefore + (isPreemption(n.prev, n.runnable, t) ? 1 : 0);
   }
 
   /** Run the program once. `sample`: the random/pct chooser (no tree). */
@@ -544,15 +660,16 @@ export class Search {
       }
       const points = rs.map((t) => t.next ?? { op: 'wake', obj: 'thread', access: 'r' as const });
       // sleep set inherited from the parent: its sleepers and done threads independent of its step
-      const sleep = new Map<string, SchedPoint>();
+      const sleep = new Map<string, TraceStep>();
       const parent = k > 0 && sample === null ? this.nodes[k - 1] : undefined;
       const last = trace.steps[k - 1];
       if (parent !== undefined && last !== undefined && this.strategy === 'dpor') {
         for (const [t, p] of parent.sleep) if (t !== parent.chosen && !mayDepend(p, last)) sleep.set(t, p);
         for (const t of parent.done) {
           if (t === parent.chosen) continue;
-          const p = parent.points[parent.runnable.indexOf(t)] as SchedPoint;
-          if (!mayDepend(p, last)) sleep.set(t, p);
+          const p = parent.taken.get(t);
+          if (p === undefined) throw new Error(`internal: no recorded step for explored thread ${t}`);
+          if (!parent.boundCut.has(t) && !mayDepend(p, last)) sleep.set(t, p);
         }
       }
       let chosen: string | undefined;
@@ -567,13 +684,34 @@ export class Search {
         runnable: names,
         points,
         chosen,
-        backtrack: new Set(naive ? names.filter((t) => prev === null || !names.includes(prev) || t === prev || preemptions < this.bound) : [chosen]),
+        backtrack: new Set(naive ? names.filter((t) => !isPreemption(prev, names, t) || preemptions < this.bound) : [chosen]),
         done: new Set(),
         sleep,
+        taken: new Map(),
+        boundCut: new Set(),
         prev,
         preemptionsBefore: preemptions,
       };
-      if (sample === null) this.nodes.push(n);
+      // a split node of this unit's prefix: the unit's forced choice (the earlier siblings, dpor unbounded: asleep below)
+      const unit = this.unit;
+      if (sample === null && unit !== null && this.splitsTaken < unit.splits.length) {
+        const cands = this.candidates(n, unit.splitBound);
+        if (cands.length > 1) {
+          const sp = unit.splits[this.splitsTaken] as UnitSplit;
+          if (!cands.includes(sp.thread)) throw new Nondeterminism(`unit ${unit.index}: ${sp.thread} cannot be chosen at step ${k + 1} (candidates ${cands.join(',')})`);
+          n.chosen = sp.thread;
+          for (const st of sp.asleep) {
+            n.done.add(st.thread);
+            n.taken.set(st.thread, st);
+          }
+          this.splitsTaken++;
+          if (this.splitsTaken === unit.splits.length) this.frozen = k + 1;
+        }
+      }
+      if (sample === null) {
+        this.nodes.push(n);
+        if (naive && n.backtrack.size < names.length) this.markBoundCut(k - 1);
+      }
       return n;
     };
 
@@ -598,6 +736,7 @@ export class Search {
           if (name !== n.chosen) throw new Nondeterminism(`step ${k + 1}: ran ${name}, expected ${n.chosen}`);
           preemptions = this.preemptionsOf(n, name);
           if (preemptions > this.bound) {
+            if (sample === null) this.markBoundCut(k);
             throw new ExecutionAborted('bound');
           }
           runnableBefore = n.runnable as string[];
@@ -605,7 +744,10 @@ export class Search {
           current = { thread: name, op: p.op, touches: [{ obj: p.obj, access: p.access }] };
         },
         after: (t, threads) => {
-          if (current !== null) trace.add(current);
+          if (current !== null) {
+            if (sample === null) this.nodes[k]?.taken.set(current.thread, current);
+            trace.add(current);
+          }
           current = null;
           prev = nameOf(t);
           // threads made runnable by this step (woken, started by a fork) happen after it
@@ -706,6 +848,15 @@ export class Search {
   }
 }
 
+
+/**
+ * Running `next` after `prev` (the thread of the previous step, null at the start) is a
+ * preemption: a switch away from a thread that could go on (`runnable`: the threads
+ * runnable at this step). How every counterexample's `preemptions` is counted.
+ */
+export function isPreemption(prev: string | null, runnable: readonly string[], next: string): boolean {
+  return prev !== null && prev !== next && runnable.includes(prev);
+}
 
 /** Fewer preemptions, then fewer steps, then the lexicographically smaller choice list. */
 export function simpler(a: Pick<Counterexample, 'preemptions' | 'steps' | 'choices'>, b: Pick<Counterexample, 'preemptions' | 'steps' | 'choices'>): boolean {

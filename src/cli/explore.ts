@@ -7,6 +7,7 @@
  * 3 internal error.
  */
 import { readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -39,6 +40,10 @@ options:
   --depth D              pct: priority-change points plus one (default 3)
   --property P           only count property P (repeatable)
   --stop-at-first        stop at the first broken property
+  --workers N            worker threads searching at once (default: 1 below 4 CPUs,
+                         else the CPUs less one, at most 8); the result is the same with any N
+  --no-shrink            keep counterexamples as found (default: shrink them to fewer
+                         preemptions and steps by replaying rewritten schedules)
   --trace                show the first counterexample's trace (one column per thread)
   --json                 print the result as JSON (events and an ITF trace per counterexample)
   -h, --help             show this help
@@ -57,6 +62,8 @@ options:
   --strategy S           as for explore (default dpor)
   --max-executions N     per scenario and variant (default 100000)
   --max-preemptions N    (default 2)
+  --workers N            worker threads exploring cells at once (default: 1 below 4
+                         CPUs, else the CPUs less one, at most 8); the table is the same with any N
   --show FILE            afterwards, explore FILE and show its first counterexample in full
   --json                 print the result as JSON
   -h, --help             show this help
@@ -68,6 +75,16 @@ export const EXAMPLES_DIR = fileURLToPath(new URL('../../../examples/', import.m
 
 /** The preemption bound `check` uses unless told (every defect of the suite needs at most 2). */
 export const CHECK_PREEMPTION_BOUND = 2;
+
+/**
+ * Worker threads unless told. A worker costs about 2 s of CPU to start and V8's own
+ * compiler and GC threads already take about half a core, so below 4 CPUs one thread is
+ * faster (measured on 2 cores: 2 workers were 1.2-1.4x slower); above, leave a CPU for them.
+ */
+export function defaultWorkers(): number {
+  const n = availableParallelism();
+  return n < 4 ? 1 : Math.min(8, n - 1);
+}
 
 type Out = (s: string) => void;
 
@@ -106,6 +123,8 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
         depth: { type: 'string' },
         property: { type: 'string', multiple: true },
         'stop-at-first': { type: 'boolean' },
+        workers: { type: 'string' },
+        'no-shrink': { type: 'boolean' },
         trace: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -134,7 +153,8 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
   const maxPre = v['max-preemptions'] === 'none' ? Infinity : int('--max-preemptions', v['max-preemptions'], 0, 1000);
   const seed = int('--seed', v.seed, 0, 0xffffffff);
   const depth = int('--depth', v.depth, 1, 100);
-  for (const x of [maxExecutions, maxTime, maxPre, seed, depth]) if (typeof x === 'string') return bad(x);
+  const workers = int('--workers', v.workers, 1, 64);
+  for (const x of [maxExecutions, maxTime, maxPre, seed, depth, workers]) if (typeof x === 'string') return bad(x);
   const kf = parseKnobFlags(v.knob);
   if ('error' in kf) return bad(kf.error);
   const knobs = kf.knobs;
@@ -159,6 +179,8 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
       ...(typeof depth === 'number' ? { depth } : {}),
       ...(v.property !== undefined ? { only: v.property } : {}),
       ...(v['stop-at-first'] === true ? { stopAtFirst: true } : {}),
+      ...(v['no-shrink'] === true ? { noShrink: true } : {}),
+      workers: typeof workers === 'number' ? workers : defaultWorkers(),
       interrupted: () => interrupt.interrupted,
       progressEveryMs: 1000,
       onProgress: (st) => {
@@ -217,6 +239,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
         strategy: { type: 'string' },
         'max-executions': { type: 'string' },
         'max-preemptions': { type: 'string' },
+        workers: { type: 'string' },
         show: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -239,7 +262,8 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
   if (!STRATEGIES.includes(strategy)) return bad(`--strategy expects one of ${STRATEGIES.join(', ')}, got '${v.strategy ?? ''}'`);
   const maxExecutions = int('--max-executions', v['max-executions'], 1, 1e9);
   const maxPre = v['max-preemptions'] === 'none' ? Infinity : int('--max-preemptions', v['max-preemptions'], 0, 1000);
-  for (const x of [maxExecutions, maxPre]) if (typeof x === 'string') return bad(x);
+  const workers = int('--workers', v.workers, 1, 64);
+  for (const x of [maxExecutions, maxPre, workers]) if (typeof x === 'string') return bad(x);
   const dir = v.scenarios ?? EXAMPLES_DIR;
   try {
     if (!statSync(dir).isDirectory()) return bad(`--scenarios expects a directory, got '${dir}'`);
@@ -264,6 +288,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
       maxPreemptions: typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND,
       ...(variants !== undefined ? { variants } : {}),
       ...(typeof maxExecutions === 'number' ? { maxExecutions } : {}),
+      workers: typeof workers === 'number' ? workers : defaultWorkers(),
       onCell: (c) => {
         if (v.json !== true && term.progress) err(`  … ${c.file.split('/').pop() ?? c.file} under ${c.variant}: ${c.executions} executions${c.counterexamples !== null && c.counterexamples.length > 0 ? `, broken: ${c.counterexamples.map((x) => x.property).join(', ')}` : ''}`);
       },
@@ -286,7 +311,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
     out('─'.repeat(40));
     out(`One finding in full: vfio-sim explore ${v.show} --trace`);
     out('');
-    const shown = await exploreCommand([v.show, '--trace', '--max-preemptions', String(typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND)], out, err, term);
+    const shown = await exploreCommand([v.show, '--trace', '--max-preemptions', String(typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND), ...(typeof workers === 'number' ? ['--workers', String(workers)] : [])], out, err, term);
     if (shown === 2 || shown === 3) return shown;
   }
   return code;

@@ -3,8 +3,28 @@ import type { EventBody, EventKind, SimEvent } from './event.js';
 export type EventListener = (ev: SimEvent) => void;
 
 /** A per-kind emission counter. */
-interface KindCount {
+export interface KindCount {
+  readonly kind: string;
   n: number;
+}
+
+/**
+ * Counters of the kinds the hot paths skip most (lock operations, config accesses, the
+ * zap and the fault): `ev.skipCounted(ev.hot.lockAcquire)` is `ev.skip('lock.acquire')`
+ * without the per-kind map lookup.
+ */
+export interface HotCounters {
+  readonly lockAcquire: KindCount;
+  readonly lockRelease: KindCount;
+  readonly cfgRead: KindCount;
+  readonly cfgWrite: KindCount;
+  readonly mmio: KindCount;
+  readonly syscall: KindCount;
+  readonly fault: KindCount;
+  readonly pteInstall: KindCount;
+  readonly pteZap: KindCount;
+  readonly vmaTrack: KindCount;
+  readonly vfioZap: KindCount;
 }
 
 /**
@@ -21,7 +41,12 @@ export class EventStream {
   private readonly buf: SimEvent[] = [];
   private readonly listeners: EventListener[] = [];
   private nextSeq = 1;
+  /** Every counter made (the hot ones exist from the start, at 0). */
   private readonly kindCounts = new Map<string, KindCount>();
+  /** The counters of the kinds emitted so far, in the order of their first emission. */
+  private readonly order: KindCount[] = [];
+  /** The hot kinds' counters (see HotCounters). */
+  readonly hot: HotCounters;
   /** The counter of the kind bumped last (a one-entry cache of kindCounts). */
   private lastKind: string | null = null;
   private lastCount: KindCount | null = null;
@@ -36,6 +61,29 @@ export class EventStream {
   ) {
     this.recording = record;
     this.observed = record;
+    this.hot = {
+      lockAcquire: this.counter('lock.acquire'),
+      lockRelease: this.counter('lock.release'),
+      cfgRead: this.counter('cfg.read'),
+      cfgWrite: this.counter('cfg.write'),
+      mmio: this.counter('mmio'),
+      syscall: this.counter('syscall'),
+      fault: this.counter('fault'),
+      pteInstall: this.counter('pte.install'),
+      pteZap: this.counter('pte.zap'),
+      vmaTrack: this.counter('vfio.vma-track'),
+      vfioZap: this.counter('vfio.zap'),
+    };
+  }
+
+  /** The counter of `kind` (made at 0 if it has none yet; it joins `order` when first bumped). */
+  private counter(kind: EventKind): KindCount {
+    let c = this.kindCounts.get(kind);
+    if (c === undefined) {
+      c = { kind, n: 0 };
+      this.kindCounts.set(kind, c);
+    }
+    return c;
   }
 
   /** When false, events are counted and sent to listeners but not stored. */
@@ -59,7 +107,7 @@ export class EventStream {
   /** Counts of every kind ever emitted (not limited by capacity); a snapshot. */
   get counts(): ReadonlyMap<string, number> {
     const m = new Map<string, number>();
-    for (const [k, c] of this.kindCounts) m.set(k, c.n);
+    for (const c of this.order) m.set(c.kind, c.n);
     return m;
   }
 
@@ -72,9 +120,10 @@ export class EventStream {
     }
     let c = this.kindCounts.get(kind);
     if (c === undefined) {
-      c = { n: 1 };
+      c = { kind, n: 0 };
       this.kindCounts.set(kind, c);
-    } else c.n++;
+    }
+    if (c.n++ === 0) this.order.push(c);
     this.lastKind = kind;
     this.lastCount = c;
   }
@@ -101,6 +150,13 @@ export class EventStream {
     if (this.observed) throw new Error(`EventStream.skip('${kind}') while events are observed`);
     this.nextSeq++;
     this.bump(kind);
+  }
+
+  /** `skip` of the kind counted by `c`, one of this stream's `hot` counters. */
+  skipCounted(c: KindCount): void {
+    if (this.observed) throw new Error(`EventStream.skip('${c.kind}') while events are observed`);
+    this.nextSeq++;
+    if (c.n++ === 0) this.order.push(c);
   }
 
   /** Events still held (all of them unless a capacity was set). */

@@ -120,6 +120,14 @@ export interface PlatformHw {
 /** An MSI write that reached the interrupt controller. */
 export type MsiHandler = (addr: number, data: number, source: PciFunctionHw) => void;
 
+/**
+ * The interrupt controller's MSI sink as an object (the kernel's IrqTable): unlike a
+ * closure, a copy of the whole System (the explorer's snapshots) then delivers to its own.
+ */
+export interface MsiSink {
+  deliverMsi(addr: number, data: number, source: PciFunctionHw): void;
+}
+
 /** The whole machine as the kernel sees it. */
 export interface HwMachine {
   readonly events: EventStream;
@@ -137,5 +145,5 @@ export interface HwMachine {
   ioRead(port: number, size: ConfigSize): number;
   ioWrite(port: number, size: ConfigSize, value: number): void;
   /** Install the interrupt controller's MSI sink. */
-  setMsiHandler(h: MsiHandler): void;
+  setMsiHandler(h: MsiHandler | MsiSink): void;
 }

@@ -12,6 +12,7 @@ import {
   type ConfigSize,
   type HwMachine,
   type MsiHandler,
+  type MsiSink,
   type PciFunctionHw,
   type PciResource,
   type PlatformHw,
@@ -239,7 +240,7 @@ export class Machine implements HwMachine, FunctionHost {
   private readonly fns: PciFunction[] = [];
   private readonly byName = new Map<string, PciFunction>();
   private readonly addOrder: PciFunction[] = [];
-  private msiHandler: MsiHandler | null = null;
+  private msiSink: MsiSink | null = null;
   private groupCount = 0;
   /** The buffer functions' config spaces are carved from (configBytes), and how much of it is used. */
   private cfgSlab: ArrayBuffer | null = null;
@@ -420,8 +421,8 @@ export class Machine implements HwMachine, FunctionHost {
     return out;
   }
 
-  setMsiHandler(h: MsiHandler): void {
-    this.msiHandler = h;
+  setMsiHandler(h: MsiHandler | MsiSink): void {
+    this.msiSink = typeof h === 'function' ? { deliverMsi: h } : h;
   }
 
   /** Config read as setpci / sysfs `config` does it (origin 'host'); null if no such function. */
@@ -570,7 +571,7 @@ export class Machine implements HwMachine, FunctionHost {
 
   msiWrite(fn: PciFunction, addr: number, data: number): boolean {
     if (addr >= R.MSI_WINDOW_BASE && addr <= R.MSI_WINDOW_LIMIT) {
-      this.msiHandler?.(addr, data, fn);
+      this.msiSink?.deliverMsi(addr, data, fn);
       return true;
     }
     // Not an interrupt address: an ordinary DMA write of the data dword.
@@ -658,7 +659,7 @@ export class Machine implements HwMachine, FunctionHost {
     if (busAddr >= R.MSI_WINDOW_BASE && busAddr + len - 1 <= R.MSI_WINDOW_LIMIT && len > 0) {
       for (let o = 0; o + 4 <= len; o += 4) {
         const d = (data[o] ?? 0) | ((data[o + 1] ?? 0) << 8) | ((data[o + 2] ?? 0) << 16) | ((data[o + 3] ?? 0) << 24);
-        this.msiHandler?.(busAddr + o, d >>> 0, fn);
+        this.msiSink?.deliverMsi(busAddr + o, d >>> 0, fn);
       }
       this.events.emit({ kind: 'dma', dev: fn.name, iova: busAddr, len, dir: 'w', target: 'msi', result: 'ok' });
       return true;
@@ -675,7 +676,7 @@ export class Machine implements HwMachine, FunctionHost {
         for (let o = 0; o + 4 <= s.len; o += 4) {
           const i = pos + o;
           const d = (data[i] ?? 0) | ((data[i + 1] ?? 0) << 8) | ((data[i + 2] ?? 0) << 16) | ((data[i + 3] ?? 0) << 24);
-          this.msiHandler?.(s.phys + o, d >>> 0, fn);
+          this.msiSink?.deliverMsi(s.phys + o, d >>> 0, fn);
         }
       } else {
         let o = 0;

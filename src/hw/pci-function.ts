@@ -88,6 +88,39 @@ export interface BarWindow {
  * MSI/MSI-X (including the MSI-X table and PBA inside its BAR), power state,
  * FLR / bus reset / PM soft reset with the not-ready window, bus-master DMA.
  */
+/**
+ * What a function's behaviour may do to the outside world (built only for functions with
+ * a behaviour). An object over its function rather than closures, so that a copy of a
+ * whole System (the explorer's snapshots) gives each copied behaviour its own function.
+ */
+class FunctionContext implements DeviceContext {
+  readonly name: string;
+
+  constructor(private readonly fn: PciFunction) {
+    this.name = fn.name;
+  }
+
+  raiseIrq(vector: number): void {
+    this.fn.raiseIrq(vector);
+  }
+
+  lowerIrq(vector: number): void {
+    this.fn.lowerIrq(vector);
+  }
+
+  dmaRead(busAddr: number, len: number): Uint8Array | null {
+    return this.fn.dmaRead(busAddr, len);
+  }
+
+  dmaWrite(busAddr: number, data: Uint8Array): boolean {
+    return this.fn.dmaWrite(busAddr, data);
+  }
+
+  log(text: string): void {
+    this.fn.deviceLog(text);
+  }
+}
+
 export class PciFunction implements PciFunctionHw {
   readonly name: string;
   readonly devfn: number;
@@ -144,22 +177,13 @@ export class PciFunction implements PciFunctionHw {
     this.msixPba = nvec === 0 ? NO_BYTES : new Uint8Array(8 * Math.ceil(nvec / 64));
     this.resetMsix();
     this.romSpec = tpl.rom;
-    this.behavior = tpl.behavior === null ? null : tpl.behavior(this.deviceContext());
+    this.behavior = tpl.behavior === null ? null : tpl.behavior(new FunctionContext(this));
     this.refreshDecode();
   }
 
-  /** What the behaviour may do to the outside world (built only for functions with a behaviour). */
-  private deviceContext(): DeviceContext {
-    return {
-      name: this.name,
-      raiseIrq: (v) => this.raiseIrq(v),
-      lowerIrq: (v) => this.lowerIrq(v),
-      dmaRead: (a, l) => this.dmaRead(a, l),
-      dmaWrite: (a, d) => this.dmaWrite(a, d),
-      log: (text) => {
-        this.host.events.emit({ kind: 'note', text: `${this.name}: ${text}` });
-      },
-    };
+  /** The behaviour's log line, as a `note` event (DeviceContext.log). */
+  deviceLog(text: string): void {
+    this.host.events.emit({ kind: 'note', text: `${this.name}: ${text}` });
   }
 
   // ---------------------------------------------------------------- state
@@ -257,7 +281,7 @@ export class PciFunction implements PciFunctionHw {
     // seq and tid are set by emit; declaring them last here (their place in every event)
     // spares the event a second allocation for the two added properties
     if (ev.active) ev.emit({ kind: 'cfg.read', dev: this.name, offset, size, value, origin, seq: 0, tid: 0 } as EventBody);
-    else ev.skip('cfg.read');
+    else ev.skipCounted(ev.hot.cfgRead);
     return value;
   }
 
@@ -266,7 +290,7 @@ export class PciFunction implements PciFunctionHw {
     value = (value & mask) >>> 0;
     const ev = this.host.events;
     if (ev.active) ev.emit({ kind: 'cfg.write', dev: this.name, offset, size, value, origin, seq: 0, tid: 0 } as EventBody); // see cfgRead
-    else ev.skip('cfg.write');
+    else ev.skipCounted(ev.hot.cfgWrite);
     if (!this.ready || offset < 0 || offset + size > this.configSize) return;
     const end = offset + size;
     const t = this.tpl;
@@ -443,7 +467,7 @@ export class PciFunction implements PciFunctionHw {
         requester,
       });
     } else {
-      ev.skip('mmio');
+      ev.skipCounted(ev.hot.mmio);
     }
     return result;
   }

@@ -27,7 +27,7 @@ export class Kernel implements LockCtx {
     readonly knobs: Knobs,
     options: KernelOptions = {},
   ) {
-    this.sched = new Scheduler(hw.events, () => hw.platform.haltReason);
+    this.sched = new Scheduler(hw.events, hw.platform);
     const ld = options.lockdep ?? false;
     if (ld !== false) this.validator = new Lockdep(hw.events, ld === true ? {} : ld);
   }

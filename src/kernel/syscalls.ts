@@ -13,7 +13,7 @@ import { doMmap, doMunmap, fileCanRead, fileCanWrite } from './mm/mmap.js';
 import { PAGE_SIZE, TASK_SIZE } from './mm/mm.js';
 import { MAP_ANONYMOUS } from './mm/types.js';
 import { forkProcess, type KProcessImpl } from './process.js';
-import { done, type Task } from './sched/task.js';
+import { done, FINISHED, StepTask, type Task, type Yielded } from './sched/task.js';
 
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;
@@ -42,7 +42,7 @@ function emit(k: Kernel, proc: KProcessImpl, name: string, args: string, ret: nu
 function emitNum(k: Kernel, proc: KProcessImpl, name: string, a: number, b: number, c: number, hexC: boolean, d: number | null, ret: number): number {
   const ev = k.events;
   if (!ev.active) {
-    ev.skip('syscall');
+    ev.skipCounted(ev.hot.syscall);
     return ret;
   }
   let args = `${a}, ${hex(b)}, ${hexC ? hex(c) : String(c)}`;
@@ -132,23 +132,64 @@ export function* sysWrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number
 }
 
 /** pread64(2) (ksys_pread64, 5.8): -EINVAL for a negative offset, -EBADF for a bad fd. */
-export function* sysPread(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
-  if (offset < 0) return emitNum(k, proc, 'pread64', fd, buf, count, false, offset, -EINVAL);
-  const f = fdget(proc, fd);
-  if (f === null) return emitNum(k, proc, 'pread64', fd, buf, count, false, offset, -EBADF);
-  const ret = yield* vfsRead(f, buf, count, { value: offset });
-  yield* fput(f);
-  return emitNum(k, proc, 'pread64', fd, buf, count, false, offset, ret);
+export function sysPread(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
+  return new PreadPwrite(k, proc, fd, buf, count, offset, false);
 }
 
 /** pwrite64(2) (ksys_pwrite64, 5.8). */
-export function* sysPwrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
-  if (offset < 0) return emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, -EINVAL);
-  const f = fdget(proc, fd);
-  if (f === null) return emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, -EBADF);
-  const ret = yield* vfsWrite(f, buf, count, { value: offset });
-  yield* fput(f);
-  return emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, ret);
+export function sysPwrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
+  return new PreadPwrite(k, proc, fd, buf, count, offset, true);
+}
+
+/**
+ * ksys_pread64 / ksys_pwrite64 (fs/read_write.c, 5.8) as a StepTask (no generator per
+ * call): the offset check, fdget, vfs_read / vfs_write at the given position, fput, and
+ * the `syscall` event.
+ */
+class PreadPwrite extends StepTask<number> {
+  private f: KFile | null = null;
+  private ret = 0;
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly proc: KProcessImpl,
+    private readonly fd: number,
+    private readonly buf: number,
+    private readonly count: number,
+    private readonly offset: number,
+    private readonly write: boolean,
+  ) {
+    super();
+  }
+
+  private end(ret: number): IteratorResult<Yielded, number> {
+    const { k, proc, fd, buf, count, offset } = this;
+    return this.finish(emitNum(k, proc, this.write ? 'pwrite64' : 'pread64', fd, buf, count, false, offset, ret));
+  }
+
+  // The states only go forward, so they are checked in order (see StepTask).
+  protected run(): IteratorResult<Yielded, number> {
+    if (this.pc === 0) {
+      const offset = this.offset;
+      if (offset < 0) return this.end(-EINVAL);
+      const f = fdget(this.proc, this.fd);
+      if (f === null) return this.end(-EBADF);
+      this.f = f;
+      const pos: FilePos = { value: offset };
+      const t = this.write ? vfsWrite(f, this.buf, this.count, pos) : vfsRead(f, this.buf, this.count, pos);
+      const s = this.call(t, 1);
+      if (s !== null) return s;
+    }
+    if (this.pc === 1) {
+      this.ret = this.got as number;
+      const t = fput(this.f as KFile); // set in state 0
+      if (t === FINISHED) return this.end(this.ret);
+      const s = this.call(t, 2);
+      if (s !== null) return s;
+    }
+    if (this.pc === 2) return this.end(this.ret);
+    throw new Error(`PreadPwrite: bad state ${this.pc}`);
+  }
 }
 
 /** ioctl(2) (ksys_ioctl → vfs_ioctl, 5.8): -ENOTTY without unlocked_ioctl or for -ENOIOCTLCMD. */

@@ -7,8 +7,9 @@
 import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { type Counterexample, type SearchOptions, simpler, type Strategy } from '../check/search.js';
 import { VARIANTS } from '../kernel/variant/knobs.js';
-import { exploreScenario } from './explore.js';
-import type { Scenario } from './load.js';
+import { exploreScenario, ScenarioExploration } from './explore.js';
+import { type Scenario, scenarioText } from './load.js';
+import { type CellOptions, type CellResult, runCells } from './parallel.js';
 import { ScenarioInputError } from './schedule.js';
 import { knobConflictsFor } from './matrix.js';
 
@@ -16,8 +17,13 @@ export interface CheckOptions extends Pick<SearchOptions, 'maxExecutions' | 'max
   /** Presets to check (default: all, in history order). */
   readonly variants?: readonly string[];
   readonly strategy?: Strategy;
-  /** Called after each (scenario, variant) exploration. */
+  /** Called after each (scenario, variant) exploration, in table order. */
   readonly onCell?: (c: CheckCell) => void;
+  /**
+   * Worker threads exploring cells at once (default 1: in this thread). The result is the
+   * same with any number; scenarios not made by `loadScenario` are explored in this thread.
+   */
+  readonly workers?: number;
 }
 
 /** One scenario explored under one variant. */
@@ -62,36 +68,72 @@ export function checkSuite(suite: readonly Scenario[], opts: CheckOptions = {}):
   const table = new Map<string, Map<string, { file: string; cx: Counterexample }>>();
   for (const v of variants) table.set(v, new Map());
   const props = new Set<string>(BUILTIN_PROPERTIES);
+  // the cells in table order: each explored, or skipped for a knob conflict
+  const plan: { readonly s: Scenario; readonly v: string; readonly conflicts: string | null; readonly options: CellOptions }[] = [];
   for (const s of suite) {
     for (const p of s.properties) props.add(p.name);
     for (const v of variants) {
-      const conflicts = knobConflictsFor(v, s.variant.knobs);
-      if (conflicts !== null) {
-        const c: CheckCell = { file: s.file, variant: v, counterexamples: null, complete: true, executions: 0, note: conflicts };
-        cells.push(c);
-        opts.onCell?.(c);
-        continue;
-      }
-      const r = exploreScenario(s, {
+      const options: CellOptions = {
         variant: v,
         knobs: s.variant.knobs,
-        noReplays: true,
         ...(opts.strategy === undefined ? {} : { strategy: opts.strategy }),
         ...(opts.maxExecutions === undefined ? {} : { maxExecutions: opts.maxExecutions }),
         ...(opts.maxTimeMs === undefined ? {} : { maxTimeMs: opts.maxTimeMs }),
         ...(opts.maxPreemptions === undefined ? {} : { maxPreemptions: opts.maxPreemptions }),
         ...(opts.seed === undefined ? {} : { seed: opts.seed }),
         ...(opts.depth === undefined ? {} : { depth: opts.depth }),
-      });
-      const c: CheckCell = { file: s.file, variant: v, counterexamples: r.search.counterexamples, complete: r.search.complete, executions: r.search.stats.executions, note: null };
-      cells.push(c);
-      opts.onCell?.(c);
-      const row = table.get(v) as Map<string, { file: string; cx: Counterexample }>; // set for every variant above
-      for (const cx of r.search.counterexamples) {
-        const old = row.get(cx.property);
-        if (old === undefined || simpler(cx, old.cx)) row.set(cx.property, { file: s.file, cx });
-      }
+      };
+      plan.push({ s, v, conflicts: knobConflictsFor(v, s.variant.knobs), options });
     }
+  }
+  const add = (i: number, r: CellResult | null): void => {
+    const { s, v, conflicts } = plan[i] as (typeof plan)[number]; // i < plan.length
+    const c: CheckCell = r === null ? { file: s.file, variant: v, counterexamples: null, complete: true, executions: 0, note: conflicts } : { file: s.file, variant: v, counterexamples: r.counterexamples, complete: r.complete, executions: r.executions, note: null };
+    cells.push(c);
+    opts.onCell?.(c);
+    const row = table.get(v) as Map<string, { file: string; cx: Counterexample }>; // set for every variant above
+    for (const cx of r?.counterexamples ?? []) {
+      const old = row.get(cx.property);
+      if (old === undefined || simpler(cx, old.cx)) row.set(cx.property, { file: s.file, cx });
+    }
+  };
+  const explore = (i: number): CellResult => {
+    const { s, options } = plan[i] as (typeof plan)[number]; // i < plan.length
+    const r = exploreScenario(s, { ...options, noReplays: true });
+    return { counterexamples: r.search.counterexamples, complete: r.search.complete, executions: r.search.stats.executions };
+  };
+  const workers = opts.workers ?? 1;
+  if (workers > 1 && suite.every((s) => scenarioText(s) !== undefined)) {
+    // explored cells over the workers, reported in table order
+    const todo = plan.map((c, i) => ({ c, i })).filter(({ c }) => c.conflicts === null);
+    let done = 0;
+    const flush = (upTo: number): void => {
+      for (; done < upTo; done++) if ((plan[done] as (typeof plan)[number]).conflicts !== null) add(done, null);
+    };
+    runCells(
+      todo.map(({ c }) => ({ source: { text: scenarioText(c.s) as string, file: c.s.file, hash: c.s.hash }, options: c.options })), // every text checked above
+      workers,
+      (j) => {
+        const { s, options } = (todo[j] as (typeof todo)[number]).c;
+        const x = new ScenarioExploration(s, { ...options, noReplays: true });
+        return {
+          step: (ms) => x.step(ms),
+          result: () => {
+            const r = x.result().search;
+            return { counterexamples: r.counterexamples, complete: r.complete, executions: r.stats.executions };
+          },
+        };
+      },
+      (j, r) => {
+        const i = (todo[j] as (typeof todo)[number]).i;
+        flush(i);
+        add(i, r);
+        done = i + 1;
+      },
+    );
+    flush(plan.length);
+  } else {
+    for (let i = 0; i < plan.length; i++) add(i, (plan[i] as (typeof plan)[number]).conflicts === null ? explore(i) : null);
   }
   const defects: DefectRow[] = [];
   for (const s of suite) {

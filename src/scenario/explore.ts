@@ -14,15 +14,20 @@ import {
   type Counterexample,
   type ExecControl,
   type ExecReport,
-  runSearch,
+  type Program,
   Search,
   type SearchOptions,
   type SearchResult,
   type Strategy,
 } from '../check/search.js';
+import { shrinkCounterexample } from '../check/shrink.js';
+import { Snapshot } from '../check/snapshot.js';
 import type { SimEvent } from '../events/event.js';
-import type { Scenario } from './load.js';
-import { type RunResult, runScenario } from './run.js';
+import type { RunEnd } from '../kernel/sched/scheduler.js';
+import type { System } from '../system.js';
+import { type Scenario, scenarioText } from './load.js';
+import { ParallelSearch, workerOptions } from './parallel.js';
+import { prepareRun, type RunOptions, type RunResult, type Runner, type RunnerHooks, runScenario, type SetupWorld, snapshotSetup } from './run.js';
 import { declaredProperty } from './property-decl.js';
 import { ScenarioInputError } from './schedule.js';
 import { checkVariant, type KnobValue } from './variant.js';
@@ -46,6 +51,23 @@ export interface ExploreOptions extends Omit<SearchOptions, 'properties'> {
   readonly properties?: readonly UserProperty[];
   /** Skip the counterexample replays (the full runs behind each counterexample). */
   readonly noReplays?: boolean;
+  /**
+   * Keep each counterexample as the search found it (default: shrink it to fewer
+   * preemptions and steps by replaying rewritten schedules, src/check/shrink.ts).
+   */
+  readonly noShrink?: boolean;
+  /**
+   * Worker threads to search with (default 1: in this thread). The result is the same
+   * with any number. Needs a scenario made by `loadScenario` (workers reload its text)
+   * and no `properties` (a predicate cannot cross to a thread); otherwise the search runs
+   * in this thread.
+   */
+  readonly workers?: number;
+  /**
+   * Start every execution from a copy of the world after the setup (default true) rather
+   * than building it and running the setup again. The search is the same either way.
+   */
+  readonly snapshot?: boolean;
 }
 
 export interface ExploreResult {
@@ -94,62 +116,189 @@ function outcomeText(r: RunResult, violations: ReadonlyMap<string, string>): str
   return `${r.end.kind}|${steps}|bugs:${bugs}|ur:${r.platformErrors.length}|${[...violations.keys()].sort().join(',')}`;
 }
 
-/** Adapts one scenario into the search's Program. */
-export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): (ctl: ExecControl) => ExecReport {
+/** The chooser was asked to choose during a setup the search does not see (see scenarioProgram). */
+class SetupChoice extends Error {
+  constructor() {
+    super('the setup has a scheduling choice');
+    this.name = 'SetupChoice';
+  }
+}
+
+/**
+ * One execution's hooks into a Runner: the property monitors (which watch the setup too)
+ * and, once `searching`, the search's control (its observer, the touches, its choices).
+ */
+class ExecHooks {
+  monitors: Monitor[] = [];
+  private listeners: Monitor[] = [];
+  readonly sink = (v: Violation): void => {
+    if (!this.violations.has(v.property)) this.violations.set(v.property, v.message);
+  };
+  private readonly touch = (obj: string, access: 'r' | 'w'): void => this.ctl.touch(obj, access);
+  readonly runner: RunnerHooks;
+
+  constructor(
+    private readonly ctl: ExecControl,
+    description: string,
+    /** Steps, touches and choices go to the search (false during a setup it does not see). */
+    public searching: boolean,
+    /** Violations so far (a copy of the setup's, for a run from a snapshot). */
+    readonly violations: Map<string, string> = new Map(),
+  ) {
+    this.runner = {
+      schedule: {
+        kind: 'custom',
+        pick: (rs) => {
+          if (!this.searching) throw new SetupChoice();
+          return this.ctl.pick(rs);
+        },
+        description,
+      },
+      observer: {
+        before: (rs, t) => {
+          if (this.searching) this.ctl.observer.before(rs, t);
+        },
+        after: (t, threads) => {
+          if (this.searching) this.ctl.observer.after(t, threads);
+          for (const m of this.monitors) m.afterStep?.(t);
+        },
+      },
+      stepHook: {
+        start: (thread) => {
+          for (const m of this.monitors) m.opStart?.(thread);
+        },
+        end: (thread, o) => {
+          const oo: OpOutcome | null = o === null ? null : { ...(o.errno === undefined ? {} : { errno: o.errno }), ...(o.signal === undefined ? {} : { signal: o.signal }) };
+          for (const m of this.monitors) m.opEnd?.(thread, oo);
+        },
+      },
+    };
+  }
+
+  /** Attach fresh built-in monitors to `sys` and listen to its events; returns the unsubscribe. */
+  attach(sys: System): () => void {
+    this.monitors = builtinMonitors(sys, this.sink);
+    this.listeners = this.monitors.filter((m) => m.onEvent !== undefined);
+    return sys.events.on((ev: SimEvent) => {
+      if (this.searching) touchesOf(ev, this.touch);
+      for (const m of this.listeners) m.onEvent?.(ev);
+    });
+  }
+}
+
+/** The search's Program for one scenario, and how its executions start. */
+export interface ScenarioProgram {
+  (ctl: ExecControl): ExecReport;
+  /**
+   * 'pending' before the first execution; 'snapshot' when executions start from a copy
+   * of the world after the setup; else why every execution runs the setup again.
+   */
+  snapshotStatus(): string;
+}
+
+/**
+ * Adapts one scenario into the search's Program.
+ *
+ * The setup steps run before every thread starts, one process at a time, so they never
+ * race and the search does not see them: it sees (and chooses among) the thread phase's
+ * steps only. The property monitors watch the setup too. With `opts.snapshot` (default
+ * true) the second execution runs the setup, records the whole world at its end
+ * (src/check/snapshot.ts: the Runner with its System, step results, bindings, thread
+ * records, and the monitors' violations) and every execution from then on runs its
+ * threads on a copy of that record (a search of one execution never pays for a
+ * snapshot). Without a snapshot (refused, or `snapshot: false`) each execution builds
+ * the world and runs the setup again; both give the same search. If the setup ever has a scheduling choice (a kernel thread runnable
+ * beside a setup thread), the search must make it: every execution then runs in full
+ * with the setup steps shown to the search, as a plain run.
+ */
+export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): ScenarioProgram {
   const choice = opts.variant !== undefined ? { base: opts.variant, knobs: { ...(opts.knobs ?? {}) } } : { base: s.variant.base, knobs: { ...s.variant.knobs, ...(opts.knobs ?? {}) } };
   const vErr = checkVariant(choice);
   if (vErr.length > 0) throw new ScenarioInputError(vErr.map((e) => e.message).join('; '));
   const description = `explore (${opts.strategy ?? 'dpor'})`;
   const props = [...s.properties.map(declaredProperty), ...(opts.properties ?? [])];
-  return (ctl) => {
-    const violations = new Map<string, string>();
-    const sink = (v: Violation): void => {
-      if (!violations.has(v.property)) violations.set(v.property, v.message);
-    };
-    let monitors: Monitor[] = [];
-    const r = runScenario(s, {
-      variant: choice.base,
-      knobs: choice.knobs,
-      schedule: { kind: 'custom', pick: (rs) => ctl.pick(rs), description },
-      ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }),
-      observer: {
-        before: (rs, t) => ctl.observer.before(rs, t),
-        after: (t, threads) => {
-          ctl.observer.after(t, threads);
-          for (const m of monitors) m.afterStep?.(t);
-        },
-      },
-      attach: (sys, nameOf) => {
-        ctl.setNameOf(nameOf);
-        monitors = builtinMonitors(sys, sink);
-        const listeners = monitors.filter((m) => m.onEvent !== undefined);
-        sys.events.on((ev: SimEvent) => {
-          touchesOf(ev, (obj, access) => ctl.touch(obj, access));
-          for (const m of listeners) m.onEvent?.(ev);
-        });
-      },
-      stepHook: {
-        start: (thread) => {
-          for (const m of monitors) m.opStart?.(thread);
-        },
-        end: (thread, o) => {
-          const oo: OpOutcome | null = o === null ? null : { ...(o.errno === undefined ? {} : { errno: o.errno }), ...(o.signal === undefined ? {} : { signal: o.signal }) };
-          for (const m of monitors) m.opEnd?.(thread, oo);
-        },
-      },
-    });
+  const runOpts: RunOptions = { variant: choice.base, knobs: choice.knobs, ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }) };
+  /** How executions start ('first', 'second': not decided yet). */
+  let mode: 'first' | 'second' | 'rerun' | 'visible-setup' | Snapshot<SetupWorld<Map<string, string>>> = 'first';
+  let status = 'pending';
+
+  const finish = (hooks: ExecHooks, r: RunResult): ExecReport => {
     const end = { kind: r.end.kind, cycle: r.end.cycle, reason: r.end.reason, bugs: r.bugs };
-    for (const m of monitors) m.finish?.(end);
+    for (const m of hooks.monitors) m.finish?.(end);
     for (const p of props) {
       const why = p.check(r);
-      if (why !== null) sink({ property: p.name, message: why });
+      if (why !== null) hooks.sink({ property: p.name, message: why });
     }
-    return { violations, outcome: outcomeText(r, violations), choices: r.choices, token: r.token };
+    return { violations: hooks.violations, outcome: outcomeText(r, hooks.violations), choices: r.choices, token: r.token };
   };
+  /** A new world with this execution's hooks (the search's control from the start when `searching`). */
+  const build = (ctl: ExecControl, searching: boolean): { hooks: ExecHooks; runner: Runner; detach: () => void } => {
+    const hooks = new ExecHooks(ctl, description, searching);
+    const runner = prepareRun(s, { ...runOpts, schedule: hooks.runner.schedule });
+    runner.hookUp(hooks.runner);
+    const detach = hooks.attach(runner.sys);
+    if (searching) ctl.setNameOf(runner.nameOf);
+    return { hooks, runner, detach };
+  };
+  /** Run the threads of a world whose setup ran unseen. */
+  const threads = (ctl: ExecControl, hooks: ExecHooks, runner: Runner): ExecReport => {
+    hooks.searching = true;
+    ctl.setNameOf(runner.nameOf);
+    return finish(hooks, runner.runThreads());
+  };
+  /** The whole run with the setup shown to the search (a setup with a choice). */
+  const visible = (ctl: ExecControl): ExecReport => {
+    const { hooks, runner } = build(ctl, true);
+    return finish(hooks, runner.run());
+  };
+
+  const program = (ctl: ExecControl): ExecReport => {
+    if (mode === 'visible-setup') return visible(ctl);
+    if (mode instanceof Snapshot) {
+      const w = mode.restore();
+      const hooks = new ExecHooks(ctl, description, false, w.extra);
+      w.runner.hookUp(hooks.runner);
+      hooks.attach(w.runner.sys);
+      return threads(ctl, hooks, w.runner);
+    }
+    const { hooks, runner, detach } = build(ctl, false);
+    let end: RunEnd;
+    try {
+      end = runner.setup();
+    } catch (e) {
+      if (!(e instanceof SetupChoice)) throw e;
+      // nothing reached the search yet: start this execution over, the setup shown
+      mode = 'visible-setup';
+      status = 'the setup has a scheduling choice: every execution runs in full, the setup shown to the search';
+      return visible(ctl);
+    }
+    if (mode === 'first') {
+      // a search of one execution (most cells of a check) gains nothing from a snapshot:
+      // it is taken at the second execution
+      mode = 'rerun';
+      if (opts.snapshot === false) status = 'off (snapshot: false)';
+      else if (end.kind !== 'done') status = `the setup ended with ${end.kind}`;
+      else mode = 'second';
+    } else if (mode === 'second') {
+      mode = 'rerun';
+      detach();
+      const snap = snapshotSetup(s, runOpts, runner, hooks.violations);
+      if (typeof snap === 'string') status = snap;
+      else {
+        mode = snap;
+        status = 'snapshot';
+      }
+      // this execution runs from a copy (or, refused, from a world of its own)
+      return program(ctl);
+    }
+    return threads(ctl, hooks, runner);
+  };
+  return Object.assign(program, { snapshotStatus: () => status });
 }
 
-function searchOptions(opts: ExploreOptions): SearchOptions {
-  const { variant: _v, knobs: _k, maxSteps: _m, only, properties: _p, noReplays: _n, ...rest } = opts;
+/** The search's own options among `opts`. */
+export function searchOptions(opts: ExploreOptions): SearchOptions {
+  const { variant: _v, knobs: _k, maxSteps: _m, only, properties: _p, noReplays: _n, noShrink: _ns, workers: _w, snapshot: _s, ...rest } = opts;
   return { ...rest, ...(only === undefined ? {} : { properties: only }) };
 }
 
@@ -165,9 +314,31 @@ function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario'
   };
 }
 
+/** The search behind an exploration: over worker threads when asked and possible, else in this thread. */
+function searchFor(s: Scenario, opts: ExploreOptions): { search: Search | ParallelSearch; program: Program } {
+  const program = scenarioProgram(s, opts);
+  const text = scenarioText(s);
+  const workers = opts.workers ?? 1;
+  if (workers > 1 && text !== undefined && (opts.properties ?? []).length === 0) {
+    return { search: new ParallelSearch(program, { text, file: s.file, hash: s.hash }, workerOptions(opts), searchOptions(opts), workers), program };
+  }
+  return { search: new Search(program, searchOptions(opts)), program };
+}
+
+/**
+ * The search's result with each counterexample shrunk (unless `noShrink`): in this thread,
+ * after the search, so it is the same whatever the number of workers.
+ */
+function shrunk(r: SearchResult, program: Program, opts: ExploreOptions): SearchResult {
+  if (opts.noShrink === true || r.counterexamples.length === 0) return r;
+  return { ...r, counterexamples: r.counterexamples.map((cx) => shrinkCounterexample(program, cx)) };
+}
+
 /** Explore a loaded scenario to the end of its budgets. */
 export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
-  const search = runSearch(scenarioProgram(s, opts), searchOptions(opts));
+  const { search: x, program } = searchFor(s, opts);
+  x.step();
+  const search = shrunk(x.result(), program, opts);
   return { ...meta(s, opts), search, counterexamples: replays(s, search, opts) };
 }
 
@@ -176,13 +347,16 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
  * between them (progress lines, Ctrl-C).
  */
 export class ScenarioExploration {
-  private readonly search: Search;
+  private readonly search: Search | ParallelSearch;
+  private readonly program: Program;
 
   constructor(
     private readonly s: Scenario,
     private readonly opts: ExploreOptions = {},
   ) {
-    this.search = new Search(scenarioProgram(s, opts), searchOptions(opts));
+    const x = searchFor(s, opts);
+    this.search = x.search;
+    this.program = x.program;
   }
 
   /** Run for about `ms` of wall time; true when the search is over. */
@@ -195,7 +369,7 @@ export class ScenarioExploration {
   }
 
   result(): ExploreResult {
-    const search = this.search.result();
+    const search = shrunk(this.search.result(), this.program, this.opts);
     return { ...meta(this.s, this.opts), search, counterexamples: replays(this.s, search, this.opts) };
   }
 }

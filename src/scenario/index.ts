@@ -1,5 +1,5 @@
 /** Scenario files: load (YAML + validation), run under a schedule, report. */
-export { loadScenario, type LoadResult, type Scenario, type ProcessDecl, type ThreadDecl, type StepDecl, type RunExpect } from './load.js';
+export { loadScenario, scenarioText, type LoadResult, type Scenario, type ProcessDecl, type ThreadDecl, type StepDecl, type RunExpect } from './load.js';
 export { formatScenarioError, type ScenarioError } from './source.js';
 export { runScenario, waitCycle, type RunOptions, type RunResult, type StepResult, type StepStatus, type RunVerdict } from './run.js';
 export { ScenarioInputError, parseSchedule, encodeToken, decodeToken, mulberry32, type ScheduleSpec, type ReplayToken } from './schedule.js';
@@ -13,4 +13,5 @@ export type { StepCtx, Outcome, Binding } from './context.js';
 export type { VariantChoice, KnobValue } from './variant.js';
 export { exploreScenario, ScenarioExploration, scenarioProgram, type ExploreOptions, type ExploreResult, type UserProperty } from './explore.js';
 export { checkSuite, type CheckOptions, type CheckResult, type CheckCell, type DefectRow } from './check-suite.js';
+export { ParallelSearch, WorkerPool, runCells, workerOptions, type WorkerExploreOptions, type CellOptions, type CellResult, type ScenarioSource } from './parallel.js';
 export { renderExplore, exploreToJson, renderCheck, checkToJson } from './explore-report.js';

@@ -538,21 +538,28 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
     return { ok: false, errors: errs.length > 0 ? errs : [src.errorAt([], 'invalid scenario')] };
   }
   const t = top.data;
-  return {
-    ok: true,
-    scenario: {
-      file: fileName,
-      name: t.name ?? null,
-      description: t.description ?? null,
-      hash: fnv1a64(canonicalJson(data)),
-      variant,
-      machine: plan,
-      processes,
-      expect: t.expect ?? {},
-      maxSteps: t.max_steps ?? DEFAULT_MAX_STEPS,
-      schedule,
-      defect: t.defect === undefined ? null : { id: t.defect.id, presentIn: t.defect.present_in, property: t.defect.property ?? null, foundIn: t.defect.found_in ?? t.defect.present_in },
-      properties: (t.properties ?? []).map((p, i) => ({ name: p.name, event: p.event, where: p.where ?? {}, atMost: p.at_most ?? 0, line: src.errorAt(['properties', i], '').line })),
-    },
+  const scenario: Scenario = {
+    file: fileName,
+    name: t.name ?? null,
+    description: t.description ?? null,
+    hash: fnv1a64(canonicalJson(data)),
+    variant,
+    machine: plan,
+    processes,
+    expect: t.expect ?? {},
+    maxSteps: t.max_steps ?? DEFAULT_MAX_STEPS,
+    schedule,
+    defect: t.defect === undefined ? null : { id: t.defect.id, presentIn: t.defect.present_in, property: t.defect.property ?? null, foundIn: t.defect.found_in ?? t.defect.present_in },
+    properties: (t.properties ?? []).map((p, i) => ({ name: p.name, event: p.event, where: p.where ?? {}, atMost: p.at_most ?? 0, line: src.errorAt(['properties', i], '').line })),
   };
+  SOURCES.set(scenario, text);
+  return { ok: true, scenario };
+}
+
+/** The text each loaded scenario came from (worker threads reload a scenario from it). */
+const SOURCES = new WeakMap<Scenario, string>();
+
+/** The text `s` was loaded from (undefined: not made by loadScenario). */
+export function scenarioText(s: Scenario): string | undefined {
+  return SOURCES.get(s);
 }

@@ -13,6 +13,7 @@ import { point, type Task } from '../kernel/sched/task.js';
 import type { Outcome } from './context.js';
 import { defineOp, hex, refText, short } from './op-def.js';
 import { addr, cfgSize, device, type DeviceRef, type NameRef, obj, uint } from './values.js';
+import { SideTable } from '../kernel/side-table.js';
 
 const PAGE = 4096;
 
@@ -51,7 +52,7 @@ export const COUNTABLE_EVENTS = [
 type CountableEvent = (typeof COUNTABLE_EVENTS)[number];
 
 /** Per run (System): the count of each kind when an `events` step last asked. */
-const lastCounts = new WeakMap<object, Map<string, number>>();
+const lastCounts = new SideTable<object, Map<string, number>>('lastCounts');
 
 const eventKind = z.enum(COUNTABLE_EVENTS, { error: `expected an event kind: ${COUNTABLE_EVENTS.join(', ')}` });
 

@@ -13,6 +13,7 @@ import type { RunEnd, SchedObserver } from '../kernel/sched/scheduler.js';
 import type { Task } from '../kernel/sched/task.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { Knobs } from '../kernel/variant/knobs.js';
+import { reachable, Snapshot, SnapshotRefused } from '../check/snapshot.js';
 import { System } from '../system.js';
 import type { Process } from '../user/process.js';
 import { type Binding, type Outcome, type StepCtx, Unavailable } from './context.js';
@@ -276,8 +277,11 @@ function allThreadNames(s: Scenario): string[] {
   return out;
 }
 
-/** Run a loaded scenario. Throws ScenarioInputError for bad options (unknown variant, bad token...). */
-export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
+/**
+ * A Runner for a loaded scenario, built and checked as `runScenario` does (the explorer
+ * drives its phases itself). Throws ScenarioInputError for bad options.
+ */
+export function prepareRun(s: Scenario, opts: RunOptions = {}): Runner {
   const { choice, schedule } = resolveRun(s, opts);
   const vErr = checkVariant(choice);
   if (vErr.length > 0) throw new ScenarioInputError(vErr.map((e) => e.message).join('; '));
@@ -286,13 +290,95 @@ export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
     for (const e of schedule.entries) if (!names.includes(e.thread)) throw new ScenarioInputError(`schedule names an unknown thread '${e.thread}' (threads: ${names.join(', ')})`);
   }
   const knobs = resolveKnobs(choice);
-  const runner = new Runner(s, choice, knobs, schedule, opts.maxSteps ?? s.maxSteps, opts.lockdep, opts.stepHook ?? null);
-  if (opts.observer !== undefined) runner.sys.kernel.sched.observer = opts.observer;
+  const runner = new Runner(s, choice, knobs, schedule, opts.maxSteps ?? s.maxSteps, opts.lockdep);
+  runner.hookUp({ schedule, observer: opts.observer ?? null, stepHook: opts.stepHook ?? null });
+  return runner;
+}
+
+/** Run a loaded scenario. Throws ScenarioInputError for bad options (unknown variant, bad token...). */
+export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
+  const runner = prepareRun(s, opts);
   if (opts.attach !== undefined) opts.attach(runner.sys, runner.nameOf);
   return runner.run();
 }
 
-class Runner {
+/** A Runner recorded between its phases, with what the caller keeps beside it (see snapshotSetup). */
+export interface SetupWorld<T> {
+  readonly runner: Runner;
+  readonly extra: T;
+}
+
+/** A second world's setup needed a choice (see snapshotSetup). */
+class SetupChoiceRefused extends Error {}
+
+/**
+ * Record `runner` (built with `opts` by prepareRun, its setup run, not yet its threads)
+ * so that copies of it can run the thread phase: each `restore()` is a Runner of its
+ * own (hookUp it, then runThreads). Returns why not when a copy could not be faithful.
+ *
+ * The runner is unhooked first (a hook is a closure over the caller's state). What every
+ * world shares is found by building a second world the same way: objects both reach are
+ * global (module constants, the scenario, device templates) and are kept, not copied; a
+ * function only the first reaches is a closure over its state, which no copy could
+ * rebind, so the snapshot is refused (as for a generator in flight, a WeakMap...). The
+ * setup's events are frozen and shared: nothing changes an event once emitted, and a
+ * change would now throw rather than alter every copy.
+ */
+export function snapshotSetup<T>(s: Scenario, opts: RunOptions, runner: Runner, extra: T): Snapshot<SetupWorld<T>> | string {
+  if (runner.phaseName !== 'setup') return 'the runner is not between its phases';
+  if (!runner.unhook()) return 'the setup made a scheduling choice';
+  const refuseChoice = (): number => {
+    throw new SetupChoiceRefused();
+  };
+  const b = prepareRun(s, { ...opts, schedule: { kind: 'custom', pick: refuseChoice, description: 'setup' }, observer: undefined, stepHook: undefined });
+  let global: Set<object>;
+  try {
+    if (b.setup().kind !== 'done' || !b.unhook()) return 'a second setup did not end as the first';
+    global = reachable(b);
+  } catch (e) {
+    if (e instanceof SetupChoiceRefused) return 'the setup has a scheduling choice';
+    throw e;
+  }
+  for (const ev of runner.sys.events.all()) Object.freeze(ev);
+  try {
+    return Snapshot.take<SetupWorld<T>>({ runner, extra }, { shared: (o) => global.has(o), allowFunction: () => false });
+  } catch (e) {
+    if (e instanceof SnapshotRefused) return e.message;
+    throw e;
+  }
+}
+
+/** The hooks a Runner calls out through; set again on every copy of a snapshot (see Runner). */
+export interface RunnerHooks {
+  /** The schedule of the choices from now on. */
+  readonly schedule: ScheduleSpec;
+  /** Watches every scheduler step (the explorer's trace), or null. */
+  readonly observer: SchedObserver | null;
+  /** Told when each step's operation starts and ends, or null. */
+  readonly stepHook: StepHook | null;
+}
+
+/** The schedule of a Runner without hooks (hookUp gives it one again). */
+const UNHOOKED: ScheduleSpec = { kind: 'rr' };
+
+/** A thread's kernel name (the display name of a Runner without hooks). */
+function kernelName(t: KThread): string {
+  return t.name;
+}
+
+/**
+ * One run of a scenario in two phases: `setup()` creates every process and runs each
+ * process's setup steps (one process at a time), `runThreads()` starts every thread and
+ * runs them under the schedule, then judges the run. `run()` is both.
+ *
+ * Between the phases the explorer copies the whole Runner (src/check/snapshot.ts): its
+ * System, step results, bindings, thread records and the threads of children forked
+ * during setup. A copy must not share a closure over the original's state, so every
+ * function the Runner installs (the chooser, the scheduler's observer and death handler,
+ * the step hook, `nameOf`) is set by `hookUp` and removed by `unhook`: unhook before
+ * taking the snapshot, and hookUp each copy.
+ */
+export class Runner {
   readonly sys: System;
   private readonly results: StepResult[] = [];
   private readonly resultOf = new Map<StepDecl, StepResult>();
@@ -300,39 +386,93 @@ class Runner {
   private readonly threads: ThreadRt[] = [];
   private readonly bugs: { thread: string; fn: string; message: string; label: string }[] = [];
   private readonly deviceNames: Map<string, string>;
-  private readonly chooser: RecordingChooser;
+  private chooser: RecordingChooser | null = null;
+  private schedule: ScheduleSpec;
+  private hook: StepHook | null = null;
   /** Threads of children forked during setup, started when the threads start. */
   private readonly deferred: ThreadRt[] = [];
+  /** The scenario's name of a kernel thread (its kernel name when the scenario did not create it). */
+  nameOf: (t: KThread) => string = kernelName;
+  // between the phases
+  private phase: 'new' | 'setup' | 'threads' = 'new';
+  private stepBase = 0;
+  private setupEnd: RunEnd = { kind: 'done' };
+  private readonly procs: { rt: ProcRt; p: Process }[] = [];
+  private readonly mains: ThreadRt[] = [];
+  private readonly workers: { decl: ThreadDecl; proc: number; view: Process }[] = [];
 
   constructor(
     private readonly s: Scenario,
     private readonly choice: VariantChoice,
     private readonly knobs: Knobs,
-    private readonly schedule: ScheduleSpec,
+    schedule: ScheduleSpec,
     private readonly maxSteps: number,
     lockdep: boolean | undefined,
-    private readonly hook: StepHook | null,
   ) {
+    this.schedule = schedule;
     this.sys = new System({ machine: s.machine.spec, variant: knobs, ...(lockdep === undefined ? {} : { lockdep }) });
     this.deviceNames = new Map(s.machine.devices.map((d) => [d.name, d.bdf]));
     for (const d of s.machine.devices) {
       const fn = this.sys.hw.findFunction(d.bdf);
       if (fn === undefined || fn.model !== d.model) throw new Error(`machine plan mismatch: ${d.name} expected ${d.model} at ${d.bdf}, found ${fn?.model ?? 'nothing'}`);
     }
-    this.chooser = new RecordingChooser(schedule, (t) => this.threadOfTid.get(t.tid) ?? t.name);
-    const sched = this.sys.kernel.sched;
-    const prev = sched.onDeath;
-    sched.onDeath = (t: KThread, e: KernelBug) => {
-      this.bugs.push({ thread: this.threadOfTid.get(t.tid) ?? t.name, fn: e.fn, message: e.message, label: t.label });
-      // the kernel's own handler (if it installs one) reports the oops; else the event is emitted here
-      if (prev !== null) prev(t, e);
-      else this.sys.events.emit({ kind: 'bug', message: e.message, fn: e.fn });
-    };
     // every declared step has a result from the start ("not-run" until it runs)
     for (const p of s.processes) {
       this.declare(p.setup, p.name, p.name, 'setup');
       this.declareThreads(p.threads, p.name);
     }
+  }
+
+  /**
+   * Install the per-execution hooks: a fresh chooser for `schedule` (the choices made so
+   * far are kept: a copy continues the original's record), the scheduler's observer, its
+   * death handler (kernel BUGs are recorded here), the step hook and `nameOf`.
+   */
+  hookUp(h: RunnerHooks): void {
+    const old = this.chooser;
+    this.schedule = h.schedule;
+    this.nameOf = (t: KThread): string => this.threadOfTid.get(t.tid) ?? t.name;
+    const chooser = new RecordingChooser(h.schedule, this.nameOf);
+    if (old !== null) {
+      chooser.choices.push(...old.choices);
+      chooser.warnings.push(...old.warnings);
+    }
+    this.chooser = chooser;
+    this.hook = h.stepHook;
+    const sched = this.sys.kernel.sched;
+    sched.observer = h.observer;
+    sched.onDeath = (t: KThread, e: KernelBug) => {
+      this.bugs.push({ thread: this.threadOfTid.get(t.tid) ?? t.name, fn: e.fn, message: e.message, label: t.label });
+      this.sys.events.emit({ kind: 'bug', message: e.message, fn: e.fn });
+    };
+  }
+
+  /**
+   * Remove every hook (see the class comment). A chooser that made no choice is simply
+   * dropped; after choices unhook refuses (returns false, hooks left in place): a new
+   * chooser could not continue a random or list schedule where the old one was.
+   */
+  unhook(): boolean {
+    const c = this.chooser;
+    if (c !== null && (c.choices.length > 0 || c.warnings.length > 0)) return false;
+    this.chooser = null;
+    this.schedule = UNHOOKED;
+    this.hook = null;
+    this.nameOf = kernelName;
+    const sched = this.sys.kernel.sched;
+    sched.observer = null;
+    sched.onDeath = null;
+    return true;
+  }
+
+  /** Which phase ran last: 'new' (none), 'setup', 'threads'. */
+  get phaseName(): 'new' | 'setup' | 'threads' {
+    return this.phase;
+  }
+
+  /** Choices made so far (by the setup, once it ran). */
+  get choiceCount(): number {
+    return this.chooser?.choices.length ?? 0;
   }
 
   private declare(steps: readonly StepDecl[], thread: string, process: string, phase: 'setup' | 'thread'): void {
@@ -354,9 +494,6 @@ class Runner {
     this.threads.push(rt);
     return rt;
   }
-
-  /** The scenario's name of a kernel thread (its kernel name when the scenario did not create it). */
-  readonly nameOf = (t: KThread): string => this.threadOfTid.get(t.tid) ?? t.name;
 
   private start(rt: ThreadRt): void {
     this.sys.kernel.sched.start(rt.kthread, this.threadTask(rt), `${rt.name}: start`);
@@ -420,48 +557,64 @@ class Runner {
   }
 
   private runSched(): RunEnd {
-    return this.sys.kernel.sched.run(this.chooser.choose, Math.max(0, this.maxSteps - this.sys.kernel.sched.steps));
+    const chooser = this.chooser;
+    if (chooser === null) throw new Error('Runner: no hooks (hookUp before running)');
+    return this.sys.kernel.sched.run(chooser.choose, Math.max(0, this.maxSteps - this.sys.kernel.sched.steps));
   }
 
+  /** Both phases. */
   run(): RunResult {
-    const sched = this.sys.kernel.sched;
-    const stepBase = sched.steps;
-    let end: RunEnd = { kind: 'done' };
-    const procs: { rt: ProcRt; p: Process }[] = [];
-    const mains: ThreadRt[] = [];
-    // create every process and thread first (thread ids in declaration order)
+    this.setup();
+    return this.runThreads();
+  }
+
+  /**
+   * The setup phase: create every process and its setup thread (thread ids in
+   * declaration order), then run each process's setup steps, one process at a time.
+   * Returns how it ended ('done' unless a setup deadlocked, halted or hit the step limit).
+   */
+  setup(): RunEnd {
+    if (this.phase !== 'new') throw new Error(`Runner.setup: already ran (${this.phase})`);
+    this.phase = 'setup';
+    this.stepBase = this.sys.kernel.sched.steps;
     for (const pd of this.s.processes) {
       const p = this.sys.spawnProcess(pd.name);
       const proc: ProcRt = { name: pd.name, exited: false };
-      procs.push({ rt: proc, p });
-      const setupBindings = new Map<string, Binding>();
-      const setupRt = this.newThread(pd.name, proc, 'setup', p, pd.setup, setupBindings);
-      mains.push(setupRt);
+      this.procs.push({ rt: proc, p });
+      this.mains.push(this.newThread(pd.name, proc, 'setup', p, pd.setup, new Map<string, Binding>()));
     }
-    const workers: { decl: ThreadDecl; proc: number; view: Process }[] = [];
     this.s.processes.forEach((pd, i) => {
-      const pr = procs[i];
+      const pr = this.procs[i];
       if (pr === undefined) return;
-      for (const t of pd.threads) workers.push({ decl: t, proc: i, view: pr.p.thread(t.name) });
+      for (const t of pd.threads) this.workers.push({ decl: t, proc: i, view: pr.p.thread(t.name) });
     });
-    // setup: one process at a time
-    for (const m of mains) {
+    let end: RunEnd = { kind: 'done' };
+    for (const m of this.mains) {
       if (m.steps.length === 0) continue;
       this.start(m);
       end = this.runSched();
       if (end.kind !== 'done') break;
     }
+    this.setupEnd = end;
+    return end;
+  }
+
+  /** The thread phase (after `setup`): start every thread, run them under the schedule, judge the run. */
+  runThreads(): RunResult {
+    if (this.phase !== 'setup') throw new Error(`Runner.runThreads: ${this.phase === 'new' ? 'the setup has not run' : 'already ran'}`);
+    this.phase = 'threads';
+    let end = this.setupEnd;
     if (end.kind === 'done') {
-      for (const w of workers) {
-        const proc = procs[w.proc];
-        const setup = mains[w.proc];
+      for (const w of this.workers) {
+        const proc = this.procs[w.proc];
+        const setup = this.mains[w.proc];
         if (proc === undefined || setup === undefined) continue;
         this.start(this.newThread(w.decl.name, proc.rt, 'thread', w.view, w.decl.steps, new Map(setup.ctx.bindings)));
       }
       for (const d of this.deferred) this.start(d);
       end = this.runSched();
     }
-    return this.finish(end, sched.steps - stepBase);
+    return this.finish(end, this.sys.kernel.sched.steps - this.stepBase);
   }
 
   private finish(end: RunEnd, schedulerSteps: number): RunResult {
@@ -496,7 +649,8 @@ class Runner {
     const runVerdicts = this.runVerdicts(this.s.expect, end, platformErrors.length, lockdep.length, warnings.length);
     const met = this.results.filter((r) => r.verdict === 'met').length + runVerdicts.filter((v) => v.met).length;
     const failed = this.results.filter((r) => r.verdict === 'failed').length + runVerdicts.filter((v) => !v.met).length;
-    const token = encodeToken({ variant: this.choice.base, knobs: this.choice.knobs, hash: this.s.hash, choices: this.chooser.choices });
+    const choices = this.chooser?.choices ?? [];
+    const token = encodeToken({ variant: this.choice.base, knobs: this.choice.knobs, hash: this.s.hash, choices });
     return {
       scenario: { file: this.s.file, name: this.s.name, hash: this.s.hash },
       variant: { base: this.choice.base, knobs: this.choice.knobs, effective: this.knobs },
@@ -510,9 +664,9 @@ class Runner {
       lockdep,
       runVerdicts,
       expectations: { met, failed },
-      scheduleWarnings: this.chooser.warnings,
+      scheduleWarnings: this.chooser?.warnings ?? [],
       variantWarnings: variantWarnings(this.choice),
-      choices: this.chooser.choices,
+      choices,
       schedulerSteps,
       token,
       events,

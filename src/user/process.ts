@@ -125,7 +125,7 @@ export class Process {
     this.kthread = thread ?? proc.mainThread;
     this.mm = asMm(proc.mm);
     this.arena = arena ?? { base: 0, used: 0, size: 0 };
-    this.ops = this.makeOps();
+    this.ops = new Process.Ops(this);
   }
 
   /** A new process named `name` with one thread. */
@@ -151,56 +151,110 @@ export class Process {
     return this.k.sched.runSync(this.kthread, task, label);
   }
 
-  private makeOps(): ProcessOps {
-    const k = this.k;
-    const proc = this.kproc;
-    const self = this;
-    return {
-      open: (path, flags = O_RDWR) => sysOpen(k, proc, path, flags),
-      close: (fd) => sysClose(k, proc, fd),
-      read: (fd, buf, count) => sysRead(k, proc, fd, buf, count),
-      write: (fd, buf, count) => sysWrite(k, proc, fd, buf, count),
-      pread: (fd, buf, count, offset) => sysPread(k, proc, fd, buf, count, offset),
-      pwrite: (fd, buf, count, offset) => sysPwrite(k, proc, fd, buf, count, offset),
-      ioctl: (fd, cmd, arg) => sysIoctl(k, proc, fd, cmd, arg),
-      mmap: (addr, len, prot, flags, fd, offset) => sysMmap(k, proc, addr, len, prot, flags, fd, offset),
-      munmap: (addr, len) => sysMunmap(k, proc, addr, len),
-      eventfd: (initval, flags) => sysEventfd(k, proc, initval, flags),
-      futex: (uaddr, op, val, uaddr2, val3) => sysFutex(k, uaddr, op, val, uaddr2, val3),
-      *fork(openBeforeCopy?: boolean): Task<Process | number> {
-        const r = yield* sysForkProcess(k, proc, openBeforeCopy);
-        if (typeof r === 'number') return r;
-        return new Process(k, r, undefined, { ...self.arena });
-      },
-      load: (addr, size) => userAccess(k, addr, size, false, 0n),
-      store: (addr, size, value) => userAccess(k, addr, size, true, BigInt(value)),
-      *readBytes(addr, len): Task<ReadBytesResult> {
-        const r = yield* userReadBytes(k, addr, len);
-        return r.signal === null ? { ok: true, data: r.data } : { ...r.signal, data: r.data };
-      },
-      *writeBytes(addr, data): Task<WriteBytesResult> {
-        const r = yield* userWriteBytes(k, addr, data);
-        return r.signal === null ? { ok: true } : { ...r.signal, done: r.done };
-      },
-      alloc: (len) => self.allocTask(len),
-      *preadBytes(fd, count, offset): Task<ReadResult> {
-        const buf = self.scratchReady(count) ? self.scratch.addr : yield* self.scratchTask(count);
-        if (buf < 0) return { ret: buf, data: new Uint8Array(0) };
-        const ret = yield* sysPread(k, proc, fd, buf, count, offset);
-        if (ret <= 0) return { ret, data: new Uint8Array(0) };
-        const r = yield* userReadBytes(k, buf, ret);
-        return { ret, data: r.data };
-      },
-      *pwriteBytes(fd, data, offset): Task<number> {
-        const buf = self.scratchReady(data.length) ? self.scratch.addr : yield* self.scratchTask(data.length);
-        if (buf < 0) return buf;
-        const w = yield* userWriteBytes(k, buf, data);
-        if (w.signal !== null) return -14; // -EFAULT: the scratch buffer is ordinary memory
-        return yield* sysPwrite(k, proc, fd, buf, data.length, offset);
-      },
-      exit: () => exitProcess(k, proc),
-    };
-  }
+  /**
+   * The class of `ops`: methods over one view (`this.p`), not closures, so that a copy of
+   * a whole System (the explorer's snapshots, src/check/snapshot.ts) runs its own
+   * processes. Nested here to reach the view's arena and scratch buffer.
+   */
+  private static readonly Ops = class ProcessOpsOf implements ProcessOps {
+    constructor(private readonly p: Process) {}
+
+    open(path: string, flags = O_RDWR): Task<number> {
+      return sysOpen(this.p.k, this.p.kproc, path, flags);
+    }
+
+    close(fd: number): Task<number> {
+      return sysClose(this.p.k, this.p.kproc, fd);
+    }
+
+    read(fd: number, buf: number, count: number): Task<number> {
+      return sysRead(this.p.k, this.p.kproc, fd, buf, count);
+    }
+
+    write(fd: number, buf: number, count: number): Task<number> {
+      return sysWrite(this.p.k, this.p.kproc, fd, buf, count);
+    }
+
+    pread(fd: number, buf: number, count: number, offset: number): Task<number> {
+      return sysPread(this.p.k, this.p.kproc, fd, buf, count, offset);
+    }
+
+    pwrite(fd: number, buf: number, count: number, offset: number): Task<number> {
+      return sysPwrite(this.p.k, this.p.kproc, fd, buf, count, offset);
+    }
+
+    ioctl(fd: number, cmd: number, arg: number): Task<number> {
+      return sysIoctl(this.p.k, this.p.kproc, fd, cmd, arg);
+    }
+
+    mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): Task<number> {
+      return sysMmap(this.p.k, this.p.kproc, addr, len, prot, flags, fd, offset);
+    }
+
+    munmap(addr: number, len: number): Task<number> {
+      return sysMunmap(this.p.k, this.p.kproc, addr, len);
+    }
+
+    eventfd(initval: number, flags: number): Task<number> {
+      return sysEventfd(this.p.k, this.p.kproc, initval, flags);
+    }
+
+    futex(uaddr: number, op: number, val: number, uaddr2: number, val3: number): Task<number> {
+      return sysFutex(this.p.k, uaddr, op, val, uaddr2, val3);
+    }
+
+    *fork(openBeforeCopy?: boolean): Task<Process | number> {
+      const p = this.p;
+      const r = yield* sysForkProcess(p.k, p.kproc, openBeforeCopy);
+      if (typeof r === 'number') return r;
+      return new Process(p.k, r, undefined, { ...p.arena });
+    }
+
+    load(addr: number, size: AccessSize): Task<CpuAccessResult> {
+      return userAccess(this.p.k, addr, size, false, 0n);
+    }
+
+    store(addr: number, size: AccessSize, value: bigint | number): Task<CpuAccessResult> {
+      return userAccess(this.p.k, addr, size, true, BigInt(value));
+    }
+
+    *readBytes(addr: number, len: number): Task<ReadBytesResult> {
+      const r = yield* userReadBytes(this.p.k, addr, len);
+      return r.signal === null ? { ok: true, data: r.data } : { ...r.signal, data: r.data };
+    }
+
+    *writeBytes(addr: number, data: Uint8Array): Task<WriteBytesResult> {
+      const r = yield* userWriteBytes(this.p.k, addr, data);
+      return r.signal === null ? { ok: true } : { ...r.signal, done: r.done };
+    }
+
+    alloc(len: number): Task<number> {
+      return this.p.allocTask(len);
+    }
+
+    *preadBytes(fd: number, count: number, offset: number): Task<ReadResult> {
+      const p = this.p;
+      const buf = p.scratchReady(count) ? p.scratch.addr : yield* p.scratchTask(count);
+      if (buf < 0) return { ret: buf, data: new Uint8Array(0) };
+      const ret = yield* sysPread(p.k, p.kproc, fd, buf, count, offset);
+      if (ret <= 0) return { ret, data: new Uint8Array(0) };
+      const r = yield* userReadBytes(p.k, buf, ret);
+      return { ret, data: r.data };
+    }
+
+    *pwriteBytes(fd: number, data: Uint8Array, offset: number): Task<number> {
+      const p = this.p;
+      const buf = p.scratchReady(data.length) ? p.scratch.addr : yield* p.scratchTask(data.length);
+      if (buf < 0) return buf;
+      const w = yield* userWriteBytes(p.k, buf, data);
+      if (w.signal !== null) return -14; // -EFAULT: the scratch buffer is ordinary memory
+      return yield* sysPwrite(p.k, p.kproc, fd, buf, data.length, offset);
+    }
+
+    exit(): Task<void> {
+      return exitProcess(this.p.k, this.p.kproc);
+    }
+  };
 
   /** Bump-allocate `len` bytes (16-byte aligned) from the process's anonymous arena; address or -errno. */
   private *allocTask(len: number): Task<number> {

@@ -98,6 +98,7 @@ import {
   type VfioSparseMmapArea,
 } from '../uapi/vfio.js';
 import type { Process } from './process.js';
+import { SideTable } from '../kernel/side-table.js';
 
 /** O_RDWR */
 const O_RDWR = 0o2;
@@ -141,7 +142,7 @@ interface Scratch {
   addr: number;
   size: number;
 }
-const scratchOf = new WeakMap<Process, Scratch>();
+const scratchOf = new SideTable<Process, Scratch>('scratchOf');
 
 /** A user buffer of at least `len` bytes in `proc`'s memory (reused across calls); an address or -errno. */
 export function scratch(proc: Process, len: number): number {
@@ -341,6 +342,12 @@ export type IrqSetData =
   | { readonly kind: 'bool'; readonly values: readonly boolean[] }
   | { readonly kind: 'eventfd'; readonly fds: readonly number[] };
 
+/**
+ * writeConfig's staging buffers by value size: the bytes are written into the process's
+ * memory before writeRegion returns and never kept, so one buffer per size serves every call.
+ */
+const CONFIG_VALUE_BUF = [new Uint8Array(0), new Uint8Array(1), new Uint8Array(2), new Uint8Array(3), new Uint8Array(4)] as const;
+
 /** A VFIO device fd (from VFIO_GROUP_GET_DEVICE_FD). */
 export class VfioDeviceHandle {
   constructor(
@@ -527,7 +534,8 @@ export class VfioDeviceHandle {
 
   /** Config-space write of 1/2/4 bytes (little-endian). */
   writeConfig(offset: number, size: 1 | 2 | 4, value: number): VfioResult<void> {
-    const b = new Uint8Array(size);
+    // the value's bytes, staged in a buffer of this size that writeRegion copies out at once
+    const b = CONFIG_VALUE_BUF[size];
     for (let i = 0; i < size; i++) b[i] = (value >>> (8 * i)) & 0xff;
     const r = this.writeRegion(VFIO_PCI_CONFIG_REGION_INDEX, offset, b);
     if (!r.ok) return r;

@@ -43,6 +43,8 @@ export const EDU_REG_DMA_COUNT = 0x90;
 export const EDU_REG_DMA_CMD = 0x98;
 
 export const EDU_ID_VALUE = 0x010000ed;
+/** EDU_ID_VALUE as the bigint a register read returns (made once: it never changes). */
+const EDU_ID_BIG = BigInt(EDU_ID_VALUE);
 export const EDU_STATUS_COMPUTING = 0x01;
 export const EDU_STATUS_IRQFACT = 0x80;
 export const EDU_FACT_IRQ = 0x00000001;
@@ -95,7 +97,7 @@ export class EduState implements DeviceBehavior {
     if (addr >= 0x80 && size !== 4 && size !== 8) return ONES64;
     switch (addr) {
       case EDU_REG_ID:
-        return BigInt(EDU_ID_VALUE);
+        return EDU_ID_BIG;
       case EDU_REG_LIVENESS:
         return BigInt(this.addr4);
       case EDU_REG_FACTORIAL:

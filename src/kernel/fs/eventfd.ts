@@ -9,6 +9,7 @@ import type { KProcess } from '../proc.js';
 import type { SchedPoint, Task, Waitable } from '../sched/task.js';
 import type { KThread } from '../sched/thread.js';
 import { type FileOperations, type FilePos, KFile } from './file.js';
+import { SideTable } from '../side-table.js';
 
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
@@ -19,7 +20,7 @@ const EFD_SHARED_FCNTL_FLAGS = O_CLOEXEC | O_NONBLOCK;
 const EFD_FLAGS_SET = EFD_SHARED_FCNTL_FLAGS | EFD_SEMAPHORE;
 const ULLONG_MAX = 0xffff_ffff_ffff_ffffn;
 
-const ctxIds = new WeakMap<Kernel, { next: number }>();
+const ctxIds = new SideTable<Kernel, { next: number }>('ctxIds');
 
 /** struct eventfd_ctx */
 export class EventfdCtx implements Waitable {

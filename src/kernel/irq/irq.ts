@@ -24,7 +24,7 @@ export class IrqTable {
   private next = 32;
 
   constructor(private readonly k: Kernel) {
-    k.hw.setMsiHandler((addr, data, source) => this.dispatch(addr, data, source));
+    k.hw.setMsiHandler(this);
   }
 
   /** irq_domain_alloc_irqs: `n` consecutive irqs, base aligned to a power of two >= n. */
@@ -65,7 +65,8 @@ export class IrqTable {
     return this.descs.get(irq)?.handler != null;
   }
 
-  private dispatch(addr: number, data: number, source: PciFunctionHw): void {
+  /** The MSI sink (MsiSink): an MSI write reached the interrupt controller. */
+  deliverMsi(addr: number, data: number, source: PciFunctionHw): void {
     if ((addr & 0xfff00000) !== MSI_ADDR_BASE) return;
     const d = this.descs.get(data);
     this.k.events.emit({ kind: 'irq', irq: data, dev: source.name, vector: d?.vector ?? -1, eventfd: null });

@@ -9,6 +9,7 @@ import { EBUSY } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import type { Mutex } from '../locking/mutex.js';
 import type { Task } from '../sched/task.js';
+import { SideTable } from '../side-table.js';
 
 /** struct irq_bypass_producer */
 export interface IrqBypassProducer {
@@ -107,7 +108,7 @@ export class IrqBypass {
   }
 }
 
-const managers = new WeakMap<Kernel, IrqBypass>();
+const managers = new SideTable<Kernel, IrqBypass>('managers');
 
 /** The irqbypass manager of kernel `k` (one per kernel, like the module's globals). */
 export function irqBypass(k: Kernel): IrqBypass {

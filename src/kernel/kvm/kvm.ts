@@ -23,6 +23,7 @@ import { copyFromUser, copyToUser } from '../mm/index.js';
 import type { MmStructRef } from '../mm/types.js';
 import { threadProcess } from '../proc.js';
 import type { Task } from '../sched/task.js';
+import { SideTable } from '../side-table.js';
 
 const O_RDWR = 2;
 
@@ -88,6 +89,24 @@ export class Kvm {
   }
 }
 
+/**
+ * The file operations of KVM's files carry their module: the functions are shared by
+ * every kernel and find the module through the file (`file.fops.kvm`), not in a closure,
+ * so that a copy of the whole System (the explorer's snapshots, src/check/snapshot.ts)
+ * reaches its own.
+ */
+interface KvmFops extends FileOperations {
+  readonly kvm: KvmModule;
+}
+
+function kvmFops(kvm: KvmModule, ops: FileOperations): KvmFops {
+  return { kvm, ...ops };
+}
+
+function kvmOf(f: KFile): KvmModule {
+  return (f.fops as KvmFops).kvm;
+}
+
 /** The KVM module of one kernel: /dev/kvm and its file operations. */
 export class KvmModule {
   private nextVm = 1;
@@ -98,23 +117,38 @@ export class KvmModule {
   private readonly kvmDeviceFops: FileOperations;
 
   constructor(readonly k: Kernel) {
-    const self = this;
-    this.devFops = { unlockedIoctl: (_f, cmd, arg) => self.devIoctl(cmd, arg) };
-    this.vmFops = {
-      unlockedIoctl: (f, cmd, arg) => self.vmIoctl(f.privateData as Kvm, cmd, arg),
-      release: (f) => self.put(f.privateData as Kvm),
-    };
-    this.vcpuFops = {
-      unlockedIoctl: (f, cmd, arg) => self.vcpuIoctl(f.privateData as KvmVcpu, cmd, arg),
-      release: (f) => self.put((f.privateData as KvmVcpu).kvm),
-    };
-    this.kvmDeviceFops = {
-      unlockedIoctl: () => noIoctl(),
-      release: (f) => self.deviceRelease(f.privateData as KvmDevice),
-    };
-    registerDevice(k, '/dev/kvm', function* (_k: Kernel, flags: number): Task<KFile | number> {
-      return new KFile('/dev/kvm', self.devFops, flags);
-    });
+    this.devFops = kvmFops(this, KvmModule.DEV_FOPS);
+    this.vmFops = kvmFops(this, KvmModule.VM_FOPS);
+    this.vcpuFops = kvmFops(this, KvmModule.VCPU_FOPS);
+    this.kvmDeviceFops = kvmFops(this, KvmModule.DEVICE_FOPS);
+    registerDevice(k, '/dev/kvm', KvmModule.devOpen, this);
+  }
+
+  // The file operations are shared by every kernel and find their module through the
+  // file (see KvmFops).
+  private static readonly DEV_FOPS: FileOperations = {
+    unlockedIoctl: (f, cmd, arg) => kvmOf(f).devIoctl(cmd, arg),
+  };
+
+  private static readonly VM_FOPS: FileOperations = {
+    unlockedIoctl: (f, cmd, arg) => kvmOf(f).vmIoctl(f.privateData as Kvm, cmd, arg),
+    release: (f) => kvmOf(f).put(f.privateData as Kvm),
+  };
+
+  private static readonly VCPU_FOPS: FileOperations = {
+    unlockedIoctl: (f, cmd, arg) => kvmOf(f).vcpuIoctl(f.privateData as KvmVcpu, cmd, arg),
+    release: (f) => kvmOf(f).put((f.privateData as KvmVcpu).kvm),
+  };
+
+  private static readonly DEVICE_FOPS: FileOperations = {
+    unlockedIoctl: () => noIoctl(),
+    release: (f) => kvmOf(f).deviceRelease(f.privateData as KvmDevice),
+  };
+
+  /** /dev/kvm's open, for the module registered with the node. */
+  // eslint-disable-next-line require-yield
+  private static *devOpen(_k: Kernel, flags: number, m: KvmModule): Task<KFile | number> {
+    return new KFile('/dev/kvm', m.devFops, flags);
   }
 
   private installFd(f: KFile): number {
@@ -326,7 +360,7 @@ function* noIoctl(): Task<number> {
   return -ENOTTY;
 }
 
-const modules = new WeakMap<Kernel, KvmModule>();
+const modules = new SideTable<Kernel, KvmModule>('modules');
 
 /** Load KVM into kernel `k` (registers /dev/kvm); idempotent. */
 export function kvmInit(k: Kernel): KvmModule {

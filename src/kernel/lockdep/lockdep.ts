@@ -31,7 +31,7 @@
  * check_redundant (CONFIG_LOCKDEP_SMALL only).
  */
 import type { EventStream } from '../../events/stream.js';
-import type { LockKind, LockValidator } from '../locking/lock-ctx.js';
+import type { LockKind, LockSlot, LockValidator } from '../locking/lock-ctx.js';
 import type { KThread } from '../sched/thread.js';
 import { circularReport, type ChainEntry, recursiveReport, type ReportThread } from './report.js';
 import {
@@ -56,6 +56,9 @@ export interface LockdepOptions {
   /** The kernel release printed in report headers (print_kernel_ident), e.g. '5.8.0-vfio-sim'. */
   readonly release?: string;
 }
+
+/** How many held-lock entries a lock keeps for reuse (see acquire). */
+const ENTRY_CACHE = 6;
 
 /** A thread's lockdep state (task_struct::held_locks, lockdep_depth, curr_chain_key). */
 interface ThreadLocks {
@@ -123,7 +126,8 @@ export class Lockdep implements LockValidator {
   private readonly classes = new Map<string, LockClass>();
   /** The chain-key cache (lock_chains): the empty chain, root of every held-class sequence validated. */
   private readonly chains = new LockChain(0, null);
-  private readonly threads = new WeakMap<KThread, ThreadLocks>();
+  /** Per-thread lock state (a Map, not a WeakMap: a copy of the System copies it, see src/check/snapshot.ts). */
+  private readonly threads = new Map<KThread, ThreadLocks>();
   /** One-entry cache of `threads` (consecutive lock operations mostly come from one thread). */
   private lastThread: KThread | null = null;
   private lastLocks: ThreadLocks | null = null;
@@ -150,8 +154,37 @@ export class Lockdep implements LockValidator {
   }
 
   /** lock_acquire (kernel/locking/lockdep.c, 5.15) for a mutex or rwsem: write = exclusive, read = non-recursive read (down_read). */
-  acquire(t: KThread, lockId: string, cls: string, mode: 'r' | 'w', trylock: boolean, fn: string): void {
-    this.lockAcquire(t, lockId, cls, mode === 'w' ? 0 : 1, trylock, fn);
+  acquire(t: KThread, lockId: string, cls: string, mode: 'r' | 'w', trylock: boolean, fn: string, slot?: LockSlot): void {
+    if (!this.on) return;
+    // lockAcquire, with the class kept in the lock's slot after its first acquisition, and
+    // the entry of its last acquisition handed out again when it is no longer held and
+    // matches (entries are only read while held)
+    const read: LockRead = mode === 'w' ? 0 : 1;
+    let h: HeldLockEntry | null = null;
+    if (slot !== undefined && slot.vowner === this) {
+      // the lock's recent entries, one per acquiring function and mode (a few at most)
+      const cache = slot.ventry as HeldLockEntry[];
+      for (let i = 0; i < cache.length; i++) {
+        const e = cache[i] as HeldLockEntry;
+        if (!e.held && e.fn === fn && e.read === read && e.trylock === trylock) {
+          h = e;
+          break;
+        }
+      }
+      if (h === null) {
+        h = { lockId, cls: slot.vclass as LockClass, read, trylock, fn, prevChain: this.chains, held: false };
+        if (cache.length < ENTRY_CACHE) cache.push(h);
+        else cache[this.stats.acquires % ENTRY_CACHE] = h;
+      }
+    } else {
+      h = { lockId, cls: this.lockClass(cls), read, trylock, fn, prevChain: this.chains, held: false };
+      if (slot !== undefined) {
+        slot.vowner = this;
+        slot.vclass = h.cls;
+        slot.ventry = [h];
+      }
+    }
+    this.push(t, this.threadLocks(t), h, null, fn);
   }
 
   /** lock_release (kernel/locking/lockdep.c, 5.15). */
@@ -178,11 +211,11 @@ export class Lockdep implements LockValidator {
   }
 
   /** __might_fault (mm/memory.c, 5.8) → might_lock_read(&current->mm->mmap_lock): acquire for read and release at once. */
-  mightFault(t: KThread, lockId: string, cls: string, fn: string): void {
+  mightFault(t: KThread, lockId: string, cls: string, fn: string, slot?: LockSlot): void {
     if (!this.on) return;
     // Fast path: this chain plus a read of the class is validated already, so the
     // acquire-release pair would change nothing (a chain-cache hit, push and pop).
-    const c = this.classes.get(cls);
+    const c = slot !== undefined && slot.vowner === this ? (slot.vclass as LockClass) : this.classes.get(cls);
     if (c !== undefined && c.usedRead) {
       const next = this.threadLocks(t).chain.next?.get(c.ids[1]);
       if (next !== undefined && next.validated) {
@@ -205,7 +238,7 @@ export class Lockdep implements LockValidator {
   lockAcquire(t: KThread, lockId: string, cls: string, read: LockRead, trylock: boolean, fn: string, op?: string): void {
     if (!this.on) return;
     const c = this.lockClass(cls);
-    const h: HeldLockEntry = { lockId, cls: c, read, trylock, fn, prevChain: this.chains };
+    const h: HeldLockEntry = { lockId, cls: c, read, trylock, fn, prevChain: this.chains, held: false };
     this.push(t, this.threadLocks(t), h, op ?? null, fn);
   }
 
@@ -224,6 +257,7 @@ export class Lockdep implements LockValidator {
     st.chain = h.prevChain;
     if (i === st.held.length - 1) {
       st.held.pop();
+      h.held = false;
       return;
     }
     const reOp = op ?? releaseOp(h.cls.kind, mode);
@@ -231,11 +265,13 @@ export class Lockdep implements LockValidator {
       // one lock above (the common out-of-order release): re-acquire it without a list
       const top = st.held.pop() as HeldLockEntry;
       st.held.pop();
+      h.held = false;
       this.push(t, st, top, reOp, fn);
       return;
     }
     const above = st.held.splice(i + 1);
     st.held.pop();
+    h.held = false;
     this.reacquire(t, st, above, reOp, fn);
   }
 
@@ -330,6 +366,7 @@ export class Lockdep implements LockValidator {
     }
     if (!h.trylock && !this.validateChain(t, st, h, prev === this.chains, chain, op, fn)) return false;
     st.held.push(h);
+    h.held = true;
     st.chain = chain;
     return true;
   }

@@ -87,6 +87,11 @@ export interface HeldLockEntry {
   fn: string;
   /** The chain before this lock was pushed (held_lock::prev_chain_key). */
   prevChain: LockChain;
+  /**
+   * On a thread's held stack now (set when pushed, cleared when released): an entry that is
+   * not may be handed out again for the next acquisition of its lock in the same mode.
+   */
+  held: boolean;
 }
 
 /**

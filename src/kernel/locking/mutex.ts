@@ -1,15 +1,19 @@
 import { KernelBug } from '../sched/errors.js';
 import type { SchedPoint, Task, Waitable } from '../sched/task.js';
 import type { HeldLock, KThread } from '../sched/thread.js';
-import { currentThread, type LockCtx } from './lock-ctx.js';
+import { currentThread, type LockCtx, type LockSlot } from './lock-ctx.js';
 
 /**
  * A sleeping mutex (kernel/locking/mutex.c, modelled): FIFO waiters with direct
  * hand-off to the first waiter on unlock (the kernel may let a spinner steal; the
  * model always hands off, which is one of the kernel's legal outcomes).
  */
-export class Mutex implements Waitable {
+export class Mutex implements Waitable, LockSlot {
   owner: KThread | null = null;
+  /** The validator's view of this lock (LockSlot). */
+  vowner: unknown = null;
+  vclass: unknown = null;
+  ventry: unknown = null;
   readonly waiters: KThread[] = [];
   // the scheduling points, made on first use (most locks of a machine are never taken)
   private pLock_: SchedPoint | null = null;
@@ -50,7 +54,7 @@ export class Mutex implements Waitable {
   *lock(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pLock;
     const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn, this);
     if (this.owner === t) {
       // A real mutex would hang forever here; lockdep would have said so already.
       this.ctx.events.emit({ kind: 'lock.contended', lock: this.id, cls: this.cls, mode: 'w', fn });
@@ -69,7 +73,7 @@ export class Mutex implements Waitable {
     t.held.push(this.records.get('w', false, fn));
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
-    else ev.skip('lock.acquire');
+    else ev.skipCounted(ev.hot.lockAcquire);
   }
 
   /**
@@ -81,12 +85,12 @@ export class Mutex implements Waitable {
   lockPassed(fn: string): boolean {
     if (this.owner !== null || !this.ctx.sched.passPoint()) return false;
     const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn, this);
     this.owner = t;
     t.held.push(this.records.get('w', false, fn));
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
-    else ev.skip('lock.acquire');
+    else ev.skipCounted(ev.hot.lockAcquire);
     return true;
   }
 
@@ -98,7 +102,7 @@ export class Mutex implements Waitable {
       this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'w', fn });
       return false;
     }
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', true, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', true, fn, this);
     this.owner = t;
     t.held.push(this.records.get('w', true, fn));
     this.ctx.events.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: true, fn });
@@ -131,10 +135,14 @@ export class Mutex implements Waitable {
     this.ctx.validator?.release(t, this.id, this.cls, 'w', fn);
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'w', fn });
-    else ev.skip('lock.release');
-    const next = this.waiters.shift();
-    this.owner = next ?? null;
-    if (next !== undefined) this.ctx.sched.wake(next, this);
+    else ev.skipCounted(ev.hot.lockRelease);
+    if (this.waiters.length === 0) {
+      this.owner = null;
+      return;
+    }
+    const next = this.waiters.shift() as KThread; // not empty
+    this.owner = next;
+    this.ctx.sched.wake(next, this);
   }
 }
 

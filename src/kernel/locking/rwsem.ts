@@ -1,7 +1,7 @@
 import { KernelBug } from '../sched/errors.js';
 import type { SchedPoint, Task, Waitable } from '../sched/task.js';
 import type { HeldLock, KThread } from '../sched/thread.js';
-import { currentThread, type LockCtx } from './lock-ctx.js';
+import { currentThread, type LockCtx, type LockSlot } from './lock-ctx.js';
 import { dropHeld, HeldRecords, removeAt } from './mutex.js';
 
 interface RwWaiter {
@@ -16,7 +16,11 @@ interface RwWaiter {
  * two acquisitions. On release the lock is handed to the queue head: one writer, or
  * every queued reader (rwsem_mark_wake wakes all readers).
  */
-export class RwSemaphore implements Waitable {
+export class RwSemaphore implements Waitable, LockSlot {
+  /** The validator's view of this lock (LockSlot). */
+  vowner: unknown = null;
+  vclass: unknown = null;
+  ventry: unknown = null;
   /** Threads holding it for read (a thread appears once per acquisition). */
   readonly readers: KThread[] = [];
   writer: KThread | null = null;
@@ -84,14 +88,14 @@ export class RwSemaphore implements Waitable {
     t.held.push(this.records.get(mode, trylock, fn));
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode, trylock, fn });
-    else ev.skip('lock.acquire');
+    else ev.skipCounted(ev.hot.lockAcquire);
   }
 
   /** down_read (also mmap_read_lock for mmap_lock). */
   *downRead(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pRead;
     const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', false, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', false, fn, this);
     if (this.canRead()) {
       this.readers.push(t);
     } else {
@@ -111,7 +115,7 @@ export class RwSemaphore implements Waitable {
   downReadPassed(fn: string): boolean {
     if (!this.canRead() || !this.ctx.sched.passPoint()) return false;
     const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', false, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', false, fn, this);
     this.readers.push(t);
     this.granted(t, 'r', false, fn);
     return true;
@@ -121,7 +125,7 @@ export class RwSemaphore implements Waitable {
   downWritePassed(fn: string): boolean {
     if (!this.canWrite() || !this.ctx.sched.passPoint()) return false;
     const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn, this);
     this.writer = t;
     this.granted(t, 'w', false, fn);
     return true;
@@ -135,7 +139,7 @@ export class RwSemaphore implements Waitable {
   downReadTrylockPassed(fn: string): boolean {
     if (!this.canRead() || !this.ctx.sched.passPoint()) return false;
     const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', true, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', true, fn, this);
     this.readers.push(t);
     this.granted(t, 'r', true, fn);
     return true;
@@ -145,7 +149,7 @@ export class RwSemaphore implements Waitable {
   *downWrite(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pWrite;
     const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn, this);
     if (this.canWrite()) {
       this.writer = t;
     } else {
@@ -164,7 +168,7 @@ export class RwSemaphore implements Waitable {
       this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'r', fn });
       return false;
     }
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', true, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', true, fn, this);
     this.readers.push(t);
     this.granted(t, 'r', true, fn);
     return true;
@@ -178,7 +182,7 @@ export class RwSemaphore implements Waitable {
       this.ctx.events.emit({ kind: 'lock.trylock-failed', lock: this.id, cls: this.cls, mode: 'w', fn });
       return false;
     }
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', true, fn);
+    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', true, fn, this);
     this.writer = t;
     this.granted(t, 'w', true, fn);
     return true;
@@ -214,7 +218,7 @@ export class RwSemaphore implements Waitable {
     this.ctx.validator?.release(t, this.id, this.cls, 'r', fn);
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'r', fn });
-    else ev.skip('lock.release');
+    else ev.skipCounted(ev.hot.lockRelease);
     if (this.readers.length === 0) this.handOff();
   }
 
@@ -245,7 +249,7 @@ export class RwSemaphore implements Waitable {
     this.ctx.validator?.release(t, this.id, this.cls, 'w', fn);
     const ev = this.ctx.events;
     if (ev.active) ev.emit({ kind: 'lock.release', lock: this.id, cls: this.cls, mode: 'w', fn });
-    else ev.skip('lock.release');
+    else ev.skipCounted(ev.hot.lockRelease);
     this.handOff();
   }
 

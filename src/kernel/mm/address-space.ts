@@ -16,6 +16,7 @@ import { FINISHED, type Task } from '../sched/task.js';
 import { zapRange } from './memory.js';
 import { mmOf, PAGE_SIZE } from './mm.js';
 import type { Vma } from './types.js';
+import { SideTable } from '../side-table.js';
 
 /** Lock class of every mapping's i_mmap_rwsem, as lockdep names it. */
 export const I_MMAP_RWSEM_CLASS = '&mapping->i_mmap_rwsem';
@@ -55,7 +56,7 @@ export class AddressSpace {
 }
 
 /** file->f_mapping for the files that have one (see the module comment). */
-const fMapping = new WeakMap<KFile, AddressSpace>();
+const fMapping = new SideTable<KFile, AddressSpace>('fMapping');
 
 /** file->f_mapping, or null for a file whose vmas the model does not track. */
 export function fileMapping(f: KFile): AddressSpace | null {
@@ -159,7 +160,7 @@ export function* unmapMappingRange(k: Kernel, mapping: AddressSpace, holebegin: 
     const mm = mmOf(vma);
     const present = yield* zapRange(k, mm, start, end);
     if (k.events.active) k.events.emit({ kind: 'pte.zap', mm: mm.id, start, end, present, fn });
-    else k.events.skip('pte.zap');
+    else k.events.skipCounted(k.events.hot.pteZap);
   }
   yield* mapping.iMmapRwsem.upRead('unmap_mapping_pages');
   return vmas.length;

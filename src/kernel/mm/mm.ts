@@ -8,6 +8,7 @@ import type { RwSemaphore } from '../locking/rwsem.js';
 import type { SchedPoint } from '../sched/task.js';
 import { PageTable } from './pagetable.js';
 import type { MmStructRef, Vma, VmOperations } from './types.js';
+import { SideTable } from '../side-table.js';
 
 export const PAGE_SIZE = 4096;
 export const PAGE_SHIFT = 12;
@@ -26,7 +27,7 @@ interface KernelIds {
   vma: number;
   pid: number;
 }
-const ids = new WeakMap<Kernel, KernelIds>();
+const ids = new SideTable<Kernel, KernelIds>('ids');
 
 /** The per-kernel id counters (mm ids, vma ids, pids). */
 export function kernelIds(k: Kernel): KernelIds {
@@ -38,12 +39,22 @@ export function kernelIds(k: Kernel): KernelIds {
   return c;
 }
 
+/**
+ * `a % PAGE_SIZE`, exactly, for any number. User addresses lie above 2^31, where `%` is a
+ * floating-point remainder (a library call, some ten times slower than the rest of an
+ * address computation); for a positive `a` the division by a power of two, the floor, the
+ * product and the difference are all exact, so they give the same remainder.
+ */
+export function pageOffset(a: number): number {
+  return a > 0 && a <= Number.MAX_SAFE_INTEGER ? a - Math.floor(a / PAGE_SIZE) * PAGE_SIZE : a % PAGE_SIZE;
+}
+
 export function pageAlignDown(a: number): number {
-  return a - (a % PAGE_SIZE);
+  return a - pageOffset(a);
 }
 
 export function pageAlignUp(a: number): number {
-  const r = a % PAGE_SIZE;
+  const r = pageOffset(a);
   return r === 0 ? a : a + (PAGE_SIZE - r);
 }
 
@@ -171,7 +182,7 @@ export function asMm(mm: MmStructRef): MmStruct {
 
 // ---- user page reference counts (page_count) ----------------------------------
 
-const pageRefs = new WeakMap<Kernel, Map<number, number>>();
+const pageRefs = new SideTable<Kernel, Map<number, number>>('pageRefs');
 
 function refsOf(k: Kernel): Map<number, number> {
   let m = pageRefs.get(k);

@@ -49,6 +49,19 @@ function pteOf(r: Run, vpn: number): Pte {
   return r.huge === null ? { pfn, writable: r.writable, special: r.special } : { pfn, writable: r.writable, special: r.special, huge: r.huge };
 }
 
+/** `a.splice(i, 0, x)` without allocating the (empty) array of removed elements. */
+function insertAt<T>(a: T[], i: number, x: T): void {
+  a.push(x);
+  for (let j = a.length - 1; j > i; j--) a[j] = a[j - 1] as T;
+  a[i] = x;
+}
+
+/** `a.splice(i, n)` (`i + n <= a.length`) without allocating the array of removed elements. */
+function removeRange<T>(a: T[], i: number, n: number): void {
+  for (let j = i + n; j < a.length; j++) a[j - n] = a[j] as T;
+  for (let j = 0; j < n; j++) a.pop();
+}
+
 /** Called for each removed entry, in ascending page order. */
 export type PteVisitor = (vpn: number, pte: Pte) => void;
 
@@ -220,7 +233,7 @@ export class PageTable {
     const end = vpn + n;
     const i = this.firstRunEndingAfter(vpn);
     if (huge !== null) {
-      this.runs.splice(i, 0, mkRun(vpn, end, pfn, writable, special, huge));
+      insertAt(this.runs, i, mkRun(vpn, end, pfn, writable, special, huge));
       this.count += n;
       return;
     }
@@ -232,7 +245,7 @@ export class PageTable {
     if (joinsPrev && joinsNext) {
       prev.end = next.end;
       prev.lastPte = null;
-      this.runs.splice(i, 1);
+      removeRange(this.runs, i, 1);
     } else if (joinsPrev) {
       prev.end = end;
     } else if (joinsNext) {
@@ -240,7 +253,7 @@ export class PageTable {
       next.pfn = pfn;
       next.lastPte = null;
     } else {
-      this.runs.splice(i, 0, mkRun(vpn, end, pfn, writable, special));
+      insertAt(this.runs, i, mkRun(vpn, end, pfn, writable, special));
     }
     this.count += n;
   }
@@ -275,13 +288,13 @@ export class PageTable {
   }
 
   /**
-   * Remove every PTE in [from, to). `onNormal` is called for each removed entry that is
-   * not special (a page whose reference the caller drops), in ascending page order.
+   * Remove every PTE in [from, to). `onNormal` is called (with `arg`) for each removed entry
+   * that is not special (a page whose reference the caller drops), in ascending page order.
    * Returns how many PTEs were present. A huge entry that the range only partly covers
    * is removed whole (zap_pmd_range / zap_pud_range split it, which clears a special
    * entry), and all its pages count as removed.
    */
-  deleteRange(from: number, to: number, onNormal: PteVisitor | null): number {
+  deleteRange<A = undefined>(from: number, to: number, onNormal: ((vpn: number, pte: Pte, arg: A) => void) | null, arg?: A): number {
     if (to <= from || this.count === 0) return 0;
     let removed = 0;
     let normal: { vpn: number; pte: Pte }[] | null = null;
@@ -305,14 +318,14 @@ export class PageTable {
       if (b < r.end) (keep ??= []).push(mkRun(b, r.end, r.pfn + (b - r.start), r.writable, r.special));
     }
     if (i > first) {
-      if (keep === null) this.runs.splice(first, i - first);
+      if (keep === null) removeRange(this.runs, first, i - first);
       else this.runs.splice(first, i - first, ...keep);
       this.hit = null;
     }
     this.count -= removed;
     if (onNormal !== null && normal !== null) {
       normal.sort((x, y) => x.vpn - y.vpn);
-      for (const e of normal) onNormal(e.vpn, e.pte);
+      for (const e of normal) onNormal(e.vpn, e.pte, arg as A);
     }
     return removed;
   }

@@ -49,7 +49,7 @@ function writableOf(vma: Vma): boolean {
 
 function emitInstall(k: Kernel, mm: MmStruct, start: number, end: number, pfn: number, fn: string): void {
   if (k.events.active) k.events.emit({ kind: 'pte.install', mm: mm.id, start, end, pfn, fn });
-  else k.events.skip('pte.install');
+  else k.events.skipCounted(k.events.hot.pteInstall);
 }
 
 /**

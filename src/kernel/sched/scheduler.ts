@@ -25,6 +25,21 @@ export function runningScheduler(): Scheduler | null {
 }
 
 /**
+ * The id of the thread taking a step right now, 0 outside any step: every scheduler's
+ * event-stream `tidSource`. A module function rather than a closure over the scheduler,
+ * so that a copy of a whole System (the explorer's snapshots) stamps its own events.
+ */
+function currentTid(): number {
+  const s = running;
+  return s === null || s.current === null ? 0 : s.current.tid;
+}
+
+/** Where a scheduler reads whether the machine has halted (the platform: `hw.platform`). */
+export interface HaltSource {
+  readonly haltReason: string | null;
+}
+
+/**
  * Picks the thread that takes the next step among the runnable ones (never empty, in
  * spawn order). The array is the scheduler's own and is refilled for the next choice:
  * copy it to keep it beyond the call.
@@ -65,12 +80,21 @@ export class Scheduler {
   /** Called when a thread dies or on halt; set by the kernel to report it. */
   onDeath: ((t: KThread, err: KernelBug) => void) | null = null;
 
+  /** Whether the machine has halted (an object, not a closure: see currentTid). */
+  private readonly halt: HaltSource;
+
   constructor(
     readonly events: EventStream,
-    /** Returns the halt reason when the machine has halted, else null. */
-    private readonly haltReason: () => string | null,
+    /** The platform (its `haltReason` is non-null once the machine has halted), or a function returning the reason. */
+    halt: HaltSource | (() => string | null),
   ) {
-    events.tidSource = () => (this.current === null ? 0 : this.current.tid);
+    this.halt = typeof halt === 'function' ? { get haltReason(): string | null { return halt(); } } : halt;
+    events.tidSource = currentTid;
+  }
+
+  /** The halt reason when the machine has halted, else null. */
+  private haltReason(): string | null {
+    return this.halt.haltReason;
   }
 
   /**

@@ -88,3 +88,101 @@ class Returned<T> implements Task<T> {
 export function done<T>(v: T): Task<T> {
   return new Returned(v);
 }
+
+/** The result of a finished StepTask's further `next()` calls (as a finished generator answers). */
+const STEP_DONE: IteratorResult<Yielded, never> = Object.freeze({ value: undefined as never, done: true }) as IteratorResult<Yielded, never>;
+
+/**
+ * A kernel path written as an explicit state machine instead of a generator function:
+ * the same scheduling points in the same order and the same result, but a small object
+ * instead of a generator (whose frame costs several hundred bytes) — for the paths a
+ * synchronous run takes thousands of times per second (config writes, the zap, the
+ * fault). Sub-tasks are driven by calling their `next()` directly, so a chain of
+ * StepTasks that passes every point (Scheduler.passPoint) never allocates a generator.
+ *
+ * `run()` continues from `pc` (0 at the start). Its states are blocks `if (this.pc === N)`
+ * in program order: a block that completes sets `pc` to a later state and falls through to
+ * it (the blocks of a loop sit in a `for (;;)` whose last block sets `pc` back to its head).
+ * - `return this.yieldAt(point, PC)` yields a scheduling point (`yield point`), resuming at PC;
+ * - `const s = this.call(task, PC); if (s !== null) return s;` is `yield* task`, going on
+ *   at PC with the task's value in `got` (at once when the task did not suspend);
+ * - `return this.finish(value)` returns.
+ * An exception thrown by run() or a sub-task propagates out of `next()`, as out of a
+ * generator (nobody resumes a task after that).
+ */
+export abstract class StepTask<T> implements Task<T> {
+  // Assigned in the constructor rather than as class fields: a field initializer of a base
+  // class runs with define semantics on the objects of every subclass (a megamorphic,
+  // slow define); plain stores are not.
+  /** Where run() goes on; -1 once finished. */
+  protected declare pc: number;
+  /** The sub-task being delegated to (`yield*`), or null. */
+  private declare sub: Task<unknown> | null;
+  /** The value the last sub-task returned. */
+  protected declare got: unknown;
+
+  constructor() {
+    this.pc = 0;
+    this.sub = null;
+    this.got = undefined;
+  }
+
+  next(): IteratorResult<Yielded, T> {
+    const s = this.sub;
+    if (s !== null) {
+      const r = s.next();
+      if (r.done !== true) return r;
+      this.sub = null;
+      this.got = r.value;
+    } else if (this.pc < 0) {
+      return STEP_DONE;
+    }
+    return this.run();
+  }
+
+  /** The body: runs from `pc` to the next suspension or to the end. */
+  protected abstract run(): IteratorResult<Yielded, T>;
+
+  /**
+   * `yield* task`, going on at `pc`: null when the task completed without suspending (its
+   * value is in `got`; the caller continues at `pc`), else the step to return from run().
+   */
+  protected call(task: Task<unknown>, pc: number): IteratorResult<Yielded, T> | null {
+    this.pc = pc;
+    const r = task.next();
+    if (r.done === true) {
+      this.got = r.value;
+      return null;
+    }
+    this.sub = task;
+    return r;
+  }
+
+  /** `yield point`, resuming at `pc`. */
+  protected yieldAt(point: Yielded, pc: number): IteratorResult<Yielded, T> {
+    this.pc = pc;
+    return { value: point, done: false };
+  }
+
+  /** `return value`. */
+  protected finish(value: T): IteratorResult<Yielded, T> {
+    this.pc = -1;
+    return { value, done: true };
+  }
+
+  return(value: T): IteratorResult<Yielded, T> {
+    this.pc = -1;
+    this.sub = null;
+    return { value, done: true };
+  }
+
+  throw(e: unknown): IteratorResult<Yielded, T> {
+    this.pc = -1;
+    this.sub = null;
+    throw e;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}

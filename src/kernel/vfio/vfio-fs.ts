@@ -9,8 +9,9 @@ import type { KFile } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import { AddressSpace, setFileMapping } from '../mm/address-space.js';
 import type { VfioDevice } from './device.js';
+import { SideTable } from '../side-table.js';
 
-const inodes = new WeakMap<VfioDevice, AddressSpace>();
+const inodes = new SideTable<VfioDevice, AddressSpace>('inodes');
 
 /**
  * vfio_fs_inode_new (drivers/vfio/vfio_main.c, 6.10; called once per device from

@@ -99,6 +99,28 @@ class VfioDeviceImpl implements VfioDevice {
 }
 
 /**
+ * The file operations of VFIO's files carry their core: the functions are shared by every
+ * kernel and find the core through the file (`file.fops.core`), not in a closure, so that
+ * a copy of the whole System (the explorer's snapshots, src/check/snapshot.ts) reaches
+ * its own.
+ */
+interface VfioFops extends FileOperations {
+  readonly core: VfioCore;
+}
+
+function vfioFops(core: VfioCore, ops: FileOperations): VfioFops {
+  return { core, ...ops };
+}
+
+function coreOf(file: KFile): VfioCore {
+  return (file.fops as VfioFops).core;
+}
+
+function deviceOfFile(file: KFile): VfioDeviceImpl | null {
+  return file.privateData instanceof VfioDeviceImpl ? file.privateData : null;
+}
+
+/**
  * The VFIO core of one kernel (the kernel's static `struct vfio vfio`). Creating it
  * registers /dev/vfio/vfio in devfs (vfio_init); each group's node appears when its
  * first device is added (vfio_create_group).
@@ -116,10 +138,20 @@ export class VfioCore {
   /** vfio_init (drivers/vfio/vfio.c, 5.8) */
   constructor(readonly k: Kernel) {
     this.iommuDriversLock = k.mutex('&vfio.iommu_drivers_lock', 'vfio.iommu_drivers_lock');
-    this.containerFops = this.makeContainerFops();
-    this.groupFops = this.makeGroupFops();
-    this.deviceFops = this.makeDeviceFops();
-    registerDevice(k, '/dev/vfio/vfio', (_k: Kernel, flags: number): Task<KFile | number> => this.containerOpen(flags));
+    this.containerFops = vfioFops(this, VfioCore.CONTAINER_FOPS);
+    this.groupFops = vfioFops(this, VfioCore.GROUP_FOPS);
+    this.deviceFops = vfioFops(this, VfioCore.DEVICE_FOPS);
+    registerDevice(k, '/dev/vfio/vfio', VfioCore.containerDevOpen, this);
+  }
+
+  /** /dev/vfio/vfio's open: vfio_fops_open for the core registered with the node. */
+  private static containerDevOpen(_k: Kernel, flags: number, core: VfioCore): Task<KFile | number> {
+    return core.containerOpen(flags);
+  }
+
+  /** /dev/vfio/<group>'s open: vfio_group_fops_open for the group registered with the node. */
+  private static groupDevOpen(_k: Kernel, flags: number, group: VfioGroup): Task<KFile | number> {
+    return group.core.groupOpen(group, flags);
   }
 
   // ---- driver-facing API -------------------------------------------------------------
@@ -245,7 +277,7 @@ export class VfioCore {
   private createGroup(iommuGroup: number): VfioGroup {
     const group = new VfioGroup(this, iommuGroup);
     this.groups.set(iommuGroup, group);
-    registerDevice(this.k, group.path, (_k: Kernel, flags: number): Task<KFile | number> => this.groupOpen(group, flags));
+    registerDevice(this.k, group.path, VfioCore.groupDevOpen, group);
     return group;
   }
 
@@ -427,23 +459,21 @@ export class VfioCore {
     }
   }
 
-  private makeGroupFops(): FileOperations {
-    const self = this;
-    return {
-      // not a generator of its own: the check runs when it is called (the VFS `yield*`s the
-      // result at once) and groupIoctl's task is handed back, one generator level less
-      unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
-        const g = file.privateData;
-        if (!(g instanceof VfioGroup)) return done(-EINVAL);
-        return self.groupIoctl(g, cmd, arg);
-      },
-      *release(file: KFile): Task<void> {
-        const g = file.privateData;
-        file.privateData = null;
-        if (g instanceof VfioGroup) yield* self.groupRelease(g);
-      },
-    };
-  }
+  /** The group file's operations (vfio_group_fops, 5.8), shared by every core (see VfioFops). */
+  private static readonly GROUP_FOPS: FileOperations = {
+    // not a generator of its own: the check runs when it is called (the VFS `yield*`s the
+    // result at once) and groupIoctl's task is handed back, one generator level less
+    unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+      const g = file.privateData;
+      if (!(g instanceof VfioGroup)) return done(-EINVAL);
+      return coreOf(file).groupIoctl(g, cmd, arg);
+    },
+    *release(file: KFile): Task<void> {
+      const g = file.privateData;
+      file.privateData = null;
+      if (g instanceof VfioGroup) yield* coreOf(file).groupRelease(g);
+    },
+  };
 
   // ---- container -------------------------------------------------------------------------
 
@@ -539,81 +569,76 @@ export class VfioCore {
     }
   }
 
-  private makeContainerFops(): FileOperations {
-    const self = this;
-    return {
-      // hands containerIoctl's task back (see the group file's unlockedIoctl)
-      unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
-        const c = file.privateData;
-        if (!(c instanceof VfioContainer)) return done(-EINVAL);
-        return self.containerIoctl(c, cmd, arg);
-      },
-      // vfio_fops_read/write/mmap: passed to the IOMMU driver if it has them; type1 has none.
-      // eslint-disable-next-line require-yield
-      *read(): Task<number> {
-        return -EINVAL;
-      },
-      // eslint-disable-next-line require-yield
-      *write(): Task<number> {
-        return -EINVAL;
-      },
-      // eslint-disable-next-line require-yield
-      *mmap(): Task<number> {
-        return -EINVAL;
-      },
-      /** vfio_fops_release (drivers/vfio/vfio.c, 5.8) */
-      // eslint-disable-next-line require-yield
-      *release(file: KFile): Task<void> {
-        const c = file.privateData;
-        file.privateData = null;
-        if (c instanceof VfioContainer) c.refs--;
-      },
-    };
-  }
+  /** The container file's operations (vfio_fops, 5.8), shared by every core (see VfioFops). */
+  private static readonly CONTAINER_FOPS: FileOperations = {
+    // hands containerIoctl's task back (see the group file's unlockedIoctl)
+    unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+      const c = file.privateData;
+      if (!(c instanceof VfioContainer)) return done(-EINVAL);
+      return coreOf(file).containerIoctl(c, cmd, arg);
+    },
+    // vfio_fops_read/write/mmap: passed to the IOMMU driver if it has them; type1 has none.
+    // eslint-disable-next-line require-yield
+    *read(): Task<number> {
+      return -EINVAL;
+    },
+    // eslint-disable-next-line require-yield
+    *write(): Task<number> {
+      return -EINVAL;
+    },
+    // eslint-disable-next-line require-yield
+    *mmap(): Task<number> {
+      return -EINVAL;
+    },
+    /** vfio_fops_release (drivers/vfio/vfio.c, 5.8) */
+    // eslint-disable-next-line require-yield
+    *release(file: KFile): Task<void> {
+      const c = file.privateData;
+      file.privateData = null;
+      if (c instanceof VfioContainer) c.refs--;
+    },
+  };
 
   // ---- device file ------------------------------------------------------------------------
 
-  private makeDeviceFops(): FileOperations {
-    const self = this;
-    const dev = (file: KFile): VfioDeviceImpl | null => (file.privateData instanceof VfioDeviceImpl ? file.privateData : null);
-    return {
-      /** vfio_device_fops_release (drivers/vfio/vfio.c, 5.8): the last reference (fd and vmas) is gone. */
-      *release(file: KFile): Task<void> {
-        const d = dev(file);
-        if (d === null) return;
-        yield* d.ops.release(d);
-        yield* self.groupTryDissolveContainer(d.group);
-        d.refs--;
-      },
-      // The four pass-through operations below are not generators of their own: the
-      // device lookup runs when they are called (the VFS `yield*`s the result at once)
-      // and the driver's task is handed back as is, one generator level less per call.
-      /** vfio_device_fops_unl_ioctl (drivers/vfio/vfio.c, 5.8) */
-      unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
-        const d = dev(file);
-        if (d === null) return done(-EINVAL);
-        return d.ops.ioctl(d, cmd, arg);
-      },
-      /** vfio_device_fops_read (drivers/vfio/vfio.c, 5.8) */
-      read(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
-        const d = dev(file);
-        if (d === null) return done(-EINVAL);
-        return d.ops.read(d, buf, count, pos);
-      },
-      /** vfio_device_fops_write (drivers/vfio/vfio.c, 5.8) */
-      write(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
-        const d = dev(file);
-        if (d === null) return done(-EINVAL);
-        return d.ops.write(d, buf, count, pos);
-      },
-      /** vfio_device_fops_mmap (drivers/vfio/vfio.c, 5.8) */
-      mmap(file: KFile, vma: Vma): Task<number> {
-        const d = dev(file);
-        if (d === null) return done(-EINVAL);
-        return d.ops.mmap(d, vma);
-      },
-    };
-  }
+  /** The device file's operations (vfio_device_fops, 5.8), shared by every core (see VfioFops). */
+  private static readonly DEVICE_FOPS: FileOperations = {
+    /** vfio_device_fops_release (drivers/vfio/vfio.c, 5.8): the last reference (fd and vmas) is gone. */
+    *release(file: KFile): Task<void> {
+      const d = deviceOfFile(file);
+      if (d === null) return;
+      yield* d.ops.release(d);
+      yield* coreOf(file).groupTryDissolveContainer(d.group);
+      d.refs--;
+    },
+    // The four pass-through operations below are not generators of their own: the
+    // device lookup runs when they are called (the VFS `yield*`s the result at once)
+    // and the driver's task is handed back as is, one generator level less per call.
+    /** vfio_device_fops_unl_ioctl (drivers/vfio/vfio.c, 5.8) */
+    unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+      const d = deviceOfFile(file);
+      if (d === null) return done(-EINVAL);
+      return d.ops.ioctl(d, cmd, arg);
+    },
+    /** vfio_device_fops_read (drivers/vfio/vfio.c, 5.8) */
+    read(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+      const d = deviceOfFile(file);
+      if (d === null) return done(-EINVAL);
+      return d.ops.read(d, buf, count, pos);
+    },
+    /** vfio_device_fops_write (drivers/vfio/vfio.c, 5.8) */
+    write(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+      const d = deviceOfFile(file);
+      if (d === null) return done(-EINVAL);
+      return d.ops.write(d, buf, count, pos);
+    },
+    /** vfio_device_fops_mmap (drivers/vfio/vfio.c, 5.8) */
+    mmap(file: KFile, vma: Vma): Task<number> {
+      const d = deviceOfFile(file);
+      if (d === null) return done(-EINVAL);
+      return d.ops.mmap(d, vma);
+    },
+  };
 
   /** The VFIO device behind a device file, or null if `file` is not one. */
   deviceFromFile(file: KFile): VfioDevice | null {

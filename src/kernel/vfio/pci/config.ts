@@ -18,15 +18,16 @@ import {
 import { VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_OFFSET_MASK } from '../../../uapi/vfio.js';
 import { EFAULT } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
-import { copyFromUserFast, copyToUserFast } from '../../mm/index.js';
+import { copyValueFromUserFast, copyValueToUserFast } from '../../mm/index.js';
 import type { PciCore } from '../../pci/core.js';
 import { type PciDev, pciReadConfigAfterPoint, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
 import { pciSetPowerState } from '../../pci/power.js';
 import { pciTryResetFunction } from '../../pci/reset.js';
 import type { FilePos } from '../../fs/file.js';
-import type { Task } from '../../sched/task.js';
+import { StepTask, type Task, type Yielded } from '../../sched/task.js';
 import { zapAndDownWriteMemoryLock } from './mmap.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
+import { SideTable } from '../../side-table.js';
 
 /** pci_config_map markers (vfio_pci_private.h, 5.8). */
 const CAP_ID_BASIC = 0;
@@ -267,50 +268,142 @@ function* barRestore(k: Kernel, vdev: VfioPciDevice): Task<void> {
  * write — zapping first when the new value clears MEM (even if MEM was already clear) —
  * restores BARs after a backdoor reset, writes, and records the MEM/IO bits in vconfig.
  */
-function* basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const fn = 'vfio_basic_config_write';
-  const vconfig = vdev.vconfig as Uint8Array;
-  const isCmd = offset === PCI_COMMAND;
-  const locking = isCmd && k.knobs.zapOnDisable;
-  const newCmd = val & 0xffff;
-  if (isCmd) {
-    const pc = userReadConfigPassed(vdev.pdev, PCI_COMMAND, 2);
-    const physCmd = pc !== null ? pc : yield* pciUserReadConfig(vdev.pdev, PCI_COMMAND, 2);
-    const virtCmd = vdev.vconfigCommand;
-    const newMem = (newCmd & PCI_COMMAND_MEMORY) !== 0;
-    if (locking) {
-      if (!newMem) yield* zapAndDownWriteMemoryLock(k, vdev);
-      else if (!vdev.memoryLock.downWritePassed(fn)) yield* vdev.memoryLock.downWrite(fn);
+function basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
+  return new BasicConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+}
+
+const BASIC_WRITE_FN = 'vfio_basic_config_write';
+
+/** vfio_basic_config_write (5.8) as a StepTask (every command write; no generator). */
+class BasicConfigWrite extends StepTask<number> {
+  private physCmd = 0;
+  private virtCmd = 0;
+  private restore = false;
+  private r = 0;
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly pci: PciCore,
+    private readonly vdev: VfioPciDevice,
+    private readonly pos: number,
+    private readonly count: number,
+    private readonly p: PermBits,
+    private readonly offset: number,
+    private readonly val: number,
+  ) {
+    super();
+  }
+
+  // The states only go forward, so they are checked in order (no dispatch loop): a state
+  // that completes sets `pc` to the next one and falls through to it.
+  protected run(): IteratorResult<Yielded, number> {
+    const { k, vdev, offset } = this;
+    const fn = BASIC_WRITE_FN;
+    const isCmd = offset === PCI_COMMAND;
+    const locking = isCmd && k.knobs.zapOnDisable;
+    const newCmd = this.val & 0xffff;
+    if (this.pc === 0) {
+      if (!isCmd) {
+        this.pc = 6;
+      } else {
+        const pc = userReadConfigPassed(vdev.pdev, PCI_COMMAND, 2);
+        if (pc !== null) {
+          this.got = pc;
+          this.pc = 1;
+        } else {
+          const s = this.call(pciUserReadConfig(vdev.pdev, PCI_COMMAND, 2), 1);
+          if (s !== null) return s;
+        }
+      }
     }
-    const physMem = (physCmd & PCI_COMMAND_MEMORY) !== 0;
-    const virtMem = (virtCmd & PCI_COMMAND_MEMORY) !== 0;
-    const newIo = (newCmd & PCI_COMMAND_IO) !== 0;
-    const physIo = (physCmd & PCI_COMMAND_IO) !== 0;
-    const virtIo = (virtCmd & PCI_COMMAND_IO) !== 0;
-    let restore = (newMem && virtMem && !physMem) || (newIo && virtIo && !physIo);
-    if (!restore) {
-      const nr = needBarRestore(vdev);
-      restore = typeof nr === 'boolean' ? nr : yield* nr;
+    if (this.pc === 1) {
+      this.physCmd = this.got as number;
+      this.virtCmd = vdev.vconfigCommand;
+      this.pc = 2;
+      if (locking) {
+        if ((newCmd & PCI_COMMAND_MEMORY) === 0) {
+          const s = this.call(zapAndDownWriteMemoryLock(k, vdev), 2);
+          if (s !== null) return s;
+        } else if (!vdev.memoryLock.downWritePassed(fn)) {
+          const s = this.call(vdev.memoryLock.downWrite(fn), 2);
+          if (s !== null) return s;
+        }
+      }
     }
-    if (restore) yield* barRestore(k, vdev);
+    if (this.pc === 2) {
+      const physCmd = this.physCmd;
+      const virtCmd = this.virtCmd;
+      const newMem = (newCmd & PCI_COMMAND_MEMORY) !== 0;
+      const physMem = (physCmd & PCI_COMMAND_MEMORY) !== 0;
+      const virtMem = (virtCmd & PCI_COMMAND_MEMORY) !== 0;
+      const newIo = (newCmd & PCI_COMMAND_IO) !== 0;
+      const physIo = (physCmd & PCI_COMMAND_IO) !== 0;
+      const virtIo = (virtCmd & PCI_COMMAND_IO) !== 0;
+      if ((newMem && virtMem && !physMem) || (newIo && virtIo && !physIo)) {
+        this.got = true;
+        this.pc = 3;
+      } else {
+        const nr = needBarRestore(vdev);
+        if (typeof nr === 'boolean') {
+          this.got = nr;
+          this.pc = 3;
+        } else {
+          const s = this.call(nr, 3);
+          if (s !== null) return s;
+        }
+      }
+    }
+    if (this.pc === 3) {
+      this.restore = this.got as boolean;
+      if (!this.restore) {
+        this.pc = 6;
+      } else {
+        const s = this.call(barRestore(k, vdev), 6);
+        if (s !== null) return s;
+      }
+    }
+    if (this.pc === 6) {
+      const w = defaultConfigWrite(k, this.pci, vdev, this.pos, this.count, this.p, offset, this.val);
+      if (typeof w === 'number') {
+        this.got = w;
+        this.pc = 7;
+      } else {
+        const s = this.call(w, 7);
+        if (s !== null) return s;
+      }
+    }
+    if (this.pc === 7) {
+      const r = this.got as number;
+      this.r = r;
+      if (r < 0) {
+        this.pc = 8;
+        if (locking && !vdev.memoryLock.upWritePassed(fn)) {
+          const s = this.call(vdev.memoryLock.upWrite(fn), 8);
+          if (s !== null) return s;
+        }
+      } else {
+        this.pc = 9;
+        if (isCmd) {
+          const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
+          const cur = vdev.vconfigCommand;
+          putLe(vdev.vconfig as Uint8Array, PCI_COMMAND, 2, (cur & ~mask) | (newCmd & mask));
+          if (locking && !vdev.memoryLock.upWritePassed(fn)) {
+            const s = this.call(vdev.memoryLock.upWrite(fn), 9);
+            if (s !== null) return s;
+          }
+        }
+      }
+    }
+    if (this.pc === 8) return this.finish(this.r);
+    if (this.pc === 9) {
+      if (offset >= PCI_COMMAND && offset <= PCI_COMMAND + 1) {
+        vdev.virqDisabled = (vdev.vconfigCommand & PCI_COMMAND_INTX_DISABLE) !== 0;
+      }
+      if (offset >= PCI_BASE_ADDRESS_0 && offset <= PCI_ROM_ADDRESS + 3) vdev.bardirty = true;
+      return this.finish(this.count);
+    }
+    throw new Error(`BasicConfigWrite: bad state ${this.pc}`);
   }
-  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
-  const r = typeof w === 'number' ? w : yield* w;
-  if (r < 0) {
-    if (locking && !vdev.memoryLock.upWritePassed(fn)) yield* vdev.memoryLock.upWrite(fn);
-    return r;
-  }
-  if (isCmd) {
-    const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
-    const cur = vdev.vconfigCommand;
-    putLe(vconfig, PCI_COMMAND, 2, (cur & ~mask) | (newCmd & mask));
-    if (locking && !vdev.memoryLock.upWritePassed(fn)) yield* vdev.memoryLock.upWrite(fn);
-  }
-  if (offset >= PCI_COMMAND && offset <= PCI_COMMAND + 1) {
-    vdev.virqDisabled = (vdev.vconfigCommand & PCI_COMMAND_INTX_DISABLE) !== 0;
-  }
-  if (offset >= PCI_BASE_ADDRESS_0 && offset <= PCI_ROM_ADDRESS + 3) vdev.bardirty = true;
-  return count;
 }
 
 /**
@@ -471,7 +564,7 @@ interface DevicePerms {
   msi: PermBits | null;
   capStart: Map<number, number>;
 }
-const devPerms = new WeakMap<VfioPciDevice, DevicePerms>();
+const devPerms = new SideTable<VfioPciDevice, DevicePerms>('devPerms');
 
 /** pci_cap_length for the capabilities the model knows. */
 function capLength(id: number, flags: number): number {
@@ -575,48 +668,159 @@ function capStartFor(vdev: VfioPciDevice, capId: number, pos: number): number {
 
 /**
  * vfio_pci_config_rw (5.8): chop into chunks, each done as vfio_config_do_rw does it —
- * inline here, so an access is one generator however many chunks it has; the handlers
- * complete without a generator of their own when they need not suspend. The file
- * position advances by what was done. Returns bytes done or -errno.
+ * inline here, so an access is one task however many chunks it has; the handlers
+ * complete without a task of their own when they need not suspend. The file position
+ * advances by what was done. Returns bytes done or -errno.
  */
-export function* vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
-  let pos = ppos.value % (VFIO_PCI_OFFSET_MASK + 1);
-  let done = 0;
-  while (count > 0) {
-    // vfio_config_do_rw (5.8): one aligned chunk within one capability
-    const map = vdev.configMap as Uint8Array; // open devices always have a config map
-    const n = chunkSize(vdev, map, pos, count);
-    if (n < 0) return n;
-    const capId = map[pos] ?? CAP_ID_INVALID;
-    const p = permFor(vdev, capId);
-    const offset = pos - capStartFor(vdev, capId, pos);
-    let r = n;
-    if (iswrite) {
-      if (p.writefn !== null) {
-        // a fresh bounce buffer per chunk: the copy may sleep, and another thread may run this code meanwhile
-        const bytes = new Uint8Array(n);
-        const c = copyFromUserFast(k, buf, bytes);
-        if ((typeof c === 'number' ? c : yield* c) !== 0) return -EFAULT;
-        const w = p.writefn(k, pci, vdev, pos, n, p, offset, le(bytes, 0, n));
-        r = typeof w === 'number' ? w : yield* w;
-        if (r < 0) return r;
-      }
-    } else {
-      let val = 0;
-      if (p.readfn !== null) {
-        const v = p.readfn(vdev, pos, n, p, offset);
-        val = typeof v === 'number' ? v : yield* v;
-      }
-      const bytes = new Uint8Array(n);
-      putLe(bytes, 0, n, val);
-      const c = copyToUserFast(k, buf, bytes);
-      if ((typeof c === 'number' ? c : yield* c) !== 0) return -EFAULT;
-    }
-    count -= r;
-    done += r;
-    buf += r;
-    pos += r;
-  }
-  ppos.value += done;
-  return done;
+export function vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
+  return new ConfigRw(k, pci, vdev, buf, count, ppos, iswrite);
 }
+
+/**
+ * `pos & VFIO_PCI_OFFSET_MASK` as `pos % (VFIO_PCI_OFFSET_MASK + 1)`, exactly, without a
+ * floating-point remainder for the positions above 2^31 that every region but BAR 0 has
+ * (see pageOffset in mm.ts: the same exact computation for a power of two).
+ */
+function offsetInRegion(pos: number): number {
+  const unit = VFIO_PCI_OFFSET_MASK + 1;
+  return pos > 0 && pos <= Number.MAX_SAFE_INTEGER ? pos - Math.floor(pos / unit) * unit : pos % unit;
+}
+
+/** vfio_pci_config_rw (5.8) with vfio_config_do_rw inline, as a StepTask. */
+class ConfigRw extends StepTask<number> {
+  private pos = 0;
+  private done = 0;
+  /** The current chunk: its size, permissions, offset in its capability, and bytes done. */
+  private n = 0;
+  private p: PermBits = DIRECT;
+  private offset = 0;
+  private r = 0;
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly pci: PciCore,
+    private readonly vdev: VfioPciDevice,
+    private buf: number,
+    private count: number,
+    private readonly ppos: FilePos,
+    private readonly iswrite: boolean,
+  ) {
+    super();
+  }
+
+  // States are checked in order inside the chunk loop (a state that completes sets `pc` to
+  // a later one and falls through to it); state 6 goes back to 1 for the next chunk.
+  protected run(): IteratorResult<Yielded, number> {
+    const { k, vdev } = this;
+    if (this.pc === 0) {
+      this.pos = offsetInRegion(this.ppos.value);
+      this.pc = 1;
+    }
+    for (;;) {
+      if (this.pc === 1) {
+        // the loop over chunks
+        if (this.count <= 0) {
+          this.ppos.value += this.done;
+          return this.finish(this.done);
+        }
+        // vfio_config_do_rw (5.8): one aligned chunk within one capability
+        const pos = this.pos;
+        const map = vdev.configMap as Uint8Array; // open devices always have a config map
+        const n = chunkSize(vdev, map, pos, this.count);
+        if (n < 0) return this.finish(n);
+        const capId = map[pos] ?? CAP_ID_INVALID;
+        const p = permFor(vdev, capId);
+        this.n = n;
+        this.p = p;
+        this.offset = pos - capStartFor(vdev, capId, pos);
+        this.r = n;
+        if (this.iswrite) {
+          if (p.writefn === null) {
+            this.pc = 6;
+          } else {
+            // the bounce buffer; only its value when the copy need not suspend
+            const v = copyValueFromUserFast(k, this.buf, n as 1 | 2 | 4);
+            if (typeof v === 'number') {
+              this.got = v;
+              this.pc = 3;
+            } else {
+              const c = v.left;
+              this.bytes = v.buf;
+              if (typeof c === 'number') {
+                this.got = c;
+                this.pc = 2;
+              } else {
+                const s = this.call(c, 2);
+                if (s !== null) return s;
+              }
+            }
+          }
+        } else if (p.readfn === null) {
+          this.got = 0;
+          this.pc = 4;
+        } else {
+          const v = p.readfn(vdev, pos, n, p, this.offset);
+          if (typeof v === 'number') {
+            this.got = v;
+            this.pc = 4;
+          } else {
+            const s = this.call(v, 4);
+            if (s !== null) return s;
+          }
+        }
+      }
+      if (this.pc === 2) {
+        // copy_from_user done (slow path): its bytes
+        if ((this.got as number) !== 0) return this.finish(-EFAULT);
+        this.got = le(this.bytes, 0, this.n);
+        this.pc = 3;
+      }
+      if (this.pc === 3) {
+        // the write handler with the value copied in
+        const p = this.p;
+        const writefn = p.writefn as WriteFn; // state 3 is only reached for a chunk with one
+        const w = writefn(k, this.pci, vdev, this.pos, this.n, p, this.offset, this.got as number);
+        if (typeof w === 'number') {
+          this.got = w;
+          this.pc = 7;
+        } else {
+          const s = this.call(w, 7);
+          if (s !== null) return s;
+        }
+      }
+      if (this.pc === 7) {
+        const r = this.got as number;
+        if (r < 0) return this.finish(r);
+        this.r = r;
+        this.pc = 6;
+      }
+      if (this.pc === 4) {
+        // the read handler's value, out to the user buffer
+        const c = copyValueToUserFast(k, this.buf, this.n as 1 | 2 | 4, this.got as number);
+        if (typeof c === 'number') {
+          this.got = c;
+          this.pc = 5;
+        } else {
+          const s = this.call(c, 5);
+          if (s !== null) return s;
+        }
+      }
+      if (this.pc === 5) {
+        if ((this.got as number) !== 0) return this.finish(-EFAULT);
+        this.pc = 6;
+      }
+      if (this.pc !== 6) throw new Error(`ConfigRw: bad state ${this.pc}`);
+      const r = this.r;
+      this.count -= r;
+      this.done += r;
+      this.buf += r;
+      this.pos += r;
+      this.pc = 1;
+    }
+  }
+
+  /** The bounce buffer of a chunk whose copy_from_user must be scheduled. */
+  private bytes: Uint8Array = EMPTY;
+}
+
+const EMPTY = new Uint8Array(0);

@@ -32,6 +32,7 @@ import {
 import type { Task } from '../../sched/task.js';
 import { vfioDeviceMapping } from '../vfio-fs.js';
 import { faultMayMap, type VfioPciDevice } from './vfio-pci-device.js';
+import { SideTable } from '../../side-table.js';
 
 /** Pages per region index in the fd offset space (1 << (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT)). */
 const INDEX_PAGES = 2 ** (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);
@@ -48,7 +49,7 @@ export function* vfioPciZapBars(k: Kernel, vdev: VfioPciDevice): Task<void> {
   const end = vfioPciIndexToOffset(VFIO_PCI_ROM_REGION_INDEX);
   const vmas = yield* unmapMappingRange(k, vfioDeviceMapping(k, device), start, end - start, true);
   if (k.events.active) k.events.emit({ kind: 'vfio.zap', dev: vdev.name, vmas, fn: 'vfio_pci_zap_bars' });
-  else k.events.skip('vfio.zap');
+  else k.events.skipCounted(k.events.hot.vfioZap);
 }
 
 /**
@@ -144,7 +145,33 @@ function* mmapHugeFault(k: Kernel, vmf: VmFault, order: number): Task<number> {
   return ret;
 }
 
-const opsByKernel = new WeakMap<Kernel, VmOperations>();
+/**
+ * vfio_pci_mmap_ops (6.10): {fault}. Objects over their kernel rather than closures, so
+ * that a copy of the whole System (the explorer's snapshots, src/check/snapshot.ts)
+ * faults in its own.
+ */
+class MmapOps implements VmOperations {
+  readonly name = 'vfio_pci_mmap_ops';
+
+  constructor(protected readonly k: Kernel) {}
+
+  fault(vmf: VmFault): Task<number> {
+    return mmapFaultInsertFullVma(this.k, vmf);
+  }
+}
+
+/** vfio_pci_mmap_ops (6.12): {fault = huge_fault at order 0, huge_fault}. */
+class MmapOpsHuge extends MmapOps {
+  override fault(vmf: VmFault): Task<number> {
+    return mmapHugeFault(this.k, vmf, 0);
+  }
+
+  hugeFault(vmf: VmFault, order: number): Task<number> {
+    return mmapHugeFault(this.k, vmf, order);
+  }
+}
+
+const opsByKernel = new SideTable<Kernel, VmOperations>('opsByKernel');
 
 /**
  * vfio_pci_mmap_ops (drivers/vfio/pci/vfio_pci_core.c): 6.10 {fault}; 6.12 {fault =
@@ -153,14 +180,7 @@ const opsByKernel = new WeakMap<Kernel, VmOperations>();
 export function vfioPciMmapOpsAddressSpace(k: Kernel): VmOperations {
   let ops = opsByKernel.get(k);
   if (ops === undefined) {
-    ops =
-      k.knobs.mmapPopulate === 'huge-fault'
-        ? {
-            name: 'vfio_pci_mmap_ops',
-            fault: (vmf) => mmapHugeFault(k, vmf, 0),
-            hugeFault: (vmf, order) => mmapHugeFault(k, vmf, order),
-          }
-        : { name: 'vfio_pci_mmap_ops', fault: (vmf) => mmapFaultInsertFullVma(k, vmf) };
+    ops = k.knobs.mmapPopulate === 'huge-fault' ? new MmapOpsHuge(k) : new MmapOps(k);
     opsByKernel.set(k, ops);
   }
   return ops;

@@ -9,7 +9,8 @@ import {
   VM_DONTEXPAND, VM_FAULT_NOPAGE, VM_FAULT_RETRY, VM_FAULT_SIGBUS, VM_IO, VM_PFNMAP, VM_SHARED,
 } from '../../mm/types.js';
 import { pciReadConfig, pciWriteConfig } from '../../pci/pci-dev.js';
-import type { Task } from '../../sched/task.js';
+import { FINISHED, StepTask, type Task, type Yielded } from '../../sched/task.js';
+import { removeAt } from '../../locking/mutex.js';
 import { faultMayMap, type VfioPciDevice } from './vfio-pci-device.js';
 import { vfioPciMmapAddressSpace, zapBarsAndDownWriteMemoryLock } from './mmap-mapping.js';
 
@@ -18,66 +19,188 @@ import { vfioPciMmapAddressSpace, zapBarsAndDownWriteMemoryLock } from './mmap-m
  * honouring mmap_lock → vma_lock. Returns true holding vma_lock with vma_list empty;
  * with `tryOnly`, false on any contention, holding nothing.
  */
-export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean): Task<boolean> {
-  const fn = 'vfio_pci_zap_and_vma_lock';
-  let zapped = 0;
-  for (;;) {
-    let mm: MmStructRef | null = null;
-    if (tryOnly) {
-      if (!(yield* vdev.vmaLock.trylock(fn))) return false;
-    } else {
-      if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
-    }
-    while (vdev.vmaList.length > 0) {
-      const vma = vdev.vmaList[0] as Vma;
-      mm = vma.mm;
-      if (mmgetNotZero(mm)) break;
-      vdev.vmaList.shift();
-      k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
-      mm = null;
-    }
-    if (mm === null) {
-      if (zapped > 0 || !tryOnly) {
-        if (k.events.active) k.events.emit({ kind: 'vfio.zap', dev: vdev.name, vmas: zapped, fn });
-        else k.events.skip('vfio.zap');
-      }
-      return true;
-    }
-    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-    if (tryOnly) {
-      if (!(yield* mm.mmapLock.downReadTrylock(fn))) {
-        yield* mmput(k, mm);
-        return false;
-      }
-    } else {
-      if (!mm.mmapLock.downReadPassed(fn)) yield* mm.mmapLock.downRead(fn);
-    }
-    if (mmgetStillValid(mm)) {
-      if (tryOnly) {
-        if (!(yield* vdev.vmaLock.trylock(fn))) {
-          if (!mm.mmapLock.upReadPassed(fn)) yield* mm.mmapLock.upRead(fn);
-          yield* mmput(k, mm);
-          return false;
+export function zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean): Task<boolean> {
+  return new ZapAndVmaLock(k, vdev, tryOnly);
+}
+
+const ZAP_FN = 'vfio_pci_zap_and_vma_lock';
+
+/** vfio_pci_zap_and_vma_lock (drivers/vfio/pci/vfio_pci.c, 5.8) as a StepTask (no generator on the disable path). */
+class ZapAndVmaLock extends StepTask<boolean> {
+  private zapped = 0;
+  /** The mm whose vmas this round zaps (set from state 2 on). */
+  private mm: MmStructRef | null = null;
+  /** Index into vma_list of the zap loop. */
+  private i = 0;
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly vdev: VfioPciDevice,
+    private readonly tryOnly: boolean,
+  ) {
+    super();
+  }
+
+  /** The round's mm (states 3 and later run after state 2 set it). */
+  private roundMm(): MmStructRef {
+    const mm = this.mm;
+    if (mm === null) throw new Error('vfio_pci_zap_and_vma_lock: no mm');
+    return mm;
+  }
+
+  // States are checked in order inside the round loop (a state that completes sets `pc` to
+  // a later one and falls through to it); 13 → 11 continues the zap loop, 14 → 0 starts
+  // the next round.
+  protected run(): IteratorResult<Yielded, boolean> {
+    const { k, vdev, tryOnly } = this;
+    const fn = ZAP_FN;
+    for (;;) {
+      if (this.pc === 0) {
+        // a round: vma_lock, then the first vma whose mm is still alive
+        this.mm = null;
+        if (tryOnly) {
+          const s = this.call(vdev.vmaLock.trylock(fn), 1);
+          if (s !== null) return s;
+        } else {
+          this.pc = 2;
+          if (!vdev.vmaLock.lockPassed(fn)) {
+            const s = this.call(vdev.vmaLock.lock(fn), 2);
+            if (s !== null) return s;
+          }
         }
-      } else {
-        if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
       }
-      for (let i = 0; i < vdev.vmaList.length; ) {
-        const vma = vdev.vmaList[i] as Vma;
-        if (vma.mm !== mm) {
-          i++;
-          continue;
+      if (this.pc === 1) {
+        if (!(this.got as boolean)) return this.finish(false);
+        this.pc = 2;
+      }
+      if (this.pc === 2) {
+        let mm: MmStructRef | null = null;
+        while (vdev.vmaList.length > 0) {
+          const vma = vdev.vmaList[0] as Vma;
+          mm = vma.mm;
+          if (mmgetNotZero(mm)) break;
+          vdev.vmaList.shift();
+          k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
+          mm = null;
         }
-        vdev.vmaList.splice(i, 1);
-        if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
-        else k.events.skip('vfio.vma-track');
-        yield* zapVmaPtes(k, vma, vma.start, vma.end - vma.start);
-        zapped++;
+        if (mm === null) {
+          if (this.zapped > 0 || !tryOnly) {
+            if (k.events.active) k.events.emit({ kind: 'vfio.zap', dev: vdev.name, vmas: this.zapped, fn });
+            else k.events.skipCounted(k.events.hot.vfioZap);
+          }
+          return this.finish(true);
+        }
+        this.mm = mm;
+        this.pc = 3;
+        if (!vdev.vmaLock.unlockPassed(fn)) {
+          const s = this.call(vdev.vmaLock.unlock(fn), 3);
+          if (s !== null) return s;
+        }
       }
-      if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+      if (this.pc === 3) {
+        const mm = this.roundMm();
+        if (tryOnly) {
+          const s = this.call(mm.mmapLock.downReadTrylock(fn), 4);
+          if (s !== null) return s;
+        } else {
+          this.pc = 6;
+          if (!mm.mmapLock.downReadPassed(fn)) {
+            const s = this.call(mm.mmapLock.downRead(fn), 6);
+            if (s !== null) return s;
+          }
+        }
+      }
+      if (this.pc === 4) {
+        if (this.got as boolean) {
+          this.pc = 6;
+        } else {
+          const s = this.call(mmput(k, this.roundMm()), 5);
+          if (s !== null) return s;
+        }
+      }
+      if (this.pc === 5) return this.finish(false);
+      if (this.pc === 6) {
+        const mm = this.roundMm();
+        if (!mmgetStillValid(mm)) {
+          this.pc = 12;
+        } else if (tryOnly) {
+          const s = this.call(vdev.vmaLock.trylock(fn), 7);
+          if (s !== null) return s;
+        } else {
+          this.pc = 10;
+          if (!vdev.vmaLock.lockPassed(fn)) {
+            const s = this.call(vdev.vmaLock.lock(fn), 10);
+            if (s !== null) return s;
+          }
+        }
+      }
+      if (this.pc === 7) {
+        if (this.got as boolean) {
+          this.pc = 10;
+        } else {
+          const mm = this.roundMm();
+          this.pc = 8;
+          if (!mm.mmapLock.upReadPassed(fn)) {
+            const s = this.call(mm.mmapLock.upRead(fn), 8);
+            if (s !== null) return s;
+          }
+        }
+      }
+      if (this.pc === 8) {
+        const s = this.call(mmput(k, this.roundMm()), 9);
+        if (s !== null) return s;
+      }
+      if (this.pc === 9) return this.finish(false);
+      if (this.pc === 10) {
+        this.i = 0;
+        this.pc = 11;
+      }
+      if (this.pc === 13) {
+        // a zap that slept has finished
+        this.zapped++;
+        this.pc = 11;
+      }
+      if (this.pc === 11) {
+        // zap and untrack every vma of this mm (vma_list may change while a zap sleeps)
+        const mm = this.roundMm();
+        const list = vdev.vmaList;
+        while (this.i < list.length) {
+          const vma = list[this.i] as Vma;
+          if (vma.mm !== mm) {
+            this.i++;
+            continue;
+          }
+          removeAt(list, this.i);
+          if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
+          else k.events.skipCounted(k.events.hot.vmaTrack);
+          const s = this.call(zapVmaPtes(k, vma, vma.start, vma.end - vma.start), 13);
+          if (s !== null) return s;
+          this.zapped++;
+        }
+        this.pc = 12;
+        if (!vdev.vmaLock.unlockPassed(fn)) {
+          const s = this.call(vdev.vmaLock.unlock(fn), 12);
+          if (s !== null) return s;
+        }
+      }
+      if (this.pc === 12) {
+        // (reached from the zap loop's unlock, or directly when mmget_still_valid failed)
+        const mm = this.roundMm();
+        this.pc = 14;
+        if (!mm.mmapLock.upReadPassed(fn)) {
+          const s = this.call(mm.mmapLock.upRead(fn), 14);
+          if (s !== null) return s;
+        }
+      }
+      if (this.pc !== 14) throw new Error(`ZapAndVmaLock: bad state ${this.pc}`);
+      const m = mmput(k, this.roundMm());
+      this.pc = 0;
+      if (m !== FINISHED) {
+        // the last reference: exit_mmap
+        const s = this.call(m, 0);
+        if (s !== null) return s;
+      }
     }
-    if (!mm.mmapLock.upReadPassed(fn)) yield* mm.mmapLock.upRead(fn);
-    yield* mmput(k, mm);
   }
 }
 
@@ -89,18 +212,63 @@ export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean)
  * drop vma_lock — memory_lock → mmap_lock, the ABBA against the fault path that v1's
  * fault breaks with a trylock.
  */
-export function* zapAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): Task<void> {
-  if (k.knobs.zapMethod === 'address-space') return yield* zapBarsAndDownWriteMemoryLock(k, vdev); // 6.10
-  const fn = 'vfio_pci_zap_and_down_write_memory_lock';
-  if (k.knobs.zapOrder === 'memory-lock-first') {
-    if (!vdev.memoryLock.downWritePassed(fn)) yield* vdev.memoryLock.downWrite(fn);
-    yield* zapAndVmaLock(k, vdev, false);
-    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-    return;
+export function zapAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): Task<void> {
+  return new ZapAndDownWriteMemoryLock(k, vdev);
+}
+
+const ZAP_DOWN_FN = 'vfio_pci_zap_and_down_write_memory_lock';
+
+/** vfio_pci_zap_and_down_write_memory_lock (drivers/vfio/pci/vfio_pci.c, 5.8) as a StepTask. */
+class ZapAndDownWriteMemoryLock extends StepTask<void> {
+  constructor(
+    private readonly k: Kernel,
+    private readonly vdev: VfioPciDevice,
+  ) {
+    super();
   }
-  yield* zapAndVmaLock(k, vdev, false);
-  if (!vdev.memoryLock.downWritePassed(fn)) yield* vdev.memoryLock.downWrite(fn);
-  if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+
+  // The states only go forward, so they are checked in order (see BasicConfigWrite).
+  protected run(): IteratorResult<Yielded, void> {
+    const { k, vdev } = this;
+    const fn = ZAP_DOWN_FN;
+    if (this.pc === 0) {
+      if (k.knobs.zapMethod === 'address-space') {
+        const s = this.call(zapBarsAndDownWriteMemoryLock(k, vdev), 9); // 6.10
+        if (s !== null) return s;
+      } else if (k.knobs.zapOrder === 'memory-lock-first') {
+        this.pc = 1;
+        if (!vdev.memoryLock.downWritePassed(fn)) {
+          const s = this.call(vdev.memoryLock.downWrite(fn), 1);
+          if (s !== null) return s;
+        }
+      } else {
+        const s = this.call(new ZapAndVmaLock(k, vdev, false), 4);
+        if (s !== null) return s;
+      }
+    }
+    if (this.pc === 1) {
+      // memory-lock-first: the zap under memory_lock
+      const s = this.call(new ZapAndVmaLock(k, vdev, false), 5);
+      if (s !== null) return s;
+    }
+    if (this.pc === 4) {
+      // vma-lock-first: memory_lock while vma_list is empty
+      this.pc = 5;
+      if (!vdev.memoryLock.downWritePassed(fn)) {
+        const s = this.call(vdev.memoryLock.downWrite(fn), 5);
+        if (s !== null) return s;
+      }
+    }
+    if (this.pc === 5) {
+      this.pc = 9;
+      if (!vdev.vmaLock.unlockPassed(fn)) {
+        const s = this.call(vdev.vmaLock.unlock(fn), 9);
+        if (s !== null) return s;
+      }
+    }
+    if (this.pc === 9) return this.finish(undefined);
+    throw new Error(`ZapAndDownWriteMemoryLock: bad state ${this.pc}`);
+  }
 }
 
 /**
@@ -141,42 +309,108 @@ function* mmapClose(k: Kernel, vma: Vma): Task<void> {
  * vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8 as merged; knob faultLocking
  * 'drop-before-remap'): vma_lock, then memory_lock for read; SIGBUS if memory is
  * disabled; otherwise push a tracking node (no duplicate check), drop vma_lock, and
- * remap the whole vma (defects H1/H2 live in that window).
+ * remap the whole vma (defects H1/H2 live in that window). A StepTask (the refault of
+ * every disable/enable cycle).
  */
-function* mmapFault(k: Kernel, vmf: VmFault): Task<number> {
-  const fn = 'vfio_pci_mmap_fault';
-  const vma = vmf.vma;
-  const vdev = vma.privateData as VfioPciDevice;
-  if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
-  if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
-  const ret = yield* checkTrackRemap(k, vdev, vma, fn);
-  if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
-  return ret;
+class MmapFault extends StepTask<number> {
+  private ret = 0;
+
+  constructor(
+    private readonly k: Kernel,
+    private readonly vmf: VmFault,
+  ) {
+    super();
+  }
+
+  // The states only go forward, so they are checked in order (see BasicConfigWrite).
+  protected run(): IteratorResult<Yielded, number> {
+    const fn = 'vfio_pci_mmap_fault';
+    const vma = this.vmf.vma;
+    const vdev = vma.privateData as VfioPciDevice;
+    if (this.pc === 0) {
+      this.pc = 1;
+      if (!vdev.vmaLock.lockPassed(fn)) {
+        const s = this.call(vdev.vmaLock.lock(fn), 1);
+        if (s !== null) return s;
+      }
+    }
+    if (this.pc === 1) {
+      this.pc = 2;
+      if (!vdev.memoryLock.downReadPassed(fn)) {
+        const s = this.call(vdev.memoryLock.downRead(fn), 2);
+        if (s !== null) return s;
+      }
+    }
+    if (this.pc === 2) {
+      const s = this.call(new CheckTrackRemap(this.k, vdev, vma, fn), 3);
+      if (s !== null) return s;
+    }
+    if (this.pc === 3) {
+      this.ret = this.got as number;
+      this.pc = 4;
+      if (!vdev.memoryLock.upReadPassed(fn)) {
+        const s = this.call(vdev.memoryLock.upRead(fn), 4);
+        if (s !== null) return s;
+      }
+    }
+    if (this.pc === 4) return this.finish(this.ret);
+    throw new Error(`MmapFault: bad state ${this.pc}`);
+  }
 }
 
 /**
  * The middle of 5.8's vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8), entered with
  * vma_lock and memory_lock (read) held and leaving with only memory_lock: SIGBUS if the
  * device may not be mapped; otherwise push a tracking node (no duplicate check), drop
- * vma_lock, and remap the whole vma.
+ * vma_lock, and remap the whole vma. A StepTask.
  */
-function* checkTrackRemap(k: Kernel, vdev: VfioPciDevice, vma: Vma, fn: string): Task<number> {
-  if (!faultMayMap(k, vdev)) {
-    if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
-    return VM_FAULT_SIGBUS;
+class CheckTrackRemap extends StepTask<number> {
+  constructor(
+    private readonly k: Kernel,
+    private readonly vdev: VfioPciDevice,
+    private readonly vma: Vma,
+    private readonly fn: string,
+  ) {
+    super();
   }
-  addVma(k, vdev, vma);
-  if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
-  const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn);
-  return r !== 0 ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
+
+  // The states only go forward, so they are checked in order (see BasicConfigWrite).
+  protected run(): IteratorResult<Yielded, number> {
+    const { k, vdev, vma, fn } = this;
+    if (this.pc === 0) {
+      if (!faultMayMap(k, vdev)) {
+        this.pc = 1;
+        if (!vdev.vmaLock.unlockPassed(fn)) {
+          const s = this.call(vdev.vmaLock.unlock(fn), 1);
+          if (s !== null) return s;
+        }
+      } else {
+        addVma(k, vdev, vma);
+        this.pc = 2;
+        if (!vdev.vmaLock.unlockPassed(fn)) {
+          const s = this.call(vdev.vmaLock.unlock(fn), 2);
+          if (s !== null) return s;
+        }
+      }
+    }
+    if (this.pc === 1) {
+      k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+      return this.finish(VM_FAULT_SIGBUS);
+    }
+    if (this.pc === 2) {
+      const s = this.call(remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn), 3);
+      if (s !== null) return s;
+    }
+    if (this.pc === 3) return this.finish((this.got as number) !== 0 ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE);
+    throw new Error(`CheckTrackRemap: bad state ${this.pc}`);
+  }
 }
 
 /** __vfio_pci_add_vma (drivers/vfio/pci/vfio_pci.c, 5.8): push a tracking node at the head of vma_list. Caller holds vma_lock. */
 function addVma(k: Kernel, vdev: VfioPciDevice, vma: Vma): void {
   vdev.vmaList.unshift(vma);
   if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'add', mm: vma.mm.id, start: vma.start, end: vma.end });
-  else k.events.skip('vfio.vma-track');
+  else k.events.skipCounted(k.events.hot.vmaTrack);
 }
 
 /**
@@ -245,28 +479,45 @@ function* mmapFaultTrylockRetry(k: Kernel, vmf: VmFault): Task<number> {
     return VM_FAULT_RETRY;
   }
   if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
-  const ret = yield* checkTrackRemap(k, vdev, vma, fn);
+  const ret = yield* new CheckTrackRemap(k, vdev, vma, fn);
   if (!sem.upReadPassed(fn)) yield* sem.upRead(fn);
   return ret;
 }
 
+/**
+ * vfio_pci_mmap_ops (drivers/vfio/pci/vfio_pci.c, 5.8) of one kernel: an object over its
+ * kernel rather than closures, so that a copy of the whole System (the explorer's
+ * snapshots, src/check/snapshot.ts) faults in its own.
+ */
+class VfioPciMmapOps implements VmOperations {
+  readonly name = 'vfio_pci_mmap_ops';
+
+  constructor(private readonly k: Kernel) {}
+
+  open(vma: Vma): Task<void> {
+    return mmapOpen(this.k, vma);
+  }
+
+  close(vma: Vma): Task<void> {
+    return mmapClose(this.k, vma);
+  }
+
+  fault(vmf: VmFault): Task<number> {
+    const k = this.k;
+    switch (k.knobs.faultLocking) {
+      case 'hold-across-remap':
+        return mmapFaultHoldAcrossRemap(k, vmf);
+      case 'trylock-retry':
+        return mmapFaultTrylockRetry(k, vmf);
+      case 'drop-before-remap':
+        return new MmapFault(k, vmf);
+    }
+  }
+}
+
 /** vfio_pci_mmap_ops (drivers/vfio/pci/vfio_pci.c, 5.8) for kernel `k`. */
 export function vfioPciMmapOps(k: Kernel): VmOperations {
-  return {
-    name: 'vfio_pci_mmap_ops',
-    open: (vma) => mmapOpen(k, vma),
-    close: (vma) => mmapClose(k, vma),
-    fault: (vmf) => {
-      switch (k.knobs.faultLocking) {
-        case 'hold-across-remap':
-          return mmapFaultHoldAcrossRemap(k, vmf);
-        case 'trylock-retry':
-          return mmapFaultTrylockRetry(k, vmf);
-        case 'drop-before-remap':
-          return mmapFault(k, vmf);
-      }
-    },
-  };
+  return new VfioPciMmapOps(k);
 }
 
 /**

@@ -45,6 +45,7 @@ import type { Task } from '../../sched/task.js';
 import { fetchUser } from '../uaccess.js';
 import { zapAndDownWriteMemoryLock } from './mmap.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
+import { SideTable } from '../../side-table.js';
 
 /**
  * The part of struct dev_pm_info the model needs, per device: references held by
@@ -59,7 +60,7 @@ interface RuntimePm {
   wake: EventfdCtx | null;
 }
 
-const rpmOf = new WeakMap<VfioPciDevice, RuntimePm>();
+const rpmOf = new SideTable<VfioPciDevice, RuntimePm>('rpmOf');
 
 function rpm(k: Kernel, vdev: VfioPciDevice): RuntimePm {
   let st = rpmOf.get(vdev);

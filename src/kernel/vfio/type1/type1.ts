@@ -50,6 +50,7 @@ import { point, type Task } from '../../sched/task.js';
 import type { VfioIommuDriverOps } from '../device.js';
 import { VfioInfoCapChain } from '../info-cap.js';
 import { fetchUser, storeUser } from '../uaccess.js';
+import { SideTable } from '../../side-table.js';
 
 const PAGE_SIZE = 4096;
 /** dma_entry_limit module parameter default (U16_MAX). */
@@ -66,7 +67,7 @@ const DIRTY_BITMAP_SIZE_MAX = 0x10000000n;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** locked_vm per mm (pages), maintained by vfio_lock_acct. */
-const lockedVmByMm = new WeakMap<MmStructRef, number>();
+const lockedVmByMm = new SideTable<MmStructRef, number>('lockedVmByMm');
 
 /** mm->locked_vm as accounted by type1 (pages). */
 export function lockedVm(mm: MmStructRef): number {
