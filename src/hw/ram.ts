@@ -17,6 +17,9 @@ export class Ram implements RamHw {
   private readonly allocated = new Set<number>();
   private readonly freeList: number[] = [];
   private nextFresh = RAM_FIRST_ALLOC_PFN;
+  /** The page `page()` returned last (pages stay in `bytes` once made, so it stays valid). */
+  private lastPfn = -1;
+  private lastPage: Uint8Array | null = null;
 
   constructor(readonly size: number) {
     this.pages = Math.floor(size / PAGE_SIZE);
@@ -50,12 +53,17 @@ export class Ram implements RamHw {
   }
 
   page(pfn: number): Uint8Array {
-    const p = this.bytes.get(pfn);
-    if (p !== undefined) return p;
-    if (!this.isRam(pfn)) throw new RangeError(`pfn ${pfn} is not RAM`);
-    const np = new Uint8Array(PAGE_SIZE);
-    this.bytes.set(pfn, np);
-    return np;
+    // consecutive accesses mostly hit one page (a process's scratch buffer): skip the map then
+    if (pfn === this.lastPfn && this.lastPage !== null) return this.lastPage;
+    let p = this.bytes.get(pfn);
+    if (p === undefined) {
+      if (!this.isRam(pfn)) throw new RangeError(`pfn ${pfn} is not RAM`);
+      p = new Uint8Array(PAGE_SIZE);
+      this.bytes.set(pfn, p);
+    }
+    this.lastPfn = pfn;
+    this.lastPage = p;
+    return p;
   }
 
   view(pfn: number): DataView {

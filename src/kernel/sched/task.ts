@@ -100,12 +100,15 @@ const STEP_DONE: IteratorResult<Yielded, never> = Object.freeze({ value: undefin
  * fault). Sub-tasks are driven by calling their `next()` directly, so a chain of
  * StepTasks that passes every point (Scheduler.passPoint) never allocates a generator.
  *
- * `run()` continues from `pc` (0 at the start). Its states are blocks `if (this.pc === N)`
- * in program order: a block that completes sets `pc` to a later state and falls through to
- * it (the blocks of a loop sit in a `for (;;)` whose last block sets `pc` back to its head).
+ * `run()` continues from `pc` (0 at the start), either as a `for (;;) switch (this.pc)` loop
+ * (a state that completes sets `pc` and `continue`s) or as blocks `if (this.pc === N)` in
+ * program order (a block that completes sets `pc` to a later state and falls through to it;
+ * the blocks of a loop sit in a `for (;;)` whose last block sets `pc` back to its head) —
+ * whichever V8 compiles better for that task; they behave the same.
  * - `return this.yieldAt(point, PC)` yields a scheduling point (`yield point`), resuming at PC;
  * - `const s = this.call(task, PC); if (s !== null) return s;` is `yield* task`, going on
- *   at PC with the task's value in `got` (at once when the task did not suspend);
+ *   at PC with the task's value in `got` (at once when the task did not suspend; the
+ *   switch form then `continue`s);
  * - `return this.finish(value)` returns.
  * An exception thrown by run() or a sub-task propagates out of `next()`, as out of a
  * generator (nobody resumes a task after that).

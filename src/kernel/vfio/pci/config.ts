@@ -708,114 +708,126 @@ class ConfigRw extends StepTask<number> {
     super();
   }
 
-  // States are checked in order inside the chunk loop (a state that completes sets `pc` to
-  // a later one and falls through to it); state 6 goes back to 1 for the next chunk.
   protected run(): IteratorResult<Yielded, number> {
     const { k, vdev } = this;
-    if (this.pc === 0) {
-      this.pos = offsetInRegion(this.ppos.value);
-      this.pc = 1;
-    }
     for (;;) {
-      if (this.pc === 1) {
-        // the loop over chunks
-        if (this.count <= 0) {
-          this.ppos.value += this.done;
-          return this.finish(this.done);
+      switch (this.pc) {
+        case 0: {
+          this.pos = offsetInRegion(this.ppos.value);
+          this.pc = 1;
+          continue;
         }
-        // vfio_config_do_rw (5.8): one aligned chunk within one capability
-        const pos = this.pos;
-        const map = vdev.configMap as Uint8Array; // open devices always have a config map
-        const n = chunkSize(vdev, map, pos, this.count);
-        if (n < 0) return this.finish(n);
-        const capId = map[pos] ?? CAP_ID_INVALID;
-        const p = permFor(vdev, capId);
-        this.n = n;
-        this.p = p;
-        this.offset = pos - capStartFor(vdev, capId, pos);
-        this.r = n;
-        if (this.iswrite) {
-          if (p.writefn === null) {
-            this.pc = 6;
-          } else {
+        case 1: {
+          // the loop over chunks
+          if (this.count <= 0) {
+            this.ppos.value += this.done;
+            return this.finish(this.done);
+          }
+          // vfio_config_do_rw (5.8): one aligned chunk within one capability
+          const pos = this.pos;
+          const map = vdev.configMap as Uint8Array; // open devices always have a config map
+          const n = chunkSize(vdev, map, pos, this.count);
+          if (n < 0) return this.finish(n);
+          const capId = map[pos] ?? CAP_ID_INVALID;
+          const p = permFor(vdev, capId);
+          this.n = n;
+          this.p = p;
+          this.offset = pos - capStartFor(vdev, capId, pos);
+          this.r = n;
+          if (this.iswrite) {
+            if (p.writefn === null) {
+              this.pc = 6;
+              continue;
+            }
             // the bounce buffer; only its value when the copy need not suspend
             const v = copyValueFromUserFast(k, this.buf, n as 1 | 2 | 4);
             if (typeof v === 'number') {
               this.got = v;
               this.pc = 3;
-            } else {
-              const c = v.left;
-              this.bytes = v.buf;
-              if (typeof c === 'number') {
-                this.got = c;
-                this.pc = 2;
-              } else {
-                const s = this.call(c, 2);
-                if (s !== null) return s;
-              }
+              continue;
             }
+            const c = v.left;
+            this.bytes = v.buf;
+            if (typeof c === 'number') {
+              this.got = c;
+              this.pc = 2;
+              continue;
+            }
+            const s = this.call(c, 2);
+            if (s !== null) return s;
+            continue;
           }
-        } else if (p.readfn === null) {
-          this.got = 0;
-          this.pc = 4;
-        } else {
+          if (p.readfn === null) {
+            this.got = 0;
+            this.pc = 4;
+            continue;
+          }
           const v = p.readfn(vdev, pos, n, p, this.offset);
           if (typeof v === 'number') {
             this.got = v;
             this.pc = 4;
-          } else {
-            const s = this.call(v, 4);
-            if (s !== null) return s;
+            continue;
           }
+          const s = this.call(v, 4);
+          if (s !== null) return s;
+          continue;
         }
-      }
-      if (this.pc === 2) {
-        // copy_from_user done (slow path): its bytes
-        if ((this.got as number) !== 0) return this.finish(-EFAULT);
-        this.got = le(this.bytes, 0, this.n);
-        this.pc = 3;
-      }
-      if (this.pc === 3) {
-        // the write handler with the value copied in
-        const p = this.p;
-        const writefn = p.writefn as WriteFn; // state 3 is only reached for a chunk with one
-        const w = writefn(k, this.pci, vdev, this.pos, this.n, p, this.offset, this.got as number);
-        if (typeof w === 'number') {
-          this.got = w;
-          this.pc = 7;
-        } else {
+        case 2: {
+          // copy_from_user done (slow path): its bytes
+          if ((this.got as number) !== 0) return this.finish(-EFAULT);
+          this.got = le(this.bytes, 0, this.n);
+          this.pc = 3;
+          continue;
+        }
+        case 3: {
+          // the write handler with the value copied in
+          const p = this.p;
+          const writefn = p.writefn as WriteFn; // state 3 is only reached for a chunk with one
+          const w = writefn(k, this.pci, vdev, this.pos, this.n, p, this.offset, this.got as number);
+          if (typeof w === 'number') {
+            this.got = w;
+            this.pc = 7;
+            continue;
+          }
           const s = this.call(w, 7);
           if (s !== null) return s;
+          continue;
         }
-      }
-      if (this.pc === 7) {
-        const r = this.got as number;
-        if (r < 0) return this.finish(r);
-        this.r = r;
-        this.pc = 6;
-      }
-      if (this.pc === 4) {
-        // the read handler's value, out to the user buffer
-        const c = copyValueToUserFast(k, this.buf, this.n as 1 | 2 | 4, this.got as number);
-        if (typeof c === 'number') {
-          this.got = c;
-          this.pc = 5;
-        } else {
+        case 7: {
+          const r = this.got as number;
+          if (r < 0) return this.finish(r);
+          this.r = r;
+          this.pc = 6;
+          continue;
+        }
+        case 4: {
+          // the read handler's value, out to the user buffer
+          const c = copyValueToUserFast(k, this.buf, this.n as 1 | 2 | 4, this.got as number);
+          if (typeof c === 'number') {
+            this.got = c;
+            this.pc = 5;
+            continue;
+          }
           const s = this.call(c, 5);
           if (s !== null) return s;
+          continue;
         }
+        case 5:
+          if ((this.got as number) !== 0) return this.finish(-EFAULT);
+          this.pc = 6;
+          continue;
+        case 6: {
+          const r = this.r;
+          this.count -= r;
+          this.done += r;
+          this.buf += r;
+          this.pos += r;
+          this.pc = 1;
+          continue;
+        }
+        default:
+          throw new Error(`ConfigRw: bad state ${this.pc}`);
       }
-      if (this.pc === 5) {
-        if ((this.got as number) !== 0) return this.finish(-EFAULT);
-        this.pc = 6;
-      }
-      if (this.pc !== 6) throw new Error(`ConfigRw: bad state ${this.pc}`);
-      const r = this.r;
-      this.count -= r;
-      this.done += r;
-      this.buf += r;
-      this.pos += r;
-      this.pc = 1;
     }
   }
 

@@ -48,157 +48,173 @@ class ZapAndVmaLock extends StepTask<boolean> {
     return mm;
   }
 
-  // States are checked in order inside the round loop (a state that completes sets `pc` to
-  // a later one and falls through to it); 13 → 11 continues the zap loop, 14 → 0 starts
-  // the next round.
   protected run(): IteratorResult<Yielded, boolean> {
     const { k, vdev, tryOnly } = this;
     const fn = ZAP_FN;
     for (;;) {
-      if (this.pc === 0) {
-        // a round: vma_lock, then the first vma whose mm is still alive
-        this.mm = null;
-        if (tryOnly) {
-          const s = this.call(vdev.vmaLock.trylock(fn), 1);
-          if (s !== null) return s;
-        } else {
+      switch (this.pc) {
+        case 0: {
+          // a round: vma_lock, then the first vma whose mm is still alive
+          this.mm = null;
+          if (tryOnly) {
+            const s = this.call(vdev.vmaLock.trylock(fn), 1);
+            if (s !== null) return s;
+            continue;
+          }
           this.pc = 2;
           if (!vdev.vmaLock.lockPassed(fn)) {
             const s = this.call(vdev.vmaLock.lock(fn), 2);
             if (s !== null) return s;
           }
+          continue;
         }
-      }
-      if (this.pc === 1) {
-        if (!(this.got as boolean)) return this.finish(false);
-        this.pc = 2;
-      }
-      if (this.pc === 2) {
-        let mm: MmStructRef | null = null;
-        while (vdev.vmaList.length > 0) {
-          const vma = vdev.vmaList[0] as Vma;
-          mm = vma.mm;
-          if (mmgetNotZero(mm)) break;
-          vdev.vmaList.shift();
-          k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
-          mm = null;
-        }
-        if (mm === null) {
-          if (this.zapped > 0 || !tryOnly) {
-            if (k.events.active) k.events.emit({ kind: 'vfio.zap', dev: vdev.name, vmas: this.zapped, fn });
-            else k.events.skipCounted(k.events.hot.vfioZap);
+        case 1:
+          if (!(this.got as boolean)) return this.finish(false);
+          this.pc = 2;
+          continue;
+        case 2: {
+          let mm: MmStructRef | null = null;
+          while (vdev.vmaList.length > 0) {
+            const vma = vdev.vmaList[0] as Vma;
+            mm = vma.mm;
+            if (mmgetNotZero(mm)) break;
+            vdev.vmaList.shift();
+            k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
+            mm = null;
           }
-          return this.finish(true);
+          if (mm === null) {
+            if (this.zapped > 0 || !tryOnly) {
+              if (k.events.active) k.events.emit({ kind: 'vfio.zap', dev: vdev.name, vmas: this.zapped, fn });
+              else k.events.skipCounted(k.events.hot.vfioZap);
+            }
+            return this.finish(true);
+          }
+          this.mm = mm;
+          this.pc = 3;
+          if (!vdev.vmaLock.unlockPassed(fn)) {
+            const s = this.call(vdev.vmaLock.unlock(fn), 3);
+            if (s !== null) return s;
+          }
+          continue;
         }
-        this.mm = mm;
-        this.pc = 3;
-        if (!vdev.vmaLock.unlockPassed(fn)) {
-          const s = this.call(vdev.vmaLock.unlock(fn), 3);
-          if (s !== null) return s;
-        }
-      }
-      if (this.pc === 3) {
-        const mm = this.roundMm();
-        if (tryOnly) {
-          const s = this.call(mm.mmapLock.downReadTrylock(fn), 4);
-          if (s !== null) return s;
-        } else {
+        case 3: {
+          const mm = this.roundMm();
+          if (tryOnly) {
+            const s = this.call(mm.mmapLock.downReadTrylock(fn), 4);
+            if (s !== null) return s;
+            continue;
+          }
           this.pc = 6;
           if (!mm.mmapLock.downReadPassed(fn)) {
             const s = this.call(mm.mmapLock.downRead(fn), 6);
             if (s !== null) return s;
           }
+          continue;
         }
-      }
-      if (this.pc === 4) {
-        if (this.got as boolean) {
-          this.pc = 6;
-        } else {
+        case 4: {
+          if (this.got as boolean) {
+            this.pc = 6;
+            continue;
+          }
           const s = this.call(mmput(k, this.roundMm()), 5);
           if (s !== null) return s;
+          continue;
         }
-      }
-      if (this.pc === 5) return this.finish(false);
-      if (this.pc === 6) {
-        const mm = this.roundMm();
-        if (!mmgetStillValid(mm)) {
-          this.pc = 12;
-        } else if (tryOnly) {
-          const s = this.call(vdev.vmaLock.trylock(fn), 7);
-          if (s !== null) return s;
-        } else {
+        case 5:
+          return this.finish(false);
+        case 6: {
+          const mm = this.roundMm();
+          if (!mmgetStillValid(mm)) {
+            this.pc = 12;
+            continue;
+          }
+          if (tryOnly) {
+            const s = this.call(vdev.vmaLock.trylock(fn), 7);
+            if (s !== null) return s;
+            continue;
+          }
           this.pc = 10;
           if (!vdev.vmaLock.lockPassed(fn)) {
             const s = this.call(vdev.vmaLock.lock(fn), 10);
             if (s !== null) return s;
           }
+          continue;
         }
-      }
-      if (this.pc === 7) {
-        if (this.got as boolean) {
-          this.pc = 10;
-        } else {
+        case 7: {
+          if (this.got as boolean) {
+            this.pc = 10;
+            continue;
+          }
           const mm = this.roundMm();
           this.pc = 8;
           if (!mm.mmapLock.upReadPassed(fn)) {
             const s = this.call(mm.mmapLock.upRead(fn), 8);
             if (s !== null) return s;
           }
+          continue;
         }
-      }
-      if (this.pc === 8) {
-        const s = this.call(mmput(k, this.roundMm()), 9);
-        if (s !== null) return s;
-      }
-      if (this.pc === 9) return this.finish(false);
-      if (this.pc === 10) {
-        this.i = 0;
-        this.pc = 11;
-      }
-      if (this.pc === 13) {
-        // a zap that slept has finished
-        this.zapped++;
-        this.pc = 11;
-      }
-      if (this.pc === 11) {
-        // zap and untrack every vma of this mm (vma_list may change while a zap sleeps)
-        const mm = this.roundMm();
-        const list = vdev.vmaList;
-        while (this.i < list.length) {
-          const vma = list[this.i] as Vma;
-          if (vma.mm !== mm) {
-            this.i++;
-            continue;
+        case 8: {
+          const s = this.call(mmput(k, this.roundMm()), 9);
+          if (s !== null) return s;
+          continue;
+        }
+        case 9:
+          return this.finish(false);
+        case 10:
+          this.i = 0;
+          this.pc = 11;
+          continue;
+        case 11: {
+          // zap and untrack every vma of this mm (vma_list may change while a zap sleeps)
+          const mm = this.roundMm();
+          const list = vdev.vmaList;
+          while (this.i < list.length) {
+            const vma = list[this.i] as Vma;
+            if (vma.mm !== mm) {
+              this.i++;
+              continue;
+            }
+            removeAt(list, this.i);
+            if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
+            else k.events.skipCounted(k.events.hot.vmaTrack);
+            const s = this.call(zapVmaPtes(k, vma, vma.start, vma.end - vma.start), 13);
+            if (s !== null) return s;
+            this.zapped++;
           }
-          removeAt(list, this.i);
-          if (k.events.active) k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: mm.id, start: vma.start, end: vma.end });
-          else k.events.skipCounted(k.events.hot.vmaTrack);
-          const s = this.call(zapVmaPtes(k, vma, vma.start, vma.end - vma.start), 13);
-          if (s !== null) return s;
+          this.pc = 12;
+          if (!vdev.vmaLock.unlockPassed(fn)) {
+            const s = this.call(vdev.vmaLock.unlock(fn), 12);
+            if (s !== null) return s;
+          }
+          continue;
+        }
+        case 13:
+          // a zap that slept has finished
           this.zapped++;
+          this.pc = 11;
+          continue;
+        case 12: {
+          // (reached from the zap loop's unlock, or directly when mmget_still_valid failed)
+          const mm = this.roundMm();
+          this.pc = 14;
+          if (!mm.mmapLock.upReadPassed(fn)) {
+            const s = this.call(mm.mmapLock.upRead(fn), 14);
+            if (s !== null) return s;
+          }
+          continue;
         }
-        this.pc = 12;
-        if (!vdev.vmaLock.unlockPassed(fn)) {
-          const s = this.call(vdev.vmaLock.unlock(fn), 12);
-          if (s !== null) return s;
+        case 14: {
+          const m = mmput(k, this.roundMm());
+          this.pc = 0;
+          if (m !== FINISHED) {
+            // the last reference: exit_mmap
+            const s = this.call(m, 0);
+            if (s !== null) return s;
+          }
+          continue;
         }
-      }
-      if (this.pc === 12) {
-        // (reached from the zap loop's unlock, or directly when mmget_still_valid failed)
-        const mm = this.roundMm();
-        this.pc = 14;
-        if (!mm.mmapLock.upReadPassed(fn)) {
-          const s = this.call(mm.mmapLock.upRead(fn), 14);
-          if (s !== null) return s;
-        }
-      }
-      if (this.pc !== 14) throw new Error(`ZapAndVmaLock: bad state ${this.pc}`);
-      const m = mmput(k, this.roundMm());
-      this.pc = 0;
-      if (m !== FINISHED) {
-        // the last reference: exit_mmap
-        const s = this.call(m, 0);
-        if (s !== null) return s;
+        default:
+          throw new Error(`ZapAndVmaLock: bad state ${this.pc}`);
       }
     }
   }
@@ -227,47 +243,58 @@ class ZapAndDownWriteMemoryLock extends StepTask<void> {
     super();
   }
 
-  // The states only go forward, so they are checked in order (see BasicConfigWrite).
   protected run(): IteratorResult<Yielded, void> {
     const { k, vdev } = this;
     const fn = ZAP_DOWN_FN;
-    if (this.pc === 0) {
-      if (k.knobs.zapMethod === 'address-space') {
-        const s = this.call(zapBarsAndDownWriteMemoryLock(k, vdev), 9); // 6.10
-        if (s !== null) return s;
-      } else if (k.knobs.zapOrder === 'memory-lock-first') {
-        this.pc = 1;
-        if (!vdev.memoryLock.downWritePassed(fn)) {
-          const s = this.call(vdev.memoryLock.downWrite(fn), 1);
+    for (;;) {
+      switch (this.pc) {
+        case 0: {
+          if (k.knobs.zapMethod === 'address-space') {
+            const s = this.call(zapBarsAndDownWriteMemoryLock(k, vdev), 9); // 6.10
+            if (s !== null) return s;
+            continue;
+          }
+          if (k.knobs.zapOrder === 'memory-lock-first') {
+            this.pc = 1;
+            if (!vdev.memoryLock.downWritePassed(fn)) {
+              const s = this.call(vdev.memoryLock.downWrite(fn), 1);
+              if (s !== null) return s;
+            }
+            continue;
+          }
+          const s = this.call(new ZapAndVmaLock(k, vdev, false), 4);
           if (s !== null) return s;
+          continue;
         }
-      } else {
-        const s = this.call(new ZapAndVmaLock(k, vdev, false), 4);
-        if (s !== null) return s;
+        case 1: {
+          // memory-lock-first: the zap under memory_lock
+          const s = this.call(new ZapAndVmaLock(k, vdev, false), 5);
+          if (s !== null) return s;
+          continue;
+        }
+        case 4: {
+          // vma-lock-first: memory_lock while vma_list is empty
+          this.pc = 5;
+          if (!vdev.memoryLock.downWritePassed(fn)) {
+            const s = this.call(vdev.memoryLock.downWrite(fn), 5);
+            if (s !== null) return s;
+          }
+          continue;
+        }
+        case 5: {
+          this.pc = 9;
+          if (!vdev.vmaLock.unlockPassed(fn)) {
+            const s = this.call(vdev.vmaLock.unlock(fn), 9);
+            if (s !== null) return s;
+          }
+          continue;
+        }
+        case 9:
+          return this.finish(undefined);
+        default:
+          throw new Error(`ZapAndDownWriteMemoryLock: bad state ${this.pc}`);
       }
     }
-    if (this.pc === 1) {
-      // memory-lock-first: the zap under memory_lock
-      const s = this.call(new ZapAndVmaLock(k, vdev, false), 5);
-      if (s !== null) return s;
-    }
-    if (this.pc === 4) {
-      // vma-lock-first: memory_lock while vma_list is empty
-      this.pc = 5;
-      if (!vdev.memoryLock.downWritePassed(fn)) {
-        const s = this.call(vdev.memoryLock.downWrite(fn), 5);
-        if (s !== null) return s;
-      }
-    }
-    if (this.pc === 5) {
-      this.pc = 9;
-      if (!vdev.vmaLock.unlockPassed(fn)) {
-        const s = this.call(vdev.vmaLock.unlock(fn), 9);
-        if (s !== null) return s;
-      }
-    }
-    if (this.pc === 9) return this.finish(undefined);
-    throw new Error(`ZapAndDownWriteMemoryLock: bad state ${this.pc}`);
   }
 }
 
@@ -322,39 +349,48 @@ class MmapFault extends StepTask<number> {
     super();
   }
 
-  // The states only go forward, so they are checked in order (see BasicConfigWrite).
   protected run(): IteratorResult<Yielded, number> {
     const fn = 'vfio_pci_mmap_fault';
     const vma = this.vmf.vma;
     const vdev = vma.privateData as VfioPciDevice;
-    if (this.pc === 0) {
-      this.pc = 1;
-      if (!vdev.vmaLock.lockPassed(fn)) {
-        const s = this.call(vdev.vmaLock.lock(fn), 1);
-        if (s !== null) return s;
+    for (;;) {
+      switch (this.pc) {
+        case 0: {
+          this.pc = 1;
+          if (!vdev.vmaLock.lockPassed(fn)) {
+            const s = this.call(vdev.vmaLock.lock(fn), 1);
+            if (s !== null) return s;
+          }
+          continue;
+        }
+        case 1: {
+          this.pc = 2;
+          if (!vdev.memoryLock.downReadPassed(fn)) {
+            const s = this.call(vdev.memoryLock.downRead(fn), 2);
+            if (s !== null) return s;
+          }
+          continue;
+        }
+        case 2: {
+          const s = this.call(new CheckTrackRemap(this.k, vdev, vma, fn), 3);
+          if (s !== null) return s;
+          continue;
+        }
+        case 3: {
+          this.ret = this.got as number;
+          this.pc = 4;
+          if (!vdev.memoryLock.upReadPassed(fn)) {
+            const s = this.call(vdev.memoryLock.upRead(fn), 4);
+            if (s !== null) return s;
+          }
+          continue;
+        }
+        case 4:
+          return this.finish(this.ret);
+        default:
+          throw new Error(`MmapFault: bad state ${this.pc}`);
       }
     }
-    if (this.pc === 1) {
-      this.pc = 2;
-      if (!vdev.memoryLock.downReadPassed(fn)) {
-        const s = this.call(vdev.memoryLock.downRead(fn), 2);
-        if (s !== null) return s;
-      }
-    }
-    if (this.pc === 2) {
-      const s = this.call(new CheckTrackRemap(this.k, vdev, vma, fn), 3);
-      if (s !== null) return s;
-    }
-    if (this.pc === 3) {
-      this.ret = this.got as number;
-      this.pc = 4;
-      if (!vdev.memoryLock.upReadPassed(fn)) {
-        const s = this.call(vdev.memoryLock.upRead(fn), 4);
-        if (s !== null) return s;
-      }
-    }
-    if (this.pc === 4) return this.finish(this.ret);
-    throw new Error(`MmapFault: bad state ${this.pc}`);
   }
 }
 
@@ -374,35 +410,41 @@ class CheckTrackRemap extends StepTask<number> {
     super();
   }
 
-  // The states only go forward, so they are checked in order (see BasicConfigWrite).
   protected run(): IteratorResult<Yielded, number> {
     const { k, vdev, vma, fn } = this;
-    if (this.pc === 0) {
-      if (!faultMayMap(k, vdev)) {
-        this.pc = 1;
-        if (!vdev.vmaLock.unlockPassed(fn)) {
-          const s = this.call(vdev.vmaLock.unlock(fn), 1);
-          if (s !== null) return s;
+    for (;;) {
+      switch (this.pc) {
+        case 0: {
+          if (!faultMayMap(k, vdev)) {
+            this.pc = 1;
+            if (!vdev.vmaLock.unlockPassed(fn)) {
+              const s = this.call(vdev.vmaLock.unlock(fn), 1);
+              if (s !== null) return s;
+            }
+            continue;
+          }
+          addVma(k, vdev, vma);
+          this.pc = 2;
+          if (!vdev.vmaLock.unlockPassed(fn)) {
+            const s = this.call(vdev.vmaLock.unlock(fn), 2);
+            if (s !== null) return s;
+          }
+          continue;
         }
-      } else {
-        addVma(k, vdev, vma);
-        this.pc = 2;
-        if (!vdev.vmaLock.unlockPassed(fn)) {
-          const s = this.call(vdev.vmaLock.unlock(fn), 2);
+        case 1:
+          k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+          return this.finish(VM_FAULT_SIGBUS);
+        case 2: {
+          const s = this.call(remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn), 3);
           if (s !== null) return s;
+          continue;
         }
+        case 3:
+          return this.finish((this.got as number) !== 0 ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE);
+        default:
+          throw new Error(`CheckTrackRemap: bad state ${this.pc}`);
       }
     }
-    if (this.pc === 1) {
-      k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
-      return this.finish(VM_FAULT_SIGBUS);
-    }
-    if (this.pc === 2) {
-      const s = this.call(remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn), 3);
-      if (s !== null) return s;
-    }
-    if (this.pc === 3) return this.finish((this.got as number) !== 0 ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE);
-    throw new Error(`CheckTrackRemap: bad state ${this.pc}`);
   }
 }
 
