@@ -37,7 +37,7 @@
  * Everything here is deterministic: the same program, strategy, seed and budgets give
  * the same executions in the same order. (A time budget can only cut a search short.)
  */
-import type { Access, SchedPoint } from '../kernel/sched/task.js';
+import type { Access } from '../kernel/sched/task.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { SchedObserver } from '../kernel/sched/scheduler.js';
 import { mulberry32 } from './prng.js';
@@ -189,9 +189,8 @@ export interface SearchResult {
 }
 
 interface Node {
-  /** Runnable thread names at this state, in spawn order, and their pending points. */
+  /** Runnable thread names at this state, in spawn order. */
   readonly runnable: readonly string[];
-  readonly points: readonly SchedPoint[];
   chosen: string;
   readonly backtrack: Set<string>;
   readonly done: Set<string>;
@@ -658,7 +657,6 @@ export class Search {
         }
         return n;
       }
-      const points = rs.map((t) => t.next ?? { op: 'wake', obj: 'thread', access: 'r' as const });
       // sleep set inherited from the parent: its sleepers and done threads independent of its step
       const sleep = new Map<string, TraceStep>();
       const parent = k > 0 && sample === null ? this.nodes[k - 1] : undefined;
@@ -682,7 +680,6 @@ export class Search {
       if (chosen === undefined) throw new Error('no runnable thread to choose');
       const n: Node = {
         runnable: names,
-        points,
         chosen,
         backtrack: new Set(naive ? names.filter((t) => !isPreemption(prev, names, t) || preemptions < this.bound) : [chosen]),
         done: new Set(),
