@@ -57,6 +57,8 @@ export {
 /** The interleaving explorer (issue #4): strategies, properties, scenario exploration and the suite check. */
 export { runSearch, Search, STRATEGIES, DEFAULT_PREEMPTION_BOUND, type Strategy, type SearchOptions, type SearchResult, type SearchStats, type Counterexample, type Program, type ExecControl, type ExecReport } from './check/search.js';
 export { BUILTIN_PROPERTIES, PROPERTY_TEXT, builtinMonitors, type Monitor, type Violation } from './check/property.js';
+export { shrink, shrinkCounterexample, replayChoices, DEFAULT_SHRINK_ATTEMPTS, type ShrinkOptions, type ShrinkResult } from './check/shrink.js';
+export { Snapshot, SnapshotRefused, deepClone, auditGraph } from './check/snapshot.js';
 export { planUnits, UnitSchedule, MIN_UNITS, MAX_SPLIT_DEPTH, unitSamples, type WorkUnit, type UnitSplit, type UnitResult, type UnitPlan } from './check/units.js';
 export { exploreScenario, ScenarioExploration, checkSuite, renderExplore, renderCheck, exploreToJson, checkToJson, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
 export { ParallelSearch, scenarioText, type CheckOptions } from './scenario/index.js';
