@@ -23,7 +23,9 @@
  *   subtree was explored without the bound cutting anything: the sleep set's promise
  *   ("every trace starting with this step was covered") fails when the covering subtree
  *   had to drop a trace that costs one preemption more there than here. Without this rule
- *   a 3-thread scenario lost one of its ten outcomes at 2 preemptions.
+ *   a 3-thread scenario lost one of its ten outcomes at 2 preemptions. And a race counts as
+ *   covered only by an initial the bound lets run at that point (else the reversal is
+ *   scheduled with one it does): without this, the same scenario lost one trace class.
  * - `naive`: every runnable thread at every step (no reduction); the reference the
  *   reduction is tested against.
  * - `bfs`: iterative preemption bounding: all executions with at most 0, 1, 2, ...
@@ -826,8 +828,11 @@ export class Search {
           const name = tr.steps[x]?.thread as string;
           if (!hasPred && !initials.includes(name)) initials.push(name);
         }
-        if (initials.some((t) => node.backtrack.has(t))) continue;
-        const pref = initials.find((t) => t === sj.thread) ?? initials.find((t) => node.runnable.includes(t));
+        // under a bound, an initial whose switch the bound forbids here covers nothing: only
+        // an affordable one already scheduled makes the race covered, and one is preferred
+        const affordable = (t: string): boolean => node.runnable.includes(t) && this.preemptionsOf(node, t) <= this.bound;
+        if (initials.some((t) => node.backtrack.has(t) && affordable(t))) continue;
+        const pref = initials.find((t) => t === sj.thread && affordable(t)) ?? initials.find(affordable) ?? initials.find((t) => t === sj.thread) ?? initials.find((t) => node.runnable.includes(t));
         if (pref !== undefined && node.runnable.includes(pref)) node.backtrack.add(pref);
         else for (const t of node.runnable) node.backtrack.add(t);
         // bounded POR (Coons, Musuvathi, McKinley, OOPSLA 2013): with a preemption bound the

@@ -29,7 +29,10 @@ const SETUP = `processes:
     threads:
 `;
 
-/** Both searches exhaust the bound; dpor reaches exactly naive's outcomes and broken properties, in fewer executions. */
+/**
+ * Both searches exhaust the bound; dpor reaches exactly naive's outcomes and broken
+ * properties, and every one of its distinct traces (Mazurkiewicz classes), in fewer executions.
+ */
 function assertSameAsNaive(s: Scenario, variant: string, bound: number): void {
   const dpor = exploreScenario(s, { variant, strategy: 'dpor', maxPreemptions: bound, noReplays: true });
   const naive = exploreScenario(s, { variant, strategy: 'naive', maxPreemptions: bound, noReplays: true });
@@ -37,6 +40,7 @@ function assertSameAsNaive(s: Scenario, variant: string, bound: number): void {
   assert.equal(naive.search.stoppedBy, 'exhausted');
   assert.deepEqual(dpor.search.outcomes, naive.search.outcomes);
   assert.deepEqual(dpor.search.counterexamples.map((c) => c.property), naive.search.counterexamples.map((c) => c.property));
+  assert.equal(dpor.search.stats.distinctTraces, naive.search.stats.distinctTraces);
   assert.ok(dpor.search.stats.executions < naive.search.stats.executions, `reduction: ${dpor.search.stats.executions} vs ${naive.search.stats.executions}`);
 }
 
