@@ -1,5 +1,6 @@
-/** Command-line pieces shared by run, explore and check: reading a scenario file, --knob flags. */
+/** Command-line pieces shared by run, explore and check: their flags, reading a scenario file, --knob flags. */
 import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseKnobAssignment, type KnobValue } from '../scenario/variant.js';
 
 /** A file's text, or why it cannot be read ("cannot read 'x': no such file"). */
@@ -21,4 +22,39 @@ export function parseKnobFlags(flags: readonly string[] | undefined): { knobs: R
     knobs = { ...(knobs ?? {}), [a.key]: a.value };
   }
   return { knobs };
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type Parsed<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: boolean; strict: true; options: O }>>;
+
+/**
+ * A subcommand's flags (`options` must declare `help`): the parsed values and positionals,
+ * with `bad(msg)` to report a bad argument (exit code 2) — or the exit code already decided:
+ * 2 for an unknown or malformed flag (told on `err`), 0 after printing `usage` for --help.
+ */
+export function parseCommand<O extends OptionsConfig>(
+  command: string,
+  argv: readonly string[],
+  options: O,
+  allowPositionals: boolean,
+  usage: string,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): number | { values: Parsed<O>['values']; positionals: string[]; bad: (msg: string) => number } {
+  let parsed: Parsed<O>;
+  try {
+    parsed = parseArgs({ args: [...argv], allowPositionals, strict: true, options });
+  } catch (e) {
+    err(`vfio-sim ${command}: ${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see 'vfio-sim ${command} --help')`);
+    return 2;
+  }
+  if ((parsed.values as { help?: boolean }).help === true) {
+    out(usage);
+    return 0;
+  }
+  const bad = (msg: string): number => {
+    err(`vfio-sim ${command}: ${msg}`);
+    return 2;
+  };
+  return { values: parsed.values, positionals: parsed.positionals, bad };
 }

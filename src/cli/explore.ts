@@ -10,7 +10,6 @@ import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { STRATEGIES, type Strategy } from '../check/search.js';
 import { formatScenarioError, loadScenario, ScenarioInputError, type Scenario } from '../scenario/index.js';
@@ -18,7 +17,7 @@ import { checkSuite } from '../scenario/check-suite.js';
 import { ScenarioExploration } from '../scenario/explore.js';
 import { checkToJson, exploreToJson, renderCheck, renderExplore } from '../scenario/explore-report.js';
 import { renderHeader, renderTrace } from '../scenario/report.js';
-import { parseKnobFlags, readText } from './args.js';
+import { parseCommand, parseKnobFlags, readText } from './args.js';
 import { PLAIN, type Terminal } from './terminal.js';
 
 export const EXPLORE_USAGE = `usage: vfio-sim explore <scenario.yaml> [options]
@@ -106,44 +105,26 @@ const tick = (): Promise<void> => new Promise((res) => setImmediate(res));
 
 /** `vfio-sim explore`. */
 export async function exploreCommand(argv: readonly string[], out: Out, err: Out, term: Terminal = PLAIN, signal?: { interrupted: boolean }): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        variant: { type: 'string' },
-        knob: { type: 'string', multiple: true },
-        strategy: { type: 'string' },
-        'max-executions': { type: 'string' },
-        'max-time': { type: 'string' },
-        'max-preemptions': { type: 'string' },
-        seed: { type: 'string' },
-        depth: { type: 'string' },
-        property: { type: 'string', multiple: true },
-        'stop-at-first': { type: 'boolean' },
-        workers: { type: 'string' },
-        'no-shrink': { type: 'boolean' },
-        trace: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    err(`vfio-sim explore: ${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see 'vfio-sim explore --help')`);
-    return 2;
-  }
-  const v = parsed.values;
-  if (v.help === true) {
-    out(EXPLORE_USAGE);
-    return 0;
-  }
-  const bad = (msg: string): number => {
-    err(`vfio-sim explore: ${msg}`);
-    return 2;
-  };
-  const [file, ...extra] = parsed.positionals;
+  const cmd = parseCommand('explore', argv, {
+    variant: { type: 'string' },
+    knob: { type: 'string', multiple: true },
+    strategy: { type: 'string' },
+    'max-executions': { type: 'string' },
+    'max-time': { type: 'string' },
+    'max-preemptions': { type: 'string' },
+    seed: { type: 'string' },
+    depth: { type: 'string' },
+    property: { type: 'string', multiple: true },
+    'stop-at-first': { type: 'boolean' },
+    workers: { type: 'string' },
+    'no-shrink': { type: 'boolean' },
+    trace: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, true, EXPLORE_USAGE, out, err);
+  if (typeof cmd === 'number') return cmd;
+  const { values: v, positionals, bad } = cmd;
+  const [file, ...extra] = positionals;
   if (file === undefined) return bad("missing the scenario file (usage: vfio-sim explore <scenario.yaml> [options]; see 'vfio-sim explore --help')");
   if (extra.length > 0) return bad(`unexpected argument '${extra[0] ?? ''}' (one scenario file at a time)`);
   const strategy = (v.strategy ?? 'dpor') as Strategy;
@@ -227,37 +208,19 @@ function shortPath(f: string): string {
 
 /** `vfio-sim check`. */
 export async function checkCommand(argv: readonly string[], out: Out, err: Out, term: Terminal = PLAIN): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: {
-        variants: { type: 'string' },
-        scenarios: { type: 'string' },
-        strategy: { type: 'string' },
-        'max-executions': { type: 'string' },
-        'max-preemptions': { type: 'string' },
-        workers: { type: 'string' },
-        show: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    err(`vfio-sim check: ${(e as Error).message} (see 'vfio-sim check --help')`);
-    return 2;
-  }
-  const v = parsed.values;
-  if (v.help === true) {
-    out(CHECK_USAGE);
-    return 0;
-  }
-  const bad = (msg: string): number => {
-    err(`vfio-sim check: ${msg}`);
-    return 2;
-  };
+  const cmd = parseCommand('check', argv, {
+    variants: { type: 'string' },
+    scenarios: { type: 'string' },
+    strategy: { type: 'string' },
+    'max-executions': { type: 'string' },
+    'max-preemptions': { type: 'string' },
+    workers: { type: 'string' },
+    show: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, false, CHECK_USAGE, out, err);
+  if (typeof cmd === 'number') return cmd;
+  const { values: v, bad } = cmd;
   const strategy = (v.strategy ?? 'dpor') as Strategy;
   if (!STRATEGIES.includes(strategy)) return bad(`--strategy expects one of ${STRATEGIES.join(', ')}, got '${v.strategy ?? ''}'`);
   const maxExecutions = int('--max-executions', v['max-executions'], 1, 1e9);

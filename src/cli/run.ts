@@ -6,10 +6,9 @@
  * limit; with --all-variants: a variant contradicts the scenario's `defect.present_in`),
  * 2 bad input (flags, scenario file, token), 3 internal error.
  */
-import { parseArgs } from 'node:util';
 import { formatScenarioError, loadScenario, runScenario, ScenarioInputError } from '../scenario/index.js';
 import { matrixToJson, renderHeader, renderMatrix, renderSummary, renderTrace, runToJson } from '../scenario/report.js';
-import { parseKnobFlags, readText } from './args.js';
+import { parseCommand, parseKnobFlags, readText } from './args.js';
 import { runMatrix } from '../scenario/matrix.js';
 import { PLAIN, type Terminal } from './terminal.js';
 
@@ -31,38 +30,20 @@ exit codes: 0 expectations met, 1 expectations failed, 2 bad input, 3 internal e
 
 /** Run the `run` command; returns the exit code. */
 export function runCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void, term: Terminal = PLAIN): number {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        variant: { type: 'string' },
-        knob: { type: 'string', multiple: true },
-        schedule: { type: 'string' },
-        seed: { type: 'string' },
-        replay: { type: 'string' },
-        trace: { type: 'string' },
-        json: { type: 'boolean' },
-        'all-variants': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    err(`vfio-sim run: ${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see 'vfio-sim run --help')`);
-    return 2;
-  }
-  const v = parsed.values;
-  if (v.help === true) {
-    out(RUN_USAGE);
-    return 0;
-  }
-  const bad = (msg: string): number => {
-    err(`vfio-sim run: ${msg}`);
-    return 2;
-  };
-  const [file, ...extra] = parsed.positionals;
+  const cmd = parseCommand('run', argv, {
+    variant: { type: 'string' },
+    knob: { type: 'string', multiple: true },
+    schedule: { type: 'string' },
+    seed: { type: 'string' },
+    replay: { type: 'string' },
+    trace: { type: 'string' },
+    json: { type: 'boolean' },
+    'all-variants': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, true, RUN_USAGE, out, err);
+  if (typeof cmd === 'number') return cmd;
+  const { values: v, positionals, bad } = cmd;
+  const [file, ...extra] = positionals;
   if (file === undefined) return bad("missing the scenario file (usage: vfio-sim run <scenario.yaml> [options]; see 'vfio-sim run --help')");
   if (extra.length > 0) return bad(`unexpected argument '${extra[0] ?? ''}' (one scenario file per run)`);
   let seed: number | undefined;
