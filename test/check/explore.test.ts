@@ -1,23 +1,13 @@
 /** The explorer (issue #4): reduction soundness, defects found where they exist, determinism, strategies. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { formatScenarioError, loadScenario, runScenario, type Scenario } from '../../src/scenario/index.js';
 import { exploreScenario } from '../../src/scenario/explore.js';
 import { checkSuite } from '../../src/scenario/check-suite.js';
 import { main } from '../../src/cli/main.js';
+import { EXAMPLES_DIR as DIR, load, example } from '../scenario/helpers.js';
 
-const DIR = new URL('../../../examples/', import.meta.url);
-
-function load(text: string, file = 'inline.yaml'): Scenario {
-  const r = loadScenario(text, file);
-  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatScenarioError).join('\n'));
-  return r.scenario;
-}
-
-function example(f: string): Scenario {
-  return load(readFileSync(new URL(f, DIR), 'utf8'), f);
-}
 
 const SETUP = `processes:
   - name: qemu

@@ -1,25 +1,14 @@
 /** The explorer over worker threads (issue #4): work units give the same result with 1 and N workers. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { formatScenarioError, loadScenario, type Scenario } from '../../src/scenario/index.js';
+import type { Scenario } from '../../src/scenario/index.js';
 import { exploreScenario, type ExploreOptions, type ExploreResult, ScenarioExploration, scenarioProgram } from '../../src/scenario/explore.js';
 import { checkSuite, type CheckResult } from '../../src/scenario/check-suite.js';
 import { Search } from '../../src/check/search.js';
 import { MAX_SPLIT_DEPTH, MIN_UNITS, planUnits } from '../../src/check/units.js';
 import { main } from '../../src/cli/main.js';
+import { EXAMPLES_DIR as DIR, load, example } from '../scenario/helpers.js';
 
-const DIR = new URL('../../../examples/', import.meta.url);
-
-function load(text: string, file = 'inline.yaml'): Scenario {
-  const r = loadScenario(text, file);
-  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatScenarioError).join('\n'));
-  return r.scenario;
-}
-
-function example(f: string): Scenario {
-  return load(readFileSync(new URL(f, DIR), 'utf8'), f);
-}
 
 /** Three threads: two first loads racing a MEM disable. */
 const THREE = `name: two loads vs disable

@@ -1,19 +1,12 @@
 /** The counterexample shrinker (issue #4): fewest preemptions, then steps; a real, replayable counterexample. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { formatScenarioError, loadScenario, runScenario, type Scenario } from '../../src/scenario/index.js';
+import { runScenario, type Scenario } from '../../src/scenario/index.js';
 import { exploreScenario, type ExploreOptions, scenarioProgram } from '../../src/scenario/explore.js';
 import type { Counterexample } from '../../src/check/search.js';
 import { replayChoices, shrink, shrinkCounterexample } from '../../src/check/shrink.js';
+import { example } from '../scenario/helpers.js';
 
-const DIR = new URL('../../../examples/', import.meta.url);
-
-function example(f: string): Scenario {
-  const r = loadScenario(readFileSync(new URL(f, DIR), 'utf8'), f);
-  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatScenarioError).join('\n'));
-  return r.scenario;
-}
 
 const H2 = example('h2-fault-races-disable.yaml');
 /** The search's own counterexamples, unshrunk (exploreScenario shrinks them unless told not to). */

@@ -9,23 +9,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { auditGraph, deepClone, reachable, Snapshot, SnapshotRefused } from '../../src/check/snapshot.js';
 import { SideTable } from '../../src/kernel/side-table.js';
-import { formatScenarioError, loadScenario, type Scenario } from '../../src/scenario/index.js';
+import type { Scenario } from '../../src/scenario/index.js';
 import { type ExploreOptions, type ExploreResult, exploreScenario, scenarioProgram, searchOptions } from '../../src/scenario/explore.js';
 import { prepareRun, type RunResult, runScenario, type SetupWorld, snapshotSetup } from '../../src/scenario/run.js';
 import { Search } from '../../src/check/search.js';
+import { load, example } from '../scenario/helpers.js';
 
-const DIR = new URL('../../../examples/', import.meta.url);
 const SRC = new URL('../../../src/', import.meta.url);
-
-function load(text: string, file = 'inline.yaml'): Scenario {
-  const r = loadScenario(text, file);
-  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatScenarioError).join('\n'));
-  return r.scenario;
-}
-
-function example(f: string): Scenario {
-  return load(readFileSync(new URL(f, DIR), 'utf8'), f);
-}
 
 class Point {
   constructor(

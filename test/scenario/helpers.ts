@@ -1,0 +1,19 @@
+/** Loading scenarios in tests: inline YAML and the shipped examples, failing the test on a load error. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { formatScenarioError, loadScenario, type Scenario } from '../../src/scenario/index.js';
+
+/** The examples/ directory (from the compiled test under dist/test/...). */
+export const EXAMPLES_DIR = new URL('../../../examples/', import.meta.url);
+
+/** A scenario from YAML text; the test fails with the positioned errors if it does not load. */
+export function load(text: string, file = 'inline.yaml'): Scenario {
+  const r = loadScenario(text, file);
+  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatScenarioError).join('\n'));
+  return r.scenario;
+}
+
+/** One of the shipped examples, by file name. */
+export function example(f: string): Scenario {
+  return load(readFileSync(new URL(f, EXAMPLES_DIR), 'utf8'), f);
+}
