@@ -92,6 +92,20 @@ export interface Monitor {
 /** Where monitors report. */
 export type ViolationSink = (v: Violation) => void;
 
+/**
+ * Where monitors say what state their checks read, for the explorer's dependency relation
+ * (see ExecControl.touch): a check made in the middle of a run (at an operation's end)
+ * reads objects other threads write, so the step it runs in must be ordered against
+ * theirs, or the search would take two interleavings for one while the check tells them
+ * apart. `lo`/`hi`: an address range, for a page table.
+ */
+export type FootprintSink = (obj: string, access: 'r' | 'w', lo?: number, hi?: number) => void;
+
+/** The state summaries the monitors' checks read (see builtinMonitors). */
+const MEMORY_OFF_OBJ = 'monitor:memory-off';
+const TRACKING_OBJ = 'monitor:vma-list';
+const WHOLE_TABLE = Number.MAX_SAFE_INTEGER;
+
 const EIO = 5;
 
 /** The memory-BAR ranges of a device, as page frame numbers [first, end). */
@@ -123,10 +137,48 @@ function liveMms(sys: System): MmStruct[] {
   return [...seen];
 }
 
-/** The built-in monitors for one run of `sys`. */
-export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
+/**
+ * The built-in monitors for one run of `sys`. With `footprint`, they also say what their
+ * checks read, in the step each runs in: `spurious-error`, `stale-mapping` and `tracking`
+ * judge the state at operation boundaries, which other threads' steps change. Two state
+ * summaries stand for what they read: whether each device's memory is off for the user
+ * (`monitor:memory-off`) and which vma_list nodes are stale (`monitor:vma-list`); a step
+ * that changes one writes it. A stale-mapping check made while memory is off reads every
+ * live page table too.
+ */
+export function builtinMonitors(sys: System, report: ViolationSink, footprint?: FootprintSink): Monitor[] {
   const vdevs = (): readonly VfioPciDevice[] => sys.vfioPci.devices;
   const anyOff = (): boolean => vdevs().some((d) => memoryOff(sys, d));
+  const touch: FootprintSink = footprint ?? ((): void => undefined);
+  /** memoryOff of every device, as a bit string. */
+  const offSummary = (): string => {
+    let out = '';
+    for (const d of vdevs()) out += memoryOff(sys, d) ? '1' : '0';
+    return out;
+  };
+  /** The stale vma_list nodes, as text. */
+  const trackingSummary = (): string => {
+    let out = '';
+    for (const d of vdevs()) for (const vma of d.vmaList) if (unmapped(vma)) out += `${d.name}@${vma.start};`;
+    return out;
+  };
+  let lastOff = offSummary();
+  let lastTracking = trackingSummary();
+  const summaries: Monitor = {
+    afterStep() {
+      if (footprint === undefined) return;
+      const off = offSummary();
+      if (off !== lastOff) {
+        lastOff = off;
+        touch(MEMORY_OFF_OBJ, 'w');
+      }
+      const tr = trackingSummary();
+      if (tr !== lastTracking) {
+        lastTracking = tr;
+        touch(TRACKING_OBJ, 'w');
+      }
+    },
+  };
 
   // spurious-error: operations in flight, and whether memory was off at any step during them
   const inFlight = new Map<string, { off: boolean }>();
@@ -134,10 +186,13 @@ export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
     // the kernel-side view: a BAR fault handler refused a fault while memory was enabled
     // (v1's trylock under contention: the caller may see -EFAULT rather than SIGBUS)
     onEvent(ev) {
-      if (ev.kind !== 'fault' || !/SIGBUS/.test(ev.result) || !/vfio/.test(ev.fn) || anyOff()) return;
+      if (ev.kind !== 'fault' || !/SIGBUS/.test(ev.result) || !/vfio/.test(ev.fn)) return;
+      touch(MEMORY_OFF_OBJ, 'r');
+      if (anyOff()) return;
       report({ property: 'spurious-error', message: `${ev.fn} returned ${ev.result} at 0x${ev.addr.toString(16)} (mm${ev.mm}) while memory was enabled` });
     },
     opStart(thread) {
+      touch(MEMORY_OFF_OBJ, 'r');
       inFlight.set(thread, { off: anyOff() });
     },
     afterStep() {
@@ -150,6 +205,7 @@ export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
       }
     },
     opEnd(thread, o) {
+      touch(MEMORY_OFF_OBJ, 'r');
       const st = inFlight.get(thread);
       inFlight.delete(thread);
       if (st === undefined || o === null || st.off || anyOff()) return;
@@ -162,6 +218,7 @@ export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
   const stale: Monitor = {
     onEvent(ev) {
       if (ev.kind === 'iommu.map') {
+        touch(MEMORY_OFF_OBJ, 'r');
         for (const d of vdevs()) {
           if (!memoryOff(sys, d)) continue;
           for (const r of barPfns(d)) {
@@ -177,9 +234,12 @@ export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
     },
   };
   const checkPtes = (after: string): void => {
+    touch(MEMORY_OFF_OBJ, 'r');
     const off = vdevs().filter((d) => memoryOff(sys, d));
     if (off.length === 0) return;
-    for (const mm of liveMms(sys)) {
+    const mms = liveMms(sys);
+    for (const mm of mms) touch(mm.ptObj, 'r', 0, WHOLE_TABLE);
+    for (const mm of mms) {
       if (mm.pt.size === 0) continue;
       for (const d of off) {
         for (const r of barPfns(d)) {
@@ -198,10 +258,10 @@ export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
     }
   };
   const checkTracking = (after: string): void => {
+    touch(TRACKING_OBJ, 'r');
     for (const d of vdevs()) {
       for (const vma of d.vmaList) {
-        const mm = asMm(vma.mm);
-        if (mm.exited || !mm.vmas.some((v) => v === vma)) {
+        if (unmapped(vma)) {
           report({ property: 'tracking', message: `after ${after}'s operation, ${d.name}'s vma_list holds a node for an unmapped vma [0x${vma.start.toString(16)}, 0x${vma.end.toString(16)})` });
           return;
         }
@@ -227,5 +287,11 @@ export function builtinMonitors(sys: System, report: ViolationSink): Monitor[] {
       for (const b of end.bugs) report({ property: 'kernel-bug', message: `kernel BUG in ${b.fn} (${b.thread}): ${b.message}` });
     },
   };
-  return [events, spurious, stale];
+  return [summaries, events, spurious, stale];
+}
+
+/** A vma that is no longer in its mm (unmapped, or the mm is gone). */
+function unmapped(vma: VfioPciDevice['vmaList'][number]): boolean {
+  const mm = asMm(vma.mm);
+  return mm.exited || !mm.vmas.some((v) => v === vma);
 }

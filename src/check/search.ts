@@ -73,10 +73,16 @@ export class Nondeterminism extends Error {
   }
 }
 
-/** One object a step touched, and how. */
+/**
+ * One object a step touched, and how. A page table is touched by address range
+ * (`lo`..`hi`, end excluded): two touches of it conflict only if their ranges overlap.
+ * Without a range a touch covers the whole object.
+ */
 export interface Touch {
   readonly obj: string;
   readonly access: Access;
+  readonly lo?: number;
+  readonly hi?: number;
 }
 
 /**
@@ -99,8 +105,11 @@ export interface ExecControl {
   readonly observer: SchedObserver;
   /** Must be called once the program knows its threads' names (before the first step). */
   setNameOf(nameOf: (t: KThread) => string): void;
-  /** The step being taken touched `obj` (beyond its scheduling point's object). */
-  touch(obj: string, access: Access): void;
+  /**
+   * The step being taken touched `obj` (beyond its scheduling point's object); `lo`/`hi`:
+   * the address range, for an object touched by range (a page table: always give one).
+   */
+  touch(obj: string, access: Access, lo?: number, hi?: number): void;
 }
 
 /** What one execution of the program produced. */
@@ -219,7 +228,12 @@ interface Node {
 }
 
 function conflict(a: Touch, b: Touch): boolean {
-  return a.obj === b.obj && (a.access === 'w' || b.access === 'w');
+  return a.obj === b.obj && (a.access === 'w' || b.access === 'w') && overlap(a, b);
+}
+
+/** Two touches of one object reach a common part of it (a touch without a range covers it all). */
+function overlap(a: Touch, b: Touch): boolean {
+  return a.lo === undefined || a.hi === undefined || b.lo === undefined || b.hi === undefined || (a.lo < b.hi && b.lo < a.hi);
 }
 
 /** Two recorded steps are dependent: some object both touch, one of them writing it. */
@@ -265,6 +279,8 @@ class Trace {
   private readonly countOfThread: number[] = [];
   private readonly lastWrite = new Map<string, number>();
   private readonly readsSince = new Map<string, number[]>();
+  /** Objects touched by range: every touch so far (step, touch), since overlaps are not equality. */
+  private readonly ranged = new Map<string, { j: number; x: Touch }[]>();
   /** Thread name → the step that last made it runnable. */
   readonly enabledBy = new Map<string, number>();
   width = 8;
@@ -299,6 +315,7 @@ class Trace {
     const enabler = en > (this.lastOfThread[ti] as number) ? en : -1;
     join(enabler);
     for (const x of s.touches) {
+      if (x.lo !== undefined) continue;
       const lw = this.lastWrite.get(x.obj);
       if (lw !== undefined) join(lw);
       if (x.access === 'w') {
@@ -306,6 +323,17 @@ class Trace {
       }
     }
     for (const x of s.touches) {
+      if (x.lo === undefined) continue;
+      // an object touched by range is never touched whole (the points of a page table all carry ranges)
+      let hist = this.ranged.get(x.obj);
+      if (hist === undefined) this.ranged.set(x.obj, (hist = []));
+      for (const h of hist) if (conflict(h.x, x)) join(h.j);
+    }
+    for (const x of s.touches) {
+      if (x.lo !== undefined) {
+        (this.ranged.get(x.obj) as { j: number; x: Touch }[]).push({ j, x });
+        continue;
+      }
       if (x.access === 'w') {
         this.lastWrite.set(x.obj, j);
         this.readsSince.set(x.obj, []);
@@ -370,7 +398,7 @@ class Trace {
       const j = ready[best] as number;
       ready.splice(best, 1);
       const s = this.steps[j] as TraceStep;
-      mix(`${s.thread}|${s.op}|${s.touches.map((x) => `${x.obj}:${x.access}`).join(',')};`);
+      mix(`${s.thread}|${s.op}|${s.touches.map((x) => (x.lo === undefined ? `${x.obj}:${x.access}` : `${x.obj}@${x.lo}-${x.hi ?? ''}:${x.access}`)).join(',')};`);
       for (const x of succ[j] as number[]) {
         indeg[x] = (indeg[x] as number) - 1;
         if (indeg[x] === 0) ready.push(x);
@@ -718,8 +746,10 @@ export class Search {
       setNameOf(f) {
         nameOf = f;
       },
-      touch(obj, access) {
-        if (current !== null && !current.touches.some((x) => x.obj === obj && (x.access === access || x.access === 'w'))) current.touches.push({ obj, access });
+      touch(obj, access, lo, hi) {
+        if (current === null) return;
+        if (lo !== undefined && hi !== undefined) current.touches.push({ obj, access, lo, hi });
+        else if (!current.touches.some((x) => x.obj === obj && (x.access === access || x.access === 'w'))) current.touches.push({ obj, access });
       },
       pick: (runnable) => {
         const n = nodeFor(runnable);
@@ -740,7 +770,7 @@ export class Search {
           }
           runnableBefore = n.runnable as string[];
           const p = t.next ?? { op: 'wake', obj: 'thread', access: 'r' as const };
-          current = { thread: name, op: p.op, touches: [{ obj: p.obj, access: p.access }] };
+          current = { thread: name, op: p.op, touches: [p.lo === undefined ? { obj: p.obj, access: p.access } : { obj: p.obj, access: p.access, lo: p.lo, hi: p.hi }] };
         },
         after: (t, threads) => {
           if (current !== null) {

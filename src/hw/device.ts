@@ -92,10 +92,14 @@ export interface DeviceContext {
 
 /** The device-specific logic behind the BARs. Offsets are relative to the BAR start. */
 export interface DeviceBehavior {
-  /** Memory BAR read; return the value of `size` bytes (1, 2, 4 or 8), little-endian. */
+  /**
+   * Memory BAR read; return the value of `size` bytes (1, 2, 4 or 8), little-endian.
+   * Must not change the device's state (no read-to-clear registers): the explorer lets
+   * two reads of a device commute (see touchesOf in src/scenario/explore.ts).
+   */
   mmioRead(bar: number, offset: number, size: number): bigint;
   mmioWrite(bar: number, offset: number, size: number, value: bigint): void;
-  /** I/O BAR read of 1, 2 or 4 bytes (default: all-ones). */
+  /** I/O BAR read of 1, 2 or 4 bytes (default: all-ones); no side effects, as mmioRead. */
   ioRead?(bar: number, offset: number, size: number): number;
   ioWrite?(bar: number, offset: number, size: number, value: number): void;
   /** The function was reset; reset whatever device state that kind of reset resets. */

@@ -29,6 +29,8 @@ import { type Scenario, scenarioText } from './load.js';
 import { ParallelSearch, workerOptions } from './parallel.js';
 import { prepareRun, type RunOptions, type RunResult, type Runner, type RunnerHooks, runScenario, type SetupWorld, snapshotSetup } from './run.js';
 import { declaredProperty } from './property-decl.js';
+import { eventCountObject } from './observe-ops.js';
+import type { StepDecl, ThreadDecl } from './load.js';
 import { ScenarioInputError } from './schedule.js';
 import { checkVariant, type KnobValue } from './variant.js';
 
@@ -78,32 +80,75 @@ export interface ExploreResult {
   readonly counterexamples: readonly { readonly cx: Counterexample; readonly run: RunResult | null }[];
 }
 
+/** Per function name: the names of its two device objects (config space, device state). */
+const hwObjects = new Map<string, { readonly cfg: string; readonly dev: string }>();
+
+function hwOf(fn: string): { readonly cfg: string; readonly dev: string } {
+  let o = hwObjects.get(fn);
+  if (o === undefined) hwObjects.set(fn, (o = { cfg: `hw:${fn}:cfg`, dev: `hw:${fn}:bar` }));
+  return o;
+}
+
 /**
- * The device objects an event shows a step touched, named as the kernel's scheduling
- * points name them (`hw:<function>`): an MMIO, port or config access, an Unsupported
- * Request, a ROM read, a DMA (its requester and its peer target), a reset, a power change.
+ * The device objects an event shows a step touched. A PCI function is two objects: its
+ * config space (`hw:<function>:cfg`, as the config scheduling points name it; it holds the
+ * decode state every BAR access reads) and the state behind its BARs (`hw:<function>:bar`).
+ * - an MMIO or port read reads both (device reads have no side effects: see
+ *   DeviceBehavior.mmioRead), so two reads of a device commute;
+ * - an MMIO or port write writes both (it may raise an interrupt, which sets the INTx
+ *   status bit in config space);
+ * - a config read reads the config space, a config write writes it (what a write does
+ *   to the device beyond it — a reset, a power change, a pending MSI sent — has its own
+ *   event);
+ * - a ROM read reads both; an Unsupported Request writes its target's and requester's
+ *   config space (status bits); a reset, a power change or an MSI writes both;
+ * - a DMA writes both of its requester (bus master state, its DMA engine, a completion
+ *   interrupt) and touches a peer target as an MMIO access of its direction.
  */
 export function touchesOf(ev: SimEvent, touch: (obj: string, access: 'r' | 'w') => void): void {
   switch (ev.kind) {
     case 'mmio':
-    case 'pio':
+    case 'pio': {
+      const h = hwOf(ev.dev);
+      touch(h.cfg, ev.dir);
+      touch(h.dev, ev.dir);
+      break;
+    }
+    case 'cfg.read':
+      touch(hwOf(ev.dev).cfg, 'r');
+      break;
     case 'cfg.write':
-    case 'rom.read':
+      touch(hwOf(ev.dev).cfg, 'w');
+      break;
+    case 'rom.read': {
+      const h = hwOf(ev.dev);
+      touch(h.cfg, 'r');
+      touch(h.dev, 'r');
+      break;
+    }
+    case 'platform.error':
+      if (ev.target !== null) touch(hwOf(ev.target).cfg, 'w');
+      if (ev.requester !== null) touch(hwOf(ev.requester).cfg, 'w');
+      break;
     case 'reset':
     case 'power':
-      touch(`hw:${ev.dev}`, 'w');
+    case 'msi': {
+      const h = hwOf(ev.dev);
+      touch(h.cfg, 'w');
+      touch(h.dev, 'w');
       break;
-    case 'cfg.read':
-      touch(`hw:${ev.dev}`, 'r');
+    }
+    case 'dma': {
+      const h = hwOf(ev.dev);
+      touch(h.cfg, 'w');
+      touch(h.dev, 'w');
+      if (ev.target.startsWith('0000:')) {
+        const t = hwOf(ev.target);
+        touch(t.cfg, ev.dir);
+        touch(t.dev, ev.dir);
+      }
       break;
-    case 'platform.error':
-      if (ev.target !== null) touch(`hw:${ev.target}`, 'w');
-      if (ev.requester !== null) touch(`hw:${ev.requester}`, 'w');
-      break;
-    case 'dma':
-      touch(`hw:${ev.dev}`, 'w');
-      if (ev.target.startsWith('0000:')) touch(`hw:${ev.target}`, 'w');
-      break;
+    }
     default:
       break;
   }
@@ -135,6 +180,10 @@ class ExecHooks {
     if (!this.violations.has(v.property)) this.violations.set(v.property, v.message);
   };
   private readonly touch = (obj: string, access: 'r' | 'w'): void => this.ctl.touch(obj, access);
+  /** What the monitors' checks read (see FootprintSink), for the search while it watches. */
+  private readonly footprint = (obj: string, access: 'r' | 'w', lo?: number, hi?: number): void => {
+    if (this.searching) this.ctl.touch(obj, access, lo, hi);
+  };
   readonly runner: RunnerHooks;
 
   constructor(
@@ -142,6 +191,8 @@ class ExecHooks {
     description: string,
     /** Steps, touches and choices go to the search (false during a setup it does not see). */
     public searching: boolean,
+    /** Event kinds the scenario's `events` steps count: each such event is a write of its count. */
+    private readonly counted: ReadonlySet<string>,
     /** Violations so far (a copy of the setup's, for a run from a snapshot). */
     readonly violations: Map<string, string> = new Map(),
   ) {
@@ -159,8 +210,12 @@ class ExecHooks {
           if (this.searching) this.ctl.observer.before(rs, t);
         },
         after: (t, threads) => {
-          if (this.searching) this.ctl.observer.after(t, threads);
+          // the monitors first: what they find the step changed is part of its footprint
           for (const m of this.monitors) m.afterStep?.(t);
+          if (this.searching) this.ctl.observer.after(t, threads);
+        },
+        touch: (obj, access) => {
+          if (this.searching) this.ctl.touch(obj, access);
         },
       },
       stepHook: {
@@ -177,10 +232,13 @@ class ExecHooks {
 
   /** Attach fresh built-in monitors to `sys` and listen to its events; returns the unsubscribe. */
   attach(sys: System): () => void {
-    this.monitors = builtinMonitors(sys, this.sink);
+    this.monitors = builtinMonitors(sys, this.sink, this.footprint);
     this.listeners = this.monitors.filter((m) => m.onEvent !== undefined);
     return sys.events.on((ev: SimEvent) => {
-      if (this.searching) touchesOf(ev, this.touch);
+      if (this.searching) {
+        touchesOf(ev, this.touch);
+        if (this.counted.has(ev.kind)) this.ctl.touch(eventCountObject(ev.kind), 'w');
+      }
       for (const m of this.listeners) m.onEvent?.(ev);
     });
   }
@@ -194,6 +252,23 @@ export interface ScenarioProgram {
    * of the world after the setup; else why every execution runs the setup again.
    */
   snapshotStatus(): string;
+}
+
+/** The event kinds some `events` step of the scenario counts (any process, thread or fork child). */
+function countedKinds(s: Scenario): Set<string> {
+  const kinds = new Set<string>();
+  const visit = (steps: readonly StepDecl[]): void => {
+    for (const st of steps) {
+      if (st.op?.name === 'events') kinds.add((st.args as { kind: string }).kind);
+      if (st.fork !== null) for (const t of st.fork.threads) visitThread(t);
+    }
+  };
+  const visitThread = (t: ThreadDecl): void => visit(t.steps);
+  for (const p of s.processes) {
+    visit(p.setup);
+    for (const t of p.threads) visitThread(t);
+  }
+  return kinds;
 }
 
 /**
@@ -217,6 +292,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   if (vErr.length > 0) throw new ScenarioInputError(vErr.map((e) => e.message).join('; '));
   const description = `explore (${opts.strategy ?? 'dpor'})`;
   const props = [...s.properties.map(declaredProperty), ...(opts.properties ?? [])];
+  const counted = countedKinds(s);
   const runOpts: RunOptions = { variant: choice.base, knobs: choice.knobs, ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }) };
   /** How executions start ('first', 'second': not decided yet). */
   let mode: 'first' | 'second' | 'rerun' | 'visible-setup' | Snapshot<SetupWorld<Map<string, string>>> = 'first';
@@ -233,7 +309,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   };
   /** A new world with this execution's hooks (the search's control from the start when `searching`). */
   const build = (ctl: ExecControl, searching: boolean): { hooks: ExecHooks; runner: Runner; detach: () => void } => {
-    const hooks = new ExecHooks(ctl, description, searching);
+    const hooks = new ExecHooks(ctl, description, searching, counted);
     const runner = prepareRun(s, { ...runOpts, schedule: hooks.runner.schedule });
     runner.hookUp(hooks.runner);
     const detach = hooks.attach(runner.sys);
@@ -256,7 +332,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
     if (mode === 'visible-setup') return visible(ctl);
     if (mode instanceof Snapshot) {
       const w = mode.restore();
-      const hooks = new ExecHooks(ctl, description, false, w.extra);
+      const hooks = new ExecHooks(ctl, description, false, counted, w.extra);
       w.runner.hookUp(hooks.runner);
       hooks.attach(w.runner.sys);
       return threads(ctl, hooks, w.runner);

@@ -56,6 +56,11 @@ const lastCounts = new SideTable<object, Map<string, number>>('lastCounts');
 
 const eventKind = z.enum(COUNTABLE_EVENTS, { error: `expected an event kind: ${COUNTABLE_EVENTS.join(', ')}` });
 
+/** The explorer's object for the count of events of `kind` (read by `events`, written by each such event). */
+export function eventCountObject(kind: string): string {
+  return `events:${kind}`;
+}
+
 const eventsOp = defineOp<{ kind: CountableEvent }>({
   name: 'events',
   doc: "How many events of a kind (`events: fault`, `vfio.zap`, `reset`, `mmio`, `iommu.map`, ...; every thread and the hardware count) happened since the previous `events` step for the same kind (in any thread or setup); the first `events` step for a kind counts from the start of the run (open_device's own resets, faults... included), so it is usually a baseline without `expect`. The value is the count.",
@@ -69,6 +74,8 @@ const eventsOp = defineOp<{ kind: CountableEvent }>({
       m = new Map();
       lastCounts.set(ctx.sys, m);
     }
+    // the count depends on every step that emitted such an event (see eventCountObject)
+    ctx.sys.kernel.sched.observer?.touch?.(eventCountObject(a.kind), 'r');
     const now = ctx.sys.events.count(a.kind);
     const before = m.get(a.kind) ?? 0;
     m.set(a.kind, now);
@@ -84,7 +91,7 @@ const hostConfigRead = defineOp<{ device: DeviceRef; offset: number; size?: 1 | 
   describe: (a) => `host_config_read ${a.device.name} @${hex(a.offset)}/${a.size ?? 4}`,
   *run(ctx, a) {
     const fn = ctx.device(a.device);
-    yield point('cfg', `cfg:${fn.name}`, 'r');
+    yield point('cfg', `hw:${fn.name}:cfg`, 'r');
     return { value: BigInt(fn.cfgRead(a.offset, a.size ?? 4, 'host')) };
   },
 });

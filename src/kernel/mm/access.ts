@@ -309,8 +309,9 @@ function* accessRange(
     tries = off === lastOff ? tries + 1 : 0;
     lastOff = off;
     if (tries > LIVELOCK_LIMIT) throw livelock(a);
-    if (!k.sched.passPoint()) yield mm.ptRead;
-    const pte = mm.pt.get(Math.floor(a / PAGE_SIZE));
+    const vpn = Math.floor(a / PAGE_SIZE);
+    if (!k.sched.passPoint()) yield mm.ptReadAt(vpn * PAGE_SIZE, (vpn + 1) * PAGE_SIZE);
+    const pte = mm.pt.get(vpn);
     if (pte === undefined || (write && !pte.writable)) {
       const o = yield* doUserAddrFault(k, mm, a, write, user);
       if (o.kind === 'ok') continue;
@@ -592,7 +593,10 @@ class UserAccess extends StepTask<CpuAccessResult> {
       if (this.pc === 1) {
         // an attempt: the page-table point
         if (this.tries > LIVELOCK_LIMIT) throw livelock(addr);
-        if (!k.sched.passPoint()) return this.yieldAt((this.mm as MmStruct).ptRead, 2);
+        if (!k.sched.passPoint()) {
+          const pg = Math.floor(addr / PAGE_SIZE) * PAGE_SIZE;
+          return this.yieldAt((this.mm as MmStruct).ptReadAt(pg, pg + PAGE_SIZE), 2);
+        }
         this.pc = 2;
       }
       if (this.pc === 2) {
@@ -745,8 +749,9 @@ export function* userWriteBytes(k: Kernel, addr: number, data: Uint8Array): Task
 export function* atomicOpInuserNoFault(k: Kernel, addr: number, op: (old: number) => number): Task<number | { old: number }> {
   const mm = currentMm(k);
   if (mm === null || !accessOk(addr, 4)) return -EFAULT_;
-  if (!k.sched.passPoint()) yield mm.ptRead;
-  const pte = mm.pt.get(Math.floor(addr / PAGE_SIZE));
+  const vpn = Math.floor(addr / PAGE_SIZE);
+  if (!k.sched.passPoint()) yield mm.ptReadAt(vpn * PAGE_SIZE, (vpn + 1) * PAGE_SIZE);
+  const pte = mm.pt.get(vpn);
   if (pte === undefined || !pte.writable) return -EFAULT_;
   const off = pageOffset(addr);
   const old = Number(physAccess(k, pte.pfn, off, 4, false, 0n)) >>> 0;

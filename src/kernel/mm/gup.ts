@@ -118,7 +118,7 @@ export function* pinUserPagesRemote(
     // follow_page_mask, then faultin_page until the page is there.
     for (let tries = 0; ; tries++) {
       if (tries > 10_000) throw new Error(`livelock: GUP fault at 0x${start.toString(16)} never produced a PTE`);
-      if (!k.sched.passPoint()) yield m.ptRead;
+      if (!k.sched.passPoint()) yield m.ptReadAt(start, start + PAGE_SIZE);
       const pte = m.pt.get(vpnOf(start));
       if (pte !== undefined && (!write || pte.writable)) {
         if (pte.special || !k.hw.ram.isRam(pte.pfn)) return fail(-EFAULT);

@@ -159,7 +159,7 @@ class HandleMmFault extends StepTask<number> {
       if (t !== null) t.inFault++;
       this.inPte = true;
       // handle_pte_fault
-      if (!k.sched.passPoint()) return this.yieldAt(mm.ptRead, 1);
+      if (!k.sched.passPoint()) return this.yieldAt(mm.ptReadAt(this.page, this.page + PAGE_SIZE), 1);
       this.pc = 1;
     }
     if (this.pc === 1) {
@@ -168,7 +168,7 @@ class HandleMmFault extends StepTask<number> {
         // Present: a write to a read-only PTE of a writable vma is a write-protect fault
         // (do_wp_page: reuse / pfn_mkwrite); anything else was a spurious fault.
         if ((this.flags & FAULT_FLAG_WRITE) === 0 || pte.writable || (vma.flags & VM_WRITE) === 0) return this.done(0);
-        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWrite, 2);
+        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWriteAt(this.page, this.page + PAGE_SIZE), 2);
         this.pc = 2;
       } else if (vmaIsAnonymous(vma)) {
         const impl = vma as VmaImpl;
@@ -225,7 +225,7 @@ class HandleMmFault extends StepTask<number> {
 function* doAnonymousPage(k: Kernel, mm: MmStruct, vma: Vma, page: number): Task<number> {
   const pfn = allocUserPage(k);
   if (pfn < 0) return VM_FAULT_OOM;
-  if (!k.sched.passPoint()) yield mm.ptWrite;
+  if (!k.sched.passPoint()) yield mm.ptWriteAt(page, page + PAGE_SIZE);
   const vpn = vpnOf(page);
   if (mm.pt.has(vpn)) {
     // Someone else populated it while we allocated (pte_same check failed).
@@ -248,7 +248,7 @@ function* shmemFault(k: Kernel, mm: MmStruct, vma: VmaImpl, page: number): Task<
     if (pfn < 0) return VM_FAULT_OOM;
     s.pages.set(idx, pfn);
   }
-  if (!k.sched.passPoint()) yield mm.ptWrite;
+  if (!k.sched.passPoint()) yield mm.ptWriteAt(page, page + PAGE_SIZE);
   const vpn = vpnOf(page);
   if (mm.pt.has(vpn)) return 0;
   getPage(k, pfn);
@@ -405,7 +405,7 @@ class RemapPfnRange extends StepTask<number> {
         if (a >= this.end) return this.finish(0);
         // One page-table page at a time: the PTE lock covers PTRS_PER_PTE entries.
         this.next_ = Math.min(this.end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
-        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWrite, 2);
+        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWriteAt(a, this.next_), 2);
         this.pc = 2;
       }
       if (this.pc !== 2) throw new Error(`RemapPfnRange: bad state ${this.pc}`);
@@ -494,7 +494,7 @@ class ZapRange extends StepTask<number | undefined> {
           return this.finish(undefined);
         }
         this.next_ = Math.min(end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
-        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWrite, 2);
+        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWriteAt(a, this.next_), 2);
         this.pc = 2;
       }
       if (this.pc !== 2) throw new Error(`ZapRange: bad state ${this.pc}`);
@@ -509,7 +509,8 @@ class ZapRange extends StepTask<number | undefined> {
 export function* followPfn(k: Kernel, vma: Vma, addr: number): Task<number> {
   if ((vma.flags & (VM_IO | VM_PFNMAP)) === 0) return -EINVAL;
   const mm = mmOf(vma);
-  if (!k.sched.passPoint()) yield mm.ptRead;
+  const page = pageAlignDown(addr);
+  if (!k.sched.passPoint()) yield mm.ptReadAt(page, page + PAGE_SIZE);
   const pte = mm.pt.get(vpnOf(addr));
   if (pte === undefined) return -EINVAL;
   return pte.pfn;
@@ -528,7 +529,7 @@ export function* copyPageRange(k: Kernel, dst: VmaImpl, src: VmaImpl): Task<numb
   const smm = mmOf(src);
   const dmm = mmOf(dst);
   if (smm.presentPtes(src.start, src.end) === 0) return 0;
-  if (!k.sched.passPoint()) yield dmm.ptWrite;
+  if (!k.sched.passPoint()) yield dmm.ptWriteAt(dst.start, dst.end);
   let copied = 0;
   let firstPfn = -1;
   let oom = false;

@@ -75,6 +75,7 @@ export class MmStruct implements MmStructRef {
   readonly pt = new PageTable();
   /** Scheduling-point object of this page table. */
   readonly ptObj: string;
+  /** Points of a read / write of the whole page table (prefer ptReadAt / ptWriteAt: a range). */
   readonly ptRead: SchedPoint;
   readonly ptWrite: SchedPoint;
   readonly mmapBase = MMAP_BASE;
@@ -85,8 +86,18 @@ export class MmStruct implements MmStructRef {
     this.id = kernelIds(k).mm++;
     this.mmapLock = k.rwsem('&mm->mmap_lock', `mmap_lock:mm${this.id}`);
     this.ptObj = `pt:mm${this.id}`;
-    this.ptRead = { op: 'pte', obj: this.ptObj, access: 'r' };
-    this.ptWrite = { op: 'pte', obj: this.ptObj, access: 'w' };
+    this.ptRead = { op: 'pte', obj: this.ptObj, access: 'r', lo: 0, hi: Number.MAX_SAFE_INTEGER };
+    this.ptWrite = { op: 'pte', obj: this.ptObj, access: 'w', lo: 0, hi: Number.MAX_SAFE_INTEGER };
+  }
+
+  /** The scheduling point of a read of the PTEs of [lo, hi) (a walk, a fault's pte check). */
+  ptReadAt(lo: number, hi: number): SchedPoint {
+    return { op: 'pte', obj: this.ptObj, access: 'r', lo, hi };
+  }
+
+  /** The scheduling point of a write of the PTEs of [lo, hi) (an install, a zap). */
+  ptWriteAt(lo: number, hi: number): SchedPoint {
+    return { op: 'pte', obj: this.ptObj, access: 'w', lo, hi };
   }
 
   /** vma_link: insert keeping the list sorted. */

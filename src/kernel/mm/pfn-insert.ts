@@ -75,8 +75,9 @@ export function* vmfInsertPfn(k: Kernel, vma: Vma, addr: number, pfn: number): T
   checkPfnmapVma(vma, 'vmf_insert_pfn');
   if (addr < vma.start || addr >= vma.end) return VM_FAULT_SIGBUS;
   const mm = mmOf(vma);
-  if (!k.sched.passPoint()) yield mm.ptWrite;
-  return insertPfnLocked(k, mm, vma, pageAlignDown(addr), pfn);
+  const page = pageAlignDown(addr);
+  if (!k.sched.passPoint()) yield mm.ptWriteAt(page, page + PAGE_SIZE);
+  return insertPfnLocked(k, mm, vma, page, pfn);
 }
 
 /**
@@ -96,7 +97,7 @@ export function* vmfInsertPfnEach(k: Kernel, vma: Vma, addr: number, n: number, 
   while (a < end) {
     if (a < vma.start || a >= vma.end) return VM_FAULT_SIGBUS;
     const next = Math.min(end, vma.end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
-    if (!k.sched.passPoint()) yield mm.ptWrite;
+    if (!k.sched.passPoint()) yield mm.ptWriteAt(a, next);
     let v = vpnOf(a);
     const stop = vpnOf(next);
     while (v < stop) {
@@ -133,7 +134,7 @@ function* vmfInsertPfnHuge(k: Kernel, vmf: VmFault, pfn: number, level: HugeLeve
   checkPfnmapVma(vma, fn);
   if (addr < vma.start || addr >= vma.end) return VM_FAULT_SIGBUS;
   const mm = mmOf(vma);
-  if (!k.sched.passPoint()) yield mm.ptWrite;
+  if (!k.sched.passPoint()) yield mm.ptWriteAt(addr, addr + size);
   const vpn = vpnOf(addr);
   if (mm.pt.firstPresent(vpn, vpn + nr) >= 0) return VM_FAULT_NOPAGE;
   const base = pfn - (pfn % nr);
@@ -171,7 +172,7 @@ export function* createHugeFault(k: Kernel, vma: Vma, addr: number, flags: numbe
   for (const order of [PUD_ORDER, PMD_ORDER]) {
     const nr = 2 ** order;
     const block = Math.floor(vpn / nr) * nr;
-    if (!k.sched.passPoint()) yield mm.ptRead;
+    if (!k.sched.passPoint()) yield mm.ptReadAt(block * PAGE_SIZE, (block + nr) * PAGE_SIZE);
     if (mm.pt.firstPresent(block, block + nr) >= 0) continue;
     const vmf: VmFault = { vma, address: page, realAddress: addr, flags, pgoff: vma.pgoff + (page - vma.start) / PAGE_SIZE };
     const r = yield* ops.hugeFault.call(ops, vmf, order);

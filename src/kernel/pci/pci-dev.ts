@@ -81,21 +81,25 @@ export class PciDev {
     this.afCap = findCapability(fn, PCI_CAP_ID_AF);
   }
 
-  /** The scheduling point of a config write. */
+  /** The scheduling point of a config write (it writes the function's config space, `hw:<function>:cfg`). */
   get cfgPoint(): SchedPoint {
-    if (this.cfgPoint_ === null) this.cfgPoint_ = { op: 'cfg', obj: `hw:${this.name}`, access: 'w' };
+    if (this.cfgPoint_ === null) this.cfgPoint_ = { op: 'cfg', obj: `hw:${this.name}:cfg`, access: 'w' };
     return this.cfgPoint_;
   }
 
-  /** The scheduling point of a config read. */
+  /** The scheduling point of a config read (it reads the function's config space). */
   get cfgReadPoint(): SchedPoint {
-    if (this.cfgReadPoint_ === null) this.cfgReadPoint_ = { op: 'cfg', obj: `hw:${this.name}`, access: 'r' };
+    if (this.cfgReadPoint_ === null) this.cfgReadPoint_ = { op: 'cfg', obj: `hw:${this.name}:cfg`, access: 'r' };
     return this.cfgReadPoint_;
   }
 
-  /** The scheduling point of a device (MMIO / port I/O) access. */
+  /**
+   * The scheduling point of a device (MMIO / port I/O) access: whatever becomes of it, it
+   * reads the function's decode state (its config space); the access's own event adds
+   * what it did to the device (see touchesOf in src/scenario/explore.ts).
+   */
   get hwPoint(): SchedPoint {
-    if (this.hwPoint_ === null) this.hwPoint_ = { op: 'mmio', obj: `hw:${this.name}`, access: 'w' };
+    if (this.hwPoint_ === null) this.hwPoint_ = { op: 'mmio', obj: `hw:${this.name}:cfg`, access: 'r' };
     return this.hwPoint_;
   }
 

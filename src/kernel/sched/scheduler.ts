@@ -56,6 +56,12 @@ export interface SchedObserver {
   before(runnable: readonly KThread[], t: KThread): void;
   /** `threads`: every thread of the scheduler (the step may have woken or started some). */
   after(t: KThread, threads: readonly KThread[]): void;
+  /**
+   * The step being taken read or wrote `obj` beyond its scheduling point (a scenario's
+   * observation reading the event counts, see the `events` op): the explorer orders it
+   * against the steps that write the object.
+   */
+  touch?(obj: string, access: 'r' | 'w'): void;
 }
 
 /**

@@ -12,9 +12,16 @@ export interface SchedPoint {
   readonly block?: undefined;
   /** Short verb: 'lock', 'unlock', 'pte', 'cfg', 'mmio', 'dma', 'sleep', 'start', ... */
   readonly op: string;
-  /** The object touched, e.g. 'memory_lock:0000:01:00.0', 'pt:mm1', 'cfg:0000:01:00.0'. */
+  /** The object touched, e.g. 'memory_lock:0000:01:00.0', 'pt:mm1', 'hw:0000:01:00.0:cfg'. */
   readonly obj: string;
   readonly access: Access;
+  /**
+   * For an object touched by address range (a page table: every point of one has a
+   * range), the range, end excluded; the explorer orders two steps on it only if their
+   * ranges overlap.
+   */
+  readonly lo?: number;
+  readonly hi?: number;
 }
 
 /** Something a thread can wait on; the scheduler asks it who holds it (for wait-for cycles). */
