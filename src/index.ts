@@ -60,5 +60,5 @@ export { BUILTIN_PROPERTIES, PROPERTY_TEXT, builtinMonitors, type Monitor, type 
 export { shrink, shrinkCounterexample, replayChoices, DEFAULT_SHRINK_ATTEMPTS, type ShrinkOptions, type ShrinkResult } from './check/shrink.js';
 export { Snapshot, SnapshotRefused, deepClone, auditGraph } from './check/snapshot.js';
 export { planUnits, UnitSchedule, MIN_UNITS, MAX_SPLIT_DEPTH, unitSamples, type WorkUnit, type UnitSplit, type UnitResult, type UnitPlan } from './check/units.js';
-export { exploreScenario, ScenarioExploration, checkSuite, renderExplore, renderCheck, exploreToJson, checkToJson, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
+export { exploreScenario, ScenarioExploration, checkSuite, checkSuiteAsync, renderExplore, renderCheck, exploreToJson, checkToJson, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
 export { ParallelSearch, scenarioText, type CheckOptions } from './scenario/index.js';

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { STRATEGIES, type Strategy } from '../check/search.js';
 import { formatScenarioError, loadScenario, ScenarioInputError, type Scenario } from '../scenario/index.js';
-import { checkSuite } from '../scenario/check-suite.js';
+import { checkSuiteAsync } from '../scenario/check-suite.js';
 import { ScenarioExploration } from '../scenario/explore.js';
 import { checkToJson, exploreToJson, renderCheck, renderExplore } from '../scenario/explore-report.js';
 import { renderHeader, renderTrace } from '../scenario/report.js';
@@ -207,7 +207,7 @@ function shortPath(f: string): string {
 }
 
 /** `vfio-sim check`. */
-export async function checkCommand(argv: readonly string[], out: Out, err: Out, term: Terminal = PLAIN): Promise<number> {
+export async function checkCommand(argv: readonly string[], out: Out, err: Out, term: Terminal = PLAIN, signal?: { interrupted: boolean }): Promise<number> {
   const cmd = parseCommand('check', argv, {
     variants: { type: 'string' },
     scenarios: { type: 'string' },
@@ -246,8 +246,10 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
   const variants = v.variants?.split(',').map((x) => x.trim()).filter((x) => x !== '');
   let r;
   try {
-    r = checkSuite(suite, {
+    const interrupt = signal ?? { interrupted: false };
+    r = await checkSuiteAsync(suite, {
       strategy,
+      interrupted: () => interrupt.interrupted,
       maxPreemptions: typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND,
       ...(variants !== undefined ? { variants } : {}),
       ...(typeof maxExecutions === 'number' ? { maxExecutions } : {}),
@@ -255,13 +257,13 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
       onCell: (c) => {
         if (v.json !== true && term.progress) err(`  … ${c.file.split('/').pop() ?? c.file} under ${c.variant}: ${c.executions} executions${c.counterexamples !== null && c.counterexamples.length > 0 ? `, broken: ${c.counterexamples.map((x) => x.property).join(', ')}` : ''}`);
       },
-    });
+    }, tick);
   } catch (e) {
     if (e instanceof ScenarioInputError) return bad(e.message);
     throw e;
   }
-  await tick();
-  const code = r.ok ? 0 : 1;
+  // interrupted: the table covers the cells explored so far, and is no verdict (exit 130)
+  const code = r.interrupted ? 130 : r.ok ? 0 : 1;
   if (v.json === true) {
     out(JSON.stringify(checkToJson(r, code), null, 2));
     return code;
@@ -269,6 +271,11 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
   out(`${suite.length} scenarios × ${r.variants.length} variants, strategy ${strategy}, at most ${typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND} preemptions`);
   out('');
   for (const line of renderCheck(r, { color: term.color, replayCommand: (f, t) => `vfio-sim replay ${shortPath(f)} ${t}` })) out(line);
+  if (r.interrupted) {
+    out('');
+    out(`interrupted: the tables cover the ${r.cells.length} of ${r.planned} cells explored so far${r.cells.some((c) => !c.complete) ? ' (the last one only in part)' : ''}; no verdict`);
+    return code;
+  }
   if (v.show !== undefined) {
     out('');
     out('─'.repeat(40));

@@ -33,7 +33,7 @@ options:
 export function main(argv: readonly string[], out: (s: string) => void, err: (s: string) => void, term: Terminal = PLAIN, signal?: { interrupted: boolean }): number | Promise<number> {
   if (argv[0] === 'run') return runCommand(argv.slice(1), out, err, term);
   if (argv[0] === 'explore') return exploreCommand(argv.slice(1), out, err, term, signal);
-  if (argv[0] === 'check') return checkCommand(argv.slice(1), out, err, term);
+  if (argv[0] === 'check') return checkCommand(argv.slice(1), out, err, term, signal);
   if (argv[0] === 'replay') {
     const [, file, token, ...rest] = argv;
     if (file === '--help' || file === '-h') {

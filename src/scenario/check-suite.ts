@@ -7,9 +7,9 @@
 import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { type Counterexample, type SearchOptions, simpler, type Strategy } from '../check/search.js';
 import { VARIANTS } from '../kernel/variant/knobs.js';
-import { exploreScenario, ScenarioExploration } from './explore.js';
+import { ScenarioExploration } from './explore.js';
 import { type Scenario, scenarioText } from './load.js';
-import { type CellOptions, type CellResult, runCells } from './parallel.js';
+import { type CellOptions, type CellResult, runCellsSteps } from './parallel.js';
 import { ScenarioInputError } from './schedule.js';
 import { knobConflictsFor } from './matrix.js';
 
@@ -24,6 +24,11 @@ export interface CheckOptions extends Pick<SearchOptions, 'maxExecutions' | 'max
    * same with any number; scenarios not made by `loadScenario` are explored in this thread.
    */
   readonly workers?: number;
+  /**
+   * Polled between executions (Ctrl-C): true stops the cell being explored (it ends
+   * incomplete) and starts no other. The result covers the cells explored so far.
+   */
+  readonly interrupted?: () => boolean;
 }
 
 /** One scenario explored under one variant. */
@@ -58,10 +63,36 @@ export interface CheckResult {
   readonly complete: boolean;
   /** Every defect was found exactly where its scenario declares. */
   readonly ok: boolean;
+  /** Interrupted (CheckOptions.interrupted): `cells` holds the cells explored before, of `planned`. */
+  readonly interrupted: boolean;
+  readonly planned: number;
 }
 
 /** Explore every scenario of `suite` under every variant. */
 export function checkSuite(suite: readonly Scenario[], opts: CheckOptions = {}): CheckResult {
+  const it = checkSteps(suite, opts);
+  for (;;) {
+    const r = it.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * checkSuite giving the event loop a turn (`pause`) about every 200 ms of exploring, so
+ * that a SIGINT handler can set the flag `opts.interrupted` reads.
+ */
+export async function checkSuiteAsync(suite: readonly Scenario[], opts: CheckOptions, pause: () => Promise<void>): Promise<CheckResult> {
+  const it = checkSteps(suite, opts);
+  for (;;) {
+    const r = it.next();
+    if (r.done === true) return r.value;
+    await pause();
+  }
+}
+
+/** checkSuite as a generator that yields between slices of exploring. */
+function* checkSteps(suite: readonly Scenario[], opts: CheckOptions): Generator<void, CheckResult, void> {
+  const interrupted = opts.interrupted ?? ((): boolean => false);
   const variants = opts.variants ?? VARIANTS.map((v) => v.name);
   for (const v of variants) if (!VARIANTS.some((x) => x.name === v)) throw new ScenarioInputError(`unknown variant '${v}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
   const cells: CheckCell[] = [];
@@ -97,10 +128,17 @@ export function checkSuite(suite: readonly Scenario[], opts: CheckOptions = {}):
       if (old === undefined || simpler(cx, old.cx)) row.set(cx.property, { file: s.file, cx });
     }
   };
-  const explore = (i: number): CellResult => {
+  /** Cell i explored here, in slices. */
+  const localCell = (i: number): { step: (ms: number) => boolean; result: () => CellResult } => {
     const { s, options } = plan[i] as (typeof plan)[number]; // i < plan.length
-    const r = exploreScenario(s, { ...options, noReplays: true });
-    return { counterexamples: r.search.counterexamples, complete: r.search.complete, executions: r.search.stats.executions };
+    const x = new ScenarioExploration(s, { ...options, noReplays: true, interrupted });
+    return {
+      step: (ms) => x.step(ms),
+      result: () => {
+        const r = x.result().search;
+        return { counterexamples: r.counterexamples, complete: r.complete, executions: r.stats.executions };
+      },
+    };
   };
   const workers = opts.workers ?? 1;
   if (workers > 1 && suite.every((s) => scenarioText(s) !== undefined)) {
@@ -110,38 +148,40 @@ export function checkSuite(suite: readonly Scenario[], opts: CheckOptions = {}):
     const flush = (upTo: number): void => {
       for (; done < upTo; done++) if ((plan[done] as (typeof plan)[number]).conflicts !== null) add(done, null);
     };
-    runCells(
+    yield* runCellsSteps(
       todo.map(({ c }) => ({ source: { text: scenarioText(c.s) as string, file: c.s.file, hash: c.s.hash }, options: c.options })), // every text checked above
       workers,
-      (j) => {
-        const { s, options } = (todo[j] as (typeof todo)[number]).c;
-        const x = new ScenarioExploration(s, { ...options, noReplays: true });
-        return {
-          step: (ms) => x.step(ms),
-          result: () => {
-            const r = x.result().search;
-            return { counterexamples: r.counterexamples, complete: r.complete, executions: r.stats.executions };
-          },
-        };
-      },
+      (j) => localCell((todo[j] as (typeof todo)[number]).i),
       (j, r) => {
         const i = (todo[j] as (typeof todo)[number]).i;
         flush(i);
         add(i, r);
         done = i + 1;
       },
+      interrupted,
     );
-    flush(plan.length);
+    if (!interrupted()) flush(plan.length);
   } else {
-    for (let i = 0; i < plan.length; i++) add(i, (plan[i] as (typeof plan)[number]).conflicts === null ? explore(i) : null);
+    for (let i = 0; i < plan.length && !interrupted(); i++) {
+      if ((plan[i] as (typeof plan)[number]).conflicts !== null) {
+        add(i, null);
+        continue;
+      }
+      const cell = localCell(i);
+      while (!cell.step(200)) yield;
+      add(i, cell.result());
+      yield;
+    }
   }
+  const stopped = cells.length < plan.length;
   const defects: DefectRow[] = [];
   for (const s of suite) {
     const d = s.defect;
     if (d === null || d.property === null) continue;
     const property = d.property;
     const found = cells.filter((c) => c.file === s.file && c.counterexamples?.some((x) => x.property === property) === true).map((c) => c.variant);
-    const declared = d.foundIn.filter((v) => variants.includes(v));
+    // (interrupted: only the variants whose cell was explored are judged)
+    const declared = d.foundIn.filter((v) => variants.includes(v) && cells.some((c) => c.file === s.file && c.variant === v));
     defects.push({ id: d.id, file: s.file, property, declared, found, ok: declared.length === found.length && declared.every((v) => found.includes(v)) });
   }
   return {
@@ -150,7 +190,9 @@ export function checkSuite(suite: readonly Scenario[], opts: CheckOptions = {}):
     cells,
     table,
     defects,
-    complete: cells.every((c) => c.complete),
+    complete: !stopped && cells.every((c) => c.complete),
     ok: defects.every((d) => d.ok),
+    interrupted: stopped || cells.some((c) => !c.complete && interrupted()),
+    planned: plan.length,
   };
 }

@@ -139,5 +139,5 @@ export function checkToJson(r: CheckResult, exitCode: number): unknown {
     }
     table[v] = row;
   }
-  return { exitCode, ok: r.ok, complete: r.complete, variants: r.variants, table, defects: r.defects, cells: r.cells.map((c) => ({ file: c.file, variant: c.variant, executions: c.executions, complete: c.complete, note: c.note, broken: c.counterexamples?.map((x) => x.property) ?? null })) };
+  return { exitCode, ok: r.ok, complete: r.complete, interrupted: r.interrupted, planned: r.planned, variants: r.variants, table, defects: r.defects, cells: r.cells.map((c) => ({ file: c.file, variant: c.variant, executions: c.executions, complete: c.complete, note: c.note, broken: c.counterexamples?.map((x) => x.property) ?? null })) };
 }

@@ -435,38 +435,65 @@ export function runCells(
   local: (i: number) => LocalCell,
   onResult: (i: number, r: CellResult) => void,
 ): CellResult[] {
+  const it = runCellsSteps(cells, workers, local, onResult);
+  for (;;) {
+    const r = it.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * runCells in slices: the generator yields after each round (a slice of the local cell,
+ * or up to 100 ms waiting for the workers), so a caller can give the event loop a turn
+ * (Ctrl-C). Once `interrupted()` is true no cell starts any more: the loop ends when the
+ * cells started are done, and returns the results of the cells reported (a prefix, in
+ * cell order).
+ */
+export function* runCellsSteps(
+  cells: readonly { readonly source: ScenarioSource; readonly options: CellOptions }[],
+  workers: number,
+  local: (i: number) => LocalCell,
+  onResult: (i: number, r: CellResult) => void,
+  interrupted: () => boolean = () => false,
+): Generator<void, CellResult[], void> {
   const results: (CellResult | undefined)[] = cells.map(() => undefined);
   if (cells.length === 0) return [];
   const pool = WorkerPool.acquire(Math.max(0, Math.min(workers - 1, cells.length - 1, 63)));
   let next = 0;
   let reported = 0;
+  let received = 0;
   let mine: { readonly i: number; readonly cell: LocalCell } | null = null;
   let failed = true;
   try {
     while (reported < cells.length) {
-      for (let w = pool.idle(); w !== null && next < cells.length; w = pool.idle()) {
+      const stop = interrupted();
+      if (stop && mine === null && received === next) break;
+      for (let w = pool.idle(); !stop && w !== null && next < cells.length; w = pool.idle()) {
         const c = cells[next] as (typeof cells)[number]; // next < cells.length
         pool.send(w, { type: 'cell', id: next, source: c.source, options: c.options });
         next++;
       }
-      if (mine === null && next < cells.length) mine = { i: next, cell: local(next++) };
-      let wait = 1000;
+      if (!stop && mine === null && next < cells.length) mine = { i: next, cell: local(next++) };
+      let wait = 100;
       if (mine !== null) {
         wait = 0;
         if (mine.cell.step(LOCAL_SLICE_MS)) {
           results[mine.i] = mine.cell.result();
+          received++;
           mine = null;
         }
       }
       for (const { msg } of pool.receive(wait)) {
         if (msg.type !== 'cell') continue;
         results[msg.id] = { counterexamples: msg.counterexamples, complete: msg.complete, executions: msg.executions };
+        received++;
       }
       for (let r = results[reported]; r !== undefined; r = results[reported]) onResult(reported++, r);
+      yield;
     }
     failed = false;
   } finally {
     pool.release(failed);
   }
-  return results as CellResult[]; // every slot filled: the loop ends when all are reported
+  return results.slice(0, reported) as CellResult[]; // the reported prefix: every slot filled
 }

@@ -144,6 +144,32 @@ test('Ctrl-C with workers: an interrupted exploration stops between executions a
   assert.ok(r.search.stats.executions > 0 && r.search.stats.executions < 200, `${r.search.stats.executions} executions`);
 });
 
+for (const workers of [1, 2]) {
+  test(`Ctrl-C in vfio-sim check (${workers} worker${workers > 1 ? 's' : ''}): once interrupted no cell starts; the result covers the cells explored so far and is no verdict`, () => {
+    const suite = ['h1-concurrent-first-fault.yaml', 'h2-fault-races-disable.yaml', 'h3-recursive-read.yaml'].map(example);
+    let stop = false;
+    const r = checkSuite(suite, { variants: ['5.8', '5.13'], maxPreemptions: 1, workers, interrupted: () => stop, onCell: () => { stop = true; } });
+    assert.equal(r.interrupted, true);
+    assert.equal(r.planned, 6);
+    assert.ok(r.cells.length >= 1 && r.cells.length < r.planned, `${r.cells.length} cells`);
+    assert.equal(r.complete, false);
+    // the cells that were explored are the first ones, in table order
+    assert.deepEqual(r.cells.map((c) => `${c.file} ${c.variant}`), ['h1-concurrent-first-fault.yaml 5.8', 'h1-concurrent-first-fault.yaml 5.13', 'h2-fault-races-disable.yaml 5.8', 'h2-fault-races-disable.yaml 5.13', 'h3-recursive-read.yaml 5.8', 'h3-recursive-read.yaml 5.13'].slice(0, r.cells.length));
+  });
+}
+
+test('Ctrl-C in vfio-sim check (the command): a SIGINT flag set while it runs stops it between slices; it prints the partial tables and exits 130', async () => {
+  const signal = { interrupted: false };
+  const timer = setTimeout(() => {
+    signal.interrupted = true;
+  }, 300);
+  let out = '';
+  const code = await main(['check', '--workers', '1'], (x) => (out += `${x}\n`), () => undefined, undefined, signal);
+  clearTimeout(timer);
+  assert.equal(code, 130);
+  assert.match(out, /interrupted: the tables cover the \d+ of \d+ cells explored so far/);
+});
+
 test('vfio-sim explore --workers: the same report with 1 and 2 workers; a bad count is exit 2', async () => {
   const f = new URL('h2-fault-races-disable.yaml', DIR).pathname;
   const run = async (w: string): Promise<string> => {
