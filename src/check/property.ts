@@ -26,7 +26,7 @@ import type { SimEvent } from '../events/event.js';
 import type { PciResource } from '../hw/api.js';
 import type { KProcess } from '../kernel/proc.js';
 import type { KThread } from '../kernel/sched/thread.js';
-import { asMm, type MmStruct, TASK_SIZE } from '../kernel/mm/mm.js';
+import { asMm, type MmStruct, PT_WHOLE_END, TASK_SIZE } from '../kernel/mm/mm.js';
 import { faultMayMap, type VfioPciDevice } from '../kernel/vfio/pci/vfio-pci-device.js';
 import type { System } from '../system.js';
 
@@ -104,7 +104,6 @@ export type FootprintSink = (obj: string, access: 'r' | 'w', lo?: number, hi?: n
 /** The state summaries the monitors' checks read (see builtinMonitors). */
 const MEMORY_OFF_OBJ = 'monitor:memory-off';
 const TRACKING_OBJ = 'monitor:vma-list';
-const WHOLE_TABLE = Number.MAX_SAFE_INTEGER;
 
 const EIO = 5;
 
@@ -162,8 +161,9 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
     for (const d of vdevs()) for (const vma of d.vmaList) if (unmapped(vma)) out += `${d.name}@${vma.start};`;
     return out;
   };
-  let lastOff = offSummary();
-  let lastTracking = trackingSummary();
+  // (the summaries are kept only for a footprint sink)
+  let lastOff = footprint === undefined ? '' : offSummary();
+  let lastTracking = footprint === undefined ? '' : trackingSummary();
   const summaries: Monitor = {
     afterStep() {
       if (footprint === undefined) return;
@@ -238,7 +238,7 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
     const off = vdevs().filter((d) => memoryOff(sys, d));
     if (off.length === 0) return;
     const mms = liveMms(sys);
-    for (const mm of mms) touch(mm.ptObj, 'r', 0, WHOLE_TABLE);
+    for (const mm of mms) touch(mm.ptObj, 'r', 0, PT_WHOLE_END);
     for (const mm of mms) {
       if (mm.pt.size === 0) continue;
       for (const d of off) {

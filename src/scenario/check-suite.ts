@@ -9,7 +9,7 @@ import { type Counterexample, type SearchOptions, simpler, type Strategy } from 
 import { VARIANTS } from '../kernel/variant/knobs.js';
 import { ScenarioExploration } from './explore.js';
 import { type Scenario, scenarioText } from './load.js';
-import { type CellOptions, type CellResult, runCellsSteps } from './parallel.js';
+import { type CellOptions, type CellResult, drain, runCellsSteps } from './parallel.js';
 import { ScenarioInputError } from './schedule.js';
 import { knobConflictsFor } from './matrix.js';
 
@@ -70,11 +70,7 @@ export interface CheckResult {
 
 /** Explore every scenario of `suite` under every variant. */
 export function checkSuite(suite: readonly Scenario[], opts: CheckOptions = {}): CheckResult {
-  const it = checkSteps(suite, opts);
-  for (;;) {
-    const r = it.next();
-    if (r.done === true) return r.value;
-  }
+  return drain(checkSteps(suite, opts));
 }
 
 /**

@@ -179,8 +179,10 @@ class ExecHooks {
   readonly sink = (v: Violation): void => {
     if (!this.violations.has(v.property)) this.violations.set(v.property, v.message);
   };
-  private readonly touch = (obj: string, access: 'r' | 'w'): void => this.ctl.touch(obj, access);
-  /** What the monitors' checks read (see FootprintSink), for the search while it watches. */
+  /**
+   * What the step being taken touched beyond its scheduling point (the devices its events
+   * show, what the monitors' checks and `events` steps read), for the search while it watches.
+   */
   private readonly footprint = (obj: string, access: 'r' | 'w', lo?: number, hi?: number): void => {
     if (this.searching) this.ctl.touch(obj, access, lo, hi);
   };
@@ -214,9 +216,7 @@ class ExecHooks {
           for (const m of this.monitors) m.afterStep?.(t);
           if (this.searching) this.ctl.observer.after(t, threads);
         },
-        touch: (obj, access) => {
-          if (this.searching) this.ctl.touch(obj, access);
-        },
+        touch: this.footprint,
       },
       stepHook: {
         start: (thread) => {
@@ -235,10 +235,8 @@ class ExecHooks {
     this.monitors = builtinMonitors(sys, this.sink, this.footprint);
     this.listeners = this.monitors.filter((m) => m.onEvent !== undefined);
     return sys.events.on((ev: SimEvent) => {
-      if (this.searching) {
-        touchesOf(ev, this.touch);
-        if (this.counted.has(ev.kind)) this.ctl.touch(eventCountObject(ev.kind), 'w');
-      }
+      touchesOf(ev, this.footprint);
+      if (this.counted.has(ev.kind)) this.footprint(eventCountObject(ev.kind), 'w');
       for (const m of this.listeners) m.onEvent?.(ev);
     });
   }

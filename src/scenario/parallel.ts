@@ -435,7 +435,11 @@ export function runCells(
   local: (i: number) => LocalCell,
   onResult: (i: number, r: CellResult) => void,
 ): CellResult[] {
-  const it = runCellsSteps(cells, workers, local, onResult);
+  return drain(runCellsSteps(cells, workers, local, onResult));
+}
+
+/** Run a sliced computation (a generator yielding between slices) to its end, without pausing. */
+export function drain<T>(it: Generator<void, T, void>): T {
   for (;;) {
     const r = it.next();
     if (r.done === true) return r.value;

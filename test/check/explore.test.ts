@@ -6,18 +6,7 @@ import { formatScenarioError, loadScenario, runScenario, type Scenario } from '.
 import { exploreScenario } from '../../src/scenario/explore.js';
 import { checkSuite } from '../../src/scenario/check-suite.js';
 import { main } from '../../src/cli/main.js';
-import { EXAMPLES_DIR as DIR, load, example } from '../scenario/helpers.js';
-
-
-const SETUP = `processes:
-  - name: qemu
-    setup:
-      - open_device: edu0
-        as: dev
-      - mmap: { fd: dev, region: bar0 }
-        as: bar
-    threads:
-`;
+import { EXAMPLES_DIR as DIR, load, example, ONE_DEVICE_SETUP as SETUP } from '../scenario/helpers.js';
 
 /**
  * Both searches exhaust the bound; dpor reaches exactly naive's outcomes and broken

@@ -7,20 +7,12 @@ import { checkSuite, type CheckResult } from '../../src/scenario/check-suite.js'
 import { Search } from '../../src/check/search.js';
 import { MAX_SPLIT_DEPTH, MIN_UNITS, planUnits } from '../../src/check/units.js';
 import { main } from '../../src/cli/main.js';
-import { EXAMPLES_DIR as DIR, load, example } from '../scenario/helpers.js';
+import { EXAMPLES_DIR as DIR, load, example, ONE_DEVICE_SETUP } from '../scenario/helpers.js';
 
 
 /** Three threads: two first loads racing a MEM disable. */
 const THREE = `name: two loads vs disable
-processes:
-  - name: qemu
-    setup:
-      - open_device: edu0
-        as: dev
-      - mmap: { fd: dev, region: bar0 }
-        as: bar
-    threads:
-      - name: vcpu0
+${ONE_DEVICE_SETUP}      - name: vcpu0
         steps:
           - load: bar
       - name: vcpu1

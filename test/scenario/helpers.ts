@@ -6,6 +6,20 @@ import { formatScenarioError, loadScenario, type Scenario } from '../../src/scen
 /** The examples/ directory (from the compiled test under dist/test/...). */
 export const EXAMPLES_DIR = new URL('../../../examples/', import.meta.url);
 
+/**
+ * The start of a scenario after its `name:` line: one process (qemu) that opens edu0 as
+ * `dev` and maps its BAR0 as `bar` in setup, then its `threads:` (append the threads).
+ */
+export const ONE_DEVICE_SETUP = `processes:
+  - name: qemu
+    setup:
+      - open_device: edu0
+        as: dev
+      - mmap: { fd: dev, region: bar0 }
+        as: bar
+    threads:
+`;
+
 /** A scenario from YAML text; the test fails with the positioned errors if it does not load. */
 export function load(text: string, file = 'inline.yaml'): Scenario {
   const r = loadScenario(text, file);

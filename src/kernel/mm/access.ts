@@ -10,7 +10,7 @@ import { MachineHalted } from '../sched/errors.js';
 import { StepTask, type Task, type Yielded } from '../sched/task.js';
 import type { KThread } from '../sched/thread.js';
 import { handleMmFault } from './memory.js';
-import { asMm, findVmaImpl, type MmStruct, PAGE_SIZE, pageOffset, TASK_SIZE } from './mm.js';
+import { asMm, findVmaImpl, type MmStruct, PAGE_SIZE, pageAlignDown, pageOffset, TASK_SIZE } from './mm.js';
 import {
   FAULT_FLAG_ALLOW_RETRY,
   FAULT_FLAG_KILLABLE,
@@ -594,7 +594,7 @@ class UserAccess extends StepTask<CpuAccessResult> {
         // an attempt: the page-table point
         if (this.tries > LIVELOCK_LIMIT) throw livelock(addr);
         if (!k.sched.passPoint()) {
-          const pg = Math.floor(addr / PAGE_SIZE) * PAGE_SIZE;
+          const pg = pageAlignDown(addr);
           return this.yieldAt((this.mm as MmStruct).ptReadAt(pg, pg + PAGE_SIZE), 2);
         }
         this.pc = 2;

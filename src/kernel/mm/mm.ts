@@ -62,6 +62,9 @@ export function vpnOf(addr: number): number {
   return Math.floor(addr / PAGE_SIZE);
 }
 
+/** The end of the range a whole-page-table scheduling point covers (from 0; see SchedPoint.lo/hi). */
+export const PT_WHOLE_END = Number.MAX_SAFE_INTEGER;
+
 /** struct mm_struct */
 export class MmStruct implements MmStructRef {
   readonly id: number;
@@ -86,8 +89,8 @@ export class MmStruct implements MmStructRef {
     this.id = kernelIds(k).mm++;
     this.mmapLock = k.rwsem('&mm->mmap_lock', `mmap_lock:mm${this.id}`);
     this.ptObj = `pt:mm${this.id}`;
-    this.ptRead = { op: 'pte', obj: this.ptObj, access: 'r', lo: 0, hi: Number.MAX_SAFE_INTEGER };
-    this.ptWrite = { op: 'pte', obj: this.ptObj, access: 'w', lo: 0, hi: Number.MAX_SAFE_INTEGER };
+    this.ptRead = { op: 'pte', obj: this.ptObj, access: 'r', lo: 0, hi: PT_WHOLE_END };
+    this.ptWrite = { op: 'pte', obj: this.ptObj, access: 'w', lo: 0, hi: PT_WHOLE_END };
   }
 
   /** The scheduling point of a read of the PTEs of [lo, hi) (a walk, a fault's pte check). */
