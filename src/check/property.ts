@@ -19,7 +19,9 @@
  * - `stale-mapping`: "zapped means zapped": when an operation ends, no process (fork
  *   children included) has a PTE to a BAR of a device whose memory is disabled, and no
  *   IOMMU mapping of such a BAR is created while it is disabled.
- * - `tracking`: vfio-pci's vma_list holds no node for a vma that was unmapped.
+ * - `tracking`: vfio-pci's vma_list holds no node for a vma that was freed (the spec's
+ *   "no node for a freed vma"). A vma munmap has detached but not yet closed is not
+ *   freed: its ->close, which drops the node, is still to come.
  * - `termination`: the run hit its step limit (a livelock, or a bound too small).
  */
 import type { SimEvent } from '../events/event.js';
@@ -55,7 +57,7 @@ export const PROPERTY_TEXT: Readonly<Record<BuiltinProperty, string>> = {
   'kernel-warning': 'no kernel WARN',
   'spurious-error': 'no SIGBUS or -EIO while memory was enabled for the whole operation',
   'stale-mapping': 'zapped means zapped: no PTE (any process) or new IOMMU mapping to a BAR of a device whose memory is disabled, once an operation has completed',
-  tracking: 'vma_list holds no node for an unmapped vma',
+  tracking: 'vma_list holds no node for a freed vma',
   termination: 'the run finishes within its step limit',
 };
 
@@ -158,7 +160,7 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
   /** The stale vma_list nodes, as text. */
   const trackingSummary = (): string => {
     let out = '';
-    for (const d of vdevs()) for (const vma of d.vmaList) if (unmapped(vma)) out += `${d.name}@${vma.start};`;
+    for (const d of vdevs()) for (const vma of d.vmaList) if (!vma.live) out += `${d.name}@${vma.start};`;
     return out;
   };
   // (the summaries are kept only for a footprint sink)
@@ -182,11 +184,22 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
 
   // spurious-error: operations in flight, and whether memory was off at any step during them
   const inFlight = new Map<string, { off: boolean }>();
+  /** Threads whose fault in progress the handler refused because memory was off (`vfio.blocked`). */
+  const blockedFault = new Set<number>();
   const spurious: Monitor = {
     // the kernel-side view: a BAR fault handler refused a fault while memory was enabled
-    // (v1's trylock under contention: the caller may see -EFAULT rather than SIGBUS)
+    // (v1's trylock under contention: the caller may see -EFAULT rather than SIGBUS). A
+    // handler that found memory off says so (`vfio.blocked`, path fault) when it decides;
+    // that refusal is right even if another thread enables memory before the fault ends
+    // and its `fault` event is emitted.
     onEvent(ev) {
-      if (ev.kind !== 'fault' || !/SIGBUS/.test(ev.result) || !/vfio/.test(ev.fn)) return;
+      if (ev.kind === 'vfio.blocked') {
+        if (ev.path === 'fault') blockedFault.add(ev.tid);
+        return;
+      }
+      if (ev.kind !== 'fault') return;
+      const decided = blockedFault.delete(ev.tid);
+      if (!/SIGBUS/.test(ev.result) || !/vfio/.test(ev.fn) || decided) return;
       touch(MEMORY_OFF_OBJ, 'r');
       if (anyOff()) return;
       report({ property: 'spurious-error', message: `${ev.fn} returned ${ev.result} at 0x${ev.addr.toString(16)} (mm${ev.mm}) while memory was enabled` });
@@ -261,8 +274,8 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
     touch(TRACKING_OBJ, 'r');
     for (const d of vdevs()) {
       for (const vma of d.vmaList) {
-        if (unmapped(vma)) {
-          report({ property: 'tracking', message: `after ${after}'s operation, ${d.name}'s vma_list holds a node for an unmapped vma [0x${vma.start.toString(16)}, 0x${vma.end.toString(16)})` });
+        if (!vma.live) {
+          report({ property: 'tracking', message: `after ${after}'s operation, ${d.name}'s vma_list holds a node for a freed vma [0x${vma.start.toString(16)}, 0x${vma.end.toString(16)})` });
           return;
         }
       }
@@ -290,8 +303,3 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
   return [summaries, events, spurious, stale];
 }
 
-/** A vma that is no longer in its mm (unmapped, or the mm is gone). */
-function unmapped(vma: VfioPciDevice['vmaList'][number]): boolean {
-  const mm = asMm(vma.mm);
-  return mm.exited || !mm.vmas.some((v) => v === vma);
-}

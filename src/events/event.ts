@@ -51,7 +51,7 @@ export type EventBody =
   // ---- vfio / user-visible outcomes -------------------------------------------
   | { kind: 'vfio.zap'; dev: string; vmas: number; fn: string }
   | { kind: 'vfio.vma-track'; dev: string; op: 'add' | 'del'; mm: number; start: number; end: number }
-  | { kind: 'vfio.blocked'; dev: string; path: string; errno: number }
+  | { kind: 'vfio.blocked'; dev: string; path: string; errno: number; /** a fault refused because the user put the device into runtime low power (6.0+) */ lowPower?: true }
   /** Runtime PM of a vfio-pci device (6.0+): low-power entry/exit by the user, runtime suspend/resume by the PM core, wake-up eventfd signalled. */
   | { kind: 'vfio.pm'; dev: string; op: 'low-power-entry' | 'low-power-exit' | 'runtime-suspend' | 'runtime-resume' | 'wakeup'; state: string }
   | { kind: 'syscall'; pid: number; name: string; args: string; ret: number | string }

@@ -55,7 +55,7 @@ export function describe(ev: SimEvent): string {
     case 'lockdep': return `lockdep: WARNING: ${ev.title}: ${ev.classes.join(' --> ')}${ev.debugLocksOff ? ' (turning off the locking correctness validator)' : ''}`;
     case 'vfio.zap': return `${ev.fn}: zapped ${ev.vmas} vma(s) of ${ev.dev}`;
     case 'vfio.vma-track': return `vfio-pci ${ev.dev}: vma ${hex(ev.start)}-${hex(ev.end)} ${ev.op === 'add' ? 'added to' : 'removed from'} vma_list`;
-    case 'vfio.blocked': return `vfio-pci ${ev.dev}: ${ev.path} blocked, memory disabled${ev.errno !== 0 ? ` (-${ERRNO[ev.errno] ?? ev.errno})` : ' (SIGBUS)'}`;
+    case 'vfio.blocked': return `vfio-pci ${ev.dev}: ${ev.path} blocked, ${ev.lowPower === true ? 'device in runtime low power' : 'memory disabled'}${ev.errno !== 0 ? ` (-${ERRNO[ev.errno] ?? ev.errno})` : ' (SIGBUS)'}`;
     case 'vfio.pm': return `vfio-pci ${ev.dev}: runtime PM ${ev.op} (${ev.state})`;
     case 'syscall': return `${ev.name}(${ev.args}) = ${ret(ev.ret)}`;
     case 'signal': return `${ev.sig} (${ev.code}) at ${hex(ev.addr)} delivered to pid ${ev.pid}`;

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { formatEvent } from '../../src/events/format.js';
 import type { KThread } from '../../src/kernel/sched/thread.js';
 import { vfioPciRuntimeSuspended } from '../../src/kernel/vfio/pci/pm.js';
 import type { VfioPciDevice } from '../../src/kernel/vfio/pci/vfio-pci-device.js';
@@ -204,8 +205,12 @@ test('6.1 LOW_POWER_ENTRY: BAR mappings are zapped and a touch is SIGBUS; the de
   assert.equal(vdevOf(sys, NIC).pmRuntimeEngaged, true);
   assert.equal(powerState(sys, NIC), 'D3hot', 'runtime suspend after the ioctl returned');
   assert.equal(vfioPciRuntimeSuspended(vdevOf(sys, NIC)), true);
+  const seq = sys.events.lastSeq;
   const r = p.load(bar + NIC_SCRATCH, 4);
   assert.equal(r.ok ? 'ok' : r.signal, 'SIGBUS', 'faults do not wake the device');
+  // the refusal says why: runtime low power (pm_runtime_engaged), not a cleared MEM bit
+  const blocked = sys.events.since(seq).filter((e) => e.kind === 'vfio.blocked');
+  assert.deepEqual(blocked.map((e) => formatEvent(e).replace(/^\[\d+\] t\d+ /, '')), ['vfio-pci 0000:03:00.0: fault blocked, device in runtime low power (SIGBUS)']);
   assert.equal(powerState(sys, NIC), 'D3hot');
   unwrap(d.lowPowerExit());
   assert.equal(vdevOf(sys, NIC).pmRuntimeEngaged, false);

@@ -99,7 +99,7 @@ function* mmapFaultInsertFullVma(k: Kernel, vmf: VmFault): Task<number> {
   let ret = VM_FAULT_SIGBUS;
   if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
   if (!faultMayMap(k, vdev)) {
-    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0, ...(vdev.pmRuntimeEngaged ? { lowPower: true as const } : {}) });
   } else {
     ret = yield* vmfInsertPfn(k, vma, vmf.address, pfn + pgoff);
     if ((ret & VM_FAULT_ERROR) === 0) {
@@ -131,7 +131,7 @@ function* mmapHugeFault(k: Kernel, vmf: VmFault, order: number): Task<number> {
   let ret = VM_FAULT_SIGBUS;
   if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
   if (!faultMayMap(k, vdev)) {
-    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0, ...(vdev.pmRuntimeEngaged ? { lowPower: true as const } : {}) });
   } else if (order === 0) {
     ret = yield* vmfInsertPfn(k, vma, vmf.address, pfn);
   } else if (order === PMD_ORDER) {

@@ -432,7 +432,7 @@ class CheckTrackRemap extends StepTask<number> {
           continue;
         }
         case 1:
-          k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+          k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0, ...(vdev.pmRuntimeEngaged ? { lowPower: true as const } : {}) });
           return this.finish(VM_FAULT_SIGBUS);
         case 2: {
           const s = this.call(remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn), 3);
@@ -475,7 +475,7 @@ function* mmapFaultHoldAcrossRemap(k: Kernel, vmf: VmFault): Task<number> {
   if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
   if (!faultMayMap(k, vdev)) {
     ret = VM_FAULT_SIGBUS;
-    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0 });
+    k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0, ...(vdev.pmRuntimeEngaged ? { lowPower: true as const } : {}) });
   } else if (!vdev.vmaList.includes(vma)) {
     const r = yield* remapPfnRange(k, vma, vma.start, vma.pgoff, vma.end - vma.start, vma.pageProt, fn);
     if (r !== 0) {
