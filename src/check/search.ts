@@ -261,6 +261,15 @@ function mayDepend(p: TraceStep, s: TraceStep): boolean {
   return false;
 }
 
+const CH_BAR = 0x7c; // |
+const CH_COMMA = 0x2c;
+const CH_AT = 0x40;
+const CH_DASH = 0x2d;
+const CH_COLON = 0x3a;
+const CH_SEMI = 0x3b;
+const CH_W = 0x77;
+const CH_R = 0x72;
+
 /** One execution's trace with happens-before, built step by step. */
 class Trace {
   readonly steps: TraceStep[] = [];
@@ -371,8 +380,12 @@ class Trace {
     const n = this.steps.length;
     const indeg = new Int32Array(n);
     const succ: number[][] = Array.from({ length: n }, () => []);
+    // seen[i] === j + 1: step i is already a counted predecessor of step j (preds may repeat)
+    const seen = new Int32Array(n);
     for (let j = 0; j < n; j++) {
-      for (const i of new Set(this.preds[j])) {
+      for (const i of this.preds[j] as number[]) {
+        if (seen[i] === j + 1) continue;
+        seen[i] = j + 1;
         indeg[j] = (indeg[j] as number) + 1;
         (succ[i] as number[]).push(j);
       }
@@ -381,12 +394,12 @@ class Trace {
     for (let j = 0; j < n; j++) if (indeg[j] === 0) ready.push(j);
     let h1 = 0x811c9dc5;
     let h2 = 0x01000193;
+    const char = (c: number): void => {
+      h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+      h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+    };
     const mix = (s: string): void => {
-      for (let k = 0; k < s.length; k++) {
-        const c = s.charCodeAt(k);
-        h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-        h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
-      }
+      for (let k = 0; k < s.length; k++) char(s.charCodeAt(k));
     };
     while (ready.length > 0) {
       let best = 0;
@@ -398,7 +411,26 @@ class Trace {
       const j = ready[best] as number;
       ready.splice(best, 1);
       const s = this.steps[j] as TraceStep;
-      mix(`${s.thread}|${s.op}|${s.touches.map((x) => (x.lo === undefined ? `${x.obj}:${x.access}` : `${x.obj}@${x.lo}-${x.hi ?? ''}:${x.access}`)).join(',')};`);
+      // the text `thread|op|obj:a,obj@lo-hi:a,...;` of the step, mixed in without building it
+      mix(s.thread);
+      char(CH_BAR);
+      mix(s.op);
+      char(CH_BAR);
+      const ts = s.touches;
+      for (let k = 0; k < ts.length; k++) {
+        const x = ts[k] as Touch;
+        if (k > 0) char(CH_COMMA);
+        mix(x.obj);
+        if (x.lo !== undefined) {
+          char(CH_AT);
+          mix(String(x.lo));
+          char(CH_DASH);
+          if (x.hi !== undefined) mix(String(x.hi));
+        }
+        char(CH_COLON);
+        char(x.access === 'w' ? CH_W : CH_R);
+      }
+      char(CH_SEMI);
       for (const x of succ[j] as number[]) {
         indeg[x] = (indeg[x] as number) - 1;
         if (indeg[x] === 0) ready.push(x);
