@@ -35,6 +35,8 @@
  * - `pct`: probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): random
  *   thread priorities and d-1 random priority-change points; the highest-priority
  *   runnable thread runs.
+ *   Both sample within a preemption bound when one is given (default: none): once an
+ *   execution has spent it, the thread that ran last goes on while it is runnable.
  *
  * Everything here is deterministic: the same program, strategy, seed and budgets give
  * the same executions in the same order. (A time budget can only cut a search short.)
@@ -733,7 +735,12 @@ export class Search {
         }
       }
       let chosen: string | undefined;
-      if (sample !== null) chosen = names.length === 1 ? names[0] : sample(names, prev, k);
+      if (sample !== null) {
+        // a sample stays within the preemption bound: once the bound is spent, the thread
+        // that ran last goes on while it can (a choice elsewhere would be cut at once)
+        const allowed = preemptions >= this.bound && prev !== null && names.includes(prev) ? [prev] : names;
+        chosen = names.length === 1 ? names[0] : sample(allowed, prev, k);
+      }
       else {
         const awake = names.filter((t) => !sleep.has(t));
         if (awake.length === 0) throw new ExecutionAborted('sleep-blocked');

@@ -34,7 +34,8 @@ options:
                          bfs (fewest preemptions first), random, pct, naive (no reduction)
   --max-executions N     stop after N executions (default 100000)
   --max-time SECONDS     stop after this much wall time
-  --max-preemptions N    preemption bound of dpor/bfs/naive (default 3; 'none': unbounded)
+  --max-preemptions N    preemption bound (dpor/bfs/naive: default 3; random/pct: default none,
+                         and samples keep to it; 'none': unbounded)
   --seed N               first seed of random/pct (default 1)
   --depth D              pct: priority-change points plus one (default 3)
   --property P           only count property P (repeatable)
