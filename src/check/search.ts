@@ -740,8 +740,7 @@ export class Search {
         // that ran last goes on while it can (a choice elsewhere would be cut at once)
         const allowed = preemptions >= this.bound && prev !== null && names.includes(prev) ? [prev] : names;
         chosen = names.length === 1 ? names[0] : sample(allowed, prev, k);
-      }
-      else {
+      } else {
         const awake = names.filter((t) => !sleep.has(t));
         if (awake.length === 0) throw new ExecutionAborted('sleep-blocked');
         chosen = prev !== null && awake.includes(prev) ? prev : awake[0];
