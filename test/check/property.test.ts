@@ -6,30 +6,31 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { builtinMonitors, type Violation } from '../../src/check/property.js';
 import { asMm } from '../../src/kernel/mm/mm.js';
-import type { System } from '../../src/system.js';
 import { unwrap } from '../../src/user/vfio-client.js';
 import { EDU0, openDevice, PROT_RW, setMem, start, stepUntil } from '../claims/helpers.js';
 
 const BAR0_LEN = 0x100000;
 
-/** Monitors on `sys` (5.8), fed its events; `opEnd()` marks the end of a user operation, as a run does. */
-function watched(sys: System): { got: Violation[]; opEnd: () => void } {
+/**
+ * edu0 opened under 5.8 with BAR0 mapped and faulted in (one vma_list node), and the
+ * built-in monitors attached to its events: `opEnd()` marks the end of a user operation as
+ * a run does, `afterStep()` is the explorer's call after each scheduler step, `touches`
+ * what the checks report they read or write (the footprint).
+ */
+function faulted() {
+  const { sys, p, d } = openDevice(EDU0);
   const got: Violation[] = [];
-  const monitors = builtinMonitors(sys, (v) => got.push(v));
+  const touches: string[] = [];
+  const monitors = builtinMonitors(sys, (v) => got.push(v), (obj, access) => touches.push(`${access}:${obj}`));
   sys.events.on((ev) => {
     for (const m of monitors) m.onEvent?.(ev);
   });
   const opEnd = (): void => {
     sys.events.emit({ kind: 'scenario.step', thread: 'other', step: 1, phase: 'end', text: 'ok', verdict: 'none' });
   };
-  return { got, opEnd };
-}
-
-const tracking = (got: readonly Violation[]): Violation[] => got.filter((v) => v.property === 'tracking');
-
-test('tracking (spec: "no node for a freed vma"): a vma_list node left behind for a vma that munmap freed is reported at the next operation end; the same node while its vma is live is not (5.8: vfio_pci_mmap_close drops one node per close)', () => {
-  const { sys, p, d } = openDevice(EDU0);
-  const { got, opEnd } = watched(sys);
+  const afterStep = (): void => {
+    for (const m of monitors) m.afterStep?.(p.kthread);
+  };
   const addr = unwrap(d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
   assert.ok(p.load(addr, 4).ok);
   const vdev = sys.vfioDevice(EDU0);
@@ -37,6 +38,13 @@ test('tracking (spec: "no node for a freed vma"): a vma_list node left behind fo
   assert.equal(vdev.vmaList.length, 1, 'the fault listed the vma');
   const vma = vdev.vmaList[0];
   assert.ok(vma !== undefined);
+  return { sys, p, d, addr, vdev, vma, mm: asMm(p.kproc.mm), got, touches, opEnd, afterStep };
+}
+
+const tracking = (got: readonly Violation[]): Violation[] => got.filter((v) => v.property === 'tracking');
+
+test('tracking (spec: "no node for a freed vma"): a vma_list node left behind for a vma that munmap freed is reported at the next operation end; the same node while its vma is live is not (5.8: vfio_pci_mmap_close drops one node per close)', () => {
+  const { p, addr, vdev, vma, got, opEnd } = faulted();
   // a second node for the same vma, as 5.8's fault (no duplicate check) leaves when two
   // faults list one vma; close drops only the first it finds
   vdev.vmaList.push(vma);
@@ -52,15 +60,7 @@ test('tracking (spec: "no node for a freed vma"): a vma_list node left behind fo
 });
 
 test('tracking: a vma munmap has detached from the mm but not yet closed is not freed — an operation ending in that window is no violation (remove_vma, mm/mmap.c 5.8: ->close, then vm_area_free)', () => {
-  const { sys, p, d } = openDevice(EDU0);
-  const { got, opEnd } = watched(sys);
-  const addr = unwrap(d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
-  assert.ok(p.load(addr, 4).ok);
-  const vdev = sys.vfioDevice(EDU0);
-  assert.ok(vdev !== undefined);
-  const vma = vdev.vmaList[0];
-  assert.ok(vma !== undefined);
-  const mm = asMm(p.kproc.mm);
+  const { sys, p, addr, vdev, vma, mm, got, opEnd } = faulted();
   start(sys, p.kthread, p.ops.munmap(addr, BAR0_LEN), 'munmap');
   assert.ok(stepUntil(sys, p.kthread, () => !mm.vmas.some((v) => v === vma)), 'munmap detached the vma');
   assert.equal(vma.live, true);
@@ -75,20 +75,7 @@ test('tracking: a vma munmap has detached from the mm but not yet closed is not 
 });
 
 test('monitor footprints (the explorer\'s dependency relation): checks at an operation end read monitor:memory-off and monitor:vma-list, and with memory off every live page table; a step that turns memory off writes monitor:memory-off, one that changes nothing writes nothing', () => {
-  const { sys, p, d } = openDevice(EDU0);
-  const touches: string[] = [];
-  const monitors = builtinMonitors(sys, () => undefined, (obj, access) => touches.push(`${access}:${obj}`));
-  sys.events.on((ev) => {
-    for (const m of monitors) m.onEvent?.(ev);
-  });
-  const afterStep = (): void => {
-    for (const m of monitors) m.afterStep?.(p.kthread);
-  };
-  const opEnd = (): void => {
-    sys.events.emit({ kind: 'scenario.step', thread: 'other', step: 1, phase: 'end', text: 'ok', verdict: 'none' });
-  };
-  const addr = unwrap(d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
-  assert.ok(p.load(addr, 4).ok);
+  const { d, mm, touches, opEnd, afterStep } = faulted();
   touches.length = 0;
   afterStep();
   assert.equal(touches.join(' '), '', 'nothing changed since the monitors were made');
@@ -102,6 +89,5 @@ test('monitor footprints (the explorer\'s dependency relation): checks at an ope
   assert.ok(touches.includes('w:monitor:vma-list') === false, 'the zap emptied vma_list of live nodes only');
   touches.length = 0;
   opEnd();
-  const mm = asMm(p.kproc.mm);
   assert.ok(touches.includes(`r:${mm.ptObj}`), touches.join(' '));
 });
