@@ -20,7 +20,7 @@ export {
   type LockRead,
 } from './kernel/lockdep/index.js';
 export {
-  VARIANTS, VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_10, VARIANT_6_12,
+  VARIANTS, VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_1_Y, VARIANT_6_10, VARIANT_6_12,
   KNOB_VALUES, knobConflicts, findVariant, type Knobs, type VariantPreset,
 } from './kernel/variant/knobs.js';
 export { KernelDeadlock, KernelBug, ThreadKilled, MachineHalted } from './kernel/sched/errors.js';

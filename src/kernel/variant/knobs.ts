@@ -249,8 +249,21 @@ export const VARIANT_6_1: VariantPreset = {
   name: '6.1',
   from: '5.19',
   title: 'Linux 6.1',
-  description: 'VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY/EXIT: entry zaps and sets pm_runtime_engaged, faults then SIGBUS. Still vma_list + remap in the fault (H9); with forkOpenBeforeCopy (as later 6.1.y/6.6.y stable kernels) it has H10.',
+  description: 'VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY/EXIT: entry zaps and sets pm_runtime_engaged, faults then SIGBUS. Still vma_list + remap in the fault (H9) and the old fork order (6.1.0; see 6.1.y).',
   knobs: { ...VARIANT_5_19.knobs, lowPowerEntry: true },
+};
+
+/**
+ * Linux 6.1.y stable with 35e351780fa9 ("fork: defer linking file vma until vma is fully
+ * initialized", CVE-2024-27022): 6.1.90-6.1.94 and again from 6.1.191 (Debian 12's 6.1.192),
+ * with vfio-pci still on vma_list.
+ */
+export const VARIANT_6_1_Y: VariantPreset = {
+  name: '6.1.y',
+  from: '6.1',
+  title: 'Linux 6.1.y stable (6.1.90-6.1.94, 6.1.191+)',
+  description: '35e351780fa9 backported: fork calls vm_ops->open before copy_page_range while vfio-pci still tracks vmas on vma_list: a child forked after its parent touched a BAR keeps a live, untracked mapping (H10).',
+  knobs: { ...VARIANT_6_1.knobs, forkOpenBeforeCopy: true },
 };
 
 /** Linux 6.10: address-space zap with unmap_mapping_range; faults insert pages. */
@@ -273,7 +286,7 @@ export const VARIANT_6_12: VariantPreset = {
 
 /** Every preset, in history order. */
 export const VARIANTS: readonly VariantPreset[] = [
-  VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_10, VARIANT_6_12,
+  VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_1_Y, VARIANT_6_10, VARIANT_6_12,
 ];
 
 export function findVariant(name: string): VariantPreset | undefined {
