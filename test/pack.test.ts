@@ -85,7 +85,9 @@ test('the packed package installs from the npm cache into an empty folder and it
       engines: PKG.engines,
     },
   };
-  for (const d of Object.keys(PKG.dependencies)) packages[`node_modules/${d}`] = lock.packages[`node_modules/${d}`];
+  // the repo's locked runtime dependencies (not its dev ones), hoisted the same way
+  for (const [k, v] of Object.entries(lock.packages)) if (k.startsWith('node_modules/') && (v as { dev?: boolean }).dev !== true) packages[k] = v;
+  for (const d of Object.keys(PKG.dependencies)) assert.ok(packages[`node_modules/${d}`] !== undefined, `${d} is in the lock`);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { 'vfio-sim': spec } }));
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
   ok(sh('npm', ['ci', '--offline', '--no-audit', '--no-fund'], app), 'npm ci --offline');
