@@ -156,11 +156,15 @@ export function runCli(): void {
  */
 export function isEntryPoint(moduleUrl: string, argv1: string | undefined = process.argv[1]): boolean {
   if (argv1 === undefined) return false;
-  try {
-    return realpathSync(argv1) === realpathSync(fileURLToPath(moduleUrl));
-  } catch {
-    return false;
-  }
+  const self = fileURLToPath(moduleUrl);
+  // node also starts `dist/src/cli/main` (no extension) as main.js
+  return [argv1, `${argv1}.js`].some((p) => {
+    try {
+      return realpathSync(p) === realpathSync(self);
+    } catch {
+      return false;
+    }
+  });
 }
 
 if (isEntryPoint(import.meta.url)) runCli();
