@@ -320,7 +320,7 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
   const events: Monitor = {
     onEvent(ev) {
       if (ev.kind === 'platform.error') {
-        const where = `${ev.dir === 'r' ? 'read' : 'write'} of ${ev.size} bytes at 0x${ev.addr.toString(16)}${ev.target === null ? '' : ` (${ev.target})`}`;
+        const where = `${ev.dir === 'r' ? 'read' : 'write'} of ${ev.size} byte${ev.size === 1 ? '' : 's'} at 0x${ev.addr.toString(16)}${ev.target === null ? '' : ` (${ev.target})`}`;
         if (ev.initiator === 'dma') report({ property: 'p2p-dma', message: `Unsupported Request: peer-to-peer DMA ${where} by ${ev.requester ?? 'a device'}` });
         else if (ev.target !== null && hostCleared.has(ev.target)) report({ property: 'host-disabled-memory', message: `Unsupported Request: CPU ${where}, whose MEM the host cleared behind vfio-pci's back` });
         else report({ property: 'unsupported-request', message: `Unsupported Request: CPU ${where}` });

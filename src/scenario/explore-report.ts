@@ -7,8 +7,9 @@ import pc from 'picocolors';
 import { PROPERTY_TEXT } from '../check/property.js';
 import type { SimEvent } from '../events/event.js';
 import { describe } from '../events/format.js';
-import type { CheckResult } from './check-suite.js';
+import type { CheckHit, CheckResult } from './check-suite.js';
 import type { ExploreResult } from './explore.js';
+import { plural } from '../plural.js';
 import { jsonSafe } from './report.js';
 import type { RunResult } from './run.js';
 
@@ -27,7 +28,7 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
   const out: string[] = [];
   const bound = s.preemptionBound === null ? 'no preemption bound' : `at most ${s.preemptionBound} preemption${s.preemptionBound === 1 ? '' : 's'}`;
   out.push(c.bold(`${r.scenario.name ?? r.scenario.file} — variant ${r.variant.base}, strategy ${s.strategy} (${bound})`));
-  out.push(`${st.executions} executions (${st.distinctTraces} distinct traces, ${st.sleepBlocked} sleep-set blocked${st.pruned > 0 ? `, ${st.pruned} past the bound` : ''}), ${st.distinctOutcomes} distinct outcomes, longest ${st.maxDepth} steps, ${(st.elapsedMs / 1000).toFixed(1)} s (${rate(st.executions, st.elapsedMs)})`);
+  out.push(`${plural(st.executions, 'execution')} (${plural(st.distinctTraces, 'distinct trace')}, ${st.sleepBlocked} sleep-set blocked${st.pruned > 0 ? `, ${st.pruned} past the bound` : ''}), ${plural(st.distinctOutcomes, 'distinct outcome')}, longest ${plural(st.maxDepth, 'step')}, ${(st.elapsedMs / 1000).toFixed(1)} s (${rate(st.executions, st.elapsedMs)})`);
   const how = s.complete
     ? `the search is complete: every interleaving with ${bound} was covered`
     : `the search stopped early (${s.stoppedBy}): what was not covered is unknown`;
@@ -40,7 +41,7 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
     out.push('');
     out.push(`  ${c.bold(c.red(cx.property))}: ${cx.message}`);
     out.push(c.dim(`    ${PROPERTY_TEXT[cx.property as keyof typeof PROPERTY_TEXT] ?? 'a property of the scenario'}`));
-    out.push(`    simplest: ${cx.preemptions} preemption${cx.preemptions === 1 ? '' : 's'}, ${cx.steps} steps (execution ${cx.execution})`);
+    out.push(`    simplest: ${plural(cx.preemptions, 'preemption')}, ${plural(cx.steps, 'step')} (execution ${cx.execution})`);
     out.push(`    replay:   ${opts.replayCommand !== undefined ? opts.replayCommand(cx.token) : cx.token}`);
   }
   return out;
@@ -81,41 +82,97 @@ export function exploreToJson(r: ExploreResult, exitCode: number): unknown {
   };
 }
 
-/** The check: the variant × property table (failing cells point at a numbered replay), then the defects. */
-export function renderCheck(r: CheckResult, opts: { color?: boolean; replayCommand?: (file: string, token: string) => string } = {}): string[] {
+/** How renderCheck lists the failing cells under the table. */
+export interface CheckRenderOptions {
+  readonly color?: boolean;
+  /** The command that replays `token` of scenario `file` (default: the token alone). */
+  readonly replayCommand?: (file: string, token: string) => string;
+  /** How a scenario's path is shown (the CLI: relative to the working directory). */
+  readonly path?: (file: string) => string;
+  /**
+   * 'scenarios' (default): one line per scenario that breaks a cell, with the knobs it
+   * forces; 'cells': under each scenario, every cell it breaks with its replay command.
+   */
+  readonly footnotes?: 'scenarios' | 'cells';
+}
+
+/** The mark of a cell broken only under knobs its scenario forces off the row's preset. */
+export const FORCED_MARK = '*';
+
+/**
+ * The check: the variant × property table (a failing cell names the defect id of the
+ * scenario that breaks it, marked * when only under knobs that scenario forces), the
+ * scenarios (or every failing cell, opts.footnotes 'cells'), then the defects.
+ */
+export function renderCheck(r: CheckResult, opts: CheckRenderOptions = {}): string[] {
   const c: Colors = pc.createColors(opts.color ?? false);
+  const path = opts.path ?? ((f: string): string => f);
   const out: string[] = [];
   const props = r.properties.filter((p) => r.variants.some((v) => r.table.get(v)?.has(p) === true) || p in PROPERTY_TEXT);
+  // a scenario is named by its defect id (the defect table's rows), else by its file name
+  const label = (file: string): string => r.defects.find((d) => d.file === file)?.id ?? (file.split('/').pop() ?? file).replace(/\.ya?ml$/, '');
+  const cellText = (hit: CheckHit | undefined): string => (hit === undefined ? '✓' : `✗ ${label(hit.file)}${hit.forced.length > 0 ? FORCED_MARK : ''}`);
+  // long property names take two header lines, split after their first hyphen
+  const heads = props.map((p) => {
+    const i = p.indexOf('-');
+    return i < 0 ? [p, ''] : [p.slice(0, i + 1), p.slice(i + 1)];
+  });
   const vw = Math.max(7, ...r.variants.map((v) => v.length));
-  const cw = props.map((p) => Math.max(5, p.length));
-  const notes: string[] = [];
-  out.push(c.bold('variant'.padEnd(vw)) + '  ' + props.map((p, i) => c.bold(p.padEnd(cw[i] ?? 5))).join('  '));
+  const cw = props.map((p, i) => Math.max(...(heads[i] ?? []).map((h) => h.length), ...r.variants.map((v) => cellText(r.table.get(v)?.get(p)).length)));
+  const headLine = (k: 0 | 1, first: string): string => (c.bold(first.padEnd(vw)) + '  ' + heads.map((h, i) => c.bold((h[k] ?? '').padEnd(cw[i] ?? 0))).join('  ')).trimEnd();
+  out.push(headLine(0, 'variant'));
+  if (heads.some((h) => h[1] !== '')) out.push(headLine(1, ''));
   for (const v of r.variants) {
     const row = r.table.get(v);
     const cells = props.map((p, i) => {
       const hit = row?.get(p);
-      const w = cw[i] ?? 5;
-      if (hit === undefined) return c.green('✓'.padEnd(w));
-      notes.push(`[${notes.length + 1}] ${v} ${p} (${hit.file}, ${hit.cx.preemptions} preemptions): ${opts.replayCommand !== undefined ? opts.replayCommand(hit.file, hit.cx.token) : hit.cx.token}`);
-      return c.red(`✗ [${notes.length}]`.padEnd(w));
+      const text = cellText(hit).padEnd(cw[i] ?? 0);
+      return hit === undefined ? c.green(text) : hit.forced.length > 0 ? c.yellow(text) : c.red(text);
     });
-    out.push(v.padEnd(vw) + '  ' + cells.join('  '));
+    out.push((v.padEnd(vw) + '  ' + cells.join('  ')).trimEnd());
   }
-  out.push('');
-  out.push(...notes);
+  // the scenarios that break a cell, in suite order, each with the knobs it forces
+  const hits = r.variants.flatMap((v) => props.flatMap((p) => {
+    const hit = r.table.get(v)?.get(p);
+    return hit === undefined ? [] : [{ v, p, hit }];
+  }));
+  const files = [...new Set([...r.defects.map((d) => d.file), ...hits.map((h) => h.hit.file)])].filter((f) => hits.some((h) => h.hit.file === f));
+  const forcedBy = (f: string): string[] => [...new Set(hits.filter((h) => h.hit.file === f).flatMap((h) => h.hit.forced))];
+  if (hits.length > 0) {
+    out.push('');
+    out.push(`✗ ID: the property is broken in the scenario of that defect (its simplest counterexample is kept).`);
+    if (hits.some((h) => h.hit.forced.length > 0)) {
+      out.push(c.yellow(`${FORCED_MARK} only under knobs that scenario forces on every variant (listed with it), which this variant's`));
+      out.push(c.yellow(`  preset does not have: not a defect of the preset as released.`));
+    }
+    const iw = Math.max(...files.map((f) => label(f).length));
+    for (const f of files) {
+      const forced = forcedBy(f);
+      out.push(`  ${c.bold(label(f).padEnd(iw))}  ${path(f)}${forced.length > 0 ? c.yellow(`  ${FORCED_MARK} forces ${forced.join(', ')}`) : ''}`);
+      if (opts.footnotes !== 'cells') continue;
+      for (const { v, p, hit } of hits.filter((h) => h.hit.file === f)) {
+        const replay = opts.replayCommand !== undefined ? opts.replayCommand(hit.file, hit.cx.token) : hit.cx.token;
+        out.push(`    ${v} ${p}${hit.forced.length > 0 ? FORCED_MARK : ''} (${plural(hit.cx.preemptions, 'preemption')}): ${replay}`);
+      }
+    }
+    out.push(c.dim(opts.footnotes === 'cells'
+      ? 'A cell in full: vfio-sim explore FILE --variant V --trace.'
+      : 'A cell in full: vfio-sim explore FILE --variant V --trace; every cell\'s replay command: --footnotes.'));
+  }
   if (r.defects.length > 0) {
     out.push('');
     out.push(c.bold('Defects: where the explorer finds each one (● found, · not found)'));
     const iw = Math.max(6, ...r.defects.map((d) => d.id.length));
-    out.push(''.padEnd(iw) + '  ' + r.variants.map((v) => v.padEnd(5)).join(' '));
+    out.push((''.padEnd(iw) + '  ' + r.variants.map((v) => v.padEnd(5)).join(' ')).trimEnd());
     for (const d of r.defects) {
       const cells = r.variants.map((v) => {
         const found = d.found.includes(v);
         const want = d.declared.includes(v);
         const mark = found ? '●' : '·';
-        return (found === want ? (found ? c.red(mark) : c.dim(mark)) : c.bold(c.yellow(`${mark}!`))).padEnd(5 + (found === want ? 0 : 0));
+        return found === want ? (found ? c.red(mark) : c.dim(mark)) : c.bold(c.yellow(`${mark}!`));
       });
-      out.push(`${d.id.padEnd(iw)}  ${cells.map((x) => x + ' '.repeat(Math.max(0, 5 - visibleLength(x)))).join(' ')}  ${c.dim(d.property)}${d.ok ? '' : c.yellow('  differs from the scenario\'s declaration')}`);
+      const forced = forcedBy(d.file);
+      out.push(`${d.id.padEnd(iw)}  ${cells.map((x) => x + ' '.repeat(Math.max(0, 5 - visibleLength(x)))).join(' ')}  ${c.dim(d.property)}${forced.length > 0 ? c.dim(` (with ${forced.join(', ')})`) : ''}${d.ok ? '' : c.yellow('  differs from the scenario\'s declaration')}`);
     }
   }
   out.push('');
@@ -135,7 +192,7 @@ export function checkToJson(r: CheckResult, exitCode: number): unknown {
     const row: Record<string, unknown> = {};
     for (const p of r.properties) {
       const hit = r.table.get(v)?.get(p);
-      row[p] = hit === undefined ? null : { file: hit.file, token: hit.cx.token, message: hit.cx.message, preemptions: hit.cx.preemptions, steps: hit.cx.steps };
+      row[p] = hit === undefined ? null : { file: hit.file, token: hit.cx.token, message: hit.cx.message, preemptions: hit.cx.preemptions, steps: hit.cx.steps, forcedKnobs: hit.forced };
     }
     table[v] = row;
   }
