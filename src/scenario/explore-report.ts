@@ -104,24 +104,40 @@ export const FORCED_MARK = '*';
  * scenario that breaks it, marked * when only under knobs that scenario forces), the
  * scenarios (or every failing cell, opts.footnotes 'cells'), then the defects.
  */
+/** Columns of the check table are at least this wide (or as wide as their property's name), so names wrap over fewer header lines. */
+const MIN_COLUMN = 9;
+
+/** `name` over lines of at most `width` characters, broken after hyphens (a part longer than `width` keeps its line). */
+function wrapAtHyphens(name: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const part of name.split(/(?<=-)/)) {
+    const last = lines.length - 1;
+    if (last >= 0 && (lines[last] ?? '').length + part.length <= width) lines[last] += part;
+    else lines.push(part);
+  }
+  return lines;
+}
+
 export function renderCheck(r: CheckResult, opts: CheckRenderOptions = {}): string[] {
   const c: Colors = pc.createColors(opts.color ?? false);
   const path = opts.path ?? ((f: string): string => f);
   const out: string[] = [];
-  const props = r.properties.filter((p) => r.variants.some((v) => r.table.get(v)?.has(p) === true) || p in PROPERTY_TEXT);
+  const broken = (p: string): boolean => r.variants.some((v) => r.table.get(v)?.has(p) === true);
+  // columns for the properties some variant breaks; the others hold everywhere and get one line
+  const props = r.properties.filter(broken);
+  const held = r.properties.filter((p) => !broken(p) && (p in PROPERTY_TEXT || r.properties.includes(p)));
   // a scenario is named by its defect id (the defect table's rows), else by its file name
   const label = (file: string): string => r.defects.find((d) => d.file === file)?.id ?? (file.split('/').pop() ?? file).replace(/\.ya?ml$/, '');
   const cellText = (hit: CheckHit | undefined): string => (hit === undefined ? '✓' : `✗ ${label(hit.file)}${hit.forced.length > 0 ? FORCED_MARK : ''}`);
-  // long property names take two header lines, split after their first hyphen
-  const heads = props.map((p) => {
-    const i = p.indexOf('-');
-    return i < 0 ? [p, ''] : [p.slice(0, i + 1), p.slice(i + 1)];
-  });
+  // a column is as wide as its widest cell or the longest hyphen-separated part of its name;
+  // the name is wrapped over header lines at hyphens to fit that width
+  const cw = props.map((p) => Math.max(Math.min(p.length, MIN_COLUMN), ...p.split(/(?<=-)/).map((x) => x.length), ...r.variants.map((v) => cellText(r.table.get(v)?.get(p)).length)));
+  const heads = props.map((p, i) => wrapAtHyphens(p, cw[i] ?? 0));
   const vw = Math.max(7, ...r.variants.map((v) => v.length));
-  const cw = props.map((p, i) => Math.max(...(heads[i] ?? []).map((h) => h.length), ...r.variants.map((v) => cellText(r.table.get(v)?.get(p)).length)));
-  const headLine = (k: 0 | 1, first: string): string => (c.bold(first.padEnd(vw)) + '  ' + heads.map((h, i) => c.bold((h[k] ?? '').padEnd(cw[i] ?? 0))).join('  ')).trimEnd();
-  out.push(headLine(0, 'variant'));
-  if (heads.some((h) => h[1] !== '')) out.push(headLine(1, ''));
+  const headLines = Math.max(1, ...heads.map((h) => h.length));
+  for (let k = 0; k < headLines; k++) {
+    out.push((c.bold((k === 0 ? 'variant' : '').padEnd(vw)) + '  ' + heads.map((h, i) => c.bold((h[k] ?? '').padEnd(cw[i] ?? 0))).join('  ')).trimEnd());
+  }
   for (const v of r.variants) {
     const row = r.table.get(v);
     const cells = props.map((p, i) => {
@@ -130,6 +146,23 @@ export function renderCheck(r: CheckResult, opts: CheckRenderOptions = {}): stri
       return hit === undefined ? c.green(text) : hit.forced.length > 0 ? c.yellow(text) : c.red(text);
     });
     out.push((v.padEnd(vw) + '  ' + cells.join('  ')).trimEnd());
+  }
+  if (held.length > 0) {
+    // wrapped to the table's width (at least 60 columns); `len` counts what is visible, not colour codes
+    let line = `${c.green('✓')} under every variant:`;
+    let len = '✓ under every variant:'.length;
+    const width = Math.max(60, vw + 2 + cw.reduce((a, w) => a + w + 2, 0));
+    held.forEach((p, i) => {
+      const word = ` ${p}${i < held.length - 1 ? ',' : ''}`;
+      if (len + word.length > width) {
+        out.push(line);
+        line = '   ';
+        len = 3;
+      }
+      line += word;
+      len += word.length;
+    });
+    out.push(line);
   }
   // the scenarios that break a cell, in suite order, each with the knobs it forces
   const hits = r.variants.flatMap((v) => props.flatMap((p) => {
