@@ -48,7 +48,7 @@ function stepText(r: RunResult, thread: string, index: number): string {
 /** A device opened under `variant` with its BAR0 mapped (not yet touched). */
 function mapped(variant: string | Knobs, lockdep = true): Opened & { addr: number; mm: MmStruct } {
   const o = openDevice(EDU0, { variant, lockdep });
-  const addr = unwrap(o.d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
+  const addr = unwrap(o.d.mmapRegion(0, { length: BAR0_LEN, prot: PROT_RW }));
   return { ...o, addr, mm: asMm(o.p.kproc.mm) };
 }
 
@@ -333,7 +333,7 @@ for (const variant of ['5.8', '5.13', '5.19', '6.1']) {
     setMem(o.d, true);
     assert.ok(o.p.load(o.addr + 0x10, 4).ok);
     assert.equal(h9Warnings(o).length, 1, 'once per vma');
-    const addr2 = unwrap(o.d.mmapRegion(0, 0, 0x1000, PROT_RW));
+    const addr2 = unwrap(o.d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
     assert.ok(o.p.load(addr2, 4).ok);
     assert.equal(h9Warnings(o).length, 2);
   });
