@@ -6,7 +6,7 @@
  */
 import { EBADF, EFAULT, EINVAL, ENOENT, ENOTDIR, ENOTTY } from './errno.js';
 import { devfs } from './fs/devfs.js';
-import { isSysfsPath, sysfsDirents, sysfsOpen, sysfsReadlink } from './fs/sysfs.js';
+import { isSysfsPath, O_DIRECTORY, sysfsDirents, sysfsOpen, sysfsReadlink } from './fs/sysfs.js';
 import { storeUser } from './vfio/uaccess.js';
 import { LINUX_DIRENT64, LINUX_DIRENT64_NAME_OFFSET } from '../uapi/dirent.js';
 import { eventfdFileCreate, O_CLOEXEC, O_NONBLOCK } from './fs/eventfd.js';
@@ -65,7 +65,10 @@ function fdget(proc: KProcessImpl, fd: number): KFile | null {
  * /sys path (kernfs_fop_open); fd or -errno.
  */
 export function* sysOpen(k: Kernel, proc: KProcessImpl, path: string, flags: number): Task<number> {
-  const r = isSysfsPath(path) ? sysfsOpen(k, path, flags) : yield* devfs(k).open(k, path, flags);
+  let r: KFile | number;
+  if (isSysfsPath(path)) r = sysfsOpen(k, path, flags);
+  else if ((flags & O_DIRECTORY) !== 0) r = devfs(k).lookup(path) === undefined ? -ENOENT : -ENOTDIR; // a device node is no directory
+  else r = yield* devfs(k).open(k, path, flags);
   let ret: number;
   if (typeof r === 'number') {
     ret = r;

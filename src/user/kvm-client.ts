@@ -1,6 +1,7 @@
 /**
- * A typed KVM client (what a VMM's KVM layer does), on the same result convention as the
- * VFIO client: `{ ok, value }` or `{ ok: false, errno }`.
+ * A typed KVM client (what a VMM's KVM layer does), on the typed client's conventions
+ * (src/user/vfio-client.ts): every method returns `Result<T>`, `{ ok, value }` or
+ * `{ ok: false, errno }`.
  */
 import {
   decodeKvmCreateDevice, encodeKvmCreateDevice, encodeKvmIrqfd, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM,

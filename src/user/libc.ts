@@ -148,8 +148,8 @@ export class Libc {
 
   // ---- file descriptors -------------------------------------------------------------
 
-  /** open(2): a device node (/dev/vfio/vfio, /dev/vfio/<group>, /dev/kvm) or a /sys path. */
-  open(path: string, flags: number): number {
+  /** open(2): a device node (/dev/vfio/vfio, /dev/vfio/<group>, /dev/kvm) or a /sys path; `mode` is accepted and unused (nothing is created). */
+  open(path: string, flags: number, _mode = 0): number {
     return this.sys(this.proc.open(path, flags));
   }
 

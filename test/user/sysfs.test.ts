@@ -93,6 +93,9 @@ test('sysfs errors as the VFS gives them: ENOTDIR, EISDIR, EACCES for writing a 
   const c = libc(sys.spawnProcess('t'));
   assert.equal(c.opendir(`/sys/bus/pci/devices/${EDU}/vendor`), null);
   assert.equal(c.errno, ENOTDIR);
+  c.errno = 0;
+  assert.equal(c.opendir('/dev/vfio/vfio'), null, 'a device node is no directory');
+  assert.equal(c.errno, ENOTDIR);
   const dfd = c.open('/sys/bus/pci/devices', O_RDONLY);
   assert.equal(c.read(dfd, c.malloc(8), 8), -1);
   assert.equal(c.errno, EISDIR);
