@@ -20,9 +20,10 @@
  * - Methods with several u64 arguments take one options object named as the C struct's
  *   fields (`mapDma({ vaddr, size, iova })`), so that swapped arguments do not type-check.
  *
- * The raw layers underneath have their own, C-like, conventions: `Process` returns the
- * kernel's -errno and CPU accesses' signals; `libc(proc)` (src/user/libc.ts) returns -1
- * and sets errno.
+ * The layers underneath have their own, C-like, conventions: `libc(proc)`
+ * (src/user/libc.ts) returns -1 and sets errno, and every system call of this client
+ * goes through it (`libcSyscalls`); `Process` below it returns the kernel's -errno and
+ * CPU accesses' signals.
  *
  * Each process gets one scratch buffer for ioctl structs (grown on demand); calls on the
  * same process are therefore not reentrant (the sync Process API runs one at a time).
@@ -111,6 +112,7 @@ import {
   type VfioPciDependentDevice,
   type VfioSparseMmapArea,
 } from '../uapi/vfio.js';
+import { type Libc, libc } from './libc.js';
 import type { Process } from './process.js';
 import { SideTable } from '../kernel/side-table.js';
 
@@ -155,6 +157,48 @@ export function unwrap<T>(r: VfioResult<T>, op = 'vfio'): T {
 
 // ---- raw layer -----------------------------------------------------------------------------
 
+/**
+ * The system calls of the typed clients, made through the thread's C library
+ * (src/user/libc.ts, the one place a program's libc calls go through) and given back as
+ * the value or -errno for `err`.
+ */
+export class LibcSyscalls {
+  constructor(private readonly c: Libc) {}
+  private r(v: number): number {
+    return v === -1 ? -this.c.errno : v;
+  }
+  open(path: string, flags: number): number {
+    return this.r(this.c.open(path, flags));
+  }
+  close(fd: number): number {
+    return this.r(this.c.close(fd));
+  }
+  ioctl(fd: number, request: number, arg: number): number {
+    return this.r(this.c.ioctl(fd, request, arg));
+  }
+  pread(fd: number, buf: number, count: number, offset: number): number {
+    return this.r(this.c.pread(fd, buf, count, offset));
+  }
+  pwrite(fd: number, buf: number, count: number, offset: number): number {
+    return this.r(this.c.pwrite(fd, buf, count, offset));
+  }
+  mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number {
+    return this.r(this.c.mmap(addr, length, prot, flags, fd, offset));
+  }
+}
+
+const syscallsOf = new SideTable<Process, LibcSyscalls>('typedSyscalls');
+
+/** The typed clients' system calls for thread `proc` (through `libc(proc)`). */
+export function libcSyscalls(proc: Process): LibcSyscalls {
+  let s = syscallsOf.get(proc);
+  if (s === undefined) {
+    s = new LibcSyscalls(libc(proc));
+    syscallsOf.set(proc, s);
+  }
+  return s;
+}
+
 interface Scratch {
   addr: number;
   size: number;
@@ -189,7 +233,7 @@ export function rawIoctl(proc: Process, fd: number, cmd: number, bytes: Uint8Arr
     // the scratch buffer is ordinary anonymous memory: a signal here means it was unmapped
     if (!proc.writeBytes(addr, bytes).ok) return { ret: -EFAULT, bytes };
   }
-  const ret = proc.ioctl(fd, cmd, addr);
+  const ret = libcSyscalls(proc).ioctl(fd, cmd, addr);
   if (bytes.byteLength === 0) return { ret, bytes };
   const back = proc.readBytes(addr, bytes.byteLength);
   return { ret, bytes: back.ok ? back.data : bytes };
@@ -237,25 +281,25 @@ export class VfioContainer {
 
   /** open("/dev/vfio/vfio", O_RDWR) */
   static open(proc: Process): VfioResult<VfioContainer> {
-    const fd = proc.open('/dev/vfio/vfio', O_RDWR);
+    const fd = libcSyscalls(proc).open('/dev/vfio/vfio', O_RDWR);
     return fd < 0 ? err(fd) : ok(new VfioContainer(proc, fd));
   }
 
   /** VFIO_GET_API_VERSION */
   apiVersion(): VfioResult<number> {
-    const r = this.proc.ioctl(this.fd, VFIO_GET_API_VERSION, 0);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_GET_API_VERSION, 0);
     return r < 0 ? err(r) : ok(r);
   }
 
   /** VFIO_CHECK_EXTENSION: > 0 if supported. */
   checkExtension(ext: number): VfioResult<number> {
-    const r = this.proc.ioctl(this.fd, VFIO_CHECK_EXTENSION, ext);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_CHECK_EXTENSION, ext);
     return r < 0 ? err(r) : ok(r);
   }
 
   /** VFIO_SET_IOMMU */
   setIommu(type: number): VfioResult<void> {
-    const r = this.proc.ioctl(this.fd, VFIO_SET_IOMMU, type);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_SET_IOMMU, type);
     return r < 0 ? err(r) : ok(undefined);
   }
 
@@ -299,7 +343,7 @@ export class VfioContainer {
   }
 
   close(): VfioResult<void> {
-    const r = this.proc.close(this.fd);
+    const r = libcSyscalls(this.proc).close(this.fd);
     return r < 0 ? err(r) : ok(undefined);
   }
 }
@@ -316,7 +360,7 @@ export class VfioGroup {
 
   /** open("/dev/vfio/<groupId>", O_RDWR) */
   static open(proc: Process, groupId: number): VfioResult<VfioGroup> {
-    const fd = proc.open(`/dev/vfio/${groupId}`, O_RDWR);
+    const fd = libcSyscalls(proc).open(`/dev/vfio/${groupId}`, O_RDWR);
     return fd < 0 ? err(fd) : ok(new VfioGroup(proc, fd, groupId));
   }
 
@@ -337,7 +381,7 @@ export class VfioGroup {
 
   /** VFIO_GROUP_UNSET_CONTAINER */
   unsetContainer(): VfioResult<void> {
-    const r = this.proc.ioctl(this.fd, VFIO_GROUP_UNSET_CONTAINER, 0);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_GROUP_UNSET_CONTAINER, 0);
     return r < 0 ? err(r) : ok(undefined);
   }
 
@@ -351,7 +395,7 @@ export class VfioGroup {
   }
 
   close(): VfioResult<void> {
-    const r = this.proc.close(this.fd);
+    const r = libcSyscalls(this.proc).close(this.fd);
     return r < 0 ? err(r) : ok(undefined);
   }
 }
@@ -501,7 +545,7 @@ export class VfioDeviceHandle {
 
   /** VFIO_DEVICE_RESET */
   reset(): VfioResult<void> {
-    const r = this.proc.ioctl(this.fd, VFIO_DEVICE_RESET, 0);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_DEVICE_RESET, 0);
     return r < 0 ? err(r) : ok(undefined);
   }
 
@@ -570,7 +614,7 @@ export class VfioDeviceHandle {
   readRegion(index: number, offset: number, len: number): VfioResult<Uint8Array> {
     const addr = scratch(this.proc, len);
     if (addr < 0) return err(addr);
-    const r = this.proc.pread(this.fd, addr, len, vfioPciIndexToOffset(index) + offset);
+    const r = libcSyscalls(this.proc).pread(this.fd, addr, len, vfioPciIndexToOffset(index) + offset);
     if (r < 0) return err(r);
     const b = this.proc.readBytes(addr, r);
     return b.ok ? ok(b.data) : err(-EFAULT);
@@ -581,7 +625,7 @@ export class VfioDeviceHandle {
     const addr = scratch(this.proc, data.byteLength);
     if (addr < 0) return err(addr);
     if (!this.proc.writeBytes(addr, data).ok) return err(-EFAULT);
-    const r = this.proc.pwrite(this.fd, addr, data.byteLength, vfioPciIndexToOffset(index) + offset);
+    const r = libcSyscalls(this.proc).pwrite(this.fd, addr, data.byteLength, vfioPciIndexToOffset(index) + offset);
     return r < 0 ? err(r) : ok(r);
   }
 
@@ -613,12 +657,12 @@ export class VfioDeviceHandle {
    * vfio_pci_mmap); `addr` (default 0) is a hint, or the address with MAP_FIXED.
    */
   mmapRegion(index: number, m: MmapRegionArgs): VfioResult<number> {
-    const r = this.proc.mmap(m.addr ?? 0, m.length, m.prot, m.flags ?? MAP_SHARED, this.fd, vfioPciIndexToOffset(index) + (m.offset ?? 0));
+    const r = libcSyscalls(this.proc).mmap(m.addr ?? 0, m.length, m.prot, m.flags ?? MAP_SHARED, this.fd, vfioPciIndexToOffset(index) + (m.offset ?? 0));
     return r < 0 ? err(r) : ok(r);
   }
 
   close(): VfioResult<void> {
-    const r = this.proc.close(this.fd);
+    const r = libcSyscalls(this.proc).close(this.fd);
     return r < 0 ? err(r) : ok(undefined);
   }
 }
