@@ -26,7 +26,7 @@
  */
 import {
   E2BIG, EACCES, EAGAIN, EBADF, EBUSY, EDEADLK, EEXIST, EFAULT, EFBIG, EINTR, EINVAL, EIO, EISDIR, ELOOP, EMFILE,
-  ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, ENOTDIR, ENOTSUPP, ENOTTY, ENXIO, EOVERFLOW, EPERM, ERANGE,
+  ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, ENOTDIR, ENOTSUPP, ENOTTY, ENXIO, EOVERFLOW, EPERM, ERANGE,
   ESPIPE, ESRCH,
 } from '../kernel/errno.js';
 import { O_DIRECTORY } from '../kernel/fs/sysfs.js';
@@ -40,7 +40,7 @@ import type { CpuSignal, Process } from './process.js';
 
 export {
   E2BIG, EACCES, EAGAIN, EBADF, EBUSY, EDEADLK, EEXIST, EFAULT, EFBIG, EINTR, EINVAL, EIO, EISDIR, ELOOP, EMFILE,
-  ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, ENOTDIR, ENOTSUPP, ENOTTY, ENXIO, EOVERFLOW, EPERM, ERANGE,
+  ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, ENOTDIR, ENOTSUPP, ENOTTY, ENXIO, EOVERFLOW, EPERM, ERANGE,
   ESPIPE, ESRCH,
 };
 export { O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, O_DIRECTORY };
@@ -79,6 +79,7 @@ const MESSAGES: Readonly<Record<number, string>> = {
   [ESPIPE]: 'Illegal seek',
   [ERANGE]: 'Numerical result out of range',
   [EDEADLK]: 'Resource deadlock avoided',
+  [ENAMETOOLONG]: 'File name too long',
   [ENOSYS]: 'Function not implemented',
   [ELOOP]: 'Too many levels of symbolic links',
   [EOVERFLOW]: 'Value too large for defined data type',

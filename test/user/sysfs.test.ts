@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DT_DIR, DT_LNK, DT_REG, EACCES, EINVAL, EISDIR, ENOTDIR, libc, type Libc, O_RDONLY, O_RDWR, O_WRONLY, PciSysfs, PROT_READ, PROT_WRITE,
+  DT_DIR, DT_LNK, DT_REG, EACCES, EINVAL, EISDIR, ENAMETOOLONG, ENOTDIR, libc, type Libc, O_RDONLY, O_RDWR, O_WRONLY, PciSysfs, PROT_READ, PROT_WRITE,
   strerror, System, unwrap, VfioContainer, VfioGroup, VFIO_TYPE1v2_IOMMU,
 } from '../../src/index.js';
 
@@ -88,7 +88,7 @@ test('sysfs links: iommu_group -> kernel/iommu_groups/<n>, driver -> bus/pci/dri
   assert.equal(cu.readlink(`/sys/bus/pci/devices/${EDU}/driver`, cu.malloc(64), 64), -1);
 });
 
-test('sysfs errors as the VFS gives them: ENOTDIR, EISDIR, EACCES for writing a read-only attribute, EINVAL for readlink of a file', () => {
+test('sysfs errors as the VFS gives them: ENOTDIR, EISDIR, EACCES for writing a read-only attribute, EINVAL for readlink of a file, ENAMETOOLONG', () => {
   const sys = new System();
   const c = libc(sys.spawnProcess('t'));
   assert.equal(c.opendir(`/sys/bus/pci/devices/${EDU}/vendor`), null);
@@ -103,6 +103,8 @@ test('sysfs errors as the VFS gives them: ENOTDIR, EISDIR, EACCES for writing a 
   assert.equal(c.errno, EACCES);
   assert.equal(c.readlink(`/sys/bus/pci/devices/${EDU}/vendor`, c.malloc(8), 8), -1);
   assert.equal(c.errno, EINVAL);
+  assert.equal(c.open(`/sys/${'a/'.repeat(3000)}`, O_RDONLY), -1, 'a path of PATH_MAX bytes or more');
+  assert.equal(c.errno, ENAMETOOLONG);
 });
 
 test('sysfs config is the whole config space at its offsets (pread of 256 bytes starts with the vendor and device ids)', () => {

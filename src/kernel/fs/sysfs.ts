@@ -5,7 +5,7 @@
  * (drivers/pci/pci-sysfs.c, drivers/iommu/iommu.c) lives in src/kernel/pci/pci-sysfs.ts
  * and registers its top-level directories here.
  */
-import { EACCES, EINVAL, ENODEV, EISDIR, ELOOP, ENOENT, ENOTDIR } from '../errno.js';
+import { EACCES, EINVAL, ENAMETOOLONG, ENODEV, EISDIR, ELOOP, ENOENT, ENOTDIR } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../sched/task.js';
 import { SideTable } from '../side-table.js';
@@ -84,11 +84,15 @@ export function sysfsRegisterRoot<A>(k: Kernel, name: string, make: (arg: A) => 
 function sysRoot(k: Kernel): SysfsDir {
   const m = roots.get(k) ?? new Map<string, RootMaker>();
   const names = [...m.keys()].sort();
-  return sysfsDir(() => names.map((n) => [n, () => {
-    const r = m.get(n) as RootMaker; // n is a key of m
+  const make = (n: string): SysfsNode => {
+    const r = m.get(n) as RootMaker; // n is one of m's keys
     return r.make(r.arg);
-  }] as const));
+  };
+  return sysfsDir(() => names.map((n) => [n, () => make(n)] as const));
 }
+
+/** PATH_MAX (include/uapi/linux/limits.h), the terminating NUL included. */
+const PATH_MAX = 4096;
 
 /** SYMLOOP_MAX / MAXSYMLINKS (include/linux/namei.h). */
 const MAXSYMLINKS = 40;
@@ -101,9 +105,11 @@ export function isSysfsPath(path: string): boolean {
 /**
  * path_lookupat for a /sys path (fs/namei.c, 5.8): walk the components from /, following
  * symlinks in the middle of the path (and at the end when `follow`), `.` and `..` as the
- * kernel does. The node and its canonical path, or -ENOENT / -ENOTDIR / -ELOOP.
+ * kernel does. The node and its canonical path, or -ENOENT / -ENOTDIR / -ELOOP /
+ * -ENAMETOOLONG (a path of PATH_MAX bytes or more, as getname refuses it).
  */
 export function sysfsLookup(k: Kernel, path: string, follow = true): { node: SysfsNode; path: string } | number {
+  if (path.length >= PATH_MAX) return -ENAMETOOLONG;
   if (!path.startsWith('/')) return -ENOENT;
   const pending = path.split('/').filter((c) => c !== '' && c !== '.');
   let cur: string[] = [];
