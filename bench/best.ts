@@ -23,7 +23,7 @@ const g = unwrap(VfioGroup.open(p, sys.hw.fn('0000:01:00.0').iommuGroup));
 unwrap(g.setContainer(c));
 unwrap(c.setIommu(VFIO_TYPE1v2_IOMMU));
 const d = unwrap(g.getDevice('0000:01:00.0'));
-const addr = unwrap(d.mmapRegion(0, 0, 0x100000, 3));
+const addr = unwrap(d.mmapRegion(0, { length: 0x100000, prot: 3 }));
 p.load(addr, 4);
 const buf = p.alloc(4096);
 const cmd = unwrap(d.readConfig(PCI_COMMAND, 2));

@@ -6,6 +6,10 @@ export type { SimEvent, EventBody, EventKind, EventOf } from './events/event.js'
 export { formatEvent, describe } from './events/format.js';
 export { Process } from './user/process.js';
 export * from './user/vfio-client.js';
+/** The C-shaped layer (open/ioctl/mmap/... returning -1 and setting errno; PROT_*, MAP_*, O_*, E* constants). */
+export * from './user/libc.js';
+export { PciSysfs } from './user/sysfs.js';
+export { StructLayout, defineStruct, UAPI_STRUCTS, FIELD_SIZE, type FieldRow, type FieldSpec, type FieldType, type StructInput, type StructValue } from './uapi/layout.js';
 export * from './uapi/vfio.js';
 export { Kernel, type KernelOptions } from './kernel/kernel.js';
 export {

@@ -10,7 +10,7 @@ test('README library example: clearing MEM turns BAR access into SIGBUS and -EIO
   unwrap(g.setContainer(c));
   unwrap(c.setIommu(VFIO_TYPE1v2_IOMMU));
   const d = unwrap(g.getDevice('0000:01:00.0'));
-  const bar = unwrap(d.mmapRegion(0, 0, 0x100000, 3));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x100000, prot: 3 }));
   assert.deepEqual(p.load(bar, 4), { ok: true, value: 0x010000edn });
   unwrap(d.writeConfig(4, 2, 0));
   const r = p.load(bar, 4);
@@ -41,7 +41,7 @@ test('README device example: a user-defined device behind a root port is usable 
   unwrap(g.setContainer(c));
   unwrap(c.setIommu(VFIO_TYPE1v2_IOMMU));
   const d = unwrap(g.getDevice('0000:01:00.0'));
-  const bar = unwrap(d.mmapRegion(0, 0, 0x4000, 3));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x4000, prot: 3 }));
   assert.equal(p.store(bar, 4, 0xabcdn).ok, true);
   assert.deepEqual(p.load(bar, 4), { ok: true, value: 0xabcdn });
   // the FLR-capable device resets through VFIO_DEVICE_RESET: its behaviour's reset clears scratch

@@ -15,8 +15,8 @@ test('smoke: open edu through VFIO, mmap BAR0, disable MEM gives SIGBUS and -EIO
   unwrap(c.setIommu(VFIO_TYPE1v2_IOMMU));
   const d = unwrap(g.getDevice('0000:01:00.0'));
   assert.equal(unwrap(d.getInfo()).numRegions, 9);
-  assert.equal(unwrap(d.getRegionInfo(0)).size, 0x100000);
-  const addr = unwrap(d.mmapRegion(0, 0, 0x100000, 3));
+  assert.equal(unwrap(d.getRegionInfo(0)).size, 0x100000n);
+  const addr = unwrap(d.mmapRegion(0, { length: 0x100000, prot: 3 }));
   const id = p.load(addr, 4);
   assert.deepEqual(id, { ok: true, value: 0x010000edn });
   const cmd = unwrap(d.readConfig(4, 2));

@@ -58,7 +58,7 @@ export function runDemo(out: Out, variant = '5.8', color = false): number {
   mark = sys.events.lastSeq;
 
   step('mmap BAR0 and touch it: the first access faults the whole vma in');
-  const addr = unwrap(d0.mmapRegion(0, 0, 0x100000, 3));
+  const addr = unwrap(d0.mmapRegion(0, { length: 0x100000, prot: 3 }));
   say(`mmap -> ${hex(addr)} (no PTEs yet: 5.8 populates on fault)`);
   load(p, addr, 'BAR0+0x0 (identification)');
   trace(KINDS);
@@ -93,10 +93,10 @@ export function runDemo(out: Out, variant = '5.8', color = false): number {
   const g1 = unwrap(VfioGroup.open(p, edu1.iommuGroup));
   unwrap(g1.setContainer(c));
   const d1 = unwrap(g1.getDevice('0000:02:00.0'));
-  const addr1 = unwrap(d1.mmapRegion(0, 0, 0x100000, 3));
+  const addr1 = unwrap(d1.mmapRegion(0, { length: 0x100000, prot: 3 }));
   mark = sys.events.lastSeq;
   const iova = 0x100000;
-  show(`VFIO_IOMMU_MAP_DMA(vaddr ${hex(addr1)} -> iova ${hex(iova)}) of a never-touched BAR mmap`, c.mapDma(addr1, iova, 0x100000));
+  show(`VFIO_IOMMU_MAP_DMA(vaddr ${hex(addr1)} -> iova ${hex(iova)}) of a never-touched BAR mmap`, c.mapDma({ vaddr: BigInt(addr1), size: 0x100000n, iova: BigInt(iova) }));
   trace(KINDS);
   unwrap(d0.writeConfig(PCI_COMMAND, 2, cmd | PCI_COMMAND_MASTER));
   const kick = (): void => {

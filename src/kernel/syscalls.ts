@@ -4,8 +4,11 @@
  * task `(k, proc, ...args) => Task<number>` returning a value or -errno, and emits one
  * `syscall` event.
  */
-import { EBADF, EFAULT, EINVAL, ENOTTY } from './errno.js';
+import { EBADF, EFAULT, EINVAL, ENOENT, ENOTDIR, ENOTTY } from './errno.js';
 import { devfs } from './fs/devfs.js';
+import { isSysfsPath, O_DIRECTORY, sysfsDirents, sysfsOpen, sysfsReadlink } from './fs/sysfs.js';
+import { storeUser } from './vfio/uaccess.js';
+import { LINUX_DIRENT64, LINUX_DIRENT64_NAME_OFFSET } from '../uapi/dirent.js';
 import { eventfdFileCreate, O_CLOEXEC, O_NONBLOCK } from './fs/eventfd.js';
 import { type FilePos, fput, getFile, type KFile } from './fs/file.js';
 import type { Kernel } from './kernel.js';
@@ -57,9 +60,15 @@ function fdget(proc: KProcessImpl, fd: number): KFile | null {
   return f === undefined ? null : getFile(f);
 }
 
-/** do_sys_open (fs/open.c, 5.8) for a device node: devfs lookup → the driver's open; fd or -errno. */
+/**
+ * do_sys_open (fs/open.c, 5.8) for a device node (devfs lookup → the driver's open) or a
+ * /sys path (kernfs_fop_open); fd or -errno.
+ */
 export function* sysOpen(k: Kernel, proc: KProcessImpl, path: string, flags: number): Task<number> {
-  const r = yield* devfs(k).open(k, path, flags);
+  let r: KFile | number;
+  if (isSysfsPath(path)) r = sysfsOpen(k, path, flags);
+  else if ((flags & O_DIRECTORY) !== 0) r = devfs(k).lookup(path) === undefined ? -ENOENT : -ENOTDIR; // a device node is no directory
+  else r = yield* devfs(k).open(k, path, flags);
   let ret: number;
   if (typeof r === 'number') {
     ret = r;
@@ -267,6 +276,69 @@ export function* sysForkProcess(k: Kernel, proc: KProcessImpl, openBeforeCopy?: 
   return r;
 }
 
+/**
+ * readlink(2) (do_readlinkat, fs/stat.c 5.8) of a /sys path: copies at most `bufsiz`
+ * bytes of the target (no NUL) to `buf`; the count, or -EINVAL (not a link, bufsiz <= 0),
+ * -ENOENT, -EFAULT.
+ */
+export function* sysReadlink(k: Kernel, proc: KProcessImpl, path: string, buf: number, bufsiz: number): Task<number> {
+  const args = `"${path}", ${hex(buf)}, ${bufsiz}`;
+  if (bufsiz <= 0) return emit(k, proc, 'readlink', args, -EINVAL);
+  const t = isSysfsPath(path) ? sysfsReadlink(k, path) : devfs(k).lookup(path) !== undefined ? -EINVAL : -ENOENT;
+  if (typeof t === 'number') return emit(k, proc, 'readlink', args, t);
+  const bytes = new TextEncoder().encode(t).subarray(0, bufsiz);
+  const r = yield* storeUser(k, buf, bytes);
+  return emit(k, proc, 'readlink', args, r !== 0 ? r : bytes.length);
+}
+
+/**
+ * getdents64(2) (fs/readdir.c, 5.8; filldir64): as many struct linux_dirent64 records of
+ * the directory, from the file position on, as fit in `count` bytes; bytes written, 0
+ * at the end, -ENOTDIR for a file that is not a directory, -EINVAL when not even one
+ * record fits, -EFAULT.
+ */
+export function* sysGetdents64(k: Kernel, proc: KProcessImpl, fd: number, dirp: number, count: number): Task<number> {
+  const args = `${fd}, ${hex(dirp)}, ${count}`;
+  const f = fdget(proc, fd);
+  if (f === null) return emit(k, proc, 'getdents64', args, -EBADF);
+  const ents = sysfsDirents(f);
+  let ret: number;
+  if (ents === null) ret = -ENOTDIR;
+  else {
+    const out: Uint8Array[] = [];
+    let used = 0;
+    let pos = f.pos;
+    for (; pos < ents.length; pos++) {
+      const e = ents[pos] as (typeof ents)[number]; // pos < length
+      const name = new TextEncoder().encode(e.name);
+      const reclen = Math.ceil((LINUX_DIRENT64_NAME_OFFSET + name.length + 1) / 8) * 8;
+      if (used + reclen > count) break;
+      const rec = new Uint8Array(reclen);
+      LINUX_DIRENT64.encode({ ino: e.ino, off: pos + 1, reclen, type: e.type }, rec);
+      rec.set(name, LINUX_DIRENT64_NAME_OFFSET);
+      out.push(rec);
+      used += reclen;
+    }
+    if (out.length === 0 && pos < ents.length) ret = -EINVAL;
+    else {
+      const all = new Uint8Array(used);
+      let o = 0;
+      for (const r of out) {
+        all.set(r, o);
+        o += r.length;
+      }
+      const w = yield* storeUser(k, dirp, all);
+      if (w !== 0) ret = w;
+      else {
+        f.pos = pos;
+        ret = used;
+      }
+    }
+  }
+  yield* fput(f);
+  return emit(k, proc, 'getdents64', args, ret);
+}
+
 /** Every system call by its name, for table-driven callers: `syscalls.pread(k, proc, fd, buf, n, off)`. */
 export const syscalls = {
   open: sysOpen,
@@ -280,4 +352,6 @@ export const syscalls = {
   munmap: sysMunmap,
   eventfd: sysEventfd,
   fork: sysFork,
+  readlink: sysReadlink,
+  getdents64: sysGetdents64,
 } as const;

@@ -3,17 +3,39 @@
  * chains of the design's history need: VM and vcpu creation, a vcpu ioctl that copies
  * to and from user memory, irqfd, and device creation.
  */
-import { _IO, _IOC, IOC_READ, IOC_WRITE, LeView } from './ioctl.js';
+import { _IO, _IOC, IOC_READ, IOC_WRITE } from './ioctl.js';
+import { uapiStruct } from './layout.js';
 
 export const KVMIO = 0xae;
 export const KVM_API_VERSION = 12;
 
+/** struct kvm_regs (arch/x86/include/uapi/asm/kvm.h): 18 u64 registers. */
+export const KVM_REGS = uapiStruct('kvm_regs', 144, [
+  ['rax', 'rax', 0, 'u64'], ['rbx', 'rbx', 8, 'u64'], ['rcx', 'rcx', 16, 'u64'], ['rdx', 'rdx', 24, 'u64'],
+  ['rsi', 'rsi', 32, 'u64'], ['rdi', 'rdi', 40, 'u64'], ['rsp', 'rsp', 48, 'u64'], ['rbp', 'rbp', 56, 'u64'],
+  ['r8', 'r8', 64, 'u64'], ['r9', 'r9', 72, 'u64'], ['r10', 'r10', 80, 'u64'], ['r11', 'r11', 88, 'u64'],
+  ['r12', 'r12', 96, 'u64'], ['r13', 'r13', 104, 'u64'], ['r14', 'r14', 112, 'u64'], ['r15', 'r15', 120, 'u64'],
+  ['rip', 'rip', 128, 'u64'], ['rflags', 'rflags', 136, 'u64'],
+]);
+/** struct kvm_irqfd { __u32 fd, gsi, flags, resamplefd; __u8 pad[16]; } */
+export const KVM_IRQFD_LAYOUT = uapiStruct('kvm_irqfd', 32, [
+  ['fd', 'fd', 0, 'u32'],
+  ['gsi', 'gsi', 4, 'u32'],
+  ['flags', 'flags', 8, 'u32'],
+  ['resamplefd', 'resamplefd', 12, 'u32'],
+], '__u8 pad[16] (at 16)');
+/** struct kvm_create_device { __u32 type, fd, flags; } */
+export const KVM_CREATE_DEVICE_LAYOUT = uapiStruct('kvm_create_device', 12, [
+  ['type', 'type', 0, 'u32'],
+  ['fd', 'fd', 4, 'u32'],
+  ['flags', 'flags', 8, 'u32'],
+]);
 /** sizeof(struct kvm_regs) on x86-64: 18 u64 registers. */
-export const SIZEOF_KVM_REGS = 144;
+export const SIZEOF_KVM_REGS = KVM_REGS.size;
 /** sizeof(struct kvm_irqfd): fd, gsi, flags, resamplefd, pad[16]. */
-export const SIZEOF_KVM_IRQFD = 32;
+export const SIZEOF_KVM_IRQFD = KVM_IRQFD_LAYOUT.size;
 /** sizeof(struct kvm_create_device): type, fd, flags. */
-export const SIZEOF_KVM_CREATE_DEVICE = 12;
+export const SIZEOF_KVM_CREATE_DEVICE = KVM_CREATE_DEVICE_LAYOUT.size;
 
 export const KVM_GET_API_VERSION = _IO(KVMIO, 0x00);
 export const KVM_CREATE_VM = _IO(KVMIO, 0x01);
@@ -41,18 +63,13 @@ export interface KvmIrqfd {
 }
 
 export function encodeKvmIrqfd(s: Partial<KvmIrqfd> & { fd: number; gsi: number }): Uint8Array {
-  const b = new Uint8Array(SIZEOF_KVM_IRQFD);
-  const v = new LeView(b);
-  v.setU32(0, s.fd >>> 0);
-  v.setU32(4, s.gsi >>> 0);
-  v.setU32(8, s.flags ?? 0);
-  v.setU32(12, (s.resamplefd ?? 0) >>> 0);
-  return b;
+  return KVM_IRQFD_LAYOUT.encode({ fd: s.fd, gsi: s.gsi, flags: s.flags ?? 0, resamplefd: s.resamplefd ?? 0 });
 }
 
+/** The fds are __u32 in the struct; the kernel uses them as ints (fdget), so they decode signed. */
 export function decodeKvmIrqfd(b: Uint8Array): KvmIrqfd {
-  const v = new LeView(b);
-  return { fd: v.s32(0), gsi: v.u32(4), flags: v.u32(8), resamplefd: v.s32(12) };
+  const r = KVM_IRQFD_LAYOUT.decode(b);
+  return { fd: r.fd | 0, gsi: r.gsi, flags: r.flags, resamplefd: r.resamplefd | 0 };
 }
 
 export interface KvmCreateDevice {
@@ -62,16 +79,12 @@ export interface KvmCreateDevice {
 }
 
 export function encodeKvmCreateDevice(s: { type: number; flags?: number }): Uint8Array {
-  const b = new Uint8Array(SIZEOF_KVM_CREATE_DEVICE);
-  const v = new LeView(b);
-  v.setU32(0, s.type);
-  v.setU32(8, s.flags ?? 0);
-  return b;
+  return KVM_CREATE_DEVICE_LAYOUT.encode({ type: s.type, flags: s.flags ?? 0 });
 }
 
 export function decodeKvmCreateDevice(b: Uint8Array): KvmCreateDevice {
-  const v = new LeView(b);
-  return { type: v.u32(0), fd: v.s32(4), flags: v.u32(8) };
+  const r = KVM_CREATE_DEVICE_LAYOUT.decode(b);
+  return { type: r.type, fd: r.fd | 0, flags: r.flags };
 }
 
 /** Names of the KVM ioctls, for traces. */

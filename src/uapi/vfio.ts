@@ -12,6 +12,7 @@
  *   `number | bigint` for them.
  */
 import { _IO, LeView, type U64In } from './ioctl.js';
+import { uapiStruct } from './layout.js';
 
 // ---- ioctl numbers -----------------------------------------------------------
 
@@ -204,20 +205,19 @@ export interface VfioInfoCapHeader {
   /** Offset of the next capability from the start of the info struct; 0 = end. */
   next: number;
 }
-export const SIZEOF_VFIO_INFO_CAP_HEADER = 8;
+export const VFIO_INFO_CAP_HEADER = uapiStruct('vfio_info_cap_header', 8, [
+  ['id', 'id', 0, 'u16'],
+  ['version', 'version', 2, 'u16'],
+  ['next', 'next', 4, 'u32'],
+]);
+export const SIZEOF_VFIO_INFO_CAP_HEADER = VFIO_INFO_CAP_HEADER.size;
 
 export function encodeInfoCapHeader(h: VfioInfoCapHeader, into?: Uint8Array, off = 0): Uint8Array {
-  const b = into ?? new Uint8Array(SIZEOF_VFIO_INFO_CAP_HEADER);
-  const v = new LeView(b);
-  v.setU16(off + 0, h.id);
-  v.setU16(off + 2, h.version);
-  v.setU32(off + 4, h.next);
-  return b;
+  return VFIO_INFO_CAP_HEADER.encode(h, into, off);
 }
 
 export function decodeInfoCapHeader(b: Uint8Array, off = 0): VfioInfoCapHeader {
-  const v = new LeView(b);
-  return { id: v.u16(off), version: v.u16(off + 2), next: v.u32(off + 4) };
+  return VFIO_INFO_CAP_HEADER.decode(b, off);
 }
 
 /** A capability in an info chain: its header and its whole body (header included). */
@@ -255,21 +255,20 @@ export interface VfioGroupStatus {
   argsz: number;
   flags: number;
 }
-export const SIZEOF_VFIO_GROUP_STATUS = 8;
+export const VFIO_GROUP_STATUS = uapiStruct('vfio_group_status', 8, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+]);
+export const SIZEOF_VFIO_GROUP_STATUS = VFIO_GROUP_STATUS.size;
 /** offsetofend(struct vfio_group_status, flags) */
-export const VFIO_GROUP_STATUS_MINSZ = 8;
+export const VFIO_GROUP_STATUS_MINSZ = VFIO_GROUP_STATUS.offsetofend('flags');
 
 export function encodeGroupStatus(s: VfioGroupStatus): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_GROUP_STATUS);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz);
-  v.setU32(4, s.flags);
-  return b;
+  return VFIO_GROUP_STATUS.encode(s);
 }
 
 export function decodeGroupStatus(b: Uint8Array, off = 0): VfioGroupStatus {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4) };
+  return VFIO_GROUP_STATUS.decode(b, off);
 }
 
 // ---- struct vfio_device_info ------------------------------------------------------------
@@ -281,23 +280,22 @@ export interface VfioDeviceInfo {
   numRegions: number;
   numIrqs: number;
 }
-export const SIZEOF_VFIO_DEVICE_INFO = 16;
+export const VFIO_DEVICE_INFO = uapiStruct('vfio_device_info', 16, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['numRegions', 'num_regions', 8, 'u32'],
+  ['numIrqs', 'num_irqs', 12, 'u32'],
+]);
+export const SIZEOF_VFIO_DEVICE_INFO = VFIO_DEVICE_INFO.size;
 /** offsetofend(struct vfio_device_info, num_irqs) */
-export const VFIO_DEVICE_INFO_MINSZ = 16;
+export const VFIO_DEVICE_INFO_MINSZ = VFIO_DEVICE_INFO.offsetofend('numIrqs');
 
 export function encodeDeviceInfo(s: VfioDeviceInfo): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_DEVICE_INFO);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz);
-  v.setU32(4, s.flags);
-  v.setU32(8, s.numRegions);
-  v.setU32(12, s.numIrqs);
-  return b;
+  return VFIO_DEVICE_INFO.encode(s);
 }
 
 export function decodeDeviceInfo(b: Uint8Array, off = 0): VfioDeviceInfo {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4), numRegions: v.u32(off + 8), numIrqs: v.u32(off + 12) };
+  return VFIO_DEVICE_INFO.decode(b, off);
 }
 
 // ---- struct vfio_region_info ------------------------------------------------------------
@@ -311,32 +309,24 @@ export interface VfioRegionInfo {
   size: bigint;
   offset: bigint;
 }
-export const SIZEOF_VFIO_REGION_INFO = 32;
+export const VFIO_REGION_INFO = uapiStruct('vfio_region_info', 32, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['index', 'index', 8, 'u32'],
+  ['capOffset', 'cap_offset', 12, 'u32'],
+  ['size', 'size', 16, 'u64'],
+  ['offset', 'offset', 24, 'u64'],
+]);
+export const SIZEOF_VFIO_REGION_INFO = VFIO_REGION_INFO.size;
 /** offsetofend(struct vfio_region_info, offset) (vfio_pci_ioctl) */
-export const VFIO_REGION_INFO_MINSZ = 32;
+export const VFIO_REGION_INFO_MINSZ = VFIO_REGION_INFO.offsetofend('offset');
 
 export function encodeRegionInfo(s: { argsz: number; flags?: number; index: number; capOffset?: number; size?: U64In; offset?: U64In }): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_REGION_INFO);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz);
-  v.setU32(4, s.flags ?? 0);
-  v.setU32(8, s.index);
-  v.setU32(12, s.capOffset ?? 0);
-  v.setU64(16, s.size ?? 0);
-  v.setU64(24, s.offset ?? 0);
-  return b;
+  return VFIO_REGION_INFO.encode(s);
 }
 
 export function decodeRegionInfo(b: Uint8Array, off = 0): VfioRegionInfo {
-  const v = new LeView(b);
-  return {
-    argsz: v.u32(off),
-    flags: v.u32(off + 4),
-    index: v.u32(off + 8),
-    capOffset: v.u32(off + 12),
-    size: v.u64(off + 16),
-    offset: v.u64(off + 24),
-  };
+  return VFIO_REGION_INFO.decode(b, off);
 }
 
 /** struct vfio_region_sparse_mmap_area { __u64 offset; __u64 size; } */
@@ -345,44 +335,56 @@ export interface VfioSparseMmapArea {
   size: bigint;
 }
 /** struct vfio_region_info_cap_sparse_mmap { header; __u32 nr_areas; __u32 reserved; areas[]; } */
-export const SIZEOF_VFIO_REGION_INFO_CAP_SPARSE_MMAP = 16;
-export const SIZEOF_VFIO_REGION_SPARSE_MMAP_AREA = 16;
+export const VFIO_REGION_INFO_CAP_SPARSE_MMAP_LAYOUT = uapiStruct('vfio_region_info_cap_sparse_mmap', 16, [
+  ['id', 'header.id', 0, 'u16'],
+  ['version', 'header.version', 2, 'u16'],
+  ['next', 'header.next', 4, 'u32'],
+  ['nrAreas', 'nr_areas', 8, 'u32'],
+  ['reserved', 'reserved', 12, 'u32'],
+], 'struct vfio_region_sparse_mmap_area areas[]');
+export const VFIO_REGION_SPARSE_MMAP_AREA = uapiStruct('vfio_region_sparse_mmap_area', 16, [
+  ['offset', 'offset', 0, 'u64'],
+  ['size', 'size', 8, 'u64'],
+]);
+export const SIZEOF_VFIO_REGION_INFO_CAP_SPARSE_MMAP = VFIO_REGION_INFO_CAP_SPARSE_MMAP_LAYOUT.size;
+export const SIZEOF_VFIO_REGION_SPARSE_MMAP_AREA = VFIO_REGION_SPARSE_MMAP_AREA.size;
 
 export function encodeCapSparseMmap(areas: readonly { offset: U64In; size: U64In }[], next = 0): Uint8Array {
   const b = new Uint8Array(SIZEOF_VFIO_REGION_INFO_CAP_SPARSE_MMAP + areas.length * SIZEOF_VFIO_REGION_SPARSE_MMAP_AREA);
-  encodeInfoCapHeader({ id: VFIO_REGION_INFO_CAP_SPARSE_MMAP, version: 1, next }, b);
-  const v = new LeView(b);
-  v.setU32(8, areas.length);
-  areas.forEach((a, i) => {
-    v.setU64(16 + i * 16, a.offset);
-    v.setU64(24 + i * 16, a.size);
-  });
+  VFIO_REGION_INFO_CAP_SPARSE_MMAP_LAYOUT.encode({ id: VFIO_REGION_INFO_CAP_SPARSE_MMAP, version: 1, next, nrAreas: areas.length }, b);
+  areas.forEach((a, i) => VFIO_REGION_SPARSE_MMAP_AREA.encode(a, b, SIZEOF_VFIO_REGION_INFO_CAP_SPARSE_MMAP + i * SIZEOF_VFIO_REGION_SPARSE_MMAP_AREA));
   return b;
 }
 
 export function decodeCapSparseMmap(cap: Uint8Array): VfioSparseMmapArea[] {
   const v = new LeView(cap);
-  const n = v.u32(8);
+  const n = VFIO_REGION_INFO_CAP_SPARSE_MMAP_LAYOUT.decode(cap).nrAreas;
   const areas: VfioSparseMmapArea[] = [];
-  for (let i = 0; i < n && v.has(16 + i * 16, 16); i++) areas.push({ offset: v.u64(16 + i * 16), size: v.u64(24 + i * 16) });
+  for (let i = 0; i < n; i++) {
+    const o = SIZEOF_VFIO_REGION_INFO_CAP_SPARSE_MMAP + i * SIZEOF_VFIO_REGION_SPARSE_MMAP_AREA;
+    if (!v.has(o, SIZEOF_VFIO_REGION_SPARSE_MMAP_AREA)) break;
+    areas.push(VFIO_REGION_SPARSE_MMAP_AREA.decode(cap, o));
+  }
   return areas;
 }
 
 /** struct vfio_region_info_cap_type { header; __u32 type; __u32 subtype; } */
-export const SIZEOF_VFIO_REGION_INFO_CAP_TYPE = 16;
+export const VFIO_REGION_INFO_CAP_TYPE_LAYOUT = uapiStruct('vfio_region_info_cap_type', 16, [
+  ['id', 'header.id', 0, 'u16'],
+  ['version', 'header.version', 2, 'u16'],
+  ['next', 'header.next', 4, 'u32'],
+  ['type', 'type', 8, 'u32'],
+  ['subtype', 'subtype', 12, 'u32'],
+]);
+export const SIZEOF_VFIO_REGION_INFO_CAP_TYPE = VFIO_REGION_INFO_CAP_TYPE_LAYOUT.size;
 
 export function encodeCapType(type: number, subtype: number, next = 0): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_REGION_INFO_CAP_TYPE);
-  encodeInfoCapHeader({ id: VFIO_REGION_INFO_CAP_TYPE, version: 1, next }, b);
-  const v = new LeView(b);
-  v.setU32(8, type);
-  v.setU32(12, subtype);
-  return b;
+  return VFIO_REGION_INFO_CAP_TYPE_LAYOUT.encode({ id: VFIO_REGION_INFO_CAP_TYPE, version: 1, next, type, subtype });
 }
 
 export function decodeCapType(cap: Uint8Array): { type: number; subtype: number } {
-  const v = new LeView(cap);
-  return { type: v.u32(8), subtype: v.u32(12) };
+  const c = VFIO_REGION_INFO_CAP_TYPE_LAYOUT.decode(cap);
+  return { type: c.type, subtype: c.subtype };
 }
 
 /** VFIO_REGION_INFO_CAP_MSIX_MAPPABLE carries no data beyond its header. */
@@ -399,23 +401,22 @@ export interface VfioIrqInfo {
   index: number;
   count: number;
 }
-export const SIZEOF_VFIO_IRQ_INFO = 16;
+export const VFIO_IRQ_INFO = uapiStruct('vfio_irq_info', 16, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['index', 'index', 8, 'u32'],
+  ['count', 'count', 12, 'u32'],
+]);
+export const SIZEOF_VFIO_IRQ_INFO = VFIO_IRQ_INFO.size;
 /** offsetofend(struct vfio_irq_info, count) */
-export const VFIO_IRQ_INFO_MINSZ = 16;
+export const VFIO_IRQ_INFO_MINSZ = VFIO_IRQ_INFO.offsetofend('count');
 
 export function encodeIrqInfo(s: VfioIrqInfo): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_IRQ_INFO);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz);
-  v.setU32(4, s.flags);
-  v.setU32(8, s.index);
-  v.setU32(12, s.count);
-  return b;
+  return VFIO_IRQ_INFO.encode(s);
 }
 
 export function decodeIrqInfo(b: Uint8Array, off = 0): VfioIrqInfo {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4), index: v.u32(off + 8), count: v.u32(off + 12) };
+  return VFIO_IRQ_INFO.decode(b, off);
 }
 
 // ---- struct vfio_irq_set -------------------------------------------------------------------
@@ -428,9 +429,16 @@ export interface VfioIrqSet {
   start: number;
   count: number;
 }
-export const SIZEOF_VFIO_IRQ_SET = 20;
+export const VFIO_IRQ_SET = uapiStruct('vfio_irq_set', 20, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['index', 'index', 8, 'u32'],
+  ['start', 'start', 12, 'u32'],
+  ['count', 'count', 16, 'u32'],
+], '__u8 data[]');
+export const SIZEOF_VFIO_IRQ_SET = VFIO_IRQ_SET.size;
 /** offsetofend(struct vfio_irq_set, count) (vfio_set_irqs_validate_and_prepare) */
-export const VFIO_IRQ_SET_MINSZ = 20;
+export const VFIO_IRQ_SET_MINSZ = VFIO_IRQ_SET.offsetofend('count');
 
 /**
  * Encode a vfio_irq_set header followed by `data` (already encoded: s32 eventfds or u8
@@ -438,19 +446,13 @@ export const VFIO_IRQ_SET_MINSZ = 20;
  */
 export function encodeIrqSet(s: { argsz?: number; flags: number; index: number; start: number; count: number }, data: Uint8Array = new Uint8Array(0)): Uint8Array {
   const b = new Uint8Array(SIZEOF_VFIO_IRQ_SET + data.byteLength);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz ?? b.byteLength);
-  v.setU32(4, s.flags);
-  v.setU32(8, s.index);
-  v.setU32(12, s.start);
-  v.setU32(16, s.count);
+  VFIO_IRQ_SET.encode({ ...s, argsz: s.argsz ?? b.byteLength }, b);
   b.set(data, SIZEOF_VFIO_IRQ_SET);
   return b;
 }
 
 export function decodeIrqSet(b: Uint8Array, off = 0): VfioIrqSet {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4), index: v.u32(off + 8), start: v.u32(off + 12), count: v.u32(off + 16) };
+  return VFIO_IRQ_SET.decode(b, off);
 }
 
 /** DATA_EVENTFD payload: an array of __s32 fds (-1 = tear down that vector). */
@@ -488,7 +490,13 @@ export interface VfioPciDependentDevice {
   bus: number;
   devfn: number;
 }
-export const SIZEOF_VFIO_PCI_DEPENDENT_DEVICE = 8;
+export const VFIO_PCI_DEPENDENT_DEVICE = uapiStruct('vfio_pci_dependent_device', 8, [
+  ['groupId', 'group_id', 0, 'u32'],
+  ['segment', 'segment', 4, 'u16'],
+  ['bus', 'bus', 6, 'u8'],
+  ['devfn', 'devfn', 7, 'u8'],
+]);
+export const SIZEOF_VFIO_PCI_DEPENDENT_DEVICE = VFIO_PCI_DEPENDENT_DEVICE.size;
 
 /** struct vfio_pci_hot_reset_info { __u32 argsz, flags, count; struct vfio_pci_dependent_device devices[]; } */
 export interface VfioPciHotResetInfo {
@@ -497,21 +505,21 @@ export interface VfioPciHotResetInfo {
   count: number;
   devices: VfioPciDependentDevice[];
 }
-export const SIZEOF_VFIO_PCI_HOT_RESET_INFO = 12;
+export const VFIO_PCI_HOT_RESET_INFO_LAYOUT = uapiStruct('vfio_pci_hot_reset_info', 12, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['count', 'count', 8, 'u32'],
+], 'struct vfio_pci_dependent_device devices[]');
+export const SIZEOF_VFIO_PCI_HOT_RESET_INFO = VFIO_PCI_HOT_RESET_INFO_LAYOUT.size;
 /** offsetofend(struct vfio_pci_hot_reset_info, count) */
-export const VFIO_PCI_HOT_RESET_INFO_MINSZ = 12;
+export const VFIO_PCI_HOT_RESET_INFO_MINSZ = VFIO_PCI_HOT_RESET_INFO_LAYOUT.offsetofend('count');
 
 export function encodePciDependentDevice(d: VfioPciDependentDevice, into: Uint8Array, off: number): void {
-  const v = new LeView(into);
-  v.setU32(off, d.groupId);
-  v.setU16(off + 4, d.segment);
-  v.setU8(off + 6, d.bus);
-  v.setU8(off + 7, d.devfn);
+  VFIO_PCI_DEPENDENT_DEVICE.encode(d, into, off);
 }
 
 export function decodePciDependentDevice(b: Uint8Array, off: number): VfioPciDependentDevice {
-  const v = new LeView(b);
-  return { groupId: v.u32(off), segment: v.u16(off + 4), bus: v.u8(off + 6), devfn: v.u8(off + 7) };
+  return VFIO_PCI_DEPENDENT_DEVICE.decode(b, off);
 }
 
 /** Encode the header plus `devices`; argsz defaults to the full size. */
@@ -519,10 +527,7 @@ export function encodePciHotResetInfo(s: { argsz?: number; flags?: number; count
   const devs = s.devices ?? [];
   const n = Math.max(devs.length, roomFor);
   const b = new Uint8Array(SIZEOF_VFIO_PCI_HOT_RESET_INFO + n * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz ?? b.byteLength);
-  v.setU32(4, s.flags ?? 0);
-  v.setU32(8, s.count ?? devs.length);
+  VFIO_PCI_HOT_RESET_INFO_LAYOUT.encode({ argsz: s.argsz ?? b.byteLength, flags: s.flags ?? 0, count: s.count ?? devs.length }, b);
   devs.forEach((d, i) => encodePciDependentDevice(d, b, SIZEOF_VFIO_PCI_HOT_RESET_INFO + i * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE));
   return b;
 }
@@ -530,14 +535,14 @@ export function encodePciHotResetInfo(s: { argsz?: number; flags?: number; count
 /** Decode the header and as many devices as `count` says and the buffer holds. */
 export function decodePciHotResetInfo(b: Uint8Array, off = 0): VfioPciHotResetInfo {
   const v = new LeView(b);
-  const count = v.u32(off + 8);
+  const { argsz, flags, count } = VFIO_PCI_HOT_RESET_INFO_LAYOUT.decode(b, off);
   const devices: VfioPciDependentDevice[] = [];
   for (let i = 0; i < count; i++) {
     const o = off + SIZEOF_VFIO_PCI_HOT_RESET_INFO + i * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE;
     if (!v.has(o, SIZEOF_VFIO_PCI_DEPENDENT_DEVICE)) break;
     devices.push(decodePciDependentDevice(b, o));
   }
-  return { argsz: v.u32(off), flags: v.u32(off + 4), count, devices };
+  return { argsz, flags, count, devices };
 }
 
 /** struct vfio_pci_hot_reset { __u32 argsz, flags, count; __s32 group_fds[]; } */
@@ -546,23 +551,24 @@ export interface VfioPciHotReset {
   flags: number;
   count: number;
 }
-export const SIZEOF_VFIO_PCI_HOT_RESET = 12;
+export const VFIO_PCI_HOT_RESET_LAYOUT = uapiStruct('vfio_pci_hot_reset', 12, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['count', 'count', 8, 'u32'],
+], '__s32 group_fds[]');
+export const SIZEOF_VFIO_PCI_HOT_RESET = VFIO_PCI_HOT_RESET_LAYOUT.size;
 /** offsetofend(struct vfio_pci_hot_reset, count) */
-export const VFIO_PCI_HOT_RESET_MINSZ = 12;
+export const VFIO_PCI_HOT_RESET_MINSZ = VFIO_PCI_HOT_RESET_LAYOUT.offsetofend('count');
 
 export function encodePciHotReset(s: { argsz?: number; flags?: number; count?: number }, groupFds: readonly number[]): Uint8Array {
   const b = new Uint8Array(SIZEOF_VFIO_PCI_HOT_RESET + groupFds.length * 4);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz ?? b.byteLength);
-  v.setU32(4, s.flags ?? 0);
-  v.setU32(8, s.count ?? groupFds.length);
-  groupFds.forEach((fd, i) => v.setS32(SIZEOF_VFIO_PCI_HOT_RESET + i * 4, fd));
+  VFIO_PCI_HOT_RESET_LAYOUT.encode({ argsz: s.argsz ?? b.byteLength, flags: s.flags ?? 0, count: s.count ?? groupFds.length }, b);
+  b.set(encodeEventfdArray(groupFds), SIZEOF_VFIO_PCI_HOT_RESET);
   return b;
 }
 
 export function decodePciHotReset(b: Uint8Array, off = 0): VfioPciHotReset {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4), count: v.u32(off + 8) };
+  return VFIO_PCI_HOT_RESET_LAYOUT.decode(b, off);
 }
 
 // ---- struct vfio_device_ioeventfd -----------------------------------------------------------
@@ -575,24 +581,23 @@ export interface VfioDeviceIoeventfd {
   data: bigint;
   fd: number;
 }
-export const SIZEOF_VFIO_DEVICE_IOEVENTFD = 32;
+export const VFIO_DEVICE_IOEVENTFD_LAYOUT = uapiStruct('vfio_device_ioeventfd', 32, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['offset', 'offset', 8, 'u64'],
+  ['data', 'data', 16, 'u64'],
+  ['fd', 'fd', 24, 's32'],
+]);
+export const SIZEOF_VFIO_DEVICE_IOEVENTFD = VFIO_DEVICE_IOEVENTFD_LAYOUT.size;
 /** offsetofend(struct vfio_device_ioeventfd, fd) */
-export const VFIO_DEVICE_IOEVENTFD_MINSZ = 28;
+export const VFIO_DEVICE_IOEVENTFD_MINSZ = VFIO_DEVICE_IOEVENTFD_LAYOUT.offsetofend('fd');
 
 export function encodeDeviceIoeventfd(s: { argsz?: number; flags: number; offset: U64In; data: U64In; fd: number }): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_DEVICE_IOEVENTFD);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz ?? SIZEOF_VFIO_DEVICE_IOEVENTFD);
-  v.setU32(4, s.flags);
-  v.setU64(8, s.offset);
-  v.setU64(16, s.data);
-  v.setS32(24, s.fd);
-  return b;
+  return VFIO_DEVICE_IOEVENTFD_LAYOUT.encode({ ...s, argsz: s.argsz ?? SIZEOF_VFIO_DEVICE_IOEVENTFD });
 }
 
 export function decodeDeviceIoeventfd(b: Uint8Array, off = 0): VfioDeviceIoeventfd {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4), offset: v.u64(off + 8), data: v.u64(off + 16), fd: v.s32(off + 24) };
+  return VFIO_DEVICE_IOEVENTFD_LAYOUT.decode(b, off);
 }
 
 // ---- struct vfio_device_feature (VFIO_DEVICE_FEATURE) ---------------------------------------
@@ -622,23 +627,24 @@ export interface VfioDeviceFeature {
   argsz: number;
   flags: number;
 }
-export const SIZEOF_VFIO_DEVICE_FEATURE = 8;
+export const VFIO_DEVICE_FEATURE_LAYOUT = uapiStruct('vfio_device_feature', 8, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+], '__u8 data[]');
+export const SIZEOF_VFIO_DEVICE_FEATURE = VFIO_DEVICE_FEATURE_LAYOUT.size;
 /** offsetofend(struct vfio_device_feature, flags) */
-export const VFIO_DEVICE_FEATURE_MINSZ = 8;
+export const VFIO_DEVICE_FEATURE_MINSZ = VFIO_DEVICE_FEATURE_LAYOUT.offsetofend('flags');
 
 /** The header followed by `data`; argsz defaults to the whole buffer. */
 export function encodeDeviceFeature(s: { argsz?: number; flags: number }, data: Uint8Array = new Uint8Array(0)): Uint8Array {
   const b = new Uint8Array(SIZEOF_VFIO_DEVICE_FEATURE + data.byteLength);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz ?? b.byteLength);
-  v.setU32(4, s.flags);
+  VFIO_DEVICE_FEATURE_LAYOUT.encode({ argsz: s.argsz ?? b.byteLength, flags: s.flags }, b);
   b.set(data, SIZEOF_VFIO_DEVICE_FEATURE);
   return b;
 }
 
 export function decodeDeviceFeature(b: Uint8Array, off = 0): VfioDeviceFeature {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4) };
+  return VFIO_DEVICE_FEATURE_LAYOUT.decode(b, off);
 }
 
 /** struct vfio_device_low_power_entry_with_wakeup { __s32 wakeup_eventfd; __u32 reserved; } (sizeof 8) */
@@ -646,19 +652,18 @@ export interface VfioDeviceLowPowerEntryWithWakeup {
   wakeupEventfd: number;
   reserved: number;
 }
-export const SIZEOF_VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP = 8;
+export const VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP = uapiStruct('vfio_device_low_power_entry_with_wakeup', 8, [
+  ['wakeupEventfd', 'wakeup_eventfd', 0, 's32'],
+  ['reserved', 'reserved', 4, 'u32'],
+]);
+export const SIZEOF_VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP = VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP.size;
 
 export function encodeLowPowerEntryWithWakeup(s: { wakeupEventfd: number; reserved?: number }): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP);
-  const v = new LeView(b);
-  v.setS32(0, s.wakeupEventfd);
-  v.setU32(4, s.reserved ?? 0);
-  return b;
+  return VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP.encode(s);
 }
 
 export function decodeLowPowerEntryWithWakeup(b: Uint8Array, off = 0): VfioDeviceLowPowerEntryWithWakeup {
-  const v = new LeView(b);
-  return { wakeupEventfd: v.s32(off), reserved: v.u32(off + 4) };
+  return VFIO_DEVICE_LOW_POWER_ENTRY_WITH_WAKEUP.decode(b, off);
 }
 
 // ---- type1 ---------------------------------------------------------------------------------------
@@ -670,25 +675,24 @@ export interface VfioIommuType1Info {
   iovaPgsizes: bigint;
   capOffset: number;
 }
-export const SIZEOF_VFIO_IOMMU_TYPE1_INFO = 24;
+export const VFIO_IOMMU_TYPE1_INFO = uapiStruct('vfio_iommu_type1_info', 24, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['iovaPgsizes', 'iova_pgsizes', 8, 'u64'],
+  ['capOffset', 'cap_offset', 16, 'u32'],
+]);
+export const SIZEOF_VFIO_IOMMU_TYPE1_INFO = VFIO_IOMMU_TYPE1_INFO.size;
 /** offsetofend(struct vfio_iommu_type1_info, iova_pgsizes) */
-export const VFIO_IOMMU_TYPE1_INFO_MINSZ = 16;
+export const VFIO_IOMMU_TYPE1_INFO_MINSZ = VFIO_IOMMU_TYPE1_INFO.offsetofend('iovaPgsizes');
 /** offsetofend(struct vfio_iommu_type1_info, cap_offset): argsz at least this gets capabilities */
-export const VFIO_IOMMU_TYPE1_INFO_CAPSZ = 20;
+export const VFIO_IOMMU_TYPE1_INFO_CAPSZ = VFIO_IOMMU_TYPE1_INFO.offsetofend('capOffset');
 
 export function encodeIommuType1Info(s: { argsz: number; flags?: number; iovaPgsizes?: U64In; capOffset?: number }): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_INFO);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz);
-  v.setU32(4, s.flags ?? 0);
-  v.setU64(8, s.iovaPgsizes ?? 0);
-  v.setU32(16, s.capOffset ?? 0);
-  return b;
+  return VFIO_IOMMU_TYPE1_INFO.encode(s);
 }
 
 export function decodeIommuType1Info(b: Uint8Array, off = 0): VfioIommuType1Info {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4), iovaPgsizes: v.u64(off + 8), capOffset: v.u32(off + 16) };
+  return VFIO_IOMMU_TYPE1_INFO.decode(b, off);
 }
 
 /** struct vfio_iova_range { __u64 start; __u64 end; } */
@@ -697,44 +701,57 @@ export interface VfioIovaRange {
   end: bigint;
 }
 /** struct vfio_iommu_type1_info_cap_iova_range { header; __u32 nr_iovas; __u32 reserved; ranges[]; } */
-export const SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 16;
+export const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE_LAYOUT = uapiStruct('vfio_iommu_type1_info_cap_iova_range', 16, [
+  ['id', 'header.id', 0, 'u16'],
+  ['version', 'header.version', 2, 'u16'],
+  ['next', 'header.next', 4, 'u32'],
+  ['nrIovas', 'nr_iovas', 8, 'u32'],
+  ['reserved', 'reserved', 12, 'u32'],
+], 'struct vfio_iova_range iova_ranges[]');
+/** struct vfio_iova_range { __u64 start; __u64 end; } */
+export const VFIO_IOVA_RANGE = uapiStruct('vfio_iova_range', 16, [
+  ['start', 'start', 0, 'u64'],
+  ['end', 'end', 8, 'u64'],
+]);
+export const SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE_LAYOUT.size;
 
 export function encodeCapIovaRange(ranges: readonly { start: U64In; end: U64In }[], next = 0): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE + ranges.length * 16);
-  encodeInfoCapHeader({ id: VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, version: 1, next }, b);
-  const v = new LeView(b);
-  v.setU32(8, ranges.length);
-  ranges.forEach((r, i) => {
-    v.setU64(16 + i * 16, r.start);
-    v.setU64(24 + i * 16, r.end);
-  });
+  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE + ranges.length * VFIO_IOVA_RANGE.size);
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE_LAYOUT.encode({ id: VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, version: 1, next, nrIovas: ranges.length }, b);
+  ranges.forEach((r, i) => VFIO_IOVA_RANGE.encode(r, b, SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE + i * VFIO_IOVA_RANGE.size));
   return b;
 }
 
 export function decodeCapIovaRange(cap: Uint8Array): VfioIovaRange[] {
   const v = new LeView(cap);
-  const n = v.u32(8);
+  const n = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE_LAYOUT.decode(cap).nrIovas;
   const r: VfioIovaRange[] = [];
-  for (let i = 0; i < n && v.has(16 + i * 16, 16); i++) r.push({ start: v.u64(16 + i * 16), end: v.u64(24 + i * 16) });
+  for (let i = 0; i < n; i++) {
+    const o = SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE + i * VFIO_IOVA_RANGE.size;
+    if (!v.has(o, VFIO_IOVA_RANGE.size)) break;
+    r.push(VFIO_IOVA_RANGE.decode(cap, o));
+  }
   return r;
 }
 
 /** struct vfio_iommu_type1_info_cap_migration { header; __u32 flags; __u64 pgsize_bitmap; __u64 max_dirty_bitmap_size; } (sizeof 32) */
-export const SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = 32;
+export const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION_LAYOUT = uapiStruct('vfio_iommu_type1_info_cap_migration', 32, [
+  ['id', 'header.id', 0, 'u16'],
+  ['version', 'header.version', 2, 'u16'],
+  ['next', 'header.next', 4, 'u32'],
+  ['flags', 'flags', 8, 'u32'],
+  ['pgsizeBitmap', 'pgsize_bitmap', 16, 'u64'],
+  ['maxDirtyBitmapSize', 'max_dirty_bitmap_size', 24, 'u64'],
+]);
+export const SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION_LAYOUT.size;
 
 export function encodeCapMigration(s: { flags: number; pgsizeBitmap: U64In; maxDirtyBitmapSize: U64In }, next = 0): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION);
-  encodeInfoCapHeader({ id: VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, version: 1, next }, b);
-  const v = new LeView(b);
-  v.setU32(8, s.flags);
-  v.setU64(16, s.pgsizeBitmap);
-  v.setU64(24, s.maxDirtyBitmapSize);
-  return b;
+  return VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION_LAYOUT.encode({ id: VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION, version: 1, next, ...s });
 }
 
 export function decodeCapMigration(cap: Uint8Array): { flags: number; pgsizeBitmap: bigint; maxDirtyBitmapSize: bigint } {
-  const v = new LeView(cap);
-  return { flags: v.u32(8), pgsizeBitmap: v.u64(16), maxDirtyBitmapSize: v.u64(24) };
+  const c = VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION_LAYOUT.decode(cap);
+  return { flags: c.flags, pgsizeBitmap: c.pgsizeBitmap, maxDirtyBitmapSize: c.maxDirtyBitmapSize };
 }
 
 /** struct vfio_iommu_type1_dma_map { __u32 argsz, flags; __u64 vaddr, iova, size; } */
@@ -745,24 +762,23 @@ export interface VfioIommuType1DmaMap {
   iova: bigint;
   size: bigint;
 }
-export const SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP = 32;
+export const VFIO_IOMMU_TYPE1_DMA_MAP = uapiStruct('vfio_iommu_type1_dma_map', 32, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['vaddr', 'vaddr', 8, 'u64'],
+  ['iova', 'iova', 16, 'u64'],
+  ['size', 'size', 24, 'u64'],
+]);
+export const SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP = VFIO_IOMMU_TYPE1_DMA_MAP.size;
 /** offsetofend(struct vfio_iommu_type1_dma_map, size) */
-export const VFIO_IOMMU_TYPE1_DMA_MAP_MINSZ = 32;
+export const VFIO_IOMMU_TYPE1_DMA_MAP_MINSZ = VFIO_IOMMU_TYPE1_DMA_MAP.offsetofend('size');
 
 export function encodeDmaMap(s: { argsz?: number; flags: number; vaddr: U64In; iova: U64In; size: U64In }): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz ?? SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP);
-  v.setU32(4, s.flags);
-  v.setU64(8, s.vaddr);
-  v.setU64(16, s.iova);
-  v.setU64(24, s.size);
-  return b;
+  return VFIO_IOMMU_TYPE1_DMA_MAP.encode({ ...s, argsz: s.argsz ?? SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP });
 }
 
 export function decodeDmaMap(b: Uint8Array, off = 0): VfioIommuType1DmaMap {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4), vaddr: v.u64(off + 8), iova: v.u64(off + 16), size: v.u64(off + 24) };
+  return VFIO_IOMMU_TYPE1_DMA_MAP.decode(b, off);
 }
 
 /** struct vfio_iommu_type1_dma_unmap { __u32 argsz, flags; __u64 iova, size; __u8 data[]; } */
@@ -772,25 +788,29 @@ export interface VfioIommuType1DmaUnmap {
   iova: bigint;
   size: bigint;
 }
-export const SIZEOF_VFIO_IOMMU_TYPE1_DMA_UNMAP = 24;
+export const VFIO_IOMMU_TYPE1_DMA_UNMAP = uapiStruct('vfio_iommu_type1_dma_unmap', 24, [
+  ['argsz', 'argsz', 0, 'u32'],
+  ['flags', 'flags', 4, 'u32'],
+  ['iova', 'iova', 8, 'u64'],
+  ['size', 'size', 16, 'u64'],
+], '__u8 data[]');
+export const SIZEOF_VFIO_IOMMU_TYPE1_DMA_UNMAP = VFIO_IOMMU_TYPE1_DMA_UNMAP.size;
 /** offsetofend(struct vfio_iommu_type1_dma_unmap, size) */
-export const VFIO_IOMMU_TYPE1_DMA_UNMAP_MINSZ = 24;
+export const VFIO_IOMMU_TYPE1_DMA_UNMAP_MINSZ = VFIO_IOMMU_TYPE1_DMA_UNMAP.offsetofend('size');
 /** struct vfio_bitmap { __u64 pgsize; __u64 size; __u64 __user *data; } */
-export const SIZEOF_VFIO_BITMAP = 24;
+export const VFIO_BITMAP = uapiStruct('vfio_bitmap', 24, [
+  ['pgsize', 'pgsize', 0, 'u64'],
+  ['size', 'size', 8, 'u64'],
+  ['data', 'data', 16, 'u64'],
+]);
+export const SIZEOF_VFIO_BITMAP = VFIO_BITMAP.size;
 
 export function encodeDmaUnmap(s: { argsz?: number; flags?: number; iova: U64In; size: U64In }): Uint8Array {
-  const b = new Uint8Array(SIZEOF_VFIO_IOMMU_TYPE1_DMA_UNMAP);
-  const v = new LeView(b);
-  v.setU32(0, s.argsz ?? SIZEOF_VFIO_IOMMU_TYPE1_DMA_UNMAP);
-  v.setU32(4, s.flags ?? 0);
-  v.setU64(8, s.iova);
-  v.setU64(16, s.size);
-  return b;
+  return VFIO_IOMMU_TYPE1_DMA_UNMAP.encode({ ...s, argsz: s.argsz ?? SIZEOF_VFIO_IOMMU_TYPE1_DMA_UNMAP });
 }
 
 export function decodeDmaUnmap(b: Uint8Array, off = 0): VfioIommuType1DmaUnmap {
-  const v = new LeView(b);
-  return { argsz: v.u32(off), flags: v.u32(off + 4), iova: v.u64(off + 8), size: v.u64(off + 16) };
+  return VFIO_IOMMU_TYPE1_DMA_UNMAP.decode(b, off);
 }
 
 /** Names of the VFIO ioctls, for traces (device-fd numbering wins where container numbers collide). */

@@ -1,13 +1,14 @@
 /**
- * A typed KVM client (what a VMM's KVM layer does), on the same result convention as the
- * VFIO client: `{ ok, value }` or `{ ok: false, errno }`.
+ * A typed KVM client (what a VMM's KVM layer does), on the typed client's conventions
+ * (src/user/vfio-client.ts): every method returns `Result<T>`, `{ ok, value }` or
+ * `{ ok: false, errno }`.
  */
 import {
   decodeKvmCreateDevice, encodeKvmCreateDevice, encodeKvmIrqfd, KVM_CREATE_DEVICE, KVM_CREATE_VCPU, KVM_CREATE_VM,
   KVM_GET_API_VERSION, KVM_GET_REGS, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN, KVM_SET_REGS, SIZEOF_KVM_REGS,
 } from '../uapi/kvm.js';
 import type { Process } from './process.js';
-import { err, ok, rawIoctl, type VfioResult } from './vfio-client.js';
+import { err, ok, libcSyscalls, rawIoctl, type VfioResult } from './vfio-client.js';
 
 /** An open /dev/kvm. */
 export class KvmSystem {
@@ -15,19 +16,19 @@ export class KvmSystem {
 
   /** open("/dev/kvm", O_RDWR) */
   static open(proc: Process): VfioResult<KvmSystem> {
-    const fd = proc.open('/dev/kvm', 0o2);
+    const fd = libcSyscalls(proc).open('/dev/kvm', 0o2);
     return fd < 0 ? err(fd) : ok(new KvmSystem(proc, fd));
   }
 
   /** KVM_GET_API_VERSION (12) */
   apiVersion(): VfioResult<number> {
-    const r = this.proc.ioctl(this.fd, KVM_GET_API_VERSION, 0);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, KVM_GET_API_VERSION, 0);
     return r < 0 ? err(r) : ok(r);
   }
 
   /** KVM_CREATE_VM */
   createVm(): VfioResult<KvmVm> {
-    const r = this.proc.ioctl(this.fd, KVM_CREATE_VM, 0);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, KVM_CREATE_VM, 0);
     return r < 0 ? err(r) : ok(new KvmVm(this.proc, r));
   }
 }
@@ -38,7 +39,7 @@ export class KvmVm {
 
   /** KVM_CREATE_VCPU */
   createVcpu(id: number): VfioResult<KvmVcpuHandle> {
-    const r = this.proc.ioctl(this.fd, KVM_CREATE_VCPU, id);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, KVM_CREATE_VCPU, id);
     return r < 0 ? err(r) : ok(new KvmVcpuHandle(this.proc, r, id));
   }
 
@@ -61,13 +62,13 @@ export class KvmVcpuHandle {
 
   /** KVM_GET_REGS into user memory at `addr` (any address: a BAR mapping makes the copy fault into vfio-pci). */
   getRegsAt(addr: number): VfioResult<void> {
-    const r = this.proc.ioctl(this.fd, KVM_GET_REGS, addr);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, KVM_GET_REGS, addr);
     return r < 0 ? err(r) : ok(undefined);
   }
 
   /** KVM_SET_REGS from user memory at `addr`. */
   setRegsAt(addr: number): VfioResult<void> {
-    const r = this.proc.ioctl(this.fd, KVM_SET_REGS, addr);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, KVM_SET_REGS, addr);
     return r < 0 ? err(r) : ok(undefined);
   }
 

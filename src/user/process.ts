@@ -33,6 +33,7 @@ import {
   sysClose,
   sysEventfd,
   sysForkProcess,
+  sysGetdents64,
   sysIoctl,
   sysMmap,
   sysMunmap,
@@ -40,6 +41,7 @@ import {
   sysPread,
   sysPwrite,
   sysRead,
+  sysReadlink,
   sysWrite,
 } from '../kernel/syscalls.js';
 
@@ -82,6 +84,8 @@ export interface ProcessOps {
   mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): Task<number>;
   munmap(addr: number, len: number): Task<number>;
   eventfd(initval: number, flags: number): Task<number>;
+  readlink(path: string, buf: number, bufsiz: number): Task<number>;
+  getdents64(fd: number, dirp: number, count: number): Task<number>;
   futex(uaddr: number, op: number, val: number, uaddr2: number, val3: number): Task<number>;
   fork(openBeforeCopy?: boolean): Task<Process | number>;
   load(addr: number, size: AccessSize): Task<CpuAccessResult>;
@@ -199,6 +203,14 @@ export class Process {
       return sysEventfd(this.p.k, this.p.kproc, initval, flags);
     }
 
+    readlink(path: string, buf: number, bufsiz: number): Task<number> {
+      return sysReadlink(this.p.k, this.p.kproc, path, buf, bufsiz);
+    }
+
+    getdents64(fd: number, dirp: number, count: number): Task<number> {
+      return sysGetdents64(this.p.k, this.p.kproc, fd, dirp, count);
+    }
+
     futex(uaddr: number, op: number, val: number, uaddr2: number, val3: number): Task<number> {
       return sysFutex(this.p.k, uaddr, op, val, uaddr2, val3);
     }
@@ -289,7 +301,7 @@ export class Process {
 
   // ---- synchronous API ---------------------------------------------------------
 
-  /** open(2) of a device node; fd or -errno (-ENOENT for an unknown path). */
+  /** open(2) of a device node or a /sys path; fd or -errno (-ENOENT for an unknown path). */
   open(path: string, flags = O_RDWR): number {
     return this.run(this.ops.open(path, flags), 'open');
   }
@@ -347,6 +359,16 @@ export class Process {
   /** eventfd2(2); fd or -errno. */
   eventfd(initval: number, flags: number): number {
     return this.run(this.ops.eventfd(initval, flags), 'eventfd');
+  }
+
+  /** readlink(2) of a /sys path into user memory at `buf` (no NUL); bytes or -errno. */
+  readlink(path: string, buf: number, bufsiz: number): number {
+    return this.run(this.ops.readlink(path, buf, bufsiz), 'readlink');
+  }
+
+  /** getdents64(2) of a directory fd into user memory at `dirp`; bytes, 0 at the end, or -errno. */
+  getdents64(fd: number, dirp: number, count: number): number {
+    return this.run(this.ops.getdents64(fd, dirp, count), 'getdents64');
   }
 
   /** futex(2) — FUTEX_WAKE_OP(_PRIVATE) only (src/kernel/futex/futex.ts); woken count or -errno. */

@@ -4,18 +4,33 @@
  * encoded into the process's own memory and passed by address, exactly as a C program
  * would; nothing here reaches into the kernel directly.
  *
- * Error convention: every typed call returns a `VfioResult<T>`:
- * `{ ok: true, value }` or `{ ok: false, errno }`, where `errno` is the positive errno
- * value a C program would find in `errno` after the syscall returned -1 (EINVAL = 22).
- * Nothing throws for a kernel error. `unwrap()` turns a result into a value or throws a
- * `VfioErrnoError` for callers that prefer exceptions.
+ * Conventions of the typed client (VfioContainer, VfioGroup, VfioDeviceHandle and the
+ * KVM client in kvm-client.ts):
+ *
+ * - One result shape: every method returns a `Result<T>` (alias `VfioResult<T>`):
+ *   `{ ok: true, value }` or `{ ok: false, errno }`, where `errno` is the positive errno
+ *   a C program would find in `errno` after the call returned -1 (EINVAL = 22). Nothing
+ *   throws for a kernel error. `unwrap()` turns a result into a value or throws a
+ *   `VfioErrnoError` for callers that prefer exceptions.
+ * - u64 quantities (every __u64 of the uAPI: DMA vaddr/iova/size, region size and
+ *   offset, ioeventfd offset and data, IOVA ranges, page-size bitmaps) are `bigint`, in
+ *   and out. 32-bit and narrower values (flags, indexes, counts, fds) are numbers, and so
+ *   are the addresses, lengths and file offsets passed to mmap/pread/pwrite (void *,
+ *   size_t, off_t), which the model keeps below 2^53.
+ * - Methods with several u64 arguments take one options object named as the C struct's
+ *   fields (`mapDma({ vaddr, size, iova })`), so that swapped arguments do not type-check.
+ *
+ * The layers underneath have their own, C-like, conventions: `libc(proc)`
+ * (src/user/libc.ts) returns -1 and sets errno, and every system call of this client
+ * goes through it (`libcSyscalls`); `Process` below it returns the kernel's -errno and
+ * CPU accesses' signals.
  *
  * Each process gets one scratch buffer for ioctl structs (grown on demand); calls on the
  * same process are therefore not reentrant (the sync Process API runs one at a time).
  */
 import { EFAULT, errnoName } from '../kernel/errno.js';
 import { MAP_SHARED } from '../kernel/mm/types.js';
-import { LeView, type U64In } from '../uapi/ioctl.js';
+import { LeView } from '../uapi/ioctl.js';
 import {
   SIZEOF_VFIO_DEVICE_INFO,
   SIZEOF_VFIO_GROUP_STATUS,
@@ -97,6 +112,7 @@ import {
   type VfioPciDependentDevice,
   type VfioSparseMmapArea,
 } from '../uapi/vfio.js';
+import { type Libc, libc } from './libc.js';
 import type { Process } from './process.js';
 import { SideTable } from '../kernel/side-table.js';
 
@@ -106,7 +122,10 @@ const O_RDWR = 0o2;
 // ---- results ----------------------------------------------------------------------------
 
 /** A call's outcome: a value, or the positive errno of the failed syscall. */
-export type VfioResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: number };
+export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errno: number };
+
+/** The typed client's result (the same type as `Result<T>`; the name the 0.1 API used). */
+export type VfioResult<T> = Result<T>;
 
 /** Thrown by `unwrap` for a failed result. */
 export class VfioErrnoError extends Error {
@@ -137,6 +156,48 @@ export function unwrap<T>(r: VfioResult<T>, op = 'vfio'): T {
 }
 
 // ---- raw layer -----------------------------------------------------------------------------
+
+/**
+ * The system calls of the typed clients, made through the thread's C library
+ * (src/user/libc.ts, the one place a program's libc calls go through) and given back as
+ * the value or -errno for `err`.
+ */
+export class LibcSyscalls {
+  constructor(private readonly c: Libc) {}
+  private r(v: number): number {
+    return v === -1 ? -this.c.errno : v;
+  }
+  open(path: string, flags: number): number {
+    return this.r(this.c.open(path, flags));
+  }
+  close(fd: number): number {
+    return this.r(this.c.close(fd));
+  }
+  ioctl(fd: number, request: number, arg: number): number {
+    return this.r(this.c.ioctl(fd, request, arg));
+  }
+  pread(fd: number, buf: number, count: number, offset: number): number {
+    return this.r(this.c.pread(fd, buf, count, offset));
+  }
+  pwrite(fd: number, buf: number, count: number, offset: number): number {
+    return this.r(this.c.pwrite(fd, buf, count, offset));
+  }
+  mmap(addr: number, length: number, prot: number, flags: number, fd: number, offset: number): number {
+    return this.r(this.c.mmap(addr, length, prot, flags, fd, offset));
+  }
+}
+
+const syscallsOf = new SideTable<Process, LibcSyscalls>('typedSyscalls');
+
+/** The typed clients' system calls for thread `proc` (through `libc(proc)`). */
+export function libcSyscalls(proc: Process): LibcSyscalls {
+  let s = syscallsOf.get(proc);
+  if (s === undefined) {
+    s = new LibcSyscalls(libc(proc));
+    syscallsOf.set(proc, s);
+  }
+  return s;
+}
 
 interface Scratch {
   addr: number;
@@ -172,7 +233,7 @@ export function rawIoctl(proc: Process, fd: number, cmd: number, bytes: Uint8Arr
     // the scratch buffer is ordinary anonymous memory: a signal here means it was unmapped
     if (!proc.writeBytes(addr, bytes).ok) return { ret: -EFAULT, bytes };
   }
-  const ret = proc.ioctl(fd, cmd, addr);
+  const ret = libcSyscalls(proc).ioctl(fd, cmd, addr);
   if (bytes.byteLength === 0) return { ret, bytes };
   const back = proc.readBytes(addr, bytes.byteLength);
   return { ret, bytes: back.ok ? back.data : bytes };
@@ -194,6 +255,23 @@ export interface IommuInfo {
   readonly caps: readonly VfioInfoCap[];
 }
 
+/** VFIO_IOMMU_MAP_DMA's arguments: struct vfio_iommu_type1_dma_map's fields. */
+export interface DmaMapArgs {
+  /** Process virtual address of the memory to map (`BigInt(ptr)`). */
+  readonly vaddr: bigint;
+  readonly size: bigint;
+  readonly iova: bigint;
+  /** VFIO_DMA_MAP_FLAG_*; default READ | WRITE. */
+  readonly flags?: number;
+}
+
+/** VFIO_IOMMU_UNMAP_DMA's arguments: struct vfio_iommu_type1_dma_unmap's fields. */
+export interface DmaUnmapArgs {
+  readonly iova: bigint;
+  readonly size: bigint;
+  readonly flags?: number;
+}
+
 /** An open /dev/vfio/vfio. */
 export class VfioContainer {
   private constructor(
@@ -203,25 +281,25 @@ export class VfioContainer {
 
   /** open("/dev/vfio/vfio", O_RDWR) */
   static open(proc: Process): VfioResult<VfioContainer> {
-    const fd = proc.open('/dev/vfio/vfio', O_RDWR);
+    const fd = libcSyscalls(proc).open('/dev/vfio/vfio', O_RDWR);
     return fd < 0 ? err(fd) : ok(new VfioContainer(proc, fd));
   }
 
   /** VFIO_GET_API_VERSION */
   apiVersion(): VfioResult<number> {
-    const r = this.proc.ioctl(this.fd, VFIO_GET_API_VERSION, 0);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_GET_API_VERSION, 0);
     return r < 0 ? err(r) : ok(r);
   }
 
   /** VFIO_CHECK_EXTENSION: > 0 if supported. */
   checkExtension(ext: number): VfioResult<number> {
-    const r = this.proc.ioctl(this.fd, VFIO_CHECK_EXTENSION, ext);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_CHECK_EXTENSION, ext);
     return r < 0 ? err(r) : ok(r);
   }
 
   /** VFIO_SET_IOMMU */
   setIommu(type: number): VfioResult<void> {
-    const r = this.proc.ioctl(this.fd, VFIO_SET_IOMMU, type);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_SET_IOMMU, type);
     return r < 0 ? err(r) : ok(undefined);
   }
 
@@ -246,21 +324,26 @@ export class VfioContainer {
     return err(-22);
   }
 
-  /** VFIO_IOMMU_MAP_DMA (flags default READ|WRITE, as QEMU maps writable RAM). */
-  mapDma(vaddr: U64In, iova: U64In, size: U64In, flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE): VfioResult<void> {
-    const r = rawIoctl(this.proc, this.fd, VFIO_IOMMU_MAP_DMA, encodeDmaMap({ flags, vaddr, iova, size }));
+  /**
+   * VFIO_IOMMU_MAP_DMA of struct vfio_iommu_type1_dma_map's fields: map [vaddr,
+   * vaddr+size) of the process at `iova` (flags default READ|WRITE, as QEMU maps
+   * writable RAM). A C helper's `map_dma(vaddr, size, iova)` is `mapDma({ vaddr, size, iova })`.
+   */
+  mapDma(m: DmaMapArgs): VfioResult<void> {
+    const flags = m.flags ?? VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+    const r = rawIoctl(this.proc, this.fd, VFIO_IOMMU_MAP_DMA, encodeDmaMap({ flags, vaddr: m.vaddr, iova: m.iova, size: m.size }));
     return r.ret < 0 ? err(r.ret) : ok(undefined);
   }
 
-  /** VFIO_IOMMU_UNMAP_DMA: the number of bytes the kernel reports unmapped. */
-  unmapDma(iova: U64In, size: U64In): VfioResult<bigint> {
-    const r = rawIoctl(this.proc, this.fd, VFIO_IOMMU_UNMAP_DMA, encodeDmaUnmap({ iova, size }));
+  /** VFIO_IOMMU_UNMAP_DMA of [iova, iova+size): the number of bytes the kernel reports unmapped. */
+  unmapDma(u: DmaUnmapArgs): VfioResult<bigint> {
+    const r = rawIoctl(this.proc, this.fd, VFIO_IOMMU_UNMAP_DMA, encodeDmaUnmap({ iova: u.iova, size: u.size, flags: u.flags ?? 0 }));
     if (r.ret < 0) return err(r.ret);
     return ok(decodeDmaUnmap(r.bytes).size);
   }
 
   close(): VfioResult<void> {
-    const r = this.proc.close(this.fd);
+    const r = libcSyscalls(this.proc).close(this.fd);
     return r < 0 ? err(r) : ok(undefined);
   }
 }
@@ -277,7 +360,7 @@ export class VfioGroup {
 
   /** open("/dev/vfio/<groupId>", O_RDWR) */
   static open(proc: Process, groupId: number): VfioResult<VfioGroup> {
-    const fd = proc.open(`/dev/vfio/${groupId}`, O_RDWR);
+    const fd = libcSyscalls(proc).open(`/dev/vfio/${groupId}`, O_RDWR);
     return fd < 0 ? err(fd) : ok(new VfioGroup(proc, fd, groupId));
   }
 
@@ -298,7 +381,7 @@ export class VfioGroup {
 
   /** VFIO_GROUP_UNSET_CONTAINER */
   unsetContainer(): VfioResult<void> {
-    const r = this.proc.ioctl(this.fd, VFIO_GROUP_UNSET_CONTAINER, 0);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_GROUP_UNSET_CONTAINER, 0);
     return r < 0 ? err(r) : ok(undefined);
   }
 
@@ -312,7 +395,7 @@ export class VfioGroup {
   }
 
   close(): VfioResult<void> {
-    const r = this.proc.close(this.fd);
+    const r = libcSyscalls(this.proc).close(this.fd);
     return r < 0 ? err(r) : ok(undefined);
   }
 }
@@ -323,10 +406,10 @@ export class VfioGroup {
 export interface RegionInfo {
   readonly index: number;
   readonly flags: number;
-  /** Region size in bytes (regions are far below 2^53). */
-  readonly size: number;
-  /** Device-fd offset of the region (index << 40). */
-  readonly offset: number;
+  /** Region size in bytes (__u64 size). */
+  readonly size: bigint;
+  /** Device-fd offset of the region (__u64 offset: index << 40); `Number(offset)` for pread/mmap. */
+  readonly offset: bigint;
   readonly caps: readonly VfioInfoCap[];
   /** VFIO_REGION_INFO_CAP_SPARSE_MMAP areas, if present. */
   readonly sparseMmap: readonly VfioSparseMmapArea[] | null;
@@ -347,6 +430,29 @@ export type IrqSetData =
  * memory before writeRegion returns and never kept, so one buffer per size serves every call.
  */
 const CONFIG_VALUE_BUF = [new Uint8Array(0), new Uint8Array(1), new Uint8Array(2), new Uint8Array(3), new Uint8Array(4)] as const;
+
+/** VFIO_DEVICE_IOEVENTFD's arguments: struct vfio_device_ioeventfd's fields, the size as bytes. */
+export interface IoeventfdArgs {
+  /** Device-fd offset (region offset + offset in the region). */
+  readonly offset: bigint;
+  readonly size: 1 | 2 | 4 | 8;
+  readonly data: bigint;
+  /** The eventfd, or -1 to remove the ioeventfd. */
+  readonly fd: number;
+}
+
+/** mmapRegion's arguments: mmap(2)'s, with the offset inside the region. */
+export interface MmapRegionArgs {
+  readonly length: number;
+  /** PROT_* */
+  readonly prot: number;
+  /** MAP_* (default MAP_SHARED). */
+  readonly flags?: number;
+  /** Offset inside the region (default 0). */
+  readonly offset?: number;
+  /** Address hint, or the address with MAP_FIXED (default 0). */
+  readonly addr?: number;
+}
 
 /** A VFIO device fd (from VFIO_GROUP_GET_DEVICE_FD). */
 export class VfioDeviceHandle {
@@ -384,8 +490,8 @@ export class VfioDeviceHandle {
       return ok({
         index: info.index,
         flags: info.flags,
-        size: Number(info.size),
-        offset: Number(info.offset),
+        size: info.size,
+        offset: info.offset,
         caps,
         sparseMmap: sparse === undefined ? null : decodeCapSparseMmap(sparse.bytes),
         type: type === undefined ? null : decodeCapType(type.bytes),
@@ -439,7 +545,7 @@ export class VfioDeviceHandle {
 
   /** VFIO_DEVICE_RESET */
   reset(): VfioResult<void> {
-    const r = this.proc.ioctl(this.fd, VFIO_DEVICE_RESET, 0);
+    const r = libcSyscalls(this.proc).ioctl(this.fd, VFIO_DEVICE_RESET, 0);
     return r < 0 ? err(r) : ok(undefined);
   }
 
@@ -466,10 +572,13 @@ export class VfioDeviceHandle {
     return r.ret < 0 ? err(r.ret) : ok(undefined);
   }
 
-  /** VFIO_DEVICE_IOEVENTFD: `size` 1/2/4/8 bytes, fd -1 to remove. `offset` is the device-fd offset. */
-  ioeventfd(offset: U64In, size: 1 | 2 | 4 | 8, data: U64In, fd: number): VfioResult<void> {
-    const flags = { 1: VFIO_DEVICE_IOEVENTFD_8, 2: VFIO_DEVICE_IOEVENTFD_16, 4: VFIO_DEVICE_IOEVENTFD_32, 8: VFIO_DEVICE_IOEVENTFD_64 }[size];
-    const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_IOEVENTFD, encodeDeviceIoeventfd({ flags, offset, data, fd }));
+  /**
+   * VFIO_DEVICE_IOEVENTFD of struct vfio_device_ioeventfd's fields: when `size` bytes of
+   * `data` are written at device-fd `offset`, signal eventfd `fd` (-1 removes it).
+   */
+  ioeventfd(a: IoeventfdArgs): VfioResult<void> {
+    const flags = { 1: VFIO_DEVICE_IOEVENTFD_8, 2: VFIO_DEVICE_IOEVENTFD_16, 4: VFIO_DEVICE_IOEVENTFD_32, 8: VFIO_DEVICE_IOEVENTFD_64 }[a.size];
+    const r = rawIoctl(this.proc, this.fd, VFIO_DEVICE_IOEVENTFD, encodeDeviceIoeventfd({ flags, offset: a.offset, data: a.data, fd: a.fd }));
     return r.ret < 0 ? err(r.ret) : ok(undefined);
   }
 
@@ -505,7 +614,7 @@ export class VfioDeviceHandle {
   readRegion(index: number, offset: number, len: number): VfioResult<Uint8Array> {
     const addr = scratch(this.proc, len);
     if (addr < 0) return err(addr);
-    const r = this.proc.pread(this.fd, addr, len, vfioPciIndexToOffset(index) + offset);
+    const r = libcSyscalls(this.proc).pread(this.fd, addr, len, vfioPciIndexToOffset(index) + offset);
     if (r < 0) return err(r);
     const b = this.proc.readBytes(addr, r);
     return b.ok ? ok(b.data) : err(-EFAULT);
@@ -516,7 +625,7 @@ export class VfioDeviceHandle {
     const addr = scratch(this.proc, data.byteLength);
     if (addr < 0) return err(addr);
     if (!this.proc.writeBytes(addr, data).ok) return err(-EFAULT);
-    const r = this.proc.pwrite(this.fd, addr, data.byteLength, vfioPciIndexToOffset(index) + offset);
+    const r = libcSyscalls(this.proc).pwrite(this.fd, addr, data.byteLength, vfioPciIndexToOffset(index) + offset);
     return r < 0 ? err(r) : ok(r);
   }
 
@@ -542,14 +651,18 @@ export class VfioDeviceHandle {
     return r.value === size ? ok(undefined) : err(-5);
   }
 
-  /** mmap(NULL, length, prot, MAP_SHARED, fd, region offset + offset): the mapped address. */
-  mmapRegion(index: number, offset: number, length: number, prot: number): VfioResult<number> {
-    const r = this.proc.mmap(0, length, prot, MAP_SHARED, this.fd, vfioPciIndexToOffset(index) + offset);
+  /**
+   * mmap(addr, length, prot, flags, device fd, region offset + offset): the mapped
+   * address. `flags` defaults to MAP_SHARED (vfio-pci refuses MAP_PRIVATE with EINVAL,
+   * vfio_pci_mmap); `addr` (default 0) is a hint, or the address with MAP_FIXED.
+   */
+  mmapRegion(index: number, m: MmapRegionArgs): VfioResult<number> {
+    const r = libcSyscalls(this.proc).mmap(m.addr ?? 0, m.length, m.prot, m.flags ?? MAP_SHARED, this.fd, vfioPciIndexToOffset(index) + (m.offset ?? 0));
     return r < 0 ? err(r) : ok(r);
   }
 
   close(): VfioResult<void> {
-    const r = this.proc.close(this.fd);
+    const r = libcSyscalls(this.proc).close(this.fd);
     return r < 0 ? err(r) : ok(undefined);
   }
 }

@@ -31,7 +31,7 @@ function faulted() {
   const afterStep = (): void => {
     for (const m of monitors) m.afterStep?.(p.kthread);
   };
-  const addr = unwrap(d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: BAR0_LEN, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const vdev = sys.vfioDevice(EDU0);
   assert.ok(vdev !== undefined);

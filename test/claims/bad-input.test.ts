@@ -48,7 +48,7 @@ test('short argsz on VFIO_DEVICE_GET_REGION_INFO is EINVAL; an unknown region in
   assert.equal(rawIoctl(p, d.fd, VFIO_DEVICE_GET_REGION_INFO, encodeRegionInfo({ argsz: 32, index: 8 })).ret, EINVAL, 'VGA without VGA');
   assert.deepEqual(d.getRegionInfo(42), { ok: false, errno: 22 });
   // an unimplemented BAR is a zero-sized region, not an error
-  assert.equal(unwrap(d.getRegionInfo(1)).size, 0);
+  assert.equal(unwrap(d.getRegionInfo(1)).size, 0n);
 });
 
 test('bad VFIO_DEVICE_GET_IRQ_INFO / SET_IRQS input: short argsz and bad index are EINVAL', () => {
@@ -68,14 +68,14 @@ test('short argsz on VFIO_IOMMU_MAP_DMA is EINVAL; misaligned vaddr/iova/size is
   assert.ok(buf > 0);
   const iova = 0x2000_0000;
   assert.equal(rawIoctl(p, c.fd, VFIO_IOMMU_MAP_DMA, encodeDmaMap({ argsz: 24, flags: RW, vaddr: buf, iova, size: PAGE })).ret, EINVAL);
-  assert.deepEqual(c.mapDma(buf + 8, iova, PAGE), { ok: false, errno: 22 }, 'vaddr');
-  assert.deepEqual(c.mapDma(buf, iova + 8, PAGE), { ok: false, errno: 22 }, 'iova');
-  assert.deepEqual(c.mapDma(buf, iova, PAGE + 1), { ok: false, errno: 22 }, 'size');
-  assert.deepEqual(c.mapDma(buf, iova, 0), { ok: false, errno: 22 }, 'zero size');
-  assert.deepEqual(c.mapDma(buf, iova, PAGE, 0), { ok: false, errno: 22 }, 'no READ/WRITE');
-  assert.deepEqual(c.mapDma(buf, iova, 2 * PAGE), { ok: true, value: undefined });
-  assert.deepEqual(c.mapDma(buf + 2 * PAGE, iova + PAGE, 2 * PAGE), { ok: false, errno: 17 }, 'overlapping iova');
-  assert.deepEqual(c.mapDma(buf, iova, 2 * PAGE), { ok: false, errno: 17 }, 'same range');
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(buf + 8), size: BigInt(PAGE), iova: BigInt(iova) }), { ok: false, errno: 22 }, 'vaddr');
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(buf), size: BigInt(PAGE), iova: BigInt(iova + 8) }), { ok: false, errno: 22 }, 'iova');
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(buf), size: BigInt(PAGE + 1), iova: BigInt(iova) }), { ok: false, errno: 22 }, 'size');
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(buf), size: 0n, iova: BigInt(iova) }), { ok: false, errno: 22 }, 'zero size');
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(buf), size: BigInt(PAGE), iova: BigInt(iova), flags: 0 }), { ok: false, errno: 22 }, 'no READ/WRITE');
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(buf), size: BigInt(2 * PAGE), iova: BigInt(iova) }), { ok: true, value: undefined });
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(buf + 2 * PAGE), size: BigInt(2 * PAGE), iova: BigInt(iova + PAGE) }), { ok: false, errno: 17 }, 'overlapping iova');
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(buf), size: BigInt(2 * PAGE), iova: BigInt(iova) }), { ok: false, errno: 17 }, 'same range');
 });
 
 test('config-space access at or past 4 KiB is EFAULT, never a throw', () => {

@@ -47,7 +47,7 @@ function sigbus(r: CpuAccessResult): boolean {
 test('claim 1 (5.7): a BAR mmap has PTEs as soon as mmap() returns; the first touch takes no page fault', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: '5.7' });
   const seq = sys.events.lastSeq;
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(countSince(sys, seq, 'pte.install', (e) => e.start === addr && e.end === addr + EDU_BAR0) >= 1, 'whole range installed by mmap');
   const afterMmap = sys.events.lastSeq;
   assert.deepEqual(p.load(addr + 0x3000, 4).ok, true);
@@ -57,10 +57,10 @@ test('claim 1 (5.7): a BAR mmap has PTEs as soon as mmap() returns; the first to
 
 test('claim 27 (5.7): VFIO_IOMMU_MAP_DMA of a BAR mmap succeeds even while the memory bit is clear', () => {
   const { sys, c, d } = openDevice(EDU0, { variant: '5.7' });
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   setMem(d, false);
   assert.equal(hwCommand(sys, EDU0) & 2, 0, 'hardware MEM is clear');
-  const r = c.mapDma(addr, IOVA, EDU_BAR0);
+  const r = c.mapDma({ vaddr: BigInt(addr), size: BigInt(EDU_BAR0), iova: BigInt(IOVA) });
   assert.deepEqual(r, { ok: true, value: undefined });
 });
 
@@ -70,7 +70,7 @@ test('claim 2 (5.8): mmap() of a BAR succeeds while memory is disabled and insta
   const { sys, p, d } = openDevice(EDU0);
   setMem(d, false);
   const seq = sys.events.lastSeq;
-  const addr = d.mmapRegion(0, 0, EDU_BAR0, PROT_RW);
+  const addr = d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW });
   assert.ok(addr.ok, 'mmap succeeds while disabled');
   assert.equal(countSince(sys, seq, 'pte.install'), 0);
   assert.ok(sigbus(p.load(addr.value, 4)), 'touch while disabled is SIGBUS');
@@ -106,7 +106,7 @@ test('claim 3 (all): mmap without MAP_SHARED, of ROM/config/VGA, or past the pag
 
 test('claim 4 (5.8): the first access to any page maps the whole vma; other pages then take no vfio fault', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   const seq = sys.events.lastSeq;
   assert.ok(p.load(addr + 0x5000, 4).ok);
   assert.equal(countSince(sys, seq, 'fault'), 1);
@@ -119,7 +119,7 @@ test('claim 4 (5.8): the first access to any page maps the whole vma; other page
 
 test('claim 5 (5.8): after clearing MEM a read through an existing BAR mmap raises SIGBUS, even for a never-touched page', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   setMem(d, false);
   const seq = sys.events.lastSeq;
@@ -131,7 +131,7 @@ test('claim 5 (5.8): after clearing MEM a read through an existing BAR mmap rais
 
 test('claim 6 (5.8): a command write clearing MEM zaps again even when memory was already disabled', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const z0 = sys.events.count('vfio.zap');
   setMem(d, false);
@@ -142,7 +142,7 @@ test('claim 6 (5.8): a command write clearing MEM zaps again even when memory wa
 
 test('claim 7 (5.8): a 1-byte config write at offset 5 never zaps and never changes the blocked state', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const z0 = sys.events.count('vfio.zap');
   const hi = unwrap(d.readConfig(5, 1));
@@ -159,7 +159,7 @@ test('claim 7 (5.8): a 1-byte config write at offset 5 never zaps and never chan
 
 test('claim 8 (5.8): after setting MEM again the same existing mmap works without a new mmap()', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   setMem(d, false);
   assert.ok(sigbus(p.load(addr, 4)));
@@ -218,7 +218,7 @@ function sharedBusMachine(): MachineSpec {
 test('claim 16 (5.8): VFIO_DEVICE_RESET on a device without reset support returns EINVAL and does not zap', () => {
   const { sys, p, d } = openDevice('0000:01:00.0', { machine: sharedBusMachine() });
   assert.equal(unwrap(d.getInfo()).flags & VFIO_DEVICE_FLAGS_RESET, 0, 'no RESET flag');
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const z0 = sys.events.count('vfio.zap');
   const pz0 = sys.events.count('pte.zap');
@@ -236,7 +236,7 @@ test('claim 17 (5.8): VFIO_DEVICE_RESET zaps all BAR mmaps; afterwards the exist
   for (const name of [EDU0, NIC]) {
     const { sys, p, d } = openDevice(name);
     const len = name === NIC ? 0x20000 : EDU_BAR0;
-    const addr = unwrap(d.mmapRegion(0, 0, len, PROT_RW));
+    const addr = unwrap(d.mmapRegion(0, { length: len, prot: PROT_RW }));
     assert.ok(p.load(addr, 4).ok);
     const seq = sys.events.lastSeq;
     assert.deepEqual(d.reset(), { ok: true, value: undefined }, name);
@@ -250,7 +250,7 @@ test('claim 17 (5.8): VFIO_DEVICE_RESET zaps all BAR mmaps; afterwards the exist
 
 test('claim 18 (5.8): if MEM was disabled before VFIO_DEVICE_RESET it is still disabled afterwards', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   setMem(d, false);
   unwrap(d.reset());
   assert.equal(unwrap(d.readConfig(4, 2)) & 2, 0, 'virtual MEM still clear');
@@ -261,7 +261,7 @@ test('claim 18 (5.8): if MEM was disabled before VFIO_DEVICE_RESET it is still d
 
 test('claim 19 (5.8): a CPU access to a zapped mmap during a reset (memory_lock write-held) blocks, then succeeds', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const vcpu = p.thread('vcpu');
   start(sys, p.kthread, p.ops.ioctl(d.fd, VFIO_DEVICE_RESET, 0), 'reset');
@@ -280,7 +280,7 @@ test('claim 21 (5.8): setting the PCIe DevCtl FLR bit zaps mmaps, resets the fun
   const { sys, p, d } = openDevice(NIC);
   const exp = findCap(d, PCI_CAP_ID_EXP);
   assert.ok(exp > 0, 'PCIe capability found');
-  const addr = unwrap(d.mmapRegion(0, 0, 0x20000, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: 0x20000, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const seq = sys.events.lastSeq;
   const ctl = unwrap(d.readConfig(exp + PCI_EXP_DEVCTL, 2));
@@ -293,25 +293,25 @@ test('claim 21 (5.8): setting the PCIe DevCtl FLR bit zaps mmaps, resets the fun
 
 test('claim 25 (5.8): VFIO_IOMMU_MAP_DMA of a never-touched BAR mmap succeeds while enabled', () => {
   const { sys, c, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.equal(sys.events.all().filter((e) => e.kind === 'fault' && e.addr >= addr && e.addr < addr + EDU_BAR0).length, 0, 'never touched');
-  assert.deepEqual(c.mapDma(addr, IOVA, EDU_BAR0), { ok: true, value: undefined });
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(addr), size: BigInt(EDU_BAR0), iova: BigInt(IOVA) }), { ok: true, value: undefined });
   assert.ok(sys.events.count('iommu.map') >= 1);
 });
 
 test('claim 26 (5.8): VFIO_IOMMU_MAP_DMA of a BAR mmap while disabled fails with EFAULT', () => {
   const { sys, c, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   setMem(d, false);
   const m0 = sys.events.count('iommu.map');
-  assert.deepEqual(c.mapDma(addr, IOVA, EDU_BAR0), { ok: false, errno: 14 });
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(addr), size: BigInt(EDU_BAR0), iova: BigInt(IOVA) }), { ok: false, errno: 14 });
   assert.equal(sys.events.count('iommu.map'), m0);
 });
 
 test('claim 28 (5.8): an IOMMU mapping of a BAR made while enabled survives memory disable, reset and munmap', () => {
   const { sys, p, c, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
-  unwrap(c.mapDma(addr, IOVA, EDU_BAR0));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
+  unwrap(c.mapDma({ vaddr: BigInt(addr), size: BigInt(EDU_BAR0), iova: BigInt(IOVA) }));
   const fn = sys.hw.fn(EDU0);
   const dom = sys.hw.iommu.domainOfGroup(fn.iommuGroup);
   assert.ok(dom !== null);
@@ -327,7 +327,7 @@ test('claim 28 (5.8): an IOMMU mapping of a BAR made while enabled survives memo
 
 test('claim 29 (5.8): SET_IRQS enabling MSI-X succeeds while MEM is clear; memory stays disabled afterwards', () => {
   const { sys, p, d } = openDevice(NIC);
-  const addr = unwrap(d.mmapRegion(0, 0, 0x20000, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: 0x20000, prot: PROT_RW }));
   setMem(d, false);
   const efd = p.eventfd(0, 0);
   assert.ok(efd >= 0);
@@ -344,14 +344,14 @@ test('claim 30 (5.8): GET_REGION_INFO for the ROM reports READ and its size whil
   const cmd = hwCommand(sys, NIC);
   const info = unwrap(d.getRegionInfo(6));
   assert.equal(info.flags, VFIO_REGION_INFO_FLAG_READ);
-  assert.equal(info.size, 0x10000);
+  assert.equal(info.size, 0x10000n);
   assert.equal(hwCommand(sys, NIC), cmd);
   assert.equal(unwrap(d.readConfig(4, 2)) & 2, 0);
 });
 
 test('claim 31 (5.8): after fork() the child\'s inherited BAR mapping has no PTEs and faults on first access', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const child = p.fork();
   assert.ok(typeof child !== 'number', `fork: ${String(child)}`);
@@ -371,7 +371,7 @@ test('claim 31 (5.8): after fork() the child\'s inherited BAR mapping has no PTE
 
 test('claim 32 (5.8): munmap of a faulted BAR vma removes its tracking node; a later zap does not touch it', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const seq = sys.events.lastSeq;
   assert.equal(p.munmap(addr, EDU_BAR0), 0);
@@ -389,7 +389,7 @@ test('claim 33 (5.8): hot reset info with no room is ENOSPC with the count; a ho
   assert.equal(decodePciHotResetInfo(r.bytes.subarray(0, SIZEOF_VFIO_PCI_HOT_RESET_INFO)).count, 1);
   const devs = unwrap(d.getHotResetInfo());
   assert.equal(devs.length, 1);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const seq = sys.events.lastSeq;
   assert.deepEqual(d.hotReset([g.fd]), { ok: true, value: undefined });
@@ -435,7 +435,7 @@ test('claim 33 (5.8-5.14): hot reset is EINVAL when an affected device (same gro
 
 test('claim 33 (5.8): hot reset returns EBUSY while an affected device\'s vma_lock is held by a fault', () => {
   const { sys, p, g, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   const vcpu = p.thread('vcpu');
   start(sys, vcpu.kthread, vcpu.ops.load(addr, 4), 'load');
   assert.ok(stepUntil(sys, vcpu.kthread, () => holds(vcpu.kthread, VMA_LOCK)), 'fault holds vma_lock');
@@ -451,7 +451,7 @@ test('claim 33 (5.8): hot reset returns EBUSY while an affected device\'s vma_lo
 
 test('claim 39 (5.8): a fault during a write-locked window (ROM probe) sleeps and then succeeds; it never fails or retries', () => {
   const { sys, p, d } = openDevice(NIC);
-  const addr = unwrap(d.mmapRegion(0, 0, 0x20000, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: 0x20000, prot: PROT_RW }));
   const vcpu = p.thread('vcpu');
   const buf = p.alloc(SIZEOF_VFIO_REGION_INFO);
   assert.ok(p.writeBytes(buf, encodeRegionInfo({ argsz: SIZEOF_VFIO_REGION_INFO, index: 6 })).ok);
@@ -472,7 +472,7 @@ test('claim 39 (5.8): a fault during a write-locked window (ROM probe) sleeps an
 
 test('claim 40 (5.8): writing MEM=1 to the command register never zaps existing mappings', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const z0 = sys.events.count('vfio.zap');
   const pz0 = sys.events.count('pte.zap');
@@ -524,7 +524,7 @@ test('claim 22 (5.8-5.18): writing D3hot to PM_CTRL neither zaps nor makes pread
   const { sys, p, d } = openDevice(NIC);
   const pm = findCap(d, PCI_CAP_ID_PM);
   assert.ok(pm > 0, 'PM capability found');
-  const addr = unwrap(d.mmapRegion(0, 0, 0x20000, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: 0x20000, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const seq = sys.events.lastSeq;
   const ctrl = unwrap(d.readConfig(pm + PCI_PM_CTRL, 2));
@@ -559,7 +559,7 @@ test('claim 33 (5.8): hot reset returns EBUSY while an affected device\'s memory
 
 test('claim 33 (5.8): hot reset returns EBUSY while the mmap lock of a process mapping the device is write-held', () => {
   const { sys, p, g, d } = openDevice(EDU0);
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok, 'a tracked, faulted mapping');
   const buf = p.alloc(64);
   assert.ok(p.writeBytes(buf, encodePciHotReset({}, [g.fd])).ok);
@@ -582,7 +582,7 @@ test('claim 23 (5.8 final, ebfa440ce38b): for a VF, clearing MEM zaps but the ne
   const { sys, p, d } = openDevice(EDU0, { machine: vfMachine() });
   assert.equal(hwCommand(sys, EDU0) & 2, 0, 'the VF has MEM hardwired to 0');
   assert.equal(unwrap(d.readConfig(4, 2)) & 2, 2, 'virtual MEM set at open');
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const seq = sys.events.lastSeq;
   setMem(d, false);
@@ -608,7 +608,7 @@ test('claim 24 (5.8-rc1/rc2, without ebfa440ce38b): a freshly opened VF fails BA
 test('claim 22 (5.19+, d3hotBlocks): writing D3hot to PM_CTRL zaps the mapping; BAR access fails (SIGBUS / EIO) until D0, with no Unsupported Request', () => {
   const { sys, p, d } = openDevice(NIC, { variant: { ...VARIANT_5_8.knobs, d3hotBlocks: true } });
   const pm = findCap(d, PCI_CAP_ID_PM);
-  const addr = unwrap(d.mmapRegion(0, 0, 0x20000, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: 0x20000, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const seq = sys.events.lastSeq;
   const ctrl = unwrap(d.readConfig(pm + PCI_PM_CTRL, 2));

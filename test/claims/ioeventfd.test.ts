@@ -23,7 +23,7 @@ function liveness(d: ReturnType<typeof openDevice>['d']): number {
 test('VFIO_DEVICE_IOEVENTFD (5.8): signalling the eventfd performs the registered 4-byte MMIO write', () => {
   const { p, d } = openDevice(EDU0);
   const efd = p.eventfd(0, 0);
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 0x12345678, efd));
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 0x12345678n, fd: efd }));
   assert.equal(p.eventfdWrite(efd, 1), 8);
   assert.equal(liveness(d), ~0x12345678 >>> 0, 'the device saw the write');
 });
@@ -31,7 +31,7 @@ test('VFIO_DEVICE_IOEVENTFD (5.8): signalling the eventfd performs the registere
 test('VFIO_DEVICE_IOEVENTFD (5.8): an event already pending on the eventfd fires at registration (vfio_virqfd_enable polls)', () => {
   const { p, d } = openDevice(EDU0);
   const efd = p.eventfd(1, 0);
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 0xabcd, efd));
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 0xabcdn, fd: efd }));
   assert.equal(liveness(d), ~0xabcd >>> 0);
 });
 
@@ -39,7 +39,7 @@ test('claim 36 (5.8.0): an ioeventfd write to a memory BAR is performed while ME
   const { sys, p, d } = openDevice(EDU0);
   const efd = p.eventfd(0, 0);
   setMem(d, false);
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 0x5a5a, efd)); // registration ignores the memory state
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 0x5a5an, fd: efd })); // registration ignores the memory state
   const seq = sys.events.lastSeq;
   assert.equal(p.eventfdWrite(efd, 1), 8);
   assert.equal(sys.platformErrors, 1, 'the write reached a BAR whose decode is off');
@@ -52,7 +52,7 @@ test('claim 36 (5.10+, checked-trylock): while MEM is clear the ioeventfd write 
   const efd = p.eventfd(0, 0);
   const before = liveness(d);
   setMem(d, false);
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 0x5a5a, efd));
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 0x5a5an, fd: efd }));
   const seq = sys.events.lastSeq;
   assert.equal(p.eventfdWrite(efd, 1), 8, 'the eventfd write itself succeeds');
   assert.equal(sys.platformErrors, 0);
@@ -68,7 +68,7 @@ test('claim 36 (5.9, checked-sleeping): the write is dropped while MEM is clear,
   const { sys, p, d } = openDevice(EDU0, { variant: knobs('checked-sleeping') });
   const efd = p.eventfd(0, 0);
   setMem(d, false);
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 0x77, efd));
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 0x77n, fd: efd }));
   const seq = sys.events.lastSeq;
   p.eventfdWrite(efd, 1);
   assert.equal(sys.platformErrors, 0);
@@ -79,7 +79,7 @@ test('claim 36 (5.9, checked-sleeping): the write is dropped while MEM is clear,
 test('IOEVENT (5.10+, checked-trylock): with memory_lock write-held by a reset, the write is deferred to a kworker and performed after the reset', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: knobs('checked-trylock') });
   const efd = p.eventfd(0, 0);
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 0x4242, efd));
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 0x4242n, fd: efd }));
   const vcpu = p.thread('vcpu');
   start(sys, p.kthread, p.ops.ioctl(d.fd, VFIO_DEVICE_RESET, 0), 'reset');
   assert.ok(stepUntil(sys, p.kthread, () => holds(p.kthread, MEMORY_LOCK, 'w')));
@@ -100,21 +100,21 @@ test('IOEVENT (5.10+, checked-trylock): with memory_lock write-held by a reset, 
 test('VFIO_DEVICE_IOEVENTFD (5.8): removal with fd -1 stops the writes; duplicate, unknown and malformed requests get the kernel errno', () => {
   const { sys, p, d } = openDevice(EDU0);
   const efd = p.eventfd(0, 0);
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 1, efd));
-  assert.deepEqual(d.ioeventfd(BAR0 + LIVENESS, 4, 1, efd), { ok: false, errno: 17 }, 'EEXIST for the same pos/bar/data/size');
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 2, efd)); // different data: a second ioeventfd
-  assert.deepEqual(d.ioeventfd(BAR0 + LIVENESS, 2, 1, -1), { ok: false, errno: 19 }, 'ENODEV removing one that does not exist');
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 1, -1));
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 2, -1));
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 1n, fd: efd }));
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 1n, fd: efd }), { ok: false, errno: 17 }, 'EEXIST for the same pos/bar/data/size');
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 2n, fd: efd })); // different data: a second ioeventfd
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 2, data: 1n, fd: -1 }), { ok: false, errno: 19 }, 'ENODEV removing one that does not exist');
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 1n, fd: -1 }));
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 2n, fd: -1 }));
   const seq = sys.events.lastSeq;
   p.eventfdWrite(efd, 1);
   assert.equal(countSince(sys, seq, 'mmio'), 0, 'removed: no write');
-  assert.deepEqual(d.ioeventfd(vfioPciIndexToOffset(6), 4, 1, efd), { ok: false, errno: 22 }, 'EINVAL: ROM is not a BAR');
-  assert.deepEqual(d.ioeventfd(vfioPciIndexToOffset(7), 4, 1, efd), { ok: false, errno: 22 }, 'EINVAL: config is not a BAR');
-  assert.deepEqual(d.ioeventfd(BAR0 + 0x100000 - 2, 4, 1, efd), { ok: false, errno: 22 }, 'EINVAL: past the BAR end');
-  assert.deepEqual(d.ioeventfd(vfioPciIndexToOffset(1), 4, 1, efd), { ok: false, errno: 22 }, 'EINVAL: BAR1 not implemented');
-  assert.deepEqual(d.ioeventfd(BAR0, 4, 1, 9999), { ok: false, errno: 9 }, 'EBADF: no such fd');
-  assert.deepEqual(d.ioeventfd(BAR0, 4, 1, d.fd), { ok: false, errno: 22 }, 'EINVAL: not an eventfd');
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(vfioPciIndexToOffset(6)), size: 4, data: 1n, fd: efd }), { ok: false, errno: 22 }, 'EINVAL: ROM is not a BAR');
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(vfioPciIndexToOffset(7)), size: 4, data: 1n, fd: efd }), { ok: false, errno: 22 }, 'EINVAL: config is not a BAR');
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(BAR0 + 0x100000 - 2), size: 4, data: 1n, fd: efd }), { ok: false, errno: 22 }, 'EINVAL: past the BAR end');
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(vfioPciIndexToOffset(1)), size: 4, data: 1n, fd: efd }), { ok: false, errno: 22 }, 'EINVAL: BAR1 not implemented');
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(BAR0), size: 4, data: 1n, fd: 9999 }), { ok: false, errno: 9 }, 'EBADF: no such fd');
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(BAR0), size: 4, data: 1n, fd: d.fd }), { ok: false, errno: 22 }, 'EINVAL: not an eventfd');
   const raw = (flags: number, fd: number, argsz?: number): number =>
     rawIoctl(p, d.fd, VFIO_DEVICE_IOEVENTFD, encodeDeviceIoeventfd({ argsz, flags, offset: BAR0, data: 0, fd })).ret;
   assert.equal(raw(3, efd), -22, 'EINVAL: two size bits');
@@ -130,16 +130,16 @@ test('VFIO_DEVICE_IOEVENTFD (5.8): an ioeventfd over the MSI-X table is refused 
   assert.ok(vdev && vdev.msixBar !== 0xff);
   const efd = p.eventfd(0, 0);
   const table = vfioPciIndexToOffset(vdev.msixBar) + vdev.msixOffset;
-  assert.deepEqual(d.ioeventfd(table, 4, 0, efd), { ok: false, errno: 22 });
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(table), size: 4, data: 0n, fd: efd }), { ok: false, errno: 22 });
   const end = table + vdev.msixSize;
-  assert.deepEqual(d.ioeventfd(end - 2, 4, 0, efd), { ok: false, errno: 22 }, 'straddling the table end');
-  unwrap(d.ioeventfd(end, 4, 0, efd));
+  assert.deepEqual(d.ioeventfd({ offset: BigInt(end - 2), size: 4, data: 0n, fd: efd }), { ok: false, errno: 22 }, 'straddling the table end');
+  unwrap(d.ioeventfd({ offset: BigInt(end), size: 4, data: 0n, fd: efd }));
 });
 
 test('VFIO_DEVICE_IOEVENTFD (5.8): the last close of the device (vfio_pci_disable) tears every ioeventfd down', () => {
   const { sys, p, d } = openDevice(EDU0);
   const efd = p.eventfd(0, 0);
-  unwrap(d.ioeventfd(BAR0 + LIVENESS, 4, 3, efd));
+  unwrap(d.ioeventfd({ offset: BigInt(BAR0 + LIVENESS), size: 4, data: 3n, fd: efd }));
   assert.equal(sys.vfioDevice(EDU0)?.ioeventfds.length, 1);
   unwrap(d.close());
   assert.equal(sys.vfioDevice(EDU0)?.ioeventfds.length, 0);

@@ -38,7 +38,7 @@ test('futex: a misaligned word is -EINVAL, an unmodelled command -ENOSYS, an unm
 
 test('futex WAKE_OP on a never-touched BAR mapping (5.8): fault_in_user_writeable faults the vma in and the op reaches the device register', () => {
   const { p, d } = openDevice(EDU0);
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   // edu's liveness register at 0x04 reads back the bitwise NOT of the last write
   assert.equal(p.futex(bar + 4, WAKE_OP_PRIVATE, 1, bar + 4, futexOp(FUTEX_OP_SET, 0x12, FUTEX_OP_CMP_EQ, 0)), 0);
   assert.deepEqual(p.load(bar + 4, 4), { ok: true, value: BigInt(~0x12 >>> 0) });
@@ -46,14 +46,14 @@ test('futex WAKE_OP on a never-touched BAR mapping (5.8): fault_in_user_writeabl
 
 test('futex WAKE_OP on a BAR mapping while MEM is clear (5.8): the fault is SIGBUS, which fixup_user_fault turns into -EFAULT', () => {
   const { p, d } = openDevice(EDU0);
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   setMem(d, false);
   assert.equal(p.futex(bar + 4, WAKE_OP_PRIVATE, 1, bar + 4, futexOp(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_EQ, 0)), -EFAULT);
 });
 
 test('shared futex WAKE_OP on a BAR mapping is -EFAULT: get_futex_key pins the page and GUP refuses VM_PFNMAP', () => {
   const { p, d } = openDevice(EDU0);
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.ok(p.load(bar, 4).ok);
   assert.equal(p.futex(bar + 4, FUTEX_WAKE_OP, 1, bar + 4, futexOp(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_EQ, 0)), -EFAULT);
 });

@@ -40,7 +40,7 @@ test('KVM_GET_REGS into a BAR mapping (5.8): the copy faults into vfio-pci under
   const { sys, p, d } = openDevice(NIC);
   const vm = unwrap(unwrap(KvmSystem.open(p)).createVm());
   const vcpu = unwrap(vm.createVcpu(0));
-  const bar = unwrap(d.mmapRegion(0, 0, 0x20000, 3));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x20000, prot: 3 }));
   const seq = sys.events.lastSeq;
   unwrap(vcpu.getRegsAt(bar + 0x1000));
   const order = sys.events.since(seq).filter((e) => e.kind === 'lock.acquire').map((e) => (e.kind === 'lock.acquire' ? e.cls : ''));
@@ -55,7 +55,7 @@ test('KVM_SET_REGS from a BAR mapping while MEM is clear (5.8): the faulting cop
   const { p, d } = openDevice(NIC);
   const vm = unwrap(unwrap(KvmSystem.open(p)).createVm());
   const vcpu = unwrap(vm.createVcpu(0));
-  const bar = unwrap(d.mmapRegion(0, 0, 0x20000, 3));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x20000, prot: 3 }));
   const cmd = unwrap(d.readConfig(4, 2));
   unwrap(d.writeConfig(4, 2, cmd & ~2));
   assert.equal(p.ioctl(vcpu.fd, KVM_SET_REGS, bar), -14);
@@ -121,7 +121,7 @@ test('lockdep (patch v2): serial runs through vfio-pci and KVM find the circular
   for (const msiMemoryLock of ['whole-ioctl', 'callouts'] as const) {
     const { sys, p, d, vm, vcpu, buf } = msixWithIrqfd({ ...VARIANT_5_8.knobs, msiMemoryLock });
     assert.equal(sys.kvm.vms[0]?.irqfds.length, 1, 'the KVM irqfd consumer is waiting for its producer');
-    const bar = unwrap(d.mmapRegion(0, 0, 0x20000, 3));
+    const bar = unwrap(d.mmapRegion(0, { length: 0x20000, prot: 3 }));
     unwrap(vcpu.getRegsAt(bar)); // vcpu->mutex → mmap_lock → vma_lock → memory_lock
     const xive = unwrap(vm.createDevice(KVM_DEV_TYPE_XIVE));
     assert.equal(p.close(xive), 0); // kvm->lock → vcpu->mutex

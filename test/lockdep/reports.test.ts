@@ -68,7 +68,7 @@ test('lockdep (5.8.0): pread into a BAR mmap of the same device takes memory_loc
   const { sys, p, d } = openDevice(EDU0);
   const ld = sys.lockdep;
   assert.ok(ld !== null, 'lockdep runs by default');
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   // vfio_pci_bar_rw read-holds memory_lock across copy_to_user; the user buffer is the
   // unfaulted BAR mapping, so the copy faults and vfio_pci_mmap_fault takes it again.
   const faults = sys.events.count('fault');
@@ -87,7 +87,7 @@ test('lockdep (5.8.0): pread into a BAR mmap of the same device takes memory_loc
 
 test('lockdep (5.8.0): a BAR fault, then an ordinary pread — mmap_lock -> memory_lock (fault) against memory_lock -> mmap_lock (might_fault in copy_to_user)', () => {
   const { sys, p, d } = openDevice(EDU0);
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.ok(p.load(bar, 4).ok);
   assert.equal(sys.lockdep?.reports.length, 0, 'the fault alone is fine');
   const buf = p.alloc(64);
@@ -102,7 +102,7 @@ test('lockdep (5.8.0): a BAR fault, then an ordinary pread — mmap_lock -> memo
 
 test('lockdep (5.7 baseline): no memory_lock in the BAR paths, so the same runs report nothing', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: '5.7' });
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.equal(p.pread(d.fd, bar, 4, vfioPciIndexToOffset(0)), 4);
   assert.ok(p.load(bar, 4).ok);
   assert.equal(p.pread(d.fd, p.alloc(64), 4, vfioPciIndexToOffset(0)), 4);
@@ -117,7 +117,7 @@ test('lockdep is on by default and off with SystemOptions.lockdep = false', () =
   const { sys, p, d } = openDevice(EDU0, { lockdep: false });
   assert.equal(sys.lockdep, null);
   assert.equal(sys.kernel.validator, null);
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.equal(p.pread(d.fd, bar, 4, vfioPciIndexToOffset(0)), 4);
   assert.equal(sys.events.count('lockdep'), 0);
 });

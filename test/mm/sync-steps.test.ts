@@ -18,7 +18,7 @@ function setup() {
   unwrap(g.setContainer(c));
   unwrap(c.setIommu(VFIO_TYPE1v2_IOMMU));
   const d = unwrap(g.getDevice('0000:01:00.0'));
-  const addr = unwrap(d.mmapRegion(0, 0, 0x100000, 3));
+  const addr = unwrap(d.mmapRegion(0, { length: 0x100000, prot: 3 }));
   const buf = p.alloc(4096);
   const cmd = unwrap(d.readConfig(PCI_COMMAND, 2));
   return { sys, p, fd: d.fd, addr, buf, cmd };

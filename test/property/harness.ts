@@ -937,7 +937,7 @@ export class Runner {
         const d = this.device(op.d);
         if (d === null) return;
         const e = op.e < 0 ? -1 : (this.pick(this.fdsOf('eventfd'), op.e)?.fd ?? -1);
-        d.ioeventfd(vfioPciIndexToOffset(op.index) + op.off, op.size, op.data, e);
+        d.ioeventfd({ offset: BigInt(vfioPciIndexToOffset(op.index) + op.off), size: op.size, data: BigInt(op.data), fd: e });
         return;
       }
       case 'badIoctl': {

@@ -68,7 +68,7 @@ function mmapAt(p: Process, d: VfioDeviceHandle, hint: number, index: number, of
 
 test('6.10 mmap: vm_pgoff keeps the region encoding, VM_IO|VM_PFNMAP|VM_DONTEXPAND|VM_DONTDUMP, vm_ops has only fault, no PTEs', () => {
   const { p, d } = openDevice(EDU0, { variant: '6.10' });
-  const addr = unwrap(d.mmapRegion(0, 0x10000, 0x20000, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: 0x20000, prot: PROT_RW, offset: 0x10000 }));
   const vma = vmaAt(p, addr);
   assert.equal(vma.pgoff, 0x10000 / PAGE, 'index 0 << 28 | page offset 16: not rewritten to the pfn');
   const want = VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
@@ -85,7 +85,7 @@ test('6.10 mmap: vm_pgoff keeps the region encoding, VM_IO|VM_PFNMAP|VM_DONTEXPA
 
 test('6.10 fault (d71a989cf5d9): the first touch inserts the faulting page, then pre-faults the whole vma; a second touch does not fault', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: '6.10' });
-  const addr = unwrap(d.mmapRegion(0, 0x10000, 0x20000, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: 0x20000, prot: PROT_RW, offset: 0x10000 }));
   const seq = sys.events.lastSeq;
   assert.ok(p.load(addr + 0x8000, 4).ok);
   assert.equal(countSince(sys, seq, 'fault'), 1);
@@ -108,8 +108,8 @@ test('6.10 fault (d71a989cf5d9): the first touch inserts the faulting page, then
 test('6.10 (H10 absent): clearing MEM zaps every mapping of the device — two fds, a split vma, a forked child\'s copied PTEs and a child\'s own mmap', () => {
   const { sys, p, g, d } = openDevice(EDU0, { variant: '6.10' });
   const d2 = unwrap(g.getDevice(EDU0)); // a second device fd: same inode, same address space
-  const a = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
-  const b = unwrap(d2.mmapRegion(0, 0, 0x4000, PROT_RW));
+  const a = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
+  const b = unwrap(d2.mmapRegion(0, { length: 0x4000, prot: PROT_RW }));
   assert.equal(p.load(a, 4).ok && p.load(b, 4).ok, true);
   // munmap the middle of `a`: two vmas, both still in the mapping
   assert.equal(p.munmap(a + 0x40000, 0x10000), 0);
@@ -143,7 +143,7 @@ test('6.10 (H10 absent): clearing MEM zaps every mapping of the device — two f
 test('6.10 i_mmap: munmap and exit unlink the vmas; a zap then finds nothing', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: '6.10' });
   const mapping = vfioDeviceMapping(sys.kernel, vpci(sys, EDU0).vdev ?? assert.fail('vfio device'));
-  const a = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const a = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(a, 4).ok);
   const child = forked(p);
   assert.equal(mapping.iMmap.length, 2);
@@ -159,12 +159,12 @@ test('6.10 i_mmap: munmap and exit unlink the vmas; a zap then finds nothing', (
 
 test('6.10 (H9 absent): the fault never writes vm_flags under the read-held mmap_lock; 6.1 (remap_pfn_range in the fault) does', () => {
   const r610 = openDevice(EDU0, { variant: '6.10' });
-  const a = unwrap(r610.d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const a = unwrap(r610.d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(r610.p.load(a, 4).ok);
   assert.equal(vmFlagsWrittenUnderReadLock(vmaAt(r610.p, a)), false);
   assert.equal(vmFlagsChangedUnderReadLock(vmaAt(r610.p, a)), false);
   const r61 = openDevice(EDU0, { variant: '6.1' });
-  const b = unwrap(r61.d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const b = unwrap(r61.d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(r61.p.load(b, 4).ok);
   assert.equal(vmFlagsWrittenUnderReadLock(vmaAt(r61.p, b)), true, 'the vma_list design stores vm_flags from the fault');
 });
@@ -194,7 +194,7 @@ test('6.10 (H1 absent): concurrent first faults on one vma interleave without a 
 
 test('6.10 lock order: a MEM disable with live mappings takes memory_lock (W) then i_mmap_rwsem (R); lockdep stays quiet; no vma_lock anywhere', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: '6.10' });
-  const a = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const a = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(a, 4).ok);
   forked(p);
   setMem(d, false);
@@ -214,7 +214,7 @@ test('6.10 lock order: a MEM disable with live mappings takes memory_lock (W) th
 
 test('6.10 hot reset: per device trylock memory_lock then zap; -EBUSY while a fault holds memory_lock; no vma_lock', () => {
   const { sys, p, g, d } = openDevice(EDU0, { variant: '6.10' });
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   const vcpu = p.thread('vcpu');
   start(sys, vcpu.kthread, vcpu.ops.load(addr, 4), 'load');
   assert.ok(stepUntil(sys, vcpu.kthread, () => holds(vcpu.kthread, MEMORY_LOCK, 'r')), 'the fault holds memory_lock');
@@ -239,7 +239,7 @@ test('6.10 hot reset: per device trylock memory_lock then zap; -EBUSY while a fa
 
 test('6.10 VFIO_DEVICE_RESET and low-level zaps go through unmap_mapping_range after down_write(memory_lock)', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: '6.10' });
-  const addr = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const addr = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(addr, 4).ok);
   const seq = sys.events.lastSeq;
   assert.deepEqual(d.reset(), { ok: true, value: undefined });
@@ -335,7 +335,7 @@ test('6.12 type1 MAP_DMA of a PMD-mapped BAR: one fault-in, the IOMMU maps the B
   const { sys, p, c, d } = openBig(8 * MiB);
   const a = mmapAt(p, d, HINT, 2, 0, 4 * MiB);
   const seq = sys.events.lastSeq;
-  assert.deepEqual(c.mapDma(a, 0x1000_0000, 2 * MiB), { ok: true, value: undefined });
+  assert.deepEqual(c.mapDma({ vaddr: BigInt(a), size: BigInt(2 * MiB), iova: 0x1000_0000n }), { ok: true, value: undefined });
   assert.equal(countSince(sys, seq, 'fault'), 1, 'fixup_user_fault once: the PMD covers the rest');
   assert.equal(mmOf(p).pt.hugeAt(a / PAGE), 'pmd');
   const maps = sys.events.since(seq).filter((e) => e.kind === 'iommu.map');
@@ -411,7 +411,7 @@ test('6.12 vs 6.10 on the same big BAR: 6.10 pre-faults every 4 KiB page of the 
 
 test('address-space designs do not touch earlier variants: 5.8 device files have no mapping and take no i_mmap_rwsem', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: '5.8' });
-  const a = unwrap(d.mmapRegion(0, 0, EDU_BAR0, PROT_RW));
+  const a = unwrap(d.mmapRegion(0, { length: EDU_BAR0, prot: PROT_RW }));
   assert.ok(p.load(a, 4).ok);
   forked(p);
   setMem(d, false);

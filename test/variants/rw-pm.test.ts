@@ -156,7 +156,7 @@ test('lockdep: 5.9 per-access rw records no memory_lock -> mmap_lock dependency,
     const { sys, p, d } = openDevice(EDU0, { variant });
     const ld = sys.lockdep;
     assert.ok(ld !== null);
-    const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+    const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
     assert.equal(p.pread(d.fd, bar, 4, vfioPciIndexToOffset(0)), 4, 'the copy faults the BAR mapping in');
     assert.ok(p.load(bar, 4).ok);
     assert.equal(p.pread(d.fd, p.alloc(64), 4, vfioPciIndexToOffset(0)), 4);
@@ -197,7 +197,7 @@ test('[inferred] ROM pread while MEM is disabled: 5.9 maps the ROM unlocked and 
 
 test('6.1 LOW_POWER_ENTRY: BAR mappings are zapped and a touch is SIGBUS; the device runtime-suspends to D3hot; LOW_POWER_EXIT wakes it and the same mapping refaults', () => {
   const { sys, p, d } = openDevice(NIC, { variant: '6.1' });
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.ok(p.store(bar + NIC_SCRATCH, 4, 0x1234).ok);
   const zaps = sys.events.count('vfio.zap');
   unwrap(d.lowPowerEntry());
@@ -221,7 +221,7 @@ test('6.1 LOW_POWER_ENTRY: BAR mappings are zapped and a touch is SIGBUS; the de
 
 test('6.1 low power: pread and ioctls wake the device for their duration and succeed (pm_runtime_engaged does not block them); it suspends again and mappings stay blocked', () => {
   const { sys, p, d } = openDevice(NIC, { variant: '6.1' });
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.ok(p.store(bar + NIC_SCRATCH, 4, 0xbeef).ok);
   unwrap(d.lowPowerEntry());
   const seq = sys.events.lastSeq;
@@ -240,7 +240,7 @@ test('6.1 low power: pread and ioctls wake the device for their duration and suc
 
 test('6.1 low power on a function without a PM capability (edu): it stays in D0, but mmap access is still SIGBUS until exit', () => {
   const { sys, p, d } = openDevice(EDU0, { variant: '6.1' });
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.ok(p.load(bar, 4).ok);
   unwrap(d.lowPowerEntry());
   assert.equal(powerState(sys, EDU0), 'D0');
@@ -263,7 +263,7 @@ test('6.1: a second LOW_POWER_ENTRY while engaged is -EINVAL (it has zapped anyw
 
 test('5.19 (lowPowerEntry off): the low-power features are -ENOTTY and mappings are untouched; the VFIO_DEVICE_FEATURE header checks still give -EINVAL', () => {
   const { sys, p, d } = openDevice(NIC, { variant: '5.19' });
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.ok(p.load(bar, 4).ok);
   const zaps = sys.events.count('vfio.zap');
   assert.deepEqual(d.lowPowerEntry(), { ok: false, errno: ENOTTY });
@@ -289,7 +289,7 @@ test('6.1 VFIO_DEVICE_FEATURE validation: argsz below the header, unknown flag b
 
 test('6.1 VFIO_DEVICE_FEATURE PROBE: SET of each low-power feature probes as supported without entering; GET does not', () => {
   const { sys, p, d } = openDevice(NIC, { variant: '6.1' });
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.ok(p.load(bar, 4).ok);
   for (const f of [VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT]) {
     assert.equal(d.feature(VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET | f).ok, true, `feature ${f}`);
@@ -302,7 +302,7 @@ test('6.1 VFIO_DEVICE_FEATURE PROBE: SET of each low-power feature probes as sup
 
 test('6.1 LOW_POWER_ENTRY_WITH_WAKEUP: a pread wakes the device, signals the eventfd and leaves low power, so the mapping works again without EXIT; bad data is -EINVAL / -EBADF', () => {
   const { sys, p, d } = openDevice(NIC, { variant: '6.1' });
-  const bar = unwrap(d.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   const efd = p.eventfd(0, 0o4000);
   assert.ok(efd >= 0);
   const withWakeup = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP;
@@ -334,7 +334,7 @@ test('6.1: closing the device while in low power leaves low power and resumes it
   assert.equal(vdevOf(sys, NIC).pmRuntimeEngaged, false);
   assert.equal(vfioPciRuntimeSuspended(vdevOf(sys, NIC)), false);
   const d2 = unwrap(g.getDevice(NIC));
-  const bar = unwrap(d2.mmapRegion(0, 0, 0x1000, PROT_RW));
+  const bar = unwrap(d2.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
   assert.ok(p.load(bar, 4).ok);
   assert.equal(powerState(sys, NIC), 'D0');
 });

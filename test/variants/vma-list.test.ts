@@ -49,7 +49,7 @@ function stepText(r: RunResult, thread: string, index: number): string {
 /** A device opened under `variant` with its BAR0 mapped (not yet touched). */
 function mapped(variant: string | Knobs, lockdep = true): Opened & { addr: number; mm: MmStruct } {
   const o = openDevice(EDU0, { variant, lockdep });
-  const addr = unwrap(o.d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
+  const addr = unwrap(o.d.mmapRegion(0, { length: BAR0_LEN, prot: PROT_RW }));
   return { ...o, addr, mm: asMm(o.p.kproc.mm) };
 }
 
@@ -334,7 +334,7 @@ for (const variant of ['5.8', '5.13', '5.19', '6.1', '6.1.y', '6.6']) {
     setMem(o.d, true);
     assert.ok(o.p.load(o.addr + 0x10, 4).ok);
     assert.equal(h9Defects(o).length, 1, 'once per vma');
-    const addr2 = unwrap(o.d.mmapRegion(0, 0, 0x1000, PROT_RW));
+    const addr2 = unwrap(o.d.mmapRegion(0, { length: 0x1000, prot: PROT_RW }));
     assert.ok(o.p.load(addr2, 4).ok);
     assert.equal(h9Defects(o).length, 2);
   });
@@ -367,7 +367,7 @@ test('H9 WARNING on 6.6 with lockdep (the debug config): vm_flags_set asserts mm
 test('H9 on 6.6 without lockdep (kernelConfig distro, as Debian ships): lockdep_assert_held_write compiles to nothing — the defect, no WARNING', () => {
   const o = openDevice(EDU0, { variant: '6.6', kernelConfig: 'distro' });
   assert.equal(o.sys.lockdep, null, 'a distro kernel has no lockdep');
-  const addr = unwrap(o.d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
+  const addr = unwrap(o.d.mmapRegion(0, { length: BAR0_LEN, prot: PROT_RW }));
   assert.ok(o.p.load(addr, 4).ok);
   assert.equal(h9Defects(o).length, 1);
   assert.deepEqual(h9Warnings(o), []);
@@ -377,7 +377,7 @@ test('H9 on 6.6 without lockdep (kernelConfig distro, as Debian ships): lockdep_
 test('H9 WARNING with ba168b52bf8e (knob vmFlagsAssert always, 6.10-rc1 on): rwsem_assert_held_write warns without lockdep too', () => {
   const knobs: Knobs = { ...VARIANT_6_1.knobs, vmFlagsAssert: 'always' };
   const o = openDevice(EDU0, { variant: knobs, lockdep: false });
-  const addr = unwrap(o.d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
+  const addr = unwrap(o.d.mmapRegion(0, { length: BAR0_LEN, prot: PROT_RW }));
   assert.ok(o.p.load(addr, 4).ok);
   assert.equal(h9Warnings(o).length, 1);
   assert.match(h9Warnings(o)[0] ?? '', /\(rwsem_assert_held_write\)/);

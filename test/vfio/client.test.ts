@@ -140,7 +140,7 @@ test('client getRegionInfo grows argsz when the kernel asks for room and parses 
   const { d, seen } = setup();
   const ri = unwrap(d.getRegionInfo(0));
   assert.deepEqual(seen.regionInfoArgsz, [32, 32 + 8 + 32]);
-  assert.equal(ri.size, 0x100000);
+  assert.equal(ri.size, 0x100000n);
   assert.equal(ri.msixMappable, true);
   assert.deepEqual(ri.sparseMmap, [{ offset: 0n, size: 0x1000n }]);
   assert.deepEqual(ri.caps.map((c) => c.header.id), [U.VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, U.VFIO_REGION_INFO_CAP_SPARSE_MMAP]);

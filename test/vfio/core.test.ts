@@ -137,7 +137,7 @@ test('group viability: a function of the group bound to a non-VFIO driver makes 
 test('device file: release reaches the driver only when the last reference (fd and vmas) is gone', () => {
   const { p, g, st } = ready();
   const d = unwrap(g.getDevice(DEV));
-  const a = unwrap(d.mmapRegion(0, 0, 4096, PROT_READ | PROT_WRITE));
+  const a = unwrap(d.mmapRegion(0, { length: 4096, prot: PROT_READ | PROT_WRITE }));
   unwrap(d.close());
   assert.equal(st.releases, 0, 'the vma still holds the file');
   assert.equal(p.munmap(a, 4096), 0);

@@ -80,7 +80,7 @@ test('VFIO_IOMMU_MAP_DMA argument checks: argsz, unknown flags, no READ/WRITE, z
 test('VFIO_IOMMU_MAP_DMA pins RAM: device DMA through the IOMMU reaches the user page; UNMAP_DMA unpins and reports the size', () => {
   const r = ready();
   const buf = anon(r.p, 2);
-  unwrap(r.c.mapDma(buf, IOVA, 2 * PAGE));
+  unwrap(r.c.mapDma({ vaddr: BigInt(buf), size: BigInt(2 * PAGE), iova: BigInt(IOVA) }));
   const mm = r.p.kproc.mm;
   const pfn0 = mm.pt.get(buf / PAGE)?.pfn;
   assert.ok(pfn0 !== undefined);
@@ -96,43 +96,43 @@ test('VFIO_IOMMU_MAP_DMA pins RAM: device DMA through the IOMMU reaches the user
   assert.deepEqual(back.data, data);
   assert.deepEqual(r.fn.dmaRead(IOVA + PAGE + 8, 4), data);
   // unmap
-  assert.equal(unwrap(r.c.unmapDma(IOVA, 2 * PAGE)), BigInt(2 * PAGE));
+  assert.equal(unwrap(r.c.unmapDma({ iova: BigInt(IOVA), size: BigInt(2 * PAGE) })), BigInt(2 * PAGE));
   assert.equal(pageCount(r.k, pfn0), 1);
   assert.equal(lockedVm(mm), 0);
   assert.equal(r.hw.iommu.lookup(domainOf(r), IOVA), null);
   assert.equal(r.fn.dmaWrite(IOVA, data), false, 'DMA to an unmapped IOVA faults in the IOMMU');
-  assert.equal(unwrap(r.c.unmapDma(IOVA, 2 * PAGE)), 0n, 'nothing left to unmap');
+  assert.equal(unwrap(r.c.unmapDma({ iova: BigInt(IOVA), size: BigInt(2 * PAGE) })), 0n, 'nothing left to unmap');
 });
 
 test('VFIO_IOMMU_MAP_DMA overlap is -EEXIST; the dma entry limit gives -ENOSPC', () => {
   const r = ready();
   const buf = anon(r.p, 4);
-  unwrap(r.c.mapDma(buf, IOVA, 2 * PAGE));
-  assert.deepEqual(r.c.mapDma(buf + 2 * PAGE, IOVA + PAGE, 2 * PAGE), { ok: false, errno: EEXIST });
-  assert.deepEqual(r.c.mapDma(buf + 2 * PAGE, IOVA - PAGE, 2 * PAGE), { ok: false, errno: EEXIST });
-  assert.ok(r.c.mapDma(buf + 2 * PAGE, IOVA + 2 * PAGE, PAGE).ok, 'adjacent is fine');
+  unwrap(r.c.mapDma({ vaddr: BigInt(buf), size: BigInt(2 * PAGE), iova: BigInt(IOVA) }));
+  assert.deepEqual(r.c.mapDma({ vaddr: BigInt(buf + 2 * PAGE), size: BigInt(2 * PAGE), iova: BigInt(IOVA + PAGE) }), { ok: false, errno: EEXIST });
+  assert.deepEqual(r.c.mapDma({ vaddr: BigInt(buf + 2 * PAGE), size: BigInt(2 * PAGE), iova: BigInt(IOVA - PAGE) }), { ok: false, errno: EEXIST });
+  assert.ok(r.c.mapDma({ vaddr: BigInt(buf + 2 * PAGE), size: BigInt(PAGE), iova: BigInt(IOVA + 2 * PAGE) }).ok, 'adjacent is fine');
   r.iommu.dmaAvail = 0;
-  assert.deepEqual(r.c.mapDma(buf + 3 * PAGE, IOVA + 8 * PAGE, PAGE), { ok: false, errno: ENOSPC });
+  assert.deepEqual(r.c.mapDma({ vaddr: BigInt(buf + 3 * PAGE), size: BigInt(PAGE), iova: BigInt(IOVA + 8 * PAGE) }), { ok: false, errno: ENOSPC });
 });
 
 test('VFIO_IOMMU_UNMAP_DMA: misaligned or zero size -EINVAL; type1v2 refuses to split a mapping, type1 (v1) unmaps nothing of it', () => {
   const v2 = ready(U.VFIO_TYPE1v2_IOMMU);
   const b2 = anon(v2.p, 4);
-  unwrap(v2.c.mapDma(b2, IOVA, 4 * PAGE));
-  assert.deepEqual(v2.c.unmapDma(IOVA + 1, PAGE), { ok: false, errno: EINVAL });
-  assert.deepEqual(v2.c.unmapDma(IOVA, 0), { ok: false, errno: EINVAL });
-  assert.deepEqual(v2.c.unmapDma(IOVA, PAGE + 0x800), { ok: false, errno: EINVAL });
-  assert.deepEqual(v2.c.unmapDma(IOVA, 2 * PAGE), { ok: false, errno: EINVAL }, 'tail bisects');
-  assert.deepEqual(v2.c.unmapDma(IOVA + PAGE, 3 * PAGE), { ok: false, errno: EINVAL }, 'head bisects');
+  unwrap(v2.c.mapDma({ vaddr: BigInt(b2), size: BigInt(4 * PAGE), iova: BigInt(IOVA) }));
+  assert.deepEqual(v2.c.unmapDma({ iova: BigInt(IOVA + 1), size: BigInt(PAGE) }), { ok: false, errno: EINVAL });
+  assert.deepEqual(v2.c.unmapDma({ iova: BigInt(IOVA), size: 0n }), { ok: false, errno: EINVAL });
+  assert.deepEqual(v2.c.unmapDma({ iova: BigInt(IOVA), size: BigInt(PAGE + 0x800) }), { ok: false, errno: EINVAL });
+  assert.deepEqual(v2.c.unmapDma({ iova: BigInt(IOVA), size: BigInt(2 * PAGE) }), { ok: false, errno: EINVAL }, 'tail bisects');
+  assert.deepEqual(v2.c.unmapDma({ iova: BigInt(IOVA + PAGE), size: BigInt(3 * PAGE) }), { ok: false, errno: EINVAL }, 'head bisects');
   assert.equal(v2.hw.iommu.mappedPages(domainOf(v2)), 4);
-  assert.equal(unwrap(v2.c.unmapDma(IOVA - PAGE, 6 * PAGE)), BigInt(4 * PAGE), 'covering range');
+  assert.equal(unwrap(v2.c.unmapDma({ iova: BigInt(IOVA - PAGE), size: BigInt(6 * PAGE) })), BigInt(4 * PAGE), 'covering range');
 
   const v1 = ready(U.VFIO_TYPE1_IOMMU);
   const b1 = anon(v1.p, 4);
-  unwrap(v1.c.mapDma(b1, IOVA, 4 * PAGE));
-  assert.equal(unwrap(v1.c.unmapDma(IOVA + PAGE, PAGE)), 0n, 'v1: success, zero bytes');
+  unwrap(v1.c.mapDma({ vaddr: BigInt(b1), size: BigInt(4 * PAGE), iova: BigInt(IOVA) }));
+  assert.equal(unwrap(v1.c.unmapDma({ iova: BigInt(IOVA + PAGE), size: BigInt(PAGE) })), 0n, 'v1: success, zero bytes');
   assert.equal(v1.hw.iommu.mappedPages(domainOf(v1)), 4);
-  assert.equal(unwrap(v1.c.unmapDma(IOVA, PAGE)), BigInt(4 * PAGE), 'v1: covering the first iova unmaps the whole mapping');
+  assert.equal(unwrap(v1.c.unmapDma({ iova: BigInt(IOVA), size: BigInt(PAGE) })), BigInt(4 * PAGE), 'v1: covering the first iova unmaps the whole mapping');
 });
 
 test('a failed MAP_DMA unwinds: nothing stays mapped or pinned when a later page cannot be pinned', () => {
@@ -140,7 +140,7 @@ test('a failed MAP_DMA unwinds: nothing stays mapped or pinned when a later page
   const buf = anon(r.p, 2);
   // second page missing: unmap it so GUP fails there
   assert.equal(r.p.munmap(buf + PAGE, PAGE), 0);
-  assert.deepEqual(r.c.mapDma(buf, IOVA, 2 * PAGE), { ok: false, errno: EFAULT });
+  assert.deepEqual(r.c.mapDma({ vaddr: BigInt(buf), size: BigInt(2 * PAGE), iova: BigInt(IOVA) }), { ok: false, errno: EFAULT });
   const pfn0 = r.p.kproc.mm.pt.get(buf / PAGE)?.pfn;
   assert.ok(pfn0 !== undefined, 'the first page was faulted in by GUP');
   assert.equal(pageCount(r.k, pfn0), 1, 'and unpinned again');
@@ -153,9 +153,9 @@ test('claim 25 (5.8): MAP_DMA of a never-touched BAR mmap faults it in (fixup_us
   const r = ready();
   const bar = r.fn.resource(0);
   assert.ok(bar !== null);
-  const a = unwrap(r.d.mmapRegion(0, 0, 4 * PAGE, RW));
+  const a = unwrap(r.d.mmapRegion(0, { length: 4 * PAGE, prot: RW }));
   assert.equal(r.p.kproc.mm.presentPtes(a, a + 4 * PAGE), 0);
-  unwrap(r.c.mapDma(a, IOVA, 4 * PAGE));
+  unwrap(r.c.mapDma({ vaddr: BigInt(a), size: BigInt(4 * PAGE), iova: BigInt(IOVA) }));
   assert.equal(r.p.kproc.mm.presentPtes(a, a + 4 * PAGE), 4);
   for (let i = 0; i < 4; i++) assert.equal(r.hw.iommu.lookup(domainOf(r), IOVA + i * PAGE)?.pfn, bar.start / PAGE + i);
   assert.equal(lockedVm(r.p.kproc.mm), 0, 'MMIO pfns are not accounted as locked memory');
@@ -163,9 +163,9 @@ test('claim 25 (5.8): MAP_DMA of a never-touched BAR mmap faults it in (fixup_us
 
 test('vaddr_get_pfn: when fixup_user_fault had to drop mmap_lock (unlocked), the vma is looked up again and the fault retried', () => {
   const r = ready();
-  const a = unwrap(r.d.mmapRegion(0, 0, 2 * PAGE, RW));
+  const a = unwrap(r.d.mmapRegion(0, { length: 2 * PAGE, prot: RW }));
   r.st.retryOnce = true;
-  unwrap(r.c.mapDma(a, IOVA, 2 * PAGE));
+  unwrap(r.c.mapDma({ vaddr: BigInt(a), size: BigInt(2 * PAGE), iova: BigInt(IOVA) }));
   assert.equal(r.st.faults, 2, 'first fault asked for a retry, second one mapped the vma');
   assert.equal(r.hw.iommu.mappedPages(domainOf(r)), 2);
   assert.equal(r.p.kproc.mm.mmapLock.isLocked(), false);
@@ -173,9 +173,9 @@ test('vaddr_get_pfn: when fixup_user_fault had to drop mmap_lock (unlocked), the
 
 test('claim 26 (5.8): MAP_DMA of a BAR mmap while memory is disabled fails with -EFAULT and leaves nothing mapped', () => {
   const r = ready();
-  const a = unwrap(r.d.mmapRegion(0, 0, 2 * PAGE, RW));
+  const a = unwrap(r.d.mmapRegion(0, { length: 2 * PAGE, prot: RW }));
   r.st.enabled = false;
-  assert.deepEqual(r.c.mapDma(a, IOVA, 2 * PAGE), { ok: false, errno: EFAULT });
+  assert.deepEqual(r.c.mapDma({ vaddr: BigInt(a), size: BigInt(2 * PAGE), iova: BigInt(IOVA) }), { ok: false, errno: EFAULT });
   assert.equal(r.hw.iommu.mappedPages(domainOf(r)), 0);
   assert.equal(r.iommu.dmaList.length, 0);
   assert.ok(r.k.events.all().some((e) => e.kind === 'fault' && e.result.includes('SIGBUS')), 'the fault handler refused');
@@ -183,19 +183,19 @@ test('claim 26 (5.8): MAP_DMA of a BAR mmap while memory is disabled fails with 
 
 test('claim 27 (5.7): without fault-in, a BAR mmap whose PTEs exist maps even while "disabled"; a RAM-backed PFNMAP does not', () => {
   const r = ready(U.VFIO_TYPE1v2_IOMMU, VARIANT_5_7.knobs);
-  const a = unwrap(r.d.mmapRegion(0, 0, 2 * PAGE, RW));
+  const a = unwrap(r.d.mmapRegion(0, { length: 2 * PAGE, prot: RW }));
   assert.equal(r.p.kproc.mm.presentPtes(a, a + 2 * PAGE), 2, '5.7 remaps at mmap time');
   r.st.enabled = false;
-  unwrap(r.c.mapDma(a, IOVA, 2 * PAGE));
+  unwrap(r.c.mapDma({ vaddr: BigInt(a), size: BigInt(2 * PAGE), iova: BigInt(IOVA) }));
   assert.equal(r.hw.iommu.mappedPages(domainOf(r)), 2);
 });
 
 test('5.7 knob: a PFNMAP vma without PTEs is not faulted in by type1 (-EFAULT from GUP)', () => {
   const r5 = ready(U.VFIO_TYPE1v2_IOMMU, { ...VARIANT_5_8.knobs, type1FaultIn: false });
   // The fake driver installs PTEs at mmap when type1FaultIn is off, so zap them to get an untouched PFNMAP vma.
-  const a = unwrap(r5.d.mmapRegion(0, 0, PAGE, RW));
+  const a = unwrap(r5.d.mmapRegion(0, { length: PAGE, prot: RW }));
   r5.p.kproc.mm.pt.delete(a / PAGE);
-  assert.deepEqual(r5.c.mapDma(a, IOVA, PAGE), { ok: false, errno: EFAULT });
+  assert.deepEqual(r5.c.mapDma({ vaddr: BigInt(a), size: BigInt(PAGE), iova: BigInt(IOVA) }), { ok: false, errno: EFAULT });
 });
 
 test('vaddr_get_pfn: a PFNMAP vma whose PTE maps ordinary RAM is refused with -EFAULT', () => {
@@ -203,8 +203,8 @@ test('vaddr_get_pfn: a PFNMAP vma whose PTE maps ordinary RAM is refused with -E
   const pfn = allocUserPage(r.k);
   assert.ok(pfn >= 0);
   r.st.mapPfn = pfn;
-  const a = unwrap(r.d.mmapRegion(0, 0, PAGE, RW));
-  assert.deepEqual(r.c.mapDma(a, IOVA, PAGE), { ok: false, errno: EFAULT });
+  const a = unwrap(r.d.mmapRegion(0, { length: PAGE, prot: RW }));
+  assert.deepEqual(r.c.mapDma({ vaddr: BigInt(a), size: BigInt(PAGE), iova: BigInt(IOVA) }), { ok: false, errno: EFAULT });
   assert.equal(r.p.kproc.mm.pt.get(a / PAGE)?.pfn, pfn, 'the fault-in did map it');
   assert.equal(r.hw.iommu.mappedPages(domainOf(r)), 0);
 });
@@ -213,22 +213,22 @@ test('claim 28: an IOMMU mapping of a BAR survives munmap of the BAR vma and a m
   const r = ready();
   const bar = r.fn.resource(0);
   assert.ok(bar !== null);
-  const a = unwrap(r.d.mmapRegion(0, 0, 2 * PAGE, RW));
-  unwrap(r.c.mapDma(a, IOVA, 2 * PAGE));
+  const a = unwrap(r.d.mmapRegion(0, { length: 2 * PAGE, prot: RW }));
+  unwrap(r.c.mapDma({ vaddr: BigInt(a), size: BigInt(2 * PAGE), iova: BigInt(IOVA) }));
   r.st.enabled = false;
   assert.equal(r.p.munmap(a, 2 * PAGE), 0);
   assert.equal(r.hw.iommu.lookup(domainOf(r), IOVA + PAGE)?.pfn, bar.start / PAGE + 1);
-  assert.equal(unwrap(r.c.unmapDma(IOVA, 2 * PAGE)), BigInt(2 * PAGE), 'only the user unmap removes it');
+  assert.equal(unwrap(r.c.unmapDma({ iova: BigInt(IOVA), size: BigInt(2 * PAGE) })), BigInt(2 * PAGE), 'only the user unmap removes it');
 });
 
 test('UNMAP_DMA from another address space unmaps nothing (dma->task->mm check)', () => {
   const r = ready();
   const buf = anon(r.p, 1);
-  unwrap(r.c.mapDma(buf, IOVA, PAGE));
+  unwrap(r.c.mapDma({ vaddr: BigInt(buf), size: BigInt(PAGE), iova: BigInt(IOVA) }));
   const child = r.p.fork();
   assert.ok(typeof child !== 'number');
   const cc = { ...r.c, proc: child } as unknown as VfioContainer;
-  const res = VfioContainer.prototype.unmapDma.call(cc, IOVA, PAGE);
+  const res = VfioContainer.prototype.unmapDma.call(cc, { iova: BigInt(IOVA), size: BigInt(PAGE) });
   assert.deepEqual(res, { ok: true, value: 0n });
   assert.equal(r.hw.iommu.mappedPages(domainOf(r)), 1);
 });
@@ -236,7 +236,7 @@ test('UNMAP_DMA from another address space unmaps nothing (dma->task->mm check)'
 test('closing every fd releases the type1 IOMMU: mappings removed, RAM unpinned, domain destroyed, group detached', () => {
   const r = ready();
   const buf = anon(r.p, 1);
-  unwrap(r.c.mapDma(buf, IOVA, PAGE));
+  unwrap(r.c.mapDma({ vaddr: BigInt(buf), size: BigInt(PAGE), iova: BigInt(IOVA) }));
   const pfn = r.p.kproc.mm.pt.get(buf / PAGE)?.pfn;
   assert.ok(pfn !== undefined);
   const dom = domainOf(r);
@@ -252,7 +252,7 @@ test('type1 lock order: MAP_DMA takes iommu->lock, then mmap_lock for read per p
   const r = ready();
   const buf = anon(r.p, 1);
   const from = r.k.events.lastSeq;
-  unwrap(r.c.mapDma(buf, IOVA, PAGE));
+  unwrap(r.c.mapDma({ vaddr: BigInt(buf), size: BigInt(PAGE), iova: BigInt(IOVA) }));
   const acq = r.k.events.since(from).filter((e) => e.kind === 'lock.acquire').map((e) => (e.kind === 'lock.acquire' ? `${e.cls}:${e.mode}:${e.fn}` : ''));
   assert.deepEqual(acq.slice(0, 2), ['&iommu->lock:w:vfio_dma_do_map', '&mm->mmap_lock:r:vaddr_get_pfn']);
   assert.ok(acq.includes('&mm->mmap_lock:w:vfio_lock_acct'));

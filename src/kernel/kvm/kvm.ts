@@ -8,7 +8,7 @@
  * report; x86's takes no KVM mutex there). No guest runs.
  */
 import {
-  decodeKvmCreateDevice, decodeKvmIrqfd, KVM_API_VERSION, KVM_CREATE_DEVICE, KVM_CREATE_DEVICE_TEST, KVM_CREATE_VCPU,
+  decodeKvmCreateDevice, decodeKvmIrqfd, KVM_CREATE_DEVICE_LAYOUT, KVM_API_VERSION, KVM_CREATE_DEVICE, KVM_CREATE_DEVICE_TEST, KVM_CREATE_VCPU,
   KVM_CREATE_VM, KVM_DEV_TYPE_VFIO, KVM_DEV_TYPE_XIVE, KVM_GET_API_VERSION, KVM_GET_REGS, KVM_IRQFD, KVM_IRQFD_FLAG_DEASSIGN,
   KVM_IRQFD_FLAG_RESAMPLE, KVM_MAX_VCPUS, KVM_SET_REGS, SIZEOF_KVM_CREATE_DEVICE, SIZEOF_KVM_IRQFD, SIZEOF_KVM_REGS,
 } from '../../uapi/kvm.js';
@@ -197,7 +197,7 @@ export class KvmModule {
         const cd = decodeKvmCreateDevice(b);
         const r = yield* this.createDevice(kvm, cd.type, cd.flags);
         if (r < 0) return r;
-        new DataView(b.buffer).setInt32(4, r, true);
+        KVM_CREATE_DEVICE_LAYOUT.encode({ fd: r }, b);
         if ((yield* copyToUser(this.k, arg, b)) !== 0) return -EFAULT;
         return 0;
       }

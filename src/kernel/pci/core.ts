@@ -1,6 +1,7 @@
 import type { Kernel } from '../kernel.js';
 import type { RwSemaphore } from '../locking/rwsem.js';
 import { PciDev } from './pci-dev.js';
+import { pciSysfsInit } from './pci-sysfs.js';
 
 /** The PCI core's device list (pci_devices), built by enumeration at boot. */
 export class PciCore {
@@ -16,6 +17,7 @@ export class PciCore {
       this.devs.push(d);
       this.byName.set(d.name, d);
     }
+    pciSysfsInit(k, this);
   }
 
   get(name: string): PciDev | undefined {

@@ -11,10 +11,11 @@ import {
   VFIO_IRQ_SET_DATA_NONE,
   VFIO_IRQ_SET_DATA_TYPE_MASK,
   VFIO_IRQ_SET_MINSZ,
+  VFIO_INFO_CAP_HEADER,
+  decodeInfoCapHeader,
   encodeInfoCapHeader,
   type VfioIrqSet,
 } from '../../uapi/vfio.js';
-import { LeView } from '../../uapi/ioctl.js';
 
 /**
  * struct vfio_info_cap: a capability chain under construction. `next` offsets are
@@ -35,10 +36,9 @@ export class VfioInfoCapChain {
     encodeInfoCapHeader({ id, version, next: 0 }, nb, off);
     // link the previous tail to the new capability
     if (off > 0) {
-      const v = new LeView(nb);
       let tail = 0;
-      while (v.u32(tail + 4) !== 0) tail = v.u32(tail + 4);
-      v.setU32(tail + 4, off);
+      for (let n = decodeInfoCapHeader(nb, tail).next; n !== 0; n = decodeInfoCapHeader(nb, tail).next) tail = n;
+      VFIO_INFO_CAP_HEADER.encode({ next: off }, nb, tail);
     }
     this.buf = nb;
     return off;
@@ -47,21 +47,20 @@ export class VfioInfoCapChain {
   /** vfio_info_add_capability (drivers/vfio/vfio.c, 5.8): append a fully encoded capability (header included; its next is rewritten). */
   addCapability(cap: Uint8Array): number {
     const off = this.add(Math.max(cap.byteLength, SIZEOF_VFIO_INFO_CAP_HEADER), 0, 0);
-    const next = new LeView(this.buf).u32(off + 4);
+    const next = decodeInfoCapHeader(this.buf, off).next;
     this.buf.set(cap, off);
-    new LeView(this.buf).setU32(off + 4, next);
+    VFIO_INFO_CAP_HEADER.encode({ next }, this.buf, off);
     return off;
   }
 
   /** vfio_info_cap_shift (drivers/vfio/vfio.c, 5.8): make every next offset relative to an info struct of `offset` bytes placed before the chain. */
   shift(offset: number): void {
     if (this.buf.byteLength === 0) return;
-    const v = new LeView(this.buf);
     let cur = 0;
     for (;;) {
-      const next = v.u32(cur + 4);
+      const next = decodeInfoCapHeader(this.buf, cur).next;
       if (next === 0) break;
-      v.setU32(cur + 4, next + offset);
+      VFIO_INFO_CAP_HEADER.encode({ next: next + offset }, this.buf, cur);
       cur = next;
     }
   }

@@ -9,6 +9,7 @@ import {
 } from '../../../uapi/pci-regs.js';
 import {
   decodeDeviceIoeventfd, decodeEventfdArray, decodeIrqSet, encodePciDependentDevice, SIZEOF_VFIO_PCI_DEPENDENT_DEVICE,
+  VFIO_DEVICE_INFO, VFIO_IRQ_INFO, VFIO_PCI_HOT_RESET_INFO_LAYOUT, VFIO_PCI_HOT_RESET_LAYOUT, VFIO_REGION_INFO,
   VFIO_DEVICE_IOEVENTFD, VFIO_DEVICE_IOEVENTFD_MINSZ, VFIO_DEVICE_IOEVENTFD_SIZE_MASK, VFIO_DEVICE_INFO_MINSZ, VFIO_IRQ_INFO_MINSZ, VFIO_PCI_HOT_RESET_INFO_MINSZ, VFIO_PCI_HOT_RESET_MINSZ, VFIO_REGION_INFO_MINSZ,
   VFIO_DEVICE_FLAGS_PCI, VFIO_DEVICE_FLAGS_RESET, VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, VFIO_DEVICE_GET_REGION_INFO, VFIO_DEVICE_PCI_HOT_RESET, VFIO_DEVICE_RESET,
@@ -20,7 +21,6 @@ import {
   VFIO_REGION_INFO_CAP_MSIX_MAPPABLE, VFIO_REGION_INFO_FLAG_CAPS, VFIO_REGION_INFO_FLAG_MMAP,
   VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE, vfioPciIndexToOffset, vfioPciOffsetToIndex,
 } from '../../../uapi/vfio.js';
-import { LeView } from '../../../uapi/ioctl.js';
 import { EAGAIN, EBADF, EINVAL, ENODEV, ENOSPC, ENOTTY, EBUSY } from '../../errno.js';
 import type { FilePos, KFile } from '../../fs/file.js';
 import type { IrqTable } from '../../irq/irq.js';
@@ -332,12 +332,12 @@ export class VfioPciDriver implements VfioDeviceOps {
     const minsz = VFIO_DEVICE_INFO_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
     if (typeof b === 'number') return b;
-    const v = new LeView(b);
-    if (v.u32(0) < minsz) return -EINVAL;
-    v.setU32(4, VFIO_DEVICE_FLAGS_PCI | (vdev.resetWorks ? VFIO_DEVICE_FLAGS_RESET : 0));
-    v.setU32(8, VFIO_PCI_NUM_REGIONS);
-    v.setU32(12, VFIO_PCI_NUM_IRQS);
-    return yield* storeUser(this.k, arg, b);
+    const info = VFIO_DEVICE_INFO.decode(b);
+    if (info.argsz < minsz) return -EINVAL;
+    info.flags = VFIO_DEVICE_FLAGS_PCI | (vdev.resetWorks ? VFIO_DEVICE_FLAGS_RESET : 0);
+    info.numRegions = VFIO_PCI_NUM_REGIONS;
+    info.numIrqs = VFIO_PCI_NUM_IRQS;
+    return yield* storeUser(this.k, arg, VFIO_DEVICE_INFO.encode(info, b));
   }
 
   private *getRegionInfo(vdev: VfioPciDevice, arg: number): Task<number> {
@@ -345,9 +345,8 @@ export class VfioPciDriver implements VfioDeviceOps {
     const minsz = VFIO_REGION_INFO_MINSZ;
     const b = yield* fetchUser(k, arg, minsz);
     if (typeof b === 'number') return b;
-    const v = new LeView(b);
-    const argsz = v.u32(0);
-    const index = v.u32(8);
+    const info = VFIO_REGION_INFO.decode(b);
+    const { argsz, index } = info;
     if (argsz < minsz) return -EINVAL;
     const caps = new VfioInfoCapChain();
     let flags = 0;
@@ -403,12 +402,12 @@ export class VfioPciDriver implements VfioDeviceOps {
         capOffset = minsz;
       }
     }
-    v.setU32(0, outArgsz);
-    v.setU32(4, flags);
-    v.setU32(12, capOffset);
-    v.setU64(16, BigInt(size));
-    v.setU64(24, BigInt(vfioPciIndexToOffset(index)));
-    return yield* storeUser(k, arg, b);
+    info.argsz = outArgsz;
+    info.flags = flags;
+    info.capOffset = capOffset;
+    info.size = BigInt(size);
+    info.offset = BigInt(vfioPciIndexToOffset(index));
+    return yield* storeUser(k, arg, VFIO_REGION_INFO.encode(info, b));
   }
 
   private *probeRom(pdev: PciDev): Task<boolean> {
@@ -422,16 +421,16 @@ export class VfioPciDriver implements VfioDeviceOps {
     const minsz = VFIO_IRQ_INFO_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
     if (typeof b === 'number') return b;
-    const v = new LeView(b);
-    const index = v.u32(8);
-    if (v.u32(0) < minsz || index >= VFIO_PCI_NUM_IRQS) return -EINVAL;
+    const info = VFIO_IRQ_INFO.decode(b);
+    const index = info.index;
+    if (info.argsz < minsz || index >= VFIO_PCI_NUM_IRQS) return -EINVAL;
     if (index === VFIO_PCI_ERR_IRQ_INDEX && !vdev.pdev.isPcie) return -EINVAL;
     let flags = VFIO_IRQ_INFO_EVENTFD;
     if (index === VFIO_PCI_INTX_IRQ_INDEX) flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
     else flags |= VFIO_IRQ_INFO_NORESIZE;
-    v.setU32(4, flags);
-    v.setU32(12, yield* this.irqCount(vdev, index));
-    return yield* storeUser(this.k, arg, b);
+    info.flags = flags;
+    info.count = yield* this.irqCount(vdev, index);
+    return yield* storeUser(this.k, arg, VFIO_IRQ_INFO.encode(info, b));
   }
 
   private *setIrqs(vdev: VfioPciDevice, arg: number): Task<number> {
@@ -476,23 +475,23 @@ export class VfioPciDriver implements VfioDeviceOps {
     const minsz = VFIO_PCI_HOT_RESET_INFO_MINSZ;
     const b = yield* fetchUser(k, arg, minsz);
     if (typeof b === 'number') return b;
-    const v = new LeView(b);
-    const argsz = v.u32(0);
+    const hdr = VFIO_PCI_HOT_RESET_INFO_LAYOUT.decode(b);
+    const argsz = hdr.argsz;
     if (argsz < minsz) return -EINVAL;
-    v.setU32(4, 0);
+    hdr.flags = 0;
     if (pciProbeResetBus(this.pci, vdev.pdev) !== 0) return -ENODEV;
     yield* this.pci.busSem.downRead('pci_walk_bus');
     const devs = this.affected(vdev);
     yield* this.pci.busSem.upRead('pci_walk_bus');
     if (argsz < minsz + devs.length * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE) {
-      v.setU32(8, devs.length);
-      const r = yield* storeUser(k, arg, b);
+      hdr.count = devs.length;
+      const r = yield* storeUser(k, arg, VFIO_PCI_HOT_RESET_INFO_LAYOUT.encode(hdr, b));
       return r !== 0 ? r : -ENOSPC;
     }
     const out = new Uint8Array(devs.length * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE);
     devs.forEach((d, i) => encodePciDependentDevice({ groupId: d.fn.iommuGroup, segment: 0, bus: d.fn.bus, devfn: d.fn.devfn }, out, i * SIZEOF_VFIO_PCI_DEPENDENT_DEVICE));
-    v.setU32(8, devs.length);
-    let r = yield* storeUser(k, arg, b);
+    hdr.count = devs.length;
+    let r = yield* storeUser(k, arg, VFIO_PCI_HOT_RESET_INFO_LAYOUT.encode(hdr, b));
     if (r === 0) r = yield* storeUser(k, arg + minsz, out);
     return r;
   }
@@ -507,10 +506,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     const minsz = VFIO_PCI_HOT_RESET_MINSZ;
     const b = yield* fetchUser(k, arg, minsz);
     if (typeof b === 'number') return b;
-    const v = new LeView(b);
-    const argsz = v.u32(0);
-    const flags = v.u32(4);
-    const count = v.u32(8);
+    const { argsz, flags, count } = VFIO_PCI_HOT_RESET_LAYOUT.decode(b);
     if (argsz < minsz || flags !== 0) return -EINVAL;
     if (pciProbeResetBus(this.pci, vdev.pdev) !== 0) return -ENODEV;
     const devs = this.affected(vdev);
