@@ -11,6 +11,8 @@ import type { CheckResult } from './check-suite.js';
 import type { ExploreResult } from './explore.js';
 import { jsonSafe } from './report.js';
 import type { RunResult } from './run.js';
+import { maxOf, pushAll } from '../util/array.js';
+import { escapeControls } from './source.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -26,7 +28,7 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
   const st = s.stats;
   const out: string[] = [];
   const bound = s.preemptionBound === null ? 'no preemption bound' : `at most ${s.preemptionBound} preemption${s.preemptionBound === 1 ? '' : 's'}`;
-  out.push(c.bold(`${r.scenario.name ?? r.scenario.file} — variant ${r.variant.base}, strategy ${s.strategy} (${bound})`));
+  out.push(c.bold(`${escapeControls(r.scenario.name ?? r.scenario.file)} — variant ${r.variant.base}, strategy ${s.strategy} (${bound})`));
   out.push(`${st.executions} executions (${st.distinctTraces} distinct traces, ${st.sleepBlocked} sleep-set blocked${st.pruned > 0 ? `, ${st.pruned} past the bound` : ''}), ${st.distinctOutcomes} distinct outcomes, longest ${st.maxDepth} steps, ${(st.elapsedMs / 1000).toFixed(1)} s (${rate(st.executions, st.elapsedMs)})`);
   const how = s.complete
     ? `the search is complete: every interleaving with ${bound} was covered`
@@ -86,7 +88,7 @@ export function renderCheck(r: CheckResult, opts: { color?: boolean; replayComma
   const c: Colors = pc.createColors(opts.color ?? false);
   const out: string[] = [];
   const props = r.properties.filter((p) => r.variants.some((v) => r.table.get(v)?.has(p) === true) || p in PROPERTY_TEXT);
-  const vw = Math.max(7, ...r.variants.map((v) => v.length));
+  const vw = maxOf(r.variants.map((v) => v.length), 7);
   const cw = props.map((p) => Math.max(5, p.length));
   const notes: string[] = [];
   out.push(c.bold('variant'.padEnd(vw)) + '  ' + props.map((p, i) => c.bold(p.padEnd(cw[i] ?? 5))).join('  '));
@@ -102,11 +104,11 @@ export function renderCheck(r: CheckResult, opts: { color?: boolean; replayComma
     out.push(v.padEnd(vw) + '  ' + cells.join('  '));
   }
   out.push('');
-  out.push(...notes);
+  pushAll(out, notes);
   if (r.defects.length > 0) {
     out.push('');
     out.push(c.bold('Defects: where the explorer finds each one (● found, · not found)'));
-    const iw = Math.max(6, ...r.defects.map((d) => d.id.length));
+    const iw = maxOf(r.defects.map((d) => d.id.length), 6);
     out.push(''.padEnd(iw) + '  ' + r.variants.map((v) => v.padEnd(5)).join(' '));
     for (const d of r.defects) {
       const cells = r.variants.map((v) => {

@@ -1,6 +1,7 @@
 import type { Kernel } from '../kernel.js';
 import type { RwSemaphore } from '../locking/rwsem.js';
 import { PciDev } from './pci-dev.js';
+import { pushAll } from '../../util/array.js';
 
 /** The PCI core's device list (pci_devices), built by enumeration at boot. */
 export class PciCore {
@@ -38,7 +39,7 @@ export class PciCore {
     const out: PciDev[] = [];
     for (const d of this.busDevices(bus)) {
       out.push(d);
-      if (d.fn.isBridge && d.fn.secondaryBus !== null) out.push(...this.walkBus(d.fn.secondaryBus));
+      if (d.fn.isBridge && d.fn.secondaryBus !== null) pushAll(out, this.walkBus(d.fn.secondaryBus));
     }
     return out;
   }
