@@ -94,9 +94,9 @@ function int(name: string, v: string | undefined, min: number, max: number): num
   return Number(v);
 }
 
-function loadFile(file: string): { scenario: Scenario } | { errors: string[] } {
+function loadFile(file: string, command: string): { scenario: Scenario } | { errors: string[] } {
   const read = readText(file);
-  if ('error' in read) return { errors: [read.error] };
+  if ('error' in read) return { errors: [`vfio-sim ${command}: ${read.error}`] };
   const r = loadScenario(read.text, file);
   return r.ok ? { scenario: r.scenario } : { errors: r.errors.map(formatScenarioError) };
 }
@@ -140,7 +140,7 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
   const kf = parseKnobFlags(v.knob);
   if ('error' in kf) return bad(kf.error);
   const knobs = kf.knobs;
-  const loaded = loadFile(file);
+  const loaded = loadFile(file, 'explore');
   if ('errors' in loaded) {
     for (const e of loaded.errors) err(e);
     return 2;
@@ -236,7 +236,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
   }
   const suite: Scenario[] = [];
   for (const f of suiteFiles(dir)) {
-    const l = loadFile(f);
+    const l = loadFile(f, 'check');
     if ('errors' in l) {
       for (const e of l.errors) err(e);
       return 2;

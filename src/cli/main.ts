@@ -7,6 +7,7 @@ import { runDemo } from './demo.js';
 import { runCommand } from './run.js';
 import { checkCommand, exploreCommand } from './explore.js';
 import { detectTerminal, PLAIN, type Terminal } from './terminal.js';
+import { escapeControls } from '../scenario/source.js';
 
 const USAGE = `usage: vfio-sim <command> [options]
 
@@ -50,7 +51,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { variant: { type: 'string' }, knobs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   } catch (e) {
-    err(`vfio-sim: ${(e as Error).message}\n${USAGE}`);
+    err(`vfio-sim: ${escapeControls((e as Error).message)}\n${USAGE}`);
     return 2;
   }
   const [cmd, ...rest] = parsed.positionals;
@@ -59,14 +60,14 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
     return cmd === undefined && parsed.values.help !== true ? 2 : 0;
   }
   if (rest.length > 0) {
-    err(`vfio-sim: unexpected argument '${rest[0] ?? ''}'\n${USAGE}`);
+    err(`vfio-sim: unexpected argument '${escapeControls(rest[0] ?? '')}'\n${USAGE}`);
     return 2;
   }
   switch (cmd) {
     case 'demo': {
       const v = parsed.values.variant ?? '5.8';
       if (!VARIANTS.some((x) => x.name === v)) {
-        err(`vfio-sim: unknown variant '${v}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
+        err(`vfio-sim: unknown variant '${escapeControls(v)}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
         return 2;
       }
       runDemo(out, v, term.color);
@@ -76,7 +77,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
       for (const line of renderVariants(parsed.values.knobs === true, term.color)) out(line);
       return 0;
     default:
-      err(`vfio-sim: unknown command '${cmd}'\n${USAGE}`);
+      err(`vfio-sim: unknown command '${escapeControls(cmd)}'\n${USAGE}`);
       return 2;
   }
 }

@@ -101,17 +101,20 @@ export function runCommand(argv: readonly string[], out: (s: string) => void, er
     // the replay of an explorer's counterexample: the properties decide, as they did for the explorer
     const finding = v.replay !== undefined && Object.keys(options).length === 1 ? (decodeToken(v.replay).finding ?? null) : null;
     let res: RunResult;
-    let broken: { property: string; message: string | null; others: [string, string][] } | null = null;
+    let broken: Finding | null = null;
     if (finding !== null) {
       const f = replayFinding(loaded.scenario, v.replay ?? '');
       res = f.run;
-      broken = { property: finding.property, message: f.violations.get(finding.property) ?? null, others: [...f.violations].filter(([p]) => p !== finding.property) };
+      broken = {
+        found: finding.properties.map((p) => ({ property: p, message: f.violations.get(p) ?? null })),
+        others: [...f.violations].filter(([p]) => !finding.properties.includes(p)),
+      };
     } else res = runScenario(loaded.scenario, options);
-    // a finding: exit 1 when its property is broken again (the expectations were written for another schedule)
-    const code = broken !== null ? (broken.message !== null ? 1 : 0) : res.ok ? 0 : 1;
+    // a finding: exit 1 when a property it was found breaking is broken again (the expectations were written for another schedule)
+    const code = broken !== null ? (broken.found.some((x) => x.message !== null) ? 1 : 0) : res.ok ? 0 : 1;
     if (v.json === true) {
       const j = runToJson(res, code) as Record<string, unknown>;
-      out(JSON.stringify(broken === null ? j : { ...j, finding: { property: broken.property, broken: broken.message !== null, message: broken.message, alsoBroken: Object.fromEntries(broken.others) } }, null, 2));
+      out(JSON.stringify(broken === null ? j : { ...j, finding: { properties: broken.found.map((x) => ({ property: x.property, broken: x.message !== null, message: x.message })), alsoBroken: Object.fromEntries(broken.others) } }, null, 2));
       return code;
     }
     const width = term.columns !== undefined ? Math.max(60, term.columns) : 120;
@@ -137,13 +140,22 @@ export function runCommand(argv: readonly string[], out: (s: string) => void, er
 }
 
 
-/** The lead of a finding's replay: the property the explorer found broken, checked again on this run. */
-function renderFinding(b: { property: string; message: string | null; others: readonly [string, string][] }, color: boolean): string[] {
+/** What the replay of an explorer's finding shows: the properties it was found breaking (message null: holds now), others broken now. */
+interface Finding {
+  readonly found: readonly { readonly property: string; readonly message: string | null }[];
+  readonly others: readonly (readonly [string, string])[];
+}
+
+/** The lead of a finding's replay: the properties the explorer found broken, checked again on this run. */
+function renderFinding(b: Finding, color: boolean): string[] {
   const c = pc.createColors(color);
   const out: string[] = [];
-  if (b.message !== null) out.push(c.bold(c.red(`✗ property ${b.property} broken (an explorer finding, replayed): ${b.message}`)));
-  else out.push(c.bold(c.green(`✓ property ${b.property} holds on this replay: the explorer's finding no longer reproduces`)));
-  for (const [p, m] of b.others) out.push(c.red(`  also broken: ${p}: ${m}`));
+  out.push(c.bold('An explorer finding, replayed with the properties checked:'));
+  for (const x of b.found) {
+    if (x.message !== null) out.push(c.bold(c.red(`  ✗ ${x.property} broken: ${x.message}`)));
+    else out.push(c.green(`  ✓ ${x.property} holds on this replay: the finding no longer reproduces`));
+  }
+  for (const [p, m] of b.others) out.push(c.red(`  ✗ ${p} broken as well: ${m}`));
   out.push(c.dim("  the scenario's expectations were written for its own schedule, not this interleaving: a mismatch is marked ≠ below and does not decide the exit code"));
   return out;
 }

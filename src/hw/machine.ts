@@ -276,8 +276,6 @@ export class Machine implements HwMachine, FunctionHost {
   private hitEnd = 0;
   private hitFn: PciFunction | null = NO_FN;
   private hitBar = 0;
-  /** The spec each function was built from (to say which one does not fit). */
-  private readonly specOf = new WeakMap<PciFunction, FunctionSpec>();
 
   constructor(
     spec: MachineSpec,
@@ -291,15 +289,17 @@ export class Machine implements HwMachine, FunctionHost {
     this.iommu = new Iommu(events);
     this.platform = new Platform(spec.urPolicy ?? 'log');
     this.cfgBytesNeeded = configBytesOf(spec);
-    this.enumerate(spec);
-    this.assignResources();
+    // the spec each function was built from: to say which one does not fit
+    const specOf = new Map<PciFunction, FunctionSpec>();
+    this.enumerate(spec, specOf);
+    this.assignResources(specOf);
     this.groupCount = assignIommuGroups(this.addOrder, this.fns);
     for (const f of this.fns) f.behavior?.reset('power-on');
   }
 
   // ---------------------------------------------------------------- enumeration
 
-  private enumerate(spec: MachineSpec): void {
+  private enumerate(spec: MachineSpec, specOf: Map<PciFunction, FunctionSpec>): void {
     let busCounter = 0;
     const seen = new Set<string>();
     const placeBus = (bus: number, slots: readonly SlotSpec[], upstream: PciFunction | null, includeHostBridge: boolean): void => {
@@ -326,7 +326,7 @@ export class Machine implements HwMachine, FunctionHost {
           tpl = cachedBridgeTemplate(e.f.bridge, e.f.acs !== false, e.mf, e.dev);
         } else tpl = cachedEndpointTemplate(e.f.device, e.mf, upstream === null, e.f.virtfn === true);
         const fn = new PciFunction(this, tpl, bus, e.dev, e.fn, upstream);
-        if (e.f !== null) this.specOf.set(fn, e.f);
+        if (e.f !== null) specOf.set(fn, e.f);
         onBus.push({ fn, sub });
         this.addOrder.push(fn);
         upstream?.children.push(fn);
@@ -351,7 +351,7 @@ export class Machine implements HwMachine, FunctionHost {
   }
 
   /** Firmware: naturally aligned addresses for every BAR and ROM; command registers stay 0. */
-  private assignResources(): void {
+  private assignResources(specOf: ReadonlyMap<PciFunction, FunctionSpec>): void {
     let mem32 = R.MMIO32_BASE;
     let mem64 = R.MMIO64_BASE;
     let io = R.IO_PORT_BASE;
@@ -364,14 +364,14 @@ export class Machine implements HwMachine, FunctionHost {
         if (b.kind === 'io') {
           start = align(io, b.size);
           io = start + b.size;
-          if (io - 1 > R.IO_PORT_LIMIT) throw new MachineSpecError(`the I/O port window (0x${R.IO_PORT_BASE.toString(16)}-0x${R.IO_PORT_LIMIT.toString(16)}) is exhausted: BAR ${b.index} of ${f.name} (${b.size} ports) does not fit`, this.specOf.get(f) ?? null);
+          if (io - 1 > R.IO_PORT_LIMIT) throw new MachineSpecError(`the I/O port window (0x${R.IO_PORT_BASE.toString(16)}-0x${R.IO_PORT_LIMIT.toString(16)}) is exhausted: BAR ${b.index} of ${f.name} (${b.size} ports) does not fit`, specOf.get(f) ?? null);
         } else if (b.mem64) {
           start = align(mem64, Math.max(b.size, PAGE_SIZE));
           mem64 = start + b.size;
         } else {
           start = align(mem32, Math.max(b.size, PAGE_SIZE));
           mem32 = start + b.size;
-          if (mem32 - 1 > R.MMIO32_LIMIT) throw new MachineSpecError(`${MMIO32_FULL}: BAR ${b.index} of ${f.name} (0x${b.size.toString(16)} bytes) does not fit`, this.specOf.get(f) ?? null);
+          if (mem32 - 1 > R.MMIO32_LIMIT) throw new MachineSpecError(`${MMIO32_FULL}: BAR ${b.index} of ${f.name} (0x${b.size.toString(16)} bytes) does not fit`, specOf.get(f) ?? null);
         }
         const res: PciResource = { index: b.index, start, size: b.size, kind: b.kind, mem64: b.mem64, prefetch: b.prefetch };
         f.firmwareAssign(res);
@@ -380,7 +380,7 @@ export class Machine implements HwMachine, FunctionHost {
       if (t.rom !== null) {
         const start = align(mem32, Math.max(t.rom.size, PAGE_SIZE));
         mem32 = start + t.rom.size;
-        if (mem32 - 1 > R.MMIO32_LIMIT) throw new MachineSpecError(`${MMIO32_FULL}: the ROM of ${f.name} (0x${t.rom.size.toString(16)} bytes) does not fit`, this.specOf.get(f) ?? null);
+        if (mem32 - 1 > R.MMIO32_LIMIT) throw new MachineSpecError(`${MMIO32_FULL}: the ROM of ${f.name} (0x${t.rom.size.toString(16)} bytes) does not fit`, specOf.get(f) ?? null);
         f.firmwareAssign({ index: 6, start, size: t.rom.size, kind: 'mem', mem64: false, prefetch: false });
         this.fwMem.push({ start, end: start + t.rom.size, fn: f });
       }

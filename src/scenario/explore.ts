@@ -5,6 +5,7 @@
  * the search makes every choice, and properties, not expectations, decide what is wrong.
  */
 import {
+  BUILTIN_PROPERTIES,
   builtinMonitors,
   type Monitor,
   type OpOutcome,
@@ -244,6 +245,15 @@ class ExecHooks {
   }
 }
 
+/** Property names in report order: the built-in ones in their order, then the others by name. */
+function reportOrder(ps: readonly string[]): string[] {
+  const rank = (p: string): number => {
+    const i = (BUILTIN_PROPERTIES as readonly string[]).indexOf(p);
+    return i < 0 ? BUILTIN_PROPERTIES.length : i;
+  };
+  return [...ps].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** The checks made when a run is over: the monitors' end checks, then the run properties. */
 function checkAtEnd(hooks: ExecHooks, props: readonly UserProperty[], r: RunResult): void {
   const end = { kind: r.end.kind, cycle: r.end.cycle, reason: r.end.reason, bugs: r.bugs };
@@ -330,7 +340,9 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
 
   const finish = (hooks: ExecHooks, r: RunResult): ExecReport => {
     checkAtEnd(hooks, props, r);
-    return { violations: hooks.violations, outcome: outcomeText(r, hooks.violations), choices: r.choices, token: r.token };
+    // a counterexample's token says what the explorer found (a replay leads with it)
+    const token = hooks.violations.size === 0 ? r.token : encodeToken({ ...decodeToken(r.token), finding: { properties: reportOrder([...hooks.violations.keys()]) } });
+    return { violations: hooks.violations, outcome: outcomeText(r, hooks.violations), choices: r.choices, token };
   };
   /** A new world with this execution's hooks (the search's control from the start when `searching`). */
   const build = (ctl: ExecControl, searching: boolean): { hooks: ExecHooks; runner: Runner; detach: () => void } => {
@@ -459,18 +471,12 @@ function shrunk(r: SearchResult, program: Program, opts: ExploreOptions, stop: (
   return { ...r, counterexamples: r.counterexamples.map((cx) => (stop() ? cx : shrinkCounterexample(program, cx, { stop }))) };
 }
 
-/** Each counterexample's token marked as an explorer finding of its property (see ReplayToken.finding). */
-function asFindings(r: SearchResult): SearchResult {
-  if (r.counterexamples.length === 0) return r;
-  return { ...r, counterexamples: r.counterexamples.map((cx) => ({ ...cx, token: encodeToken({ ...decodeToken(cx.token), finding: { property: cx.property } }) })) };
-}
-
 /** Explore a loaded scenario to the end of its budgets. */
 export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
   const stop = budget(opts, (opts.now ?? (() => performance.now()))());
   const { search: x, program } = searchFor(s, opts);
   x.step();
-  const search = asFindings(shrunk(x.result(), program, opts, stop));
+  const search = shrunk(x.result(), program, opts, stop);
   return { ...meta(s, opts), search, counterexamples: replays(s, search, opts, stop) };
 }
 
@@ -504,7 +510,7 @@ export class ScenarioExploration {
   }
 
   result(): ExploreResult {
-    const search = asFindings(shrunk(this.search.result(), this.program, this.opts, this.stop));
+    const search = shrunk(this.search.result(), this.program, this.opts, this.stop);
     return { ...meta(this.s, this.opts), search, counterexamples: replays(this.s, search, this.opts, this.stop) };
   }
 }

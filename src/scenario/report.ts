@@ -28,7 +28,7 @@ export interface TextOptions {
   readonly replayCommand?: (token: string) => string;
   /**
    * The expectations are secondary (the replay of an explorer's finding: they were
-   * written for the scenario's own schedule): a mismatch is marked '≠ differs', not '✗ FAILED'.
+   * written for the scenario's own schedule): a mismatch is marked '≠ unmet', not '✗ FAILED'.
    */
   readonly expectationsSecondary?: boolean;
 }
@@ -48,13 +48,13 @@ function isKey(ev: SimEvent): boolean {
   return KEY_EVENTS.has(ev.kind);
 }
 
-/** One line for an event (also for kinds this module does not know, e.g. newer lockdep events). */
+/** One line for an event (also for kinds this module does not know, e.g. newer lockdep events); a path from the scenario is escaped. */
 function eventText(ev: SimEvent): string {
   const d = describe(ev) as string | undefined;
-  if (typeof d === 'string') return d;
+  if (typeof d === 'string') return escapeControls(d);
   const r = ev as unknown as Record<string, unknown>;
   const first = ['title', 'summary', 'message', 'text'].map((k) => r[k]).find((v): v is string => typeof v === 'string');
-  return `${ev.kind}: ${(first ?? '').split('\n')[0] ?? ''}`;
+  return escapeControls(`${ev.kind}: ${(first ?? '').split('\n')[0] ?? ''}`);
 }
 
 /** The full text of a lockdep report event (the kernel's layout), or its one-line form. */
@@ -165,7 +165,7 @@ export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
   const ow = Math.min(44, maxOf(r.steps.map((s) => s.text.length), 9));
   const secondary = opts.expectationsSecondary === true;
   for (const s of r.steps) {
-    const mark = s.verdict === 'met' ? c.green('✓ met   ') : s.verdict === 'failed' ? (secondary ? c.yellow('≠ differs') : c.red('✗ FAILED')) : c.dim('·       ');
+    const mark = s.verdict === 'met' ? c.green('✓ met   ') : s.verdict === 'failed' ? (secondary ? c.yellow('≠ unmet ') : c.red('✗ FAILED')) : c.dim('·       ');
     const who = `${s.thread}${s.phase === 'setup' ? ' (setup)' : ''}`;
     const result = s.status === 'ok' ? s.result : c.yellow(s.result);
     out.push(`  ${mark} ${fit(who, tw)} ${String(s.index).padStart(2)}  ${fit(s.text, ow)}  ${result}${s.why !== null ? c.red(` — ${s.why}`) : ''}`);
@@ -200,7 +200,7 @@ export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
   for (const w of r.variantWarnings) out.push(`  ${c.yellow(`variant: ${w}`)}`);
   const failedRun = r.runVerdicts.filter((v) => !v.met);
   if (secondary) {
-    out.push(`  expectations (written for the scenario's own schedule, not this interleaving): ${r.expectations.met} met, ${r.expectations.failed} differ`);
+    out.push(`  expectations (written for the scenario's own schedule, not this interleaving): ${r.expectations.met} met, ${r.expectations.failed} unmet`);
     for (const v of failedRun) out.push(`    ${c.yellow(`≠ ${v.what}: expected ${v.expected}, got ${v.actual}`)}`);
   } else {
     out.push(`  expectations: ${c.green(`${r.expectations.met} met`)}, ${r.expectations.failed > 0 ? c.red(`${r.expectations.failed} failed`) : '0 failed'}`);

@@ -126,8 +126,8 @@ export interface RunResult {
   readonly choices: readonly number[];
   readonly schedulerSteps: number;
   readonly token: string;
-  /** Set when the run replayed an explorer's counterexample token: the property it was found breaking. */
-  readonly finding?: { readonly property: string } | null;
+  /** Set when the run replayed an explorer's counterexample token: the properties it was found breaking. */
+  readonly finding?: { readonly properties: readonly string[] } | null;
   readonly events: readonly SimEvent[];
   /** Thread display name by kernel thread id (for the trace). */
   readonly threadOfTid: ReadonlyMap<number, string>;
@@ -238,7 +238,7 @@ class Ctx implements StepCtx {
 }
 
 /** The effective variant and schedule of a run. */
-function resolveRun(s: Scenario, opts: RunOptions): { choice: VariantChoice; schedule: ScheduleSpec; finding: { readonly property: string } | null } {
+function resolveRun(s: Scenario, opts: RunOptions): { choice: VariantChoice; schedule: ScheduleSpec; finding: { readonly properties: readonly string[] } | null } {
   if (opts.replay !== undefined) {
     if (opts.variant !== undefined || opts.knobs !== undefined || opts.schedule !== undefined || opts.seed !== undefined) {
       throw new ScenarioInputError('a replay token fixes the variant and the schedule: do not combine it with a variant, knobs, a schedule or a seed');

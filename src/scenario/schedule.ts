@@ -149,10 +149,10 @@ export interface ReplayToken {
   /** Every choice: an index into the runnable threads (spawn order). */
   readonly choices: readonly number[];
   /**
-   * Set when the explorer found the run breaking a property (the counterexample's token):
-   * a replay then checks the properties and leads with this one.
+   * Set when the explorer found the run breaking properties (a counterexample's token):
+   * their names, in report order. A replay then checks the properties and leads with these.
    */
-  readonly finding?: { readonly property: string } | null;
+  readonly finding?: { readonly properties: readonly string[] } | null;
 }
 
 const TOKEN_PREFIX = 'vs1.';
@@ -233,14 +233,17 @@ function putString(out: number[], s: string): void {
 
 /**
  * Encode a token: `vs1.` + base64url of: the layout version (2), flags (1: an explorer
- * finding, then its property), the variant, the knobs (JSON), the hash, the choices
+ * finding, then its properties), the variant, the knobs (JSON), the hash, the choices
  * (run-length encoded or bit-packed, whichever is shorter) and a CRC-32 of all that.
  */
 export function encodeToken(t: ReplayToken): string {
   const out: number[] = [TOKEN_VERSION];
   const finding = t.finding ?? null;
   out.push(finding !== null ? 1 : 0);
-  if (finding !== null) putString(out, finding.property);
+  if (finding !== null) {
+    putVarint(out, finding.properties.length);
+    for (const p of finding.properties) putString(out, p);
+  }
   putString(out, t.variant);
   const keys = Object.keys(t.knobs).sort();
   putString(out, keys.length === 0 ? '' : JSON.stringify(Object.fromEntries(keys.map((k) => [k, t.knobs[k]]))));
@@ -337,7 +340,13 @@ export function decodeToken(s: string, maxChoices: number = MAX_TOKEN_CHOICES): 
   if (byte() !== TOKEN_VERSION) bad('unknown token version');
   const flags = byte();
   if ((flags & ~1) !== 0) bad('unknown flags');
-  const finding = (flags & 1) !== 0 ? { property: str() } : null;
+  let finding: { properties: string[] } | null = null;
+  if ((flags & 1) !== 0) {
+    const n = varint();
+    if (n > end - pos) bad('corrupt finding');
+    finding = { properties: [] };
+    for (let i = 0; i < n; i++) finding.properties.push(str());
+  }
   const variant = str();
   const kj = str();
   let knobs: Record<string, KnobValue> = {};
