@@ -33,7 +33,8 @@ options:
   --strategy S           dpor (default: exhaustive with partial-order reduction),
                          bfs (fewest preemptions first), random, pct, naive (no reduction)
   --max-executions N     stop after N executions (default 100000)
-  --max-time SECONDS     stop after this much wall time
+  --max-time SECONDS     stop after this much wall time (the whole command: the search,
+                         shrinking and the replays of counterexamples)
   --max-preemptions N    preemption bound (dpor/bfs/naive: default 3; random/pct: default none,
                          and samples keep to it; 'none': unbounded)
   --seed N               first seed of random/pct (default 1)
