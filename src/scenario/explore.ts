@@ -33,6 +33,7 @@ import { declaredProperty } from './property-decl.js';
 import { eventCountObject } from './observe-ops.js';
 import type { StepDecl, ThreadDecl } from './load.js';
 import { decodeToken, encodeToken, ScenarioInputError } from './schedule.js';
+import { escapeControls } from './source.js';
 import { checkVariant, type KnobValue } from './variant.js';
 
 /** A property of the user's: a predicate over a finished run (null: holds; else why not). */
@@ -178,7 +179,8 @@ class ExecHooks {
   monitors: Monitor[] = [];
   private listeners: Monitor[] = [];
   readonly sink = (v: Violation): void => {
-    if (!this.violations.has(v.property)) this.violations.set(v.property, v.message);
+    // a message may quote the scenario (a path, a step): no raw control characters
+    if (!this.violations.has(v.property)) this.violations.set(v.property, escapeControls(v.message));
   };
   /**
    * What the step being taken touched beyond its scheduling point (the devices its events
