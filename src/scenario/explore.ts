@@ -343,7 +343,9 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   const finish = (hooks: ExecHooks, r: RunResult): ExecReport => {
     checkAtEnd(hooks, props, r);
     // a counterexample's token says what the explorer found (a replay leads with it)
-    const token = hooks.violations.size === 0 ? r.token : encodeToken({ ...decodeToken(r.token), finding: { properties: reportOrder([...hooks.violations.keys()]) } });
+    // (the properties the search counts: with `only`, those; a replay shows any other as well)
+    const found = [...hooks.violations.keys()].filter((p) => opts.only === undefined || opts.only.includes(p));
+    const token = found.length === 0 ? r.token : encodeToken({ ...decodeToken(r.token), finding: { properties: reportOrder(found) } });
     return { violations: hooks.violations, outcome: outcomeText(r, hooks.violations), choices: r.choices, token };
   };
   /** A new world with this execution's hooks (the search's control from the start when `searching`). */
