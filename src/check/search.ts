@@ -59,9 +59,13 @@ export const DEFAULT_PREEMPTION_BOUND = 3;
 export type Strategy = 'dpor' | 'naive' | 'bfs' | 'random' | 'pct';
 export const STRATEGIES: readonly Strategy[] = ['dpor', 'bfs', 'random', 'pct', 'naive'];
 
-/** Thrown out of a run to stop it early (sleep-set blocked, or past a bound). */
+/**
+ * Thrown out of a run to stop it early: sleep-set blocked, past a bound, or `stopped`
+ * (the search's budget ran out or Ctrl-C came in the middle of the execution, which is
+ * then dropped: see ExecControl.poll).
+ */
 export class ExecutionAborted extends Error {
-  constructor(readonly why: 'sleep-blocked' | 'bound') {
+  constructor(readonly why: 'sleep-blocked' | 'bound' | 'stopped') {
     super(why);
     this.name = 'ExecutionAborted';
   }
@@ -112,6 +116,13 @@ export interface ExecControl {
    * the address range, for an object touched by range (a page table: always give one).
    */
   touch(obj: string, access: Access, lo?: number, hi?: number): void;
+  /**
+   * Call at every scheduler step the search does not watch (a setup it does not see):
+   * throws ExecutionAborted('stopped') once the search must stop (its time budget spent,
+   * Ctrl-C), so that a long execution does not outlast the budget. The observer's
+   * `before` does the same for the steps it watches.
+   */
+  poll?(): void;
 }
 
 /** What one execution of the program produced. */
@@ -474,6 +485,8 @@ export class Search {
   private frozen = 0;
   /** The execution budget (a unit's may be raised: `extend`). */
   private budget: number;
+  /** Scheduler steps since the search last polled `interrupted` inside an execution. */
+  private polls = 0;
 
   constructor(
     private readonly program: Program,
@@ -615,6 +628,7 @@ export class Search {
     if (this.strategy === 'random' || this.strategy === 'pct') {
       // a unit's executions are numbered from its first (execution n uses seed + n - 1)
       this.execute(this.samplerFor((this.unit?.first ?? 1) - 1 + this.executions));
+      if (this.stoppedBy !== null) return false;
       if (this.finished) {
         this.stoppedBy = 'first-violation';
         return false;
@@ -633,6 +647,7 @@ export class Search {
     }
     this.started = true;
     this.execute(null);
+    if (this.stoppedBy !== null) return false; // the budget stopped it in the middle
     if (this.unit !== null && this.splitsTaken < this.unit.splits.length) throw new Nondeterminism(`unit ${this.unit.index}: the execution ended before the unit's split node ${this.splitsTaken + 1}`);
     if (this.finished) {
       this.stoppedBy = 'first-violation';
@@ -696,6 +711,17 @@ export class Search {
 
   private preemptionsOf(n: Node, t: string): number {
     return n.preemptionsBefore + (isPreemption(n.prev, n.runnable, t) ? 1 : 0);
+  }
+
+  /**
+   * Inside an execution, every 256 scheduler steps: stop it (ExecutionAborted 'stopped')
+   * when `interrupted` says so. A search in units is always driven with an `interrupted`
+   * that includes the time budget (units.ts, parallel.ts), so no execution outlasts it by
+   * more than 256 steps.
+   */
+  private poll(): void {
+    if ((++this.polls & 255) !== 0) return;
+    if (this.opts.interrupted?.() === true) throw new ExecutionAborted('stopped');
   }
 
   /** Run the program once. `sample`: the random/pct chooser (no tree). */
@@ -781,6 +807,7 @@ export class Search {
     };
 
     const ctl: ExecControl = {
+      poll: () => this.poll(),
       setNameOf(f) {
         nameOf = f;
       },
@@ -797,6 +824,7 @@ export class Search {
       },
       observer: {
         before: (rs, t) => {
+          this.poll();
           const n = pending ?? nodeFor(rs);
           pending = null;
           const name = nameOf(t);
@@ -834,6 +862,11 @@ export class Search {
       if (!(e instanceof ExecutionAborted)) throw e;
       aborted = e;
     }
+    if (aborted?.why === 'stopped') {
+      // cut short by the budget: not an execution of the search (its driver says which budget)
+      this.stoppedBy = 'interrupted';
+      return;
+    }
     this.executions++;
     if (k > this.maxDepth) this.maxDepth = k;
     if (this.strategy === 'pct' && this.pctLength === 0) this.pctLength = k;
@@ -860,6 +893,11 @@ export class Search {
   private addRaces(tr: Trace): void {
     const n = tr.steps.length;
     for (let j = Math.max(1, this.divergence); j < n; j++) {
+      // a long trace takes long: the search's budget covers it (the search then stops here)
+      if ((j & 63) === 0 && this.opts.interrupted?.() === true) {
+        this.stoppedBy = 'interrupted';
+        return;
+      }
       const sj = tr.steps[j] as TraceStep;
       for (const i of tr.preds[j] as number[]) {
         const si = tr.steps[i] as TraceStep;

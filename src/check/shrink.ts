@@ -43,6 +43,11 @@ export const DEFAULT_SHRINK_ATTEMPTS = 500;
 export interface ShrinkOptions {
   /** Program executions the shrinker may spend, the replay of the input included (default 500). */
   readonly maxAttempts?: number;
+  /**
+   * The caller's budget (time, Ctrl-C): polled before each attempt and every 256 steps
+   * of one; once true the shrinker stops and returns the simplest counterexample so far.
+   */
+  readonly stop?: () => boolean;
 }
 
 export interface ShrinkResult {
@@ -76,8 +81,12 @@ interface Exec {
  * Run the program once. `replay`: follow these choices (indexes into the runnable threads
  * at each choice); otherwise follow `seq` as described at the top.
  */
-function execute(program: Program, seq: readonly string[], replay: readonly number[] | null): Exec {
+function execute(program: Program, seq: readonly string[], replay: readonly number[] | null, stop: () => boolean = () => false): Exec {
   let nameOf: (t: KThread) => string = (t) => t.name;
+  let polls = 0;
+  const poll = (): void => {
+    if ((++polls & 255) === 0 && stop()) throw new ExecutionAborted('stopped');
+  };
   const names: string[] = [];
   const preempts: boolean[] = [];
   let prev: string | null = null;
@@ -85,6 +94,7 @@ function execute(program: Program, seq: readonly string[], replay: readonly numb
   let steps = 0;
   let ci = 0;
   const ctl: ExecControl = {
+    poll,
     setNameOf(f) {
       nameOf = f;
     },
@@ -103,6 +113,7 @@ function execute(program: Program, seq: readonly string[], replay: readonly numb
     },
     observer: {
       before(runnable, t) {
+        poll();
         const name = nameOf(t);
         const p = isPreemption(prev, runnable.map(nameOf), name);
         if (p) preemptions++;
@@ -119,7 +130,7 @@ function execute(program: Program, seq: readonly string[], replay: readonly numb
   try {
     report = program(ctl);
   } catch (e) {
-    // the program may only abort when its control asks it to; this one never does
+    // the program only aborts when its control asks it to: when `stop` says so
     if (!(e instanceof ExecutionAborted)) throw e;
   }
   return { names, preempts, preemptions, steps, report };
@@ -218,7 +229,8 @@ export function replayChoices(program: Program, choices: readonly number[]): Rep
 export function shrink(program: Program, cx: Counterexample, opts: ShrinkOptions = {}): ShrinkResult {
   const budget = Math.max(1, opts.maxAttempts ?? DEFAULT_SHRINK_ATTEMPTS);
   let attempts = 1;
-  const first = execute(program, [], cx.choices);
+  const stop = opts.stop ?? ((): boolean => false);
+  const first = execute(program, [], cx.choices, stop);
   if (first.report === null || !first.report.violations.has(cx.property)) {
     return { counterexample: cx, attempts, accepted: 0, reproduced: false, schedule: first.names, fixpoint: true };
   }
@@ -233,10 +245,10 @@ export function shrink(program: Program, cx: Counterexample, opts: ShrinkOptions
     for (const cand of candidates(seq, preempts)) {
       const key = cand.join('\n');
       if (tried.has(key)) continue;
-      if (attempts >= budget) return { counterexample: current, attempts, accepted, reproduced: true, schedule: seq, fixpoint: false };
+      if (attempts >= budget || stop()) return { counterexample: current, attempts, accepted, reproduced: true, schedule: seq, fixpoint: false };
       tried.add(key);
       attempts++;
-      const e = execute(program, cand, null);
+      const e = execute(program, cand, null, stop);
       const r = e.report;
       if (r === null) continue;
       const message = r.violations.get(cx.property);

@@ -145,6 +145,15 @@ export interface UnitPlan {
   readonly pctLength: number;
   /** The preemption bound of the search (exhaustive strategies; bfs: the last round's). */
   readonly maxBound: number;
+  /** Planning was cut short (a probe execution outlasted the time budget, Ctrl-C): no unit runs. */
+  readonly stopped?: 'interrupted' | 'max-time';
+}
+
+/** A probe execution was stopped by the budget (planUnits then plans nothing). */
+class ProbeStopped extends Error {
+  constructor(readonly why: 'interrupted' | 'max-time') {
+    super(why);
+  }
 }
 
 const EXHAUSTIVE: readonly Strategy[] = ['dpor', 'naive', 'bfs'];
@@ -162,16 +171,37 @@ export function unitOptions(opts: SearchOptions, unit: WorkUnit, maxExecutions: 
   return { ...rest, unit, maxExecutions, interrupted };
 }
 
-/** Plan the units of a search: runs the probe executions. */
+/**
+ * Plan the units of a search: runs the probe executions. The search's time budget and
+ * `interrupted` cover them: a probe they stop ends the planning with no unit (`stopped`).
+ */
 export function planUnits(opts: SearchOptions, makeEngine: EngineFactory): UnitPlan {
+  try {
+    return planUnitsOrStop(opts, makeEngine);
+  } catch (e) {
+    if (!(e instanceof ProbeStopped)) throw e;
+    return { strategy: opts.strategy ?? 'dpor', units: [], probes: 0, pctLength: 0, maxBound: maxBoundOf(opts), stopped: e.why };
+  }
+}
+
+function planUnitsOrStop(opts: SearchOptions, makeEngine: EngineFactory): UnitPlan {
   const strategy = opts.strategy ?? 'dpor';
   const maxBound = maxBoundOf(opts);
   let probes = 0;
+  const now = opts.now ?? (() => performance.now());
+  const t0 = now();
+  let why: 'interrupted' | 'max-time' | null = null;
+  const stop = (): boolean => {
+    if (opts.interrupted?.() === true) why = 'interrupted';
+    else if (opts.maxTimeMs !== undefined && now() - t0 >= opts.maxTimeMs) why = 'max-time';
+    return why !== null;
+  };
   const probe = (splits: readonly UnitSplit[], probeStrategy: Strategy, bound: number): ProbeInfo => {
     probes++;
     const unit: WorkUnit = { index: -1, round: 0, splits, splitBound: bound, bound, first: 1, count: 1, pctLength: 0 };
-    const e = makeEngine(unitOptions({ ...opts, strategy: probeStrategy, stopAtFirst: false }, unit, 1, () => false));
+    const e = makeEngine(unitOptions({ ...opts, strategy: probeStrategy, stopAtFirst: false }, unit, 1, stop));
     e.step();
+    if (why !== null) throw new ProbeStopped(why);
     return e.probe();
   };
   if (!isExhaustive(strategy)) {
@@ -280,6 +310,7 @@ export class UnitSchedule {
   ) {
     this.strategy = plan.strategy;
     this.maxExecutions = opts.maxExecutions ?? 100_000;
+    if (plan.stopped !== undefined) this.stop = plan.stopped;
   }
 
   private sampling(): boolean {

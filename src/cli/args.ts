@@ -1,15 +1,46 @@
 /** Command-line pieces shared by run, explore and check: their flags, reading a scenario file, --knob flags. */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { MAX_SCENARIO_BYTES } from '../scenario/load.js';
+import { escapeControls } from '../scenario/source.js';
 import { parseKnobAssignment, type KnobValue } from '../scenario/variant.js';
 
-/** A file's text, or why it cannot be read ("cannot read 'x': no such file"). */
+/**
+ * A scenario file's text, or why it cannot be read ("cannot read 'x': no such file").
+ * Only a regular file is read, and at most MAX_SCENARIO_BYTES of it: a device
+ * (/dev/zero), a FIFO or a socket is refused without reading (it is opened non-blocking,
+ * so a FIFO nobody writes to does not block), as is a larger file.
+ */
 export function readText(file: string): { text: string } | { error: string } {
+  const name = escapeControls(file);
+  const cap = `${MAX_SCENARIO_BYTES / (1024 * 1024)} MiB`;
+  let fd: number;
   try {
-    return { text: readFileSync(file, 'utf8') };
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { error: `cannot read '${file}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}` };
+    return { error: `cannot read '${name}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : escapeControls((e as Error).message)}` };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) return { error: `cannot read '${name}': it is a directory` };
+    if (!st.isFile()) return { error: `cannot read '${name}': not a regular file (a scenario is read from a file, not a device, FIFO or socket)` };
+    if (st.size > MAX_SCENARIO_BYTES) return { error: `cannot read '${name}': ${st.size} bytes, larger than the ${cap} a scenario file may hold` };
+    // read at most one byte past the cap (the file may have grown since fstat)
+    const buf = Buffer.alloc(MAX_SCENARIO_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+      if (n > MAX_SCENARIO_BYTES) return { error: `cannot read '${name}': larger than the ${cap} a scenario file may hold` };
+    }
+    return { text: buf.toString('utf8', 0, n) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { error: `cannot read '${name}': ${code === 'EISDIR' ? 'it is a directory' : escapeControls((e as Error).message)}` };
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -45,7 +76,7 @@ export function parseCommand<O extends OptionsConfig>(
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals, strict: true, options });
   } catch (e) {
-    err(`vfio-sim ${command}: ${(e as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see 'vfio-sim ${command} --help')`);
+    err(`vfio-sim ${command}: ${escapeControls((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''))} (see 'vfio-sim ${command} --help')`);
     return 2;
   }
   if ((parsed.values as { help?: boolean }).help === true) {
@@ -53,7 +84,8 @@ export function parseCommand<O extends OptionsConfig>(
     return 0;
   }
   const bad = (msg: string): number => {
-    err(`vfio-sim ${command}: ${msg}`);
+    // the message may quote the command line or the scenario: no raw control characters
+    err(`vfio-sim ${command}: ${escapeControls(msg)}`);
     return 2;
   };
   return { values: parsed.values, positionals: parsed.positionals, bad };

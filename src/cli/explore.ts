@@ -36,7 +36,8 @@ options:
   --strategy S           dpor (default: exhaustive with partial-order reduction),
                          bfs (fewest preemptions first), random, pct, naive (no reduction)
   --max-executions N     stop after N executions (default 100000)
-  --max-time SECONDS     stop after this much wall time
+  --max-time SECONDS     stop after this much wall time (the whole command: the search,
+                         shrinking and the replays of counterexamples)
   --max-preemptions N    preemption bound (dpor/bfs/naive: default 3; random/pct: default none,
                          and samples keep to it; 'none': unbounded)
   --seed N               first seed of random/pct (default 1)
@@ -103,9 +104,9 @@ function int(name: string, v: string | undefined, min: number, max: number): num
   return Number(v);
 }
 
-function loadFile(file: string): { scenario: Scenario } | { errors: string[] } {
+function loadFile(file: string, command: string): { scenario: Scenario } | { errors: string[] } {
   const read = readText(file);
-  if ('error' in read) return { errors: [read.error] };
+  if ('error' in read) return { errors: [`vfio-sim ${command}: ${read.error}`] };
   const r = loadScenario(read.text, file);
   return r.ok ? { scenario: r.scenario } : { errors: r.errors.map(formatScenarioError) };
 }
@@ -149,7 +150,7 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
   const kf = parseKnobFlags(v.knob);
   if ('error' in kf) return bad(kf.error);
   const knobs = kf.knobs;
-  const loaded = loadFile(file);
+  const loaded = loadFile(file, 'explore');
   if ('errors' in loaded) {
     for (const e of loaded.errors) err(e);
     return 2;
@@ -256,7 +257,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
   }
   const suite: Scenario[] = [];
   for (const f of suiteFiles(dir)) {
-    const l = loadFile(f);
+    const l = loadFile(f, 'check');
     if ('errors' in l) {
       for (const e of l.errors) err(e);
       return 2;

@@ -12,6 +12,7 @@ import { runDemo } from './demo.js';
 import { runCommand } from './run.js';
 import { checkCommand, exploreCommand } from './explore.js';
 import { detectTerminal, PLAIN, type Terminal } from './terminal.js';
+import { escapeControls } from '../scenario/source.js';
 
 const USAGE = `usage: vfio-sim <command> [options]
 
@@ -82,7 +83,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { variant: { type: 'string' }, knobs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } } });
   } catch (e) {
-    err(`vfio-sim: ${(e as Error).message}\n${USAGE}`);
+    err(`vfio-sim: ${escapeControls((e as Error).message)}\n${USAGE}`);
     return 2;
   }
   const [cmd, ...rest] = parsed.positionals;
@@ -103,14 +104,14 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
     return cmd === undefined && parsed.values.help !== true ? 2 : 0;
   }
   if (rest.length > 0) {
-    err(`vfio-sim: unexpected argument '${rest[0] ?? ''}'\n${USAGE}`);
+    err(`vfio-sim: unexpected argument '${escapeControls(rest[0] ?? '')}'\n${USAGE}`);
     return 2;
   }
   switch (cmd) {
     case 'demo': {
       const v = parsed.values.variant ?? '5.8';
       if (!VARIANTS.some((x) => x.name === v)) {
-        err(`vfio-sim: unknown variant '${v}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
+        err(`vfio-sim: unknown variant '${escapeControls(v)}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
         return 2;
       }
       runDemo(out, v, term.color);
@@ -120,7 +121,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
       for (const line of renderVariants(parsed.values.knobs === true, term.color)) out(line);
       return 0;
     default:
-      err(`vfio-sim: unknown command '${cmd}'\n${USAGE}`);
+      err(`vfio-sim: unknown command '${escapeControls(cmd)}'\n${USAGE}`);
       return 2;
   }
 }

@@ -1,6 +1,7 @@
 /** `vfio-sim variants`: the presets in history order, each with the knobs it changed. */
 import picocolors from 'picocolors';
 import { KNOB_VALUES, type Knobs, VARIANTS } from '../kernel/variant/knobs.js';
+import { maxOf } from '../util/array.js';
 
 const KNOB_NAMES = Object.keys(KNOB_VALUES) as (keyof Knobs)[];
 
@@ -9,8 +10,8 @@ export function renderVariants(table: boolean, color: boolean): string[] {
   const c = picocolors.createColors(color);
   const out: string[] = [];
   if (table) {
-    const w = Math.max(...KNOB_NAMES.map((k) => k.length));
-    const cols = VARIANTS.map((v) => Math.max(v.name.length, ...KNOB_NAMES.map((k) => short(v.knobs[k]).length)));
+    const w = maxOf(KNOB_NAMES.map((k) => k.length), 0);
+    const cols = VARIANTS.map((v) => maxOf(KNOB_NAMES.map((k) => short(v.knobs[k]).length), v.name.length));
     out.push(`${''.padEnd(w)}  ${VARIANTS.map((v, i) => c.bold(v.name.padEnd(cols[i] ?? 0))).join('  ')}`);
     for (const k of KNOB_NAMES) {
       let prev: string | null = null;

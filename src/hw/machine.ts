@@ -28,6 +28,7 @@ import { PciFunction, type BarWindow, type FunctionHost } from './pci-function.j
 import { Ram } from './ram.js';
 import * as R from './regs.js';
 import { bridgeTemplate, endpointTemplate, hostBridgeTemplate, type BridgeKind, type FunctionTemplate } from './template.js';
+import { pushAll } from '../util/array.js';
 
 // ------------------------------------------------------------------ topology spec
 
@@ -139,6 +140,20 @@ export interface IommuGroupInfo {
   readonly functions: readonly PciFunctionHw[];
 }
 
+/**
+ * A machine spec the hardware cannot hold: more than 256 buses, or BARs that do not fit
+ * the address windows. `at` is the function spec that does not fit (a bridge, an endpoint).
+ */
+export class MachineSpecError extends Error {
+  constructor(
+    message: string,
+    readonly at: FunctionSpec | null,
+  ) {
+    super(message);
+    this.name = 'MachineSpecError';
+  }
+}
+
 function isBridgeSpec(f: FunctionSpec): f is BridgeFunctionSpec {
   return 'bridge' in f;
 }
@@ -155,6 +170,8 @@ export function createMachine(spec: MachineSpec = defaultMachineSpec(), events: 
 }
 
 const NO_FN: PciFunction | null = null;
+
+const MMIO32_FULL = `the 32-bit MMIO window (0x${R.MMIO32_BASE.toString(16)}-0x${R.MMIO32_LIMIT.toString(16)}) is exhausted`;
 
 /** Size of further buffers config spaces are carved from (when configBytesOf was short). */
 const CFG_SLAB_SIZE = 16 * 1024;
@@ -272,15 +289,17 @@ export class Machine implements HwMachine, FunctionHost {
     this.iommu = new Iommu(events);
     this.platform = new Platform(spec.urPolicy ?? 'log');
     this.cfgBytesNeeded = configBytesOf(spec);
-    this.enumerate(spec);
-    this.assignResources();
+    // the spec each function was built from: to say which one does not fit
+    const specOf = new Map<PciFunction, FunctionSpec>();
+    this.enumerate(spec, specOf);
+    this.assignResources(specOf);
     this.groupCount = assignIommuGroups(this.addOrder, this.fns);
     for (const f of this.fns) f.behavior?.reset('power-on');
   }
 
   // ---------------------------------------------------------------- enumeration
 
-  private enumerate(spec: MachineSpec): void {
+  private enumerate(spec: MachineSpec, specOf: Map<PciFunction, FunctionSpec>): void {
     let busCounter = 0;
     const seen = new Set<string>();
     const placeBus = (bus: number, slots: readonly SlotSpec[], upstream: PciFunction | null, includeHostBridge: boolean): void => {
@@ -307,6 +326,7 @@ export class Machine implements HwMachine, FunctionHost {
           tpl = cachedBridgeTemplate(e.f.bridge, e.f.acs !== false, e.mf, e.dev);
         } else tpl = cachedEndpointTemplate(e.f.device, e.mf, upstream === null, e.f.virtfn === true);
         const fn = new PciFunction(this, tpl, bus, e.dev, e.fn, upstream);
+        if (e.f !== null) specOf.set(fn, e.f);
         onBus.push({ fn, sub });
         this.addOrder.push(fn);
         upstream?.children.push(fn);
@@ -314,7 +334,7 @@ export class Machine implements HwMachine, FunctionHost {
       for (const { fn, sub } of onBus) {
         if (sub === null) continue;
         const secondary = ++busCounter;
-        if (secondary > 255) throw new Error('too many buses');
+        if (secondary > 255) throw new MachineSpecError('too many buses: this bridge would need bus 256, and PCI bus numbers go up to 255', sub);
         fn.secondaryBus = secondary;
         fn.cs.set8(R.PCI_PRIMARY_BUS, bus);
         fn.cs.set8(R.PCI_SECONDARY_BUS, secondary);
@@ -325,13 +345,13 @@ export class Machine implements HwMachine, FunctionHost {
       }
     };
     placeBus(0, spec.slots, null, spec.hostBridge !== false);
-    this.fns.push(...this.addOrder);
+    pushAll(this.fns, this.addOrder);
     this.fns.sort((a, b) => a.bus - b.bus || a.devfn - b.devfn);
     for (const f of this.fns) this.byName.set(f.name, f);
   }
 
   /** Firmware: naturally aligned addresses for every BAR and ROM; command registers stay 0. */
-  private assignResources(): void {
+  private assignResources(specOf: ReadonlyMap<PciFunction, FunctionSpec>): void {
     let mem32 = R.MMIO32_BASE;
     let mem64 = R.MMIO64_BASE;
     let io = R.IO_PORT_BASE;
@@ -344,14 +364,14 @@ export class Machine implements HwMachine, FunctionHost {
         if (b.kind === 'io') {
           start = align(io, b.size);
           io = start + b.size;
-          if (io - 1 > R.IO_PORT_LIMIT) throw new Error('I/O port window exhausted');
+          if (io - 1 > R.IO_PORT_LIMIT) throw new MachineSpecError(`the I/O port window (0x${R.IO_PORT_BASE.toString(16)}-0x${R.IO_PORT_LIMIT.toString(16)}) is exhausted: BAR ${b.index} of ${f.name} (${b.size} ports) does not fit`, specOf.get(f) ?? null);
         } else if (b.mem64) {
           start = align(mem64, Math.max(b.size, PAGE_SIZE));
           mem64 = start + b.size;
         } else {
           start = align(mem32, Math.max(b.size, PAGE_SIZE));
           mem32 = start + b.size;
-          if (mem32 - 1 > R.MMIO32_LIMIT) throw new Error('32-bit MMIO window exhausted');
+          if (mem32 - 1 > R.MMIO32_LIMIT) throw new MachineSpecError(`${MMIO32_FULL}: BAR ${b.index} of ${f.name} (0x${b.size.toString(16)} bytes) does not fit`, specOf.get(f) ?? null);
         }
         const res: PciResource = { index: b.index, start, size: b.size, kind: b.kind, mem64: b.mem64, prefetch: b.prefetch };
         f.firmwareAssign(res);
@@ -360,7 +380,7 @@ export class Machine implements HwMachine, FunctionHost {
       if (t.rom !== null) {
         const start = align(mem32, Math.max(t.rom.size, PAGE_SIZE));
         mem32 = start + t.rom.size;
-        if (mem32 - 1 > R.MMIO32_LIMIT) throw new Error('32-bit MMIO window exhausted');
+        if (mem32 - 1 > R.MMIO32_LIMIT) throw new MachineSpecError(`${MMIO32_FULL}: the ROM of ${f.name} (0x${t.rom.size.toString(16)} bytes) does not fit`, specOf.get(f) ?? null);
         f.firmwareAssign({ index: 6, start, size: t.rom.size, kind: 'mem', mem64: false, prefetch: false });
         this.fwMem.push({ start, end: start + t.rom.size, fn: f });
       }

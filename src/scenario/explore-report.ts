@@ -12,6 +12,8 @@ import type { ExploreResult } from './explore.js';
 import { plural } from '../plural.js';
 import { jsonSafe } from './report.js';
 import type { RunResult } from './run.js';
+import { maxOf } from '../util/array.js';
+import { escapeControls } from './source.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -27,7 +29,7 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
   const st = s.stats;
   const out: string[] = [];
   const bound = s.preemptionBound === null ? 'no preemption bound' : `at most ${s.preemptionBound} preemption${s.preemptionBound === 1 ? '' : 's'}`;
-  out.push(c.bold(`${r.scenario.name ?? r.scenario.file} — variant ${r.variant.base}, strategy ${s.strategy} (${bound})`));
+  out.push(c.bold(`${escapeControls(r.scenario.name ?? r.scenario.file)} — variant ${r.variant.base}, strategy ${s.strategy} (${bound})`));
   out.push(`${plural(st.executions, 'execution')} (${plural(st.distinctTraces, 'distinct trace')}, ${st.sleepBlocked} sleep-set blocked${st.pruned > 0 ? `, ${st.pruned} past the bound` : ''}), ${plural(st.distinctOutcomes, 'distinct outcome')}, longest ${plural(st.maxDepth, 'step')}, ${(st.elapsedMs / 1000).toFixed(1)} s (${rate(st.executions, st.elapsedMs)})`);
   const how = s.complete
     ? `the search is complete: every interleaving with ${bound} was covered`
@@ -131,10 +133,10 @@ export function renderCheck(r: CheckResult, opts: CheckRenderOptions = {}): stri
   const cellText = (hit: CheckHit | undefined): string => (hit === undefined ? '✓' : `✗ ${label(hit.file)}${hit.forced.length > 0 ? FORCED_MARK : ''}`);
   // a column is as wide as its widest cell or the longest hyphen-separated part of its name;
   // the name is wrapped over header lines at hyphens to fit that width
-  const cw = props.map((p) => Math.max(Math.min(p.length, MIN_COLUMN), ...p.split(/(?<=-)/).map((x) => x.length), ...r.variants.map((v) => cellText(r.table.get(v)?.get(p)).length)));
+  const cw = props.map((p) => maxOf([...p.split(/(?<=-)/).map((x) => x.length), ...r.variants.map((v) => cellText(r.table.get(v)?.get(p)).length)], Math.min(p.length, MIN_COLUMN)));
   const heads = props.map((p, i) => wrapAtHyphens(p, cw[i] ?? 0));
-  const vw = Math.max(7, ...r.variants.map((v) => v.length));
-  const headLines = Math.max(1, ...heads.map((h) => h.length));
+  const vw = maxOf(r.variants.map((v) => v.length), 7);
+  const headLines = maxOf(heads.map((h) => h.length), 1);
   for (let k = 0; k < headLines; k++) {
     out.push((c.bold((k === 0 ? 'variant' : '').padEnd(vw)) + '  ' + heads.map((h, i) => c.bold((h[k] ?? '').padEnd(cw[i] ?? 0))).join('  ')).trimEnd());
   }
@@ -178,7 +180,7 @@ export function renderCheck(r: CheckResult, opts: CheckRenderOptions = {}): stri
       out.push(c.yellow(`${FORCED_MARK} only under knobs that scenario forces on every variant (listed with it), which this variant's`));
       out.push(c.yellow(`  preset does not have: not a defect of the preset as released.`));
     }
-    const iw = Math.max(...files.map((f) => label(f).length));
+    const iw = maxOf(files.map((f) => label(f).length), 0);
     for (const f of files) {
       const forced = forcedBy(f);
       out.push(`  ${c.bold(label(f).padEnd(iw))}  ${path(f)}${forced.length > 0 ? c.yellow(`  ${FORCED_MARK} forces ${forced.join(', ')}`) : ''}`);
@@ -195,7 +197,7 @@ export function renderCheck(r: CheckResult, opts: CheckRenderOptions = {}): stri
   if (r.defects.length > 0) {
     out.push('');
     out.push(c.bold('Defects: where the explorer finds each one (● found, · not found)'));
-    const iw = Math.max(6, ...r.defects.map((d) => d.id.length));
+    const iw = maxOf(r.defects.map((d) => d.id.length), 6);
     out.push((''.padEnd(iw) + '  ' + r.variants.map((v) => v.padEnd(5)).join(' ')).trimEnd());
     for (const d of r.defects) {
       const cells = r.variants.map((v) => {

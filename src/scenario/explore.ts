@@ -5,6 +5,7 @@
  * the search makes every choice, and properties, not expectations, decide what is wrong.
  */
 import {
+  BUILTIN_PROPERTIES,
   builtinMonitors,
   type Monitor,
   type OpOutcome,
@@ -31,7 +32,8 @@ import { prepareRun, type RunOptions, type RunResult, type Runner, type RunnerHo
 import { declaredProperty } from './property-decl.js';
 import { eventCountObject } from './observe-ops.js';
 import type { StepDecl, ThreadDecl } from './load.js';
-import { ScenarioInputError } from './schedule.js';
+import { decodeToken, encodeToken, ScenarioInputError } from './schedule.js';
+import { escapeControls } from './source.js';
 import { checkVariant, type KnobValue } from './variant.js';
 
 /** A property of the user's: a predicate over a finished run (null: holds; else why not). */
@@ -177,19 +179,21 @@ class ExecHooks {
   monitors: Monitor[] = [];
   private listeners: Monitor[] = [];
   readonly sink = (v: Violation): void => {
-    if (!this.violations.has(v.property)) this.violations.set(v.property, v.message);
+    // a message may quote the scenario (a path, a step): no raw control characters
+    if (!this.violations.has(v.property)) this.violations.set(v.property, escapeControls(v.message));
   };
   /**
    * What the step being taken touched beyond its scheduling point (the devices its events
    * show, what the monitors' checks and `events` steps read), for the search while it watches.
    */
   private readonly footprint = (obj: string, access: 'r' | 'w', lo?: number, hi?: number): void => {
-    if (this.searching) this.ctl.touch(obj, access, lo, hi);
+    if (this.searching) this.ctl?.touch(obj, access, lo, hi);
   };
   readonly runner: RunnerHooks;
 
   constructor(
-    private readonly ctl: ExecControl,
+    /** The search's control (null: a replay with no search, see replayFinding). */
+    private readonly ctl: ExecControl | null,
     description: string,
     /** Steps, touches and choices go to the search (false during a setup it does not see). */
     public searching: boolean,
@@ -202,19 +206,20 @@ class ExecHooks {
       schedule: {
         kind: 'custom',
         pick: (rs) => {
-          if (!this.searching) throw new SetupChoice();
+          if (!this.searching || this.ctl === null) throw new SetupChoice();
           return this.ctl.pick(rs);
         },
         description,
       },
       observer: {
         before: (rs, t) => {
-          if (this.searching) this.ctl.observer.before(rs, t);
+          if (this.searching) this.ctl?.observer.before(rs, t);
+          else this.ctl?.poll?.();
         },
         after: (t, threads) => {
           // the monitors first: what they find the step changed is part of its footprint
           for (const m of this.monitors) m.afterStep?.(t);
-          if (this.searching) this.ctl.observer.after(t, threads);
+          if (this.searching) this.ctl?.observer.after(t, threads);
         },
         touch: this.footprint,
       },
@@ -240,6 +245,45 @@ class ExecHooks {
       for (const m of this.listeners) m.onEvent?.(ev);
     });
   }
+}
+
+/** Property names in report order: the built-in ones in their order, then the others by name. */
+function reportOrder(ps: readonly string[]): string[] {
+  const rank = (p: string): number => {
+    const i = (BUILTIN_PROPERTIES as readonly string[]).indexOf(p);
+    return i < 0 ? BUILTIN_PROPERTIES.length : i;
+  };
+  return [...ps].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The checks made when a run is over: the monitors' end checks, then the run properties. */
+function checkAtEnd(hooks: ExecHooks, props: readonly UserProperty[], r: RunResult): void {
+  const end = { kind: r.end.kind, cycle: r.end.cycle, reason: r.end.reason, bugs: r.bugs };
+  for (const m of hooks.monitors) m.finish?.(end);
+  for (const p of props) {
+    const why = p.check(r);
+    if (why !== null) hooks.sink({ property: p.name, message: why });
+  }
+}
+
+/**
+ * Replay a token (an explorer's counterexample, or any run's) with the properties the
+ * explorer checks watching it, as they watch an execution of the search: the run, and
+ * each property it breaks with why. Throws ScenarioInputError for a bad token.
+ */
+export function replayFinding(s: Scenario, token: string, opts: { readonly maxSteps?: number } = {}): { run: RunResult; violations: ReadonlyMap<string, string> } {
+  const hooks = new ExecHooks(null, 'replay', false, countedKinds(s));
+  const run = runScenario(s, {
+    replay: token,
+    ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }),
+    ...(hooks.runner.observer === null ? {} : { observer: hooks.runner.observer }),
+    ...(hooks.runner.stepHook === null ? {} : { stepHook: hooks.runner.stepHook }),
+    attach: (sys) => {
+      hooks.attach(sys);
+    },
+  });
+  checkAtEnd(hooks, s.properties.map(declaredProperty), run);
+  return { run, violations: hooks.violations };
 }
 
 /** The search's Program for one scenario, and how its executions start. */
@@ -297,13 +341,12 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   let status = 'pending';
 
   const finish = (hooks: ExecHooks, r: RunResult): ExecReport => {
-    const end = { kind: r.end.kind, cycle: r.end.cycle, reason: r.end.reason, bugs: r.bugs };
-    for (const m of hooks.monitors) m.finish?.(end);
-    for (const p of props) {
-      const why = p.check(r);
-      if (why !== null) hooks.sink({ property: p.name, message: why });
-    }
-    return { violations: hooks.violations, outcome: outcomeText(r, hooks.violations), choices: r.choices, token: r.token };
+    checkAtEnd(hooks, props, r);
+    // a counterexample's token says what the explorer found (a replay leads with it)
+    // (the properties the search counts: with `only`, those; a replay shows any other as well)
+    const found = [...hooks.violations.keys()].filter((p) => opts.only === undefined || opts.only.includes(p));
+    const token = found.length === 0 ? r.token : encodeToken({ ...decodeToken(r.token), finding: { properties: reportOrder(found) } });
+    return { violations: hooks.violations, outcome: outcomeText(r, hooks.violations), choices: r.choices, token };
   };
   /** A new world with this execution's hooks (the search's control from the start when `searching`). */
   const build = (ctl: ExecControl, searching: boolean): { hooks: ExecHooks; runner: Runner; detach: () => void } => {
@@ -376,9 +419,33 @@ export function searchOptions(opts: ExploreOptions): SearchOptions {
   return { ...rest, ...(only === undefined ? {} : { properties: only }) };
 }
 
-/** Replay each counterexample to get its full run. */
-function replays(s: Scenario, r: SearchResult, opts: ExploreOptions): ExploreResult['counterexamples'] {
-  return r.counterexamples.map((cx) => ({ cx, run: opts.noReplays === true ? null : runScenario(s, { replay: cx.token, ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }) }) }));
+/** A replay stopped by the budget. */
+class ReplayStopped extends Error {}
+
+/** Replay each counterexample to get its full run (none once `stop` says the budget is spent: run null). */
+function replays(s: Scenario, r: SearchResult, opts: ExploreOptions, stop: () => boolean): ExploreResult['counterexamples'] {
+  return r.counterexamples.map((cx) => {
+    if (opts.noReplays === true || stop()) return { cx, run: null };
+    let polls = 0;
+    const poll = (): void => {
+      if ((++polls & 255) === 0 && stop()) throw new ReplayStopped();
+    };
+    try {
+      return { cx, run: runScenario(s, { replay: cx.token, ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }), observer: { before: poll, after: () => undefined } }) };
+    } catch (e) {
+      if (!(e instanceof ReplayStopped)) throw e;
+      return { cx, run: null };
+    }
+  });
+}
+
+/**
+ * The whole command's budget, from `t0` on: Ctrl-C or the time budget. The search keeps
+ * to it by itself; the shrinker and the replays after it are told by this.
+ */
+function budget(opts: ExploreOptions, t0: number): () => boolean {
+  const now = opts.now ?? (() => performance.now());
+  return () => opts.interrupted?.() === true || (opts.maxTimeMs !== undefined && now() - t0 >= opts.maxTimeMs);
 }
 
 function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario' | 'variant'> {
@@ -403,17 +470,18 @@ function searchFor(s: Scenario, opts: ExploreOptions): { search: Search | Parall
  * The search's result with each counterexample shrunk (unless `noShrink`): in this thread,
  * after the search, so it is the same whatever the number of workers.
  */
-function shrunk(r: SearchResult, program: Program, opts: ExploreOptions): SearchResult {
+function shrunk(r: SearchResult, program: Program, opts: ExploreOptions, stop: () => boolean): SearchResult {
   if (opts.noShrink === true || r.counterexamples.length === 0) return r;
-  return { ...r, counterexamples: r.counterexamples.map((cx) => shrinkCounterexample(program, cx)) };
+  return { ...r, counterexamples: r.counterexamples.map((cx) => (stop() ? cx : shrinkCounterexample(program, cx, { stop }))) };
 }
 
 /** Explore a loaded scenario to the end of its budgets. */
 export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): ExploreResult {
+  const stop = budget(opts, (opts.now ?? (() => performance.now()))());
   const { search: x, program } = searchFor(s, opts);
   x.step();
-  const search = shrunk(x.result(), program, opts);
-  return { ...meta(s, opts), search, counterexamples: replays(s, search, opts) };
+  const search = shrunk(x.result(), program, opts, stop);
+  return { ...meta(s, opts), search, counterexamples: replays(s, search, opts, stop) };
 }
 
 /**
@@ -423,11 +491,14 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
 export class ScenarioExploration {
   private readonly search: Search | ParallelSearch;
   private readonly program: Program;
+  /** The budget of the whole exploration (search, shrinking, replays), from its start. */
+  private readonly stop: () => boolean;
 
   constructor(
     private readonly s: Scenario,
     private readonly opts: ExploreOptions = {},
   ) {
+    this.stop = budget(opts, (opts.now ?? (() => performance.now()))());
     const x = searchFor(s, opts);
     this.search = x.search;
     this.program = x.program;
@@ -443,7 +514,7 @@ export class ScenarioExploration {
   }
 
   result(): ExploreResult {
-    const search = shrunk(this.search.result(), this.program, this.opts);
-    return { ...meta(this.s, this.opts), search, counterexamples: replays(this.s, search, this.opts) };
+    const search = shrunk(this.search.result(), this.program, this.opts, this.stop);
+    return { ...meta(this.s, this.opts), search, counterexamples: replays(this.s, search, this.opts, this.stop) };
   }
 }

@@ -11,7 +11,7 @@ import type { DeviceDefinition } from '../hw/device.js';
 import { EDU_DEVICE } from '../hw/devices/edu.js';
 import { NIC_DEVICE } from '../hw/devices/nic.js';
 import { GPU_DEVICE, gpuDevice, isGpuVramSize } from '../hw/devices/gpu.js';
-import { type BridgeFunctionSpec, DEFAULT_RAM_SIZE, defaultMachineSpec, type EndpointFunctionSpec, type FunctionSpec, type MachineSpec, type SlotSpec } from '../hw/machine.js';
+import { type BridgeFunctionSpec, createMachine, DEFAULT_RAM_SIZE, defaultMachineSpec, type EndpointFunctionSpec, type FunctionSpec, type MachineSpec, MachineSpecError, type SlotSpec } from '../hw/machine.js';
 import { ident, obj, uint } from './values.js';
 import type { KernelConfig } from '../system.js';
 
@@ -99,6 +99,8 @@ interface TreeBridge {
   bridge: (typeof BRIDGES)[number];
   acs: boolean;
   slots: TreeSlot[];
+  /** Its entry (a top-level device's root port: the device's entry). */
+  path: (string | number)[];
 }
 interface TreeSlot {
   dev: number;
@@ -117,15 +119,15 @@ function slotOf(e: DeviceEntry, dev: number, path: (string | number)[], top: boo
   if (typeof e === 'string' || 'model' in e) {
     const ep = endpointNode(e, path);
     // a top-level device sits behind its own root port, as in the default machine
-    return top ? { dev, functions: [{ kind: 'bridge', bridge: 'root-port', acs: true, slots: [{ dev: 0, functions: [ep] }] }] } : { dev, functions: [ep] };
+    return top ? { dev, functions: [{ kind: 'bridge', bridge: 'root-port', acs: true, slots: [{ dev: 0, functions: [ep] }], path }] } : { dev, functions: [ep] };
   }
   if ('functions' in e) {
     const fns = e.functions.map((f, i) => endpointNode(f, [...path, 'functions', i]));
-    return top ? { dev, functions: [{ kind: 'bridge', bridge: 'root-port', acs: true, slots: [{ dev: 0, functions: fns }] }] } : { dev, functions: fns };
+    return top ? { dev, functions: [{ kind: 'bridge', bridge: 'root-port', acs: true, slots: [{ dev: 0, functions: fns }], path }] } : { dev, functions: fns };
   }
   return {
     dev,
-    functions: [{ kind: 'bridge', bridge: e.bridge, acs: e.acs !== false, slots: e.devices.map((d, i) => slotOf(d, i, [...path, 'devices', i], false)) }],
+    functions: [{ kind: 'bridge', bridge: e.bridge, acs: e.acs !== false, slots: e.devices.map((d, i) => slotOf(d, i, [...path, 'devices', i], false)), path }],
   };
 }
 
@@ -139,7 +141,11 @@ function toSpec(slots: readonly TreeSlot[], meta: WeakMap<object, EndpointMeta>)
   return slots.map((s) => ({
     dev: s.dev,
     functions: s.functions.map((f, fn): FunctionSpec => {
-      if (f.kind === 'bridge') return { fn, bridge: f.bridge, acs: f.acs, slots: toSpec(f.slots, meta) };
+      if (f.kind === 'bridge') {
+        const b: BridgeFunctionSpec = { fn, bridge: f.bridge, acs: f.acs, slots: toSpec(f.slots, meta) };
+        meta.set(b, { name: null, path: f.path });
+        return b;
+      }
       const e: EndpointFunctionSpec = f.virtfn ? { fn, device: f.def, virtfn: true } : { fn, device: f.def };
       meta.set(e, { name: f.name, path: f.path });
       return e;
@@ -183,8 +189,16 @@ export function planMachine(m: MachineSection | undefined, basePath: readonly (s
     const root = m.devices.map((e, i) => slotOf(e, i + 1, [...basePath, 'devices', i], true));
     spec = { ramSize: m.ram ?? DEFAULT_RAM_SIZE, urPolicy: m.policy ?? 'log', slots: toSpec(root, meta) };
   }
-  const placed = enumerateEndpoints(spec);
   const errors: { path: (string | number)[]; message: string }[] = [];
+  // build it once: what the hardware cannot hold (buses, address windows) is the scenario's error
+  try {
+    createMachine(spec);
+  } catch (e) {
+    if (!(e instanceof MachineSpecError)) throw e;
+    errors.push({ path: (e.at !== null ? meta.get(e.at)?.path : undefined) ?? [...basePath], message: `the machine cannot be built: ${e.message}` });
+    return { plan: { spec, devices: [], policy: spec.urPolicy ?? 'log', kernelConfig: m?.kernel_config ?? 'debug' }, errors };
+  }
+  const placed = enumerateEndpoints(spec);
   const perModel = new Map<string, number>();
   const explicit = new Set<string>();
   for (const { fn } of placed) {

@@ -325,7 +325,8 @@ export class ParallelSearch {
         this.schedule = new UnitSchedule(plan, this.opts);
         // no more workers than units besides this thread's
         const units = plan.units.length > 0 ? plan.units.length : Math.ceil((this.opts.maxExecutions ?? 100_000) / unitSamples(this.opts.maxExecutions ?? 100_000));
-        this.pool = WorkerPool.acquire(Math.max(0, Math.min(this.workers - 1, units - 1, 63)));
+        // a planning cut short by the budget runs no unit: start no worker
+        this.pool = WorkerPool.acquire(plan.stopped !== undefined ? 0 : Math.max(0, Math.min(this.workers - 1, units - 1, 63)));
         this.pool.broadcast({ type: 'init', source: this.source, options: this.options });
       }
       const pool = this.pool;

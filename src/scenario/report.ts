@@ -13,6 +13,8 @@ import { hex } from './op-def.js';
 import type { RunResult, StepResult } from './run.js';
 import type { Scenario } from './load.js';
 import type { MatrixResult } from './matrix.js';
+import { maxOf, minOf } from '../util/array.js';
+import { escapeControls } from './source.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -25,6 +27,11 @@ export interface TextOptions {
   readonly detail?: 'steps' | 'key' | 'all';
   /** How to show the command that replays the run (default: `--replay TOKEN`). */
   readonly replayCommand?: (token: string) => string;
+  /**
+   * The expectations are secondary (the replay of an explorer's finding: they were
+   * written for the scenario's own schedule): a mismatch is marked '≠ unmet', not '✗ FAILED'.
+   */
+  readonly expectationsSecondary?: boolean;
 }
 
 /** Kernel and hardware events shown in the default trace. */
@@ -42,13 +49,13 @@ function isKey(ev: SimEvent): boolean {
   return KEY_EVENTS.has(ev.kind);
 }
 
-/** One line for an event (also for kinds this module does not know, e.g. newer lockdep events). */
+/** One line for an event (also for kinds this module does not know, e.g. newer lockdep events); a path from the scenario is escaped. */
 function eventText(ev: SimEvent): string {
   const d = describe(ev) as string | undefined;
-  if (typeof d === 'string') return d;
+  if (typeof d === 'string') return escapeControls(d);
   const r = ev as unknown as Record<string, unknown>;
   const first = ['title', 'summary', 'message', 'text'].map((k) => r[k]).find((v): v is string => typeof v === 'string');
-  return `${ev.kind}: ${(first ?? '').split('\n')[0] ?? ''}`;
+  return escapeControls(`${ev.kind}: ${(first ?? '').split('\n')[0] ?? ''}`);
 }
 
 /** The full text of a lockdep report event (the kernel's layout), or its one-line form. */
@@ -101,7 +108,7 @@ export function renderTrace(r: RunResult, opts: TextOptions = {}): string[] {
   const colName = (thread: string): string => (setupThreads.has(thread) ? `${thread} (setup)` : thread);
   // the setup phase (one process at a time) and the concurrent phase are drawn as two tables
   const threadStarts = r.steps.filter((s) => s.phase === 'thread' && s.startSeq !== 0).map((s) => s.startSeq);
-  const boundary = threadStarts.length > 0 ? Math.min(...threadStarts) : Infinity;
+  const boundary = threadStarts.length > 0 ? minOf(threadStarts) : Infinity;
   let split = -1;
   for (const ev of r.events) {
     if (ev.seq < firstSeq) continue;
@@ -155,10 +162,11 @@ export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
   const c: Colors = pc.createColors(opts.color ?? false);
   const out: string[] = [];
   out.push(c.bold('Summary'));
-  const tw = Math.max(6, ...r.steps.map((s) => s.thread.length + (s.phase === 'setup' ? 8 : 0)));
-  const ow = Math.min(44, Math.max(9, ...r.steps.map((s) => s.text.length)));
+  const tw = maxOf(r.steps.map((s) => s.thread.length + (s.phase === 'setup' ? 8 : 0)), 6);
+  const ow = Math.min(44, maxOf(r.steps.map((s) => s.text.length), 9));
+  const secondary = opts.expectationsSecondary === true;
   for (const s of r.steps) {
-    const mark = s.verdict === 'met' ? c.green('✓ met   ') : s.verdict === 'failed' ? c.red('✗ FAILED') : c.dim('·       ');
+    const mark = s.verdict === 'met' ? c.green('✓ met   ') : s.verdict === 'failed' ? (secondary ? c.yellow('≠ unmet ') : c.red('✗ FAILED')) : c.dim('·       ');
     const who = `${s.thread}${s.phase === 'setup' ? ' (setup)' : ''}`;
     const result = s.status === 'ok' ? s.result : c.yellow(s.result);
     out.push(`  ${mark} ${fit(who, tw)} ${String(s.index).padStart(2)}  ${fit(s.text, ow)}  ${result}${s.why !== null ? c.red(` — ${s.why}`) : ''}`);
@@ -192,8 +200,13 @@ export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
   for (const w of r.scheduleWarnings) out.push(`  ${c.yellow(`schedule: ${w}`)}`);
   for (const w of r.variantWarnings) out.push(`  ${c.yellow(`variant: ${w}`)}`);
   const failedRun = r.runVerdicts.filter((v) => !v.met);
-  out.push(`  expectations: ${c.green(`${r.expectations.met} met`)}, ${r.expectations.failed > 0 ? c.red(`${r.expectations.failed} failed`) : '0 failed'}`);
-  for (const v of failedRun) out.push(`    ${c.red(`✗ ${v.what}: expected ${v.expected}, got ${v.actual}`)}`);
+  if (secondary) {
+    out.push(`  expectations (written for the scenario's own schedule, not this interleaving): ${r.expectations.met} met, ${r.expectations.failed} unmet`);
+    for (const v of failedRun) out.push(`    ${c.yellow(`≠ ${v.what}: expected ${v.expected}, got ${v.actual}`)}`);
+  } else {
+    out.push(`  expectations: ${c.green(`${r.expectations.met} met`)}, ${r.expectations.failed > 0 ? c.red(`${r.expectations.failed} failed`) : '0 failed'}`);
+    for (const v of failedRun) out.push(`    ${c.red(`✗ ${v.what}: expected ${v.expected}, got ${v.actual}`)}`);
+  }
   out.push(`  variant: ${r.variant.base}${Object.keys(r.variant.knobs).length > 0 ? ` + ${Object.entries(r.variant.knobs).map(([k, v]) => `${k}=${String(v)}`).join(', ')}` : ''}; schedule: ${r.schedule.description}; ${plural(r.choices.length, 'choice')}, ${plural(r.schedulerSteps, 'scheduler step')}`);
   out.push(`  replay: ${opts.replayCommand !== undefined ? opts.replayCommand(r.token) : `--replay ${r.token}`}`);
   return out;
@@ -202,7 +215,7 @@ export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
 /** The header line of a run. */
 export function renderHeader(r: RunResult, opts: TextOptions = {}): string {
   const c: Colors = pc.createColors(opts.color ?? false);
-  return c.bold(`${r.scenario.name ?? r.scenario.file} — variant ${r.variant.base}, schedule ${r.schedule.description}`);
+  return c.bold(`${escapeControls(r.scenario.name ?? r.scenario.file)} — variant ${r.variant.base}, schedule ${r.schedule.description}`);
 }
 
 // ---- JSON -------------------------------------------------------------------------------------
@@ -277,10 +290,10 @@ export function runToJson(r: RunResult, exitCode: number): unknown {
 export function renderMatrix(s: Scenario, m: MatrixResult, opts: Pick<TextOptions, 'color'> = {}): string[] {
   const c: Colors = pc.createColors(opts.color ?? false);
   const out: string[] = [];
-  const title = s.name ?? s.file;
+  const title = escapeControls(s.name ?? s.file);
   out.push(c.bold(`${title} — every variant${s.defect !== null ? ` (defect ${s.defect.id}, declared present in: ${s.defect.presentIn.join(', ') || 'none'})` : ''}`));
   out.push('');
-  const w = Math.max(7, ...m.rows.map((r) => r.variant.length));
+  const w = maxOf(m.rows.map((r) => r.variant.length), 7);
   out.push(`  ${'variant'.padEnd(w)}  ${'expectations'.padEnd(12)}  ${s.defect !== null ? 'defect   ' : ''}outcome`);
   for (const r of m.rows) {
     const verdict = r.verdict === 'holds' ? c.green('hold'.padEnd(12)) : r.verdict === 'fails' ? c.yellow('fail'.padEnd(12)) : c.dim('n/a'.padEnd(12));

@@ -30,6 +30,7 @@ import {
 } from './schedule.js';
 import { type BindKind, type DeviceRef, type Expectation, type NameRef } from './values.js';
 import { checkVariant, type KnobValue, resolveKnobs, type VariantChoice, variantWarnings } from './variant.js';
+import { pushAll } from '../util/array.js';
 
 export interface RunOptions {
   /** A preset name; replaces the scenario's whole variant (its preset and its knob overrides). */
@@ -125,6 +126,8 @@ export interface RunResult {
   readonly choices: readonly number[];
   readonly schedulerSteps: number;
   readonly token: string;
+  /** Set when the run replayed an explorer's counterexample token: the properties it was found breaking. */
+  readonly finding?: { readonly properties: readonly string[] } | null;
   readonly events: readonly SimEvent[];
   /** Thread display name by kernel thread id (for the trace). */
   readonly threadOfTid: ReadonlyMap<number, string>;
@@ -235,14 +238,15 @@ class Ctx implements StepCtx {
 }
 
 /** The effective variant and schedule of a run. */
-function resolveRun(s: Scenario, opts: RunOptions): { choice: VariantChoice; schedule: ScheduleSpec } {
+function resolveRun(s: Scenario, opts: RunOptions): { choice: VariantChoice; schedule: ScheduleSpec; finding: { readonly properties: readonly string[] } | null } {
   if (opts.replay !== undefined) {
     if (opts.variant !== undefined || opts.knobs !== undefined || opts.schedule !== undefined || opts.seed !== undefined) {
       throw new ScenarioInputError('a replay token fixes the variant and the schedule: do not combine it with a variant, knobs, a schedule or a seed');
     }
-    const t = decodeToken(opts.replay);
-    if (t.hash !== s.hash) throw new ScenarioInputError(`the replay token is for a different scenario (hash ${t.hash}, this scenario ${s.hash})`);
-    return { choice: { base: t.variant, knobs: t.knobs }, schedule: { kind: 'replay', choices: t.choices } };
+    // a run makes at most maxSteps choices per phase (each process's setup, then the threads)
+    const t = decodeToken(opts.replay, (opts.maxSteps ?? s.maxSteps) * (s.processes.length + 1));
+    if (t.hash !== s.hash) throw new ScenarioInputError(`the replay token is for a different scenario, or for this one before a change to its machine, processes, steps or max_steps (token hash ${t.hash}, this scenario ${s.hash})`);
+    return { choice: { base: t.variant, knobs: t.knobs }, schedule: { kind: 'replay', choices: t.choices }, finding: t.finding ?? null };
   }
   // a variant named on the command line replaces the scenario's whole variant (its preset
   // and its knob overrides); knobs given with it are applied on top
@@ -258,7 +262,7 @@ function resolveRun(s: Scenario, opts: RunOptions): { choice: VariantChoice; sch
   } else if (opts.seed !== undefined) schedule = { kind: 'random', seed: opts.seed };
   else schedule = s.schedule ?? { kind: 'rr' };
   if (opts.seed !== undefined && schedule.kind !== 'random') throw new ScenarioInputError('a seed only applies to the random schedule');
-  return { choice, schedule };
+  return { choice, schedule, finding: null };
 }
 
 /** Thread names a schedule list may use: every declared thread (incl. fork children). */
@@ -299,7 +303,11 @@ export function prepareRun(s: Scenario, opts: RunOptions = {}): Runner {
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const runner = prepareRun(s, opts);
   if (opts.attach !== undefined) opts.attach(runner.sys, runner.nameOf);
-  return runner.run();
+  const r = runner.run();
+  const finding = opts.replay !== undefined ? (decodeToken(opts.replay).finding ?? null) : null;
+  if (finding === null) return r;
+  // the replay of an explorer's finding keeps the finding's token
+  return { ...r, finding, token: encodeToken({ ...decodeToken(r.token), finding }) };
 }
 
 /** A Runner recorded between its phases, with what the caller keeps beside it (see snapshotSetup). */
@@ -435,8 +443,8 @@ export class Runner {
     this.nameOf = (t: KThread): string => this.threadOfTid.get(t.tid) ?? t.name;
     const chooser = new RecordingChooser(h.schedule, this.nameOf);
     if (old !== null) {
-      chooser.choices.push(...old.choices);
-      chooser.warnings.push(...old.warnings);
+      pushAll(chooser.choices, old.choices);
+      pushAll(chooser.warnings, old.warnings);
     }
     this.chooser = chooser;
     this.hook = h.stepHook;

@@ -12,6 +12,7 @@ import { plural } from '../plural.js';
 import type { Chooser } from '../kernel/sched/scheduler.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { KnobValue } from './variant.js';
+import { pushAll } from '../util/array.js';
 
 export type ScheduleSpec =
   | { readonly kind: 'rr' }
@@ -29,6 +30,9 @@ export class ScenarioInputError extends Error {
   }
 }
 
+/** The largest `*n` of a schedule entry: a run makes at most max_steps (at most 100 000 000) choices. */
+export const MAX_SCHEDULE_COUNT = 100_000_000;
+
 /**
  * `rr`, `random` (with `seed`, default 1) or a list `main,vcpu*3,main`: at each choice
  * the named thread runs (`*n`: for n choices); after the list, round-robin.
@@ -45,6 +49,7 @@ export function parseSchedule(s: string | readonly string[], seed?: number): Sch
     if (m === null) throw new ScenarioInputError(`bad schedule entry '${it}': expected rr, random, or a list of thread names like main,vcpu*3,main`);
     const count = m[2] === undefined ? 1 : Number(m[2]);
     if (count < 1) throw new ScenarioInputError(`bad schedule entry '${it}': the count must be at least 1`);
+    if (count > MAX_SCHEDULE_COUNT) throw new ScenarioInputError(`bad schedule entry '${it}': the count must be at most ${MAX_SCHEDULE_COUNT} (the largest max_steps)`);
     entries.push({ thread: m[1] ?? '', count });
   }
   if (entries.length === 0) throw new ScenarioInputError('empty schedule: expected rr, random, or a list of thread names like main,vcpu*3,main');
@@ -140,13 +145,27 @@ export interface ReplayToken {
   readonly variant: string;
   /** Knob overrides on top of the preset (from the scenario and the command line). */
   readonly knobs: Readonly<Record<string, KnobValue>>;
-  /** The scenario's hash (16 hex digits). */
+  /** The scenario's execution hash (16 hex digits; see executionHash). */
   readonly hash: string;
   /** Every choice: an index into the runnable threads (spawn order). */
   readonly choices: readonly number[];
+  /**
+   * Set when the explorer found the run breaking properties (a counterexample's token):
+   * their names, in report order. A replay then checks the properties and leads with these.
+   */
+  readonly finding?: { readonly properties: readonly string[] } | null;
 }
 
 const TOKEN_PREFIX = 'vs1.';
+/** The layout of a token's bytes (the first byte). 1: before checksums (refused). */
+const TOKEN_VERSION = 2;
+/**
+ * The longest token accepted, in characters: 128 KiB, the longest single argument Linux
+ * passes to a program (MAX_ARG_STRLEN), so any token a run printed can be given back.
+ */
+export const MAX_TOKEN_CHARS = 128 * 1024;
+/** The most choices a token may decode to (a caller passes a tighter bound: the scenario's). */
+export const MAX_TOKEN_CHOICES = 100_000_000;
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 function b64urlEncode(b: Uint8Array): string {
@@ -159,21 +178,43 @@ function b64urlEncode(b: Uint8Array): string {
   return s;
 }
 
+/** Decode base64url; null unless `s` is exactly what b64urlEncode gives for some bytes (no stray bits). */
 function b64urlDecode(s: string): Uint8Array | null {
-  const out: number[] = [];
+  if (s.length % 4 === 1) return null;
+  const out = new Uint8Array(Math.floor((s.length * 6) / 8));
   let acc = 0;
   let bits = 0;
-  for (const ch of s) {
-    const v = B64.indexOf(ch);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const v = B64.indexOf(s.charAt(i));
     if (v < 0) return null;
-    acc = (acc << 6) | v;
+    acc = ((acc << 6) | v) & 0xfff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out.push((acc >> bits) & 0xff);
+      out[n++] = (acc >> bits) & 0xff;
     }
   }
-  return Uint8Array.from(out);
+  // the last character's unused low bits must be zero: otherwise two texts decode alike
+  if ((acc & ((1 << bits) - 1)) !== 0) return null;
+  return out;
+}
+
+const CRC_TABLE = ((): Uint32Array => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+/** CRC-32 (IEEE) of `b[0..n)`: it detects every change confined to 32 consecutive bits, so every changed character of a token. */
+function crc32(b: Uint8Array, n: number): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < n; i++) c = (CRC_TABLE[(c ^ (b[i] ?? 0)) & 0xff] ?? 0) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
 }
 
 function putVarint(out: number[], v: number): void {
@@ -188,12 +229,22 @@ function putVarint(out: number[], v: number): void {
 function putString(out: number[], s: string): void {
   const b = new TextEncoder().encode(s);
   putVarint(out, b.length);
-  out.push(...b);
+  pushAll(out, b);
 }
 
-/** Encode a token: `vs1.` + base64url(version, variant, knobs, hash, run-length-encoded choices). */
+/**
+ * Encode a token: `vs1.` + base64url of: the layout version (2), flags (1: an explorer
+ * finding, then its properties), the variant, the knobs (JSON), the hash, the choices
+ * (run-length encoded or bit-packed, whichever is shorter) and a CRC-32 of all that.
+ */
 export function encodeToken(t: ReplayToken): string {
-  const out: number[] = [1];
+  const out: number[] = [TOKEN_VERSION];
+  const finding = t.finding ?? null;
+  out.push(finding !== null ? 1 : 0);
+  if (finding !== null) {
+    putVarint(out, finding.properties.length);
+    for (const p of finding.properties) putString(out, p);
+  }
   putString(out, t.variant);
   const keys = Object.keys(t.knobs).sort();
   putString(out, keys.length === 0 ? '' : JSON.stringify(Object.fromEntries(keys.map((k) => [k, t.knobs[k]]))));
@@ -228,23 +279,46 @@ export function encodeToken(t: ReplayToken): string {
     }
   }
   if (bits > 0) packed.push(acc << (8 - bits));
-  if (width <= 8 && packed.length < rle.length) out.push(1, ...packed);
-  else out.push(0, ...rle);
-  return TOKEN_PREFIX + b64urlEncode(Uint8Array.from(out));
+  if (width <= 8 && packed.length < rle.length) {
+    out.push(1);
+    pushAll(out, packed);
+  } else {
+    out.push(0);
+    pushAll(out, rle);
+  }
+  const bytes = new Uint8Array(out.length + 4);
+  bytes.set(out);
+  const crc = crc32(bytes, out.length);
+  bytes[out.length] = crc >>> 24;
+  bytes[out.length + 1] = (crc >>> 16) & 0xff;
+  bytes[out.length + 2] = (crc >>> 8) & 0xff;
+  bytes[out.length + 3] = crc & 0xff;
+  return TOKEN_PREFIX + b64urlEncode(bytes);
 }
 
-/** Decode a token; throws ScenarioInputError for anything malformed. */
-export function decodeToken(s: string): ReplayToken {
+/**
+ * Decode a token; throws ScenarioInputError (one line) for anything malformed: not a
+ * token, too long, a checksum that does not match (a character changed or lost), a
+ * token of an earlier layout, or more than `maxChoices` choices (checked before any
+ * choice is decoded).
+ */
+export function decodeToken(s: string, maxChoices: number = MAX_TOKEN_CHOICES): ReplayToken {
   const bad = (why: string): never => {
     throw new ScenarioInputError(`bad replay token: ${why}`);
   };
   const text = s.trim();
+  if (text.length > MAX_TOKEN_CHARS) bad(`${text.length} characters, longer than any token (at most ${MAX_TOKEN_CHARS})`);
   if (!text.startsWith(TOKEN_PREFIX)) bad(`expected a token starting with '${TOKEN_PREFIX}' as printed by a run`);
-  const b = b64urlDecode(text.slice(TOKEN_PREFIX.length)) ?? bad('not base64url');
+  const b = b64urlDecode(text.slice(TOKEN_PREFIX.length)) ?? bad('not base64url (a character changed or lost?)');
+  if (b.length < 5) bad('truncated');
+  const end = b.length - 4;
+  const sum = (((b[end] ?? 0) << 24) | ((b[end + 1] ?? 0) << 16) | ((b[end + 2] ?? 0) << 8) | (b[end + 3] ?? 0)) >>> 0;
+  if (b[0] === 1) bad('a token of an earlier vfio-sim (no checksum); run the scenario again for a new one');
+  if (crc32(b, end) !== sum) bad('checksum mismatch (the token was changed or cut; copy it again as printed)');
   let pos = 0;
   const byte = (): number => {
-    const v = b[pos++];
-    return v === undefined ? bad('truncated') : v;
+    if (pos >= end) bad('truncated');
+    return b[pos++] ?? 0;
   };
   const varint = (): number => {
     let v = 0;
@@ -259,12 +333,21 @@ export function decodeToken(s: string): ReplayToken {
   };
   const str = (): string => {
     const n = varint();
-    if (pos + n > b.length) bad('truncated');
+    if (pos + n > end) bad('truncated');
     const r = new TextDecoder().decode(b.subarray(pos, pos + n));
     pos += n;
     return r;
   };
-  if (byte() !== 1) bad('unknown token version');
+  if (byte() !== TOKEN_VERSION) bad('unknown token version');
+  const flags = byte();
+  if ((flags & ~1) !== 0) bad('unknown flags');
+  let finding: { properties: string[] } | null = null;
+  if ((flags & 1) !== 0) {
+    const n = varint();
+    if (n > end - pos) bad('corrupt finding');
+    finding = { properties: [] };
+    for (let i = 0; i < n; i++) finding.properties.push(str());
+  }
   const variant = str();
   const kj = str();
   let knobs: Record<string, KnobValue> = {};
@@ -280,11 +363,12 @@ export function decodeToken(s: string): ReplayToken {
   let hash = '';
   for (let i = 0; i < 8; i++) hash += byte().toString(16).padStart(2, '0');
   const total = varint();
-  if (total > 100_000_000) bad('too many choices');
+  if (total > maxChoices) bad(`${total} choices, more than this scenario's runs can make (at most ${maxChoices})`);
   const mode = byte();
   const choices: number[] = [];
   if (mode === 0) {
     const nRuns = varint();
+    if (nRuns > total || nRuns * 2 > end - pos) bad('corrupt choices');
     for (let i = 0; i < nRuns; i++) {
       const v = varint();
       const n = varint();
@@ -294,7 +378,8 @@ export function decodeToken(s: string): ReplayToken {
   } else if (mode === 1) {
     const width = byte();
     if (width < 1 || width > 8) bad('corrupt choices');
-    let cur = byte();
+    if (Math.ceil((total * width) / 8) !== end - pos) bad('corrupt choices');
+    let cur = total > 0 ? byte() : 0;
     let bit = 7;
     for (let i = 0; i < total; i++) {
       let v = 0;
@@ -310,6 +395,6 @@ export function decodeToken(s: string): ReplayToken {
     }
   } else bad('corrupt choices');
   if (choices.length !== total) bad('corrupt choices');
-  if (pos !== b.length) bad('trailing bytes');
-  return { variant, knobs, hash, choices };
+  if (pos !== end) bad('trailing bytes');
+  return finding !== null ? { variant, knobs, hash, choices, finding } : { variant, knobs, hash, choices };
 }

@@ -3,7 +3,7 @@
  * and map a data path (['processes', 0, 'threads', 1, 'steps', 2, 'load', 'size']) back to
  * `line:col` for error messages.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { type CST, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, parseDocument, visit, type Document, type Node } from 'yaml';
 
 /** A path into the scenario's data: map keys and sequence indexes. */
 export type DataPath = readonly (string | number)[];
@@ -16,9 +16,61 @@ export interface ScenarioError {
   readonly message: string;
 }
 
-/** `file:line:col: message` */
+/** `file:line:col: message`, with control characters of the file name and message escaped. */
 export function formatScenarioError(e: ScenarioError): string {
-  return `${e.file}:${e.line}:${e.col}: ${e.message}`;
+  return `${escapeControls(e.file)}:${e.line}:${e.col}: ${escapeControls(e.message)}`;
+}
+
+/**
+ * `s` safe to print on a terminal: control characters (C0 but tab, DEL, C1, so escape
+ * sequences and NUL) and Unicode line and paragraph separators as `\xNN` / `\u{NNNN}`.
+ * Newlines are escaped too: a scenario string is shown on one line.
+ */
+export function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/.test(s)) return s;
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g, (ch) => {
+    const c = ch.charCodeAt(0);
+    return c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u{${c.toString(16)}}`;
+  });
+}
+
+/**
+ * How deep collections (mappings, lists) may nest in a scenario file. The YAML library
+ * composes documents recursively and runs out of stack at about 800 levels; a scenario
+ * needs about 15 (a machine's bridges two per level).
+ */
+export const MAX_NESTING = 100;
+
+/** The first collection nested deeper than MAX_NESTING (its offset), walking the CST without recursion. */
+function tooDeep(text: string): number | null {
+  const stack: { t: CST.Token; depth: number }[] = [];
+  for (const tok of new Parser().parse(text)) stack.push({ t: tok, depth: 0 });
+  while (stack.length > 0) {
+    const top = stack.pop();
+    if (top === undefined) break;
+    const { t, depth } = top;
+    switch (t.type) {
+      case 'document':
+        if (t.value !== undefined) stack.push({ t: t.value, depth });
+        break;
+      case 'block-map':
+      case 'block-seq':
+      case 'flow-collection': {
+        const d = depth + 1;
+        if (d > MAX_NESTING) return t.type === 'flow-collection' ? t.start.offset : t.offset;
+        for (const it of t.items) {
+          if ('key' in it && it.key !== undefined && it.key !== null) stack.push({ t: it.key, depth: d });
+          if (it.value !== undefined) stack.push({ t: it.value, depth: d });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return null;
 }
 
 /** Where a path points in the file: the value's node, or the nearest node that exists. */
@@ -45,6 +97,17 @@ export class YamlSource {
     readonly text: string,
     readonly file: string,
   ) {
+    const deep = tooDeep(text);
+    if (deep !== null) {
+      // the document is not composed at all (the library would recurse past the stack)
+      this.doc = parseDocument('', { lineCounter: this.lines });
+      const before = text.slice(0, deep);
+      const line = before.split('\n').length;
+      const col = deep - (before.lastIndexOf('\n') + 1) + 1;
+      this.syntaxErrors.push({ file, line, col, message: `YAML nested too deeply: at most ${MAX_NESTING} levels of mappings and lists` });
+      this.data = null;
+      return;
+    }
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true, merge: false });
     // later syntax errors are usually consequences of the first one: report that one
     const e = this.doc.errors[0];

@@ -123,14 +123,18 @@ test('vfio-sim check: the variant × property table is identical with 1 and 2 wo
 });
 
 test('Ctrl-C with workers: an interrupted exploration stops between executions and reports what it covered', () => {
-  // Deterministic whatever the machine's speed: the budget clock is frozen (so no slice
-  // ends on time) and the interrupt arrives at the third poll of the stop flag. The calling
-  // thread polls it once as it hands out the first units (one to the worker, one to itself)
-  // and its own search polls it before each execution: the interrupt comes after this
-  // thread's first execution, with at most two of the plan's eight or more units started.
+  // Deterministic whatever the machine's speed: the budget clock is frozen (no slice ends on
+  // time). A first zero-length slice plans the units (the planning probes poll the stop flag
+  // too) and hands out the first ones, one to the worker and one to this thread, without
+  // running any; then the interrupt arrives at the third poll: once as this thread looks at
+  // the workers, once before its first execution, once after it. At most two of the plan's
+  // eight or more units have started, so the search cannot be over, whatever the worker did.
   const s = example('h2-fault-races-disable.yaml');
+  let armed = false;
   let polls = 0;
-  const x = new ScenarioExploration(s, { variant: '5.8', maxPreemptions: 2, noReplays: true, workers: 2, now: () => 0, interrupted: () => ++polls >= 3 });
+  const x = new ScenarioExploration(s, { variant: '5.8', maxPreemptions: 2, noReplays: true, workers: 2, now: () => 0, interrupted: () => armed && ++polls >= 3 });
+  assert.equal(x.step(0), false);
+  armed = true;
   while (!x.step(30));
   const r = x.result();
   assert.equal(r.search.stoppedBy, 'interrupted');

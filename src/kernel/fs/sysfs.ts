@@ -11,6 +11,7 @@ import type { Task } from '../sched/task.js';
 import { SideTable } from '../side-table.js';
 import { fetchUser, storeUser } from '../vfio/uaccess.js';
 import { type FilePos, KFile } from './file.js';
+import { spliceAll } from '../../util/array.js';
 
 /** A directory: its entry names (in the order getdents64 returns them) and a lookup. */
 export interface SysfsDir {
@@ -131,7 +132,7 @@ export function sysfsLookup(k: Kernel, path: string, follow = true): { node: Sys
       if (++links > MAXSYMLINKS) return -ELOOP;
       const t = node.target.split('/').filter((c) => c !== '' && c !== '.');
       if (node.target.startsWith('/')) cur = [];
-      pending.unshift(...t);
+      spliceAll(pending, 0, 0, t);
       continue;
     }
     cur.push(name);

@@ -6,6 +6,7 @@
  * the lock instance id.
  */
 import type { HeldLockEntry, LockClass, LockSite } from './types.js';
+import { pushAll } from '../../util/array.js';
 
 /** What a report says about the reporting thread. */
 export interface ReportThread {
@@ -100,7 +101,10 @@ export function circularReport(
     '',
     'the existing dependency chain (in reverse order) is:',
   ];
-  for (const e of chain) L.push('', `-> #${e.depth} ${lockName(e.cls)}:`, ...traceLines(e.site));
+  for (const e of chain) {
+    L.push('', `-> #${e.depth} ${lockName(e.cls)}:`);
+    pushAll(L, traceLines(e.site));
+  }
   L.push('', 'other info that might help us debug this:', '');
   const source = src.cls.name;
   const target = tgt.cls.name;
@@ -118,7 +122,9 @@ export function circularReport(
     ' *** DEADLOCK ***',
     '',
   );
-  L.push(...heldLines(t), '', ...backtraceLines(release, current));
+  pushAll(L, heldLines(t));
+  L.push('');
+  pushAll(L, backtraceLines(release, current));
   return L.join('\n') + '\n';
 }
 
@@ -151,6 +157,8 @@ export function recursiveReport(release: string, t: ReportThread, prev: HeldLock
     ' May be due to missing lock nesting notation',
     '',
   ];
-  L.push(...heldLines(t), '', ...backtraceLines(release, current));
+  pushAll(L, heldLines(t));
+  L.push('');
+  pushAll(L, backtraceLines(release, current));
   return L.join('\n') + '\n';
 }

@@ -3,6 +3,7 @@ import type { SchedPoint, Task, Waitable } from '../sched/task.js';
 import type { HeldLock, KThread } from '../sched/thread.js';
 import { currentThread, type LockCtx, type LockSlot } from './lock-ctx.js';
 import { dropHeld, HeldRecords, removeAt } from './mutex.js';
+import { pushAll } from '../../util/array.js';
 
 interface RwWaiter {
   readonly t: KThread;
@@ -296,6 +297,6 @@ export class RwSemaphore implements Waitable, LockSlot {
       }
     }
     this.waiters.length = 0;
-    this.waiters.push(...rest);
+    pushAll(this.waiters, rest);
   }
 }

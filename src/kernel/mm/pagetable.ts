@@ -13,6 +13,7 @@
  * (__split_huge_pmd_locked, mm/huge_memory.c, 6.12), and the pages refault.
  */
 import type { HugeLevel, Pte } from './types.js';
+import { spliceAll } from '../../util/array.js';
 
 /** Pages covered by one PMD leaf (2 MiB) and one PUD leaf (1 GiB). */
 export const HPAGE_PMD_NR = 512;
@@ -148,7 +149,7 @@ export class PageTable {
     const pieces: Run[] = [];
     if (vpn > r.start) pieces.push(mkRun(r.start, vpn, r.pfn, r.writable, r.special));
     if (vpn + 1 < r.end) pieces.push(mkRun(vpn + 1, r.end, r.pfn + (vpn + 1 - r.start), r.writable, r.special));
-    this.runs.splice(i, 1, ...pieces);
+    spliceAll(this.runs, i, 1, pieces);
     this.count--;
     return true;
   }
@@ -319,7 +320,7 @@ export class PageTable {
     }
     if (i > first) {
       if (keep === null) removeRange(this.runs, first, i - first);
-      else this.runs.splice(first, i - first, ...keep);
+      else spliceAll(this.runs, first, i - first, keep);
       this.hit = null;
     }
     this.count -= removed;

@@ -2,6 +2,7 @@ import type { Kernel } from '../kernel.js';
 import type { RwSemaphore } from '../locking/rwsem.js';
 import { PciDev } from './pci-dev.js';
 import { pciSysfsInit } from './pci-sysfs.js';
+import { pushAll } from '../../util/array.js';
 
 /** The PCI core's device list (pci_devices), built by enumeration at boot. */
 export class PciCore {
@@ -40,7 +41,7 @@ export class PciCore {
     const out: PciDev[] = [];
     for (const d of this.busDevices(bus)) {
       out.push(d);
-      if (d.fn.isBridge && d.fn.secondaryBus !== null) out.push(...this.walkBus(d.fn.secondaryBus));
+      if (d.fn.isBridge && d.fn.secondaryBus !== null) pushAll(out, this.walkBus(d.fn.secondaryBus));
     }
     return out;
   }
