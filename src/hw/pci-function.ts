@@ -12,6 +12,7 @@ import type { Clock } from './clock.js';
 import type { ConfigSpace } from './config-space.js';
 import type { DeviceBehavior, DeviceContext, ResetKind, RomSpec } from './device.js';
 import * as R from './regs.js';
+import { clear32 } from './bits32.js';
 import type { FunctionTemplate } from './template.js';
 
 /** What a function needs from the machine it sits in. */
@@ -561,7 +562,7 @@ export class PciFunction implements PciFunctionHw {
   private msiUnmasked(oldMask: number): void {
     const mo = this.msiMaskOff();
     const now = this.cs.r32(mo);
-    const cleared = oldMask & ~now;
+    const cleared = clear32(oldMask, now);
     if (cleared === 0) return;
     const po = mo + 4;
     const pend = this.cs.r32(po);

@@ -1,4 +1,5 @@
 import { PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_ENABLE } from '../../uapi/pci-regs.js';
+import { clear32 } from '../../hw/bits32.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../sched/task.js';
 import { ioread, type PciDev, pciReadConfig, pciWriteConfig } from './pci-dev.js';
@@ -7,13 +8,13 @@ import { ioread, type PciDev, pciReadConfig, pciWriteConfig } from './pci-dev.js
 function* pciEnableRom(dev: PciDev): Task<void> {
   const r = dev.resource(6);
   if (r === null) return;
-  yield* pciWriteConfig(dev, PCI_ROM_ADDRESS, 4, (r.start & ~0x7ff) | PCI_ROM_ADDRESS_ENABLE);
+  yield* pciWriteConfig(dev, PCI_ROM_ADDRESS, 4, (clear32(r.start % 2 ** 32, 0x7ff) | PCI_ROM_ADDRESS_ENABLE) >>> 0);
 }
 
 /** pci_disable_rom (drivers/pci/rom.c, 5.8): clear the ROM BAR's enable bit. */
 function* pciDisableRom(dev: PciDev): Task<void> {
   const v = yield* pciReadConfig(dev, PCI_ROM_ADDRESS, 4);
-  yield* pciWriteConfig(dev, PCI_ROM_ADDRESS, 4, v & ~PCI_ROM_ADDRESS_ENABLE);
+  yield* pciWriteConfig(dev, PCI_ROM_ADDRESS, 4, clear32(v, PCI_ROM_ADDRESS_ENABLE));
 }
 
 /**
