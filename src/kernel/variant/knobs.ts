@@ -99,6 +99,12 @@ export interface Knobs {
    * design's open-time zap no longer clears the child's copied PTEs (H10).
    */
   readonly forkOpenBeforeCopy: boolean;
+  /**
+   * exit_mmap holds mmap_write_lock across free_pgtables and remove_vma (bf3980c85212 "mm:
+   * drop oom code from exit_mmap", 6.0): the vmas' last file references are dropped under
+   * mmap_lock at process exit, as munmap drops them (fput defers the release either way).
+   */
+  readonly exitMmapWriteLock: boolean;
 }
 
 /** Every value each knob may take (for validation of composed variants and for listings). */
@@ -119,6 +125,7 @@ export const KNOB_VALUES: { readonly [K in keyof Knobs]: readonly Knobs[K][] } =
   lowPowerEntry: [false, true],
   hotResetTryLock: [false, true],
   forkOpenBeforeCopy: [false, true],
+  exitMmapWriteLock: [false, true],
 };
 
 /**
@@ -168,6 +175,7 @@ const BASE_5_7: Knobs = {
   lowPowerEntry: false,
   hotResetTryLock: false,
   forkOpenBeforeCopy: false,
+  exitMmapWriteLock: false,
 };
 
 /** Linux 5.7: the baseline, before the series. */
@@ -250,7 +258,7 @@ export const VARIANT_6_1: VariantPreset = {
   from: '5.19',
   title: 'Linux 6.1',
   description: 'VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY/EXIT: entry zaps and sets pm_runtime_engaged, faults then SIGBUS. Still vma_list + remap in the fault (H9); with forkOpenBeforeCopy (as later 6.1.y/6.6.y stable kernels) it has H10.',
-  knobs: { ...VARIANT_5_19.knobs, lowPowerEntry: true },
+  knobs: { ...VARIANT_5_19.knobs, lowPowerEntry: true, exitMmapWriteLock: true },
 };
 
 /** Linux 6.10: address-space zap with unmap_mapping_range; faults insert pages. */
