@@ -226,6 +226,16 @@ export class PciFunction implements PciFunctionHw {
     return this.fwResources[index] ?? null;
   }
 
+  /**
+   * Firmware: set `bits` in the command register by a config cycle (only the writable
+   * bits take: a VF's MEM stays 0), and `bctl` in a bridge's Bridge Control; no events.
+   */
+  firmwareEnable(bits: number, bctl: number): void {
+    this.cs.write(R.PCI_COMMAND, 2, this.command | bits);
+    if (this.isBridge && bctl !== 0) this.cs.write(R.PCI_BRIDGE_CONTROL, 2, this.cs.r16(R.PCI_BRIDGE_CONTROL) | bctl);
+    this.refreshDecode();
+  }
+
   /** Firmware: record the assignment and program the BAR register (no events). */
   firmwareAssign(res: PciResource): void {
     this.fwResources[res.index] = res;

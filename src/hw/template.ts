@@ -126,7 +126,9 @@ export function endpointTemplate(def: DeviceDefinition, multiFunction: boolean, 
   const cs = new ConfigSpace(pcie ? 4096 : 256);
   header(cs, s.vendorId, s.deviceId, s.revision ?? 0, s.classCode, R.PCI_HEADER_TYPE_NORMAL | (multiFunction ? R.PCI_HEADER_TYPE_MFD : 0));
   if (!pcie) cs.setWmask(R.PCI_LATENCY_TIMER, 1, 0xff);
-  if (virtfn) cs.setWmask(R.PCI_COMMAND, 2, COMMAND_WMASK & ~R.PCI_COMMAND_MEMORY);
+  // SR-IOV 1.1 §3.4.1.3: a VF's I/O Space and Memory Space Enable read 0 (the PF's VF MSE
+  // governs decode), Parity Error Response and SERR# Enable are RsvdP (the PF's apply)
+  if (virtfn) cs.setWmask(R.PCI_COMMAND, 2, COMMAND_WMASK & ~(R.PCI_COMMAND_IO | R.PCI_COMMAND_MEMORY | R.PCI_COMMAND_PARITY | R.PCI_COMMAND_SERR));
   const bars: (BarInfo | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
   for (const b of s.bars) {
     const info: BarInfo = { index: b.index, kind: b.kind, size: b.size, mem64: b.mem64 === true, prefetch: b.prefetch === true };

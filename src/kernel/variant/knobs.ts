@@ -105,6 +105,16 @@ export interface Knobs {
    * mmap_lock at process exit, as munmap drops them (fput defers the release either way).
    */
   readonly exitMmapWriteLock: boolean;
+  /**
+   * The page sizes intel-iommu reports for a domain (type1's VFIO_IOMMU_GET_INFO
+   * iova_pgsizes is their intersection over the container's domains).
+   * - 'all-4k-multiples': INTEL_IOMMU_PGSIZES, ~0xfff — "every power of two from 4 KiB"
+   *   (before 5.15).
+   * - 'real': 4 KiB plus the hardware's superpage sizes (domain_super_pgsize_bitmap,
+   *   "iommu/vt-d: Report real pgsize bitmap to iommu core", 5.15): 0x40201000 with
+   *   2 MiB and 1 GiB superpages.
+   */
+  readonly iommuPgsizes: 'all-4k-multiples' | 'real';
 }
 
 /** Every value each knob may take (for validation of composed variants and for listings). */
@@ -126,6 +136,7 @@ export const KNOB_VALUES: { readonly [K in keyof Knobs]: readonly Knobs[K][] } =
   hotResetTryLock: [false, true],
   forkOpenBeforeCopy: [false, true],
   exitMmapWriteLock: [false, true],
+  iommuPgsizes: ['all-4k-multiples', 'real'],
 };
 
 /**
@@ -176,6 +187,7 @@ const BASE_5_7: Knobs = {
   hotResetTryLock: false,
   forkOpenBeforeCopy: false,
   exitMmapWriteLock: false,
+  iommuPgsizes: 'all-4k-multiples',
 };
 
 /** Linux 5.7: the baseline, before the series. */
@@ -249,7 +261,7 @@ export const VARIANT_5_19: VariantPreset = {
   from: '5.13',
   title: 'Linux 5.19',
   description: '2b2c651baf1c: entering D3hot zaps and blocks like clearing MEM (fixes H7).',
-  knobs: { ...VARIANT_5_13.knobs, d3hotBlocks: true },
+  knobs: { ...VARIANT_5_13.knobs, d3hotBlocks: true, iommuPgsizes: 'real' },
 };
 
 /** Linux 6.1 (LTS): runtime-PM low-power entry on top of 5.19; still vma_list and the old fork order. */
