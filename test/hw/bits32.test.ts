@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { and32, barHighMask, barLowMask, clear32, inMsiWindow, merge32 } from '../../src/hw/bits32.js';
 import { vbarLow, vromLow } from '../../src/kernel/vfio/pci/config.js';
 import { MSI_ADDR_BASE } from '../../src/kernel/irq/irq.js';
+import { ConfigSpace } from '../../src/hw/config-space.js';
 
 const U32 = 0xffff_ffffn;
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
@@ -90,4 +91,21 @@ test('vfio_bar_fixup: the upper dword of a 64-bit BAR larger than 4 GiB keeps on
   // the mask came out 0 for 8 GiB (the user's upper address bits all read back 0)
   assert.equal(barHighMask(2 ** 33), 0xffff_fffe);
   assert.equal(barHighMask(2 ** 36), 0xffff_fff0);
+});
+
+test('config space dwords: a config-cycle write applies the writable and write-1-to-clear masks and reads back as a u32, for every 32-bit value, mask and old value', () => {
+  fc.assert(
+    fc.property(hiU32, hiU32, hiU32, hiU32, (old, v, wm, w1c) => {
+      const cs = new ConfigSpace(256);
+      cs.set32(0x10, old);
+      assert.equal(cs.r32(0x10), old);
+      cs.setWmask(0x10, 4, wm);
+      cs.setW1c(0x10, 4, w1c);
+      cs.write(0x10, 4, v);
+      const ref = ((B(old) & ~B(wm)) | (B(v) & B(wm))) & ~(B(v) & B(w1c)) & U32;
+      assert.equal(B(cs.r32(0x10)), ref);
+      assert.ok(isU32(cs.read(0x10, 4)));
+    }),
+    RUNS,
+  );
 });
