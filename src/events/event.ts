@@ -7,6 +7,9 @@
 /** Who caused a hardware access: a CPU (through a page table or the kernel), or a device doing DMA. */
 export type Initiator = 'cpu' | 'dma';
 
+/** The kernel log levels (KERN_EMERG ... KERN_DEBUG), as `dmesg -x` names them. */
+export type PrintkLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warn' | 'notice' | 'info' | 'debug';
+
 export type EventBody =
   // ---- locking ----------------------------------------------------------
   | { kind: 'lock.acquire'; lock: string; cls: string; mode: 'r' | 'w'; trylock: boolean; fn: string }
@@ -48,6 +51,12 @@ export type EventBody =
   // ---- kernel diagnostics ----------------------------------------------------
   | { kind: 'bug'; message: string; fn: string }
   | { kind: 'warn'; message: string; fn: string }
+  /**
+   * A kernel log line that is not a WARNING splat (printk / dev_printk / pci_info...):
+   * `line` is what dmesg shows (a dev_printk line starts with the driver and device,
+   * `vfio-pci 0000:01:00.0: `), `level` its log level, `fn` the function that prints it.
+   */
+  | { kind: 'printk'; level: PrintkLevel; line: string; fn: string }
   /** A lockdep report: `text` in the kernel's layout; `classes` the cycle (acquired lock first) or the class taken twice. */
   | { kind: 'lockdep'; report: 'circular' | 'recursive'; title: string; classes: readonly string[]; text: string; debugLocksOff: boolean }
   // ---- vfio / user-visible outcomes -------------------------------------------

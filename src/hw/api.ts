@@ -85,6 +85,11 @@ export interface RamHw {
 }
 
 export interface IommuHw {
+  /**
+   * The superpage sizes the IOMMU's second-level tables support, as a bitmap (VT-d
+   * CAP.SLLPS; QEMU's intel-iommu and current Intel hardware: 2 MiB and 1 GiB).
+   */
+  readonly superpageBitmap: bigint;
   /** A new empty IOMMU domain; returns its id. */
   createDomain(): number;
   destroyDomain(domain: number): void;

@@ -23,6 +23,9 @@ export class Iommu implements IommuHw {
   private readonly domains = new Map<number, Map<number, Pte>>();
   private readonly groupDomain = new Map<number, number>();
 
+  /** VT-d second-level large page support: 2 MiB and 1 GiB (SLLPS = 2 levels). */
+  readonly superpageBitmap = (1n << 21n) | (1n << 30n);
+
   constructor(private readonly events: EventStream) {}
 
   createDomain(): number {

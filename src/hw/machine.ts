@@ -89,10 +89,19 @@ export interface SlotSpec {
  */
 export interface MachineSpec {
   readonly ramSize?: number;
+  /**
+   * What the firmware leaves in the command registers: 'seabios' (default; SeaBIOS and
+   * typical PC firmware: IO|MEM|SERR on every function) or 'none' (all 0, as after a
+   * power-on reset with no firmware).
+   */
+  readonly firmware?: 'seabios' | 'none';
   readonly urPolicy?: UrPolicy;
   readonly hostBridge?: boolean;
   readonly slots: readonly SlotSpec[];
 }
+
+/** PCI_BRIDGE_CTL_SERR (include/uapi/linux/pci_regs.h): forward SERR# from the secondary side. */
+const PCI_BRIDGE_CTL_SERR = 0x02;
 
 /** A single-function endpoint slot. */
 export function endpoint(dev: number, device: DeviceDefinition, opts: { virtfn?: boolean } = {}): SlotSpec {
@@ -293,6 +302,7 @@ export class Machine implements HwMachine, FunctionHost {
     const specOf = new Map<PciFunction, FunctionSpec>();
     this.enumerate(spec, specOf);
     this.assignResources(specOf);
+    if ((spec.firmware ?? 'seabios') === 'seabios') this.seabiosInitDevices();
     this.groupCount = assignIommuGroups(this.addOrder, this.fns);
     for (const f of this.fns) f.behavior?.reset('power-on');
   }
@@ -350,7 +360,18 @@ export class Machine implements HwMachine, FunctionHost {
     for (const f of this.fns) this.byName.set(f.name, f);
   }
 
-  /** Firmware: naturally aligned addresses for every BAR and ROM; command registers stay 0. */
+  /**
+   * SeaBIOS pci_bios_init_device (src/fw/pciinit.c, SeaBIOS 1.16 as QEMU 7.2 ships it):
+   * after assigning the resources, every function gets IO|MEM|SERR set in its command
+   * register (whether or not it has I/O BARs), bridges also SERR forwarding in Bridge
+   * Control. Bus mastering stays off. Linux leaves these as they are at boot.
+   */
+  private seabiosInitDevices(): void {
+    for (const f of this.fns) f.firmwareEnable(R.PCI_COMMAND_IO | R.PCI_COMMAND_MEMORY | R.PCI_COMMAND_SERR, PCI_BRIDGE_CTL_SERR);
+    this.invalidate();
+  }
+
+  /** Firmware: naturally aligned addresses for every BAR and ROM; command registers are set by seabiosInitDevices. */
   private assignResources(specOf: ReadonlyMap<PciFunction, FunctionSpec>): void {
     let mem32 = R.MMIO32_BASE;
     let mem64 = R.MMIO64_BASE;

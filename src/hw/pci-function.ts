@@ -12,6 +12,7 @@ import type { Clock } from './clock.js';
 import type { ConfigSpace } from './config-space.js';
 import type { DeviceBehavior, DeviceContext, ResetKind, RomSpec } from './device.js';
 import * as R from './regs.js';
+import { clear32 } from './bits32.js';
 import type { FunctionTemplate } from './template.js';
 
 /** What a function needs from the machine it sits in. */
@@ -223,6 +224,16 @@ export class PciFunction implements PciFunctionHw {
 
   resource(index: number): PciResource | null {
     return this.fwResources[index] ?? null;
+  }
+
+  /**
+   * Firmware: set `bits` in the command register by a config cycle (only the writable
+   * bits take: a VF's MEM stays 0), and `bctl` in a bridge's Bridge Control; no events.
+   */
+  firmwareEnable(bits: number, bctl: number): void {
+    this.cs.write(R.PCI_COMMAND, 2, this.command | bits);
+    if (this.isBridge && bctl !== 0) this.cs.write(R.PCI_BRIDGE_CONTROL, 2, this.cs.r16(R.PCI_BRIDGE_CONTROL) | bctl);
+    this.refreshDecode();
   }
 
   /** Firmware: record the assignment and program the BAR register (no events). */
@@ -561,7 +572,7 @@ export class PciFunction implements PciFunctionHw {
   private msiUnmasked(oldMask: number): void {
     const mo = this.msiMaskOff();
     const now = this.cs.r32(mo);
-    const cleared = oldMask & ~now;
+    const cleared = clear32(oldMask, now);
     if (cleared === 0) return;
     const po = mo + 4;
     const pend = this.cs.r32(po);

@@ -6,6 +6,7 @@
 import { ConfigSpace } from './config-space.js';
 import type { BehaviorFactory, DeviceDefinition, MsiCapSpec, MsixCapSpec, RomSpec } from './device.js';
 import * as R from './regs.js';
+import { barHighMask, barLowMask } from './bits32.js';
 
 export interface BarInfo {
   readonly index: number;
@@ -125,7 +126,9 @@ export function endpointTemplate(def: DeviceDefinition, multiFunction: boolean, 
   const cs = new ConfigSpace(pcie ? 4096 : 256);
   header(cs, s.vendorId, s.deviceId, s.revision ?? 0, s.classCode, R.PCI_HEADER_TYPE_NORMAL | (multiFunction ? R.PCI_HEADER_TYPE_MFD : 0));
   if (!pcie) cs.setWmask(R.PCI_LATENCY_TIMER, 1, 0xff);
-  if (virtfn) cs.setWmask(R.PCI_COMMAND, 2, COMMAND_WMASK & ~R.PCI_COMMAND_MEMORY);
+  // SR-IOV 1.1 §3.4.1.3: a VF's I/O Space and Memory Space Enable read 0 (the PF's VF MSE
+  // governs decode), Parity Error Response and SERR# Enable are RsvdP (the PF's apply)
+  if (virtfn) cs.setWmask(R.PCI_COMMAND, 2, COMMAND_WMASK & ~(R.PCI_COMMAND_IO | R.PCI_COMMAND_MEMORY | R.PCI_COMMAND_PARITY | R.PCI_COMMAND_SERR));
   const bars: (BarInfo | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined];
   for (const b of s.bars) {
     const info: BarInfo = { index: b.index, kind: b.kind, size: b.size, mem64: b.mem64 === true, prefetch: b.prefetch === true };
@@ -133,21 +136,19 @@ export function endpointTemplate(def: DeviceDefinition, multiFunction: boolean, 
     const reg = R.PCI_BASE_ADDRESS_0 + 4 * b.index;
     if (b.kind === 'io') {
       cs.set32(reg, R.PCI_BASE_ADDRESS_SPACE_IO);
-      cs.setWmask(reg, 4, ~(b.size - 1) & 0xfffffffc);
+      cs.setWmask(reg, 4, barLowMask(b.size, 0xfffffffc));
     } else {
       const flags = (info.mem64 ? R.PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) | (info.prefetch ? R.PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
       cs.set32(reg, flags);
-      const lowMask = b.size >= 2 ** 32 ? 0 : (~(b.size - 1) & 0xfffffff0) >>> 0;
-      cs.setWmask(reg, 4, lowMask);
+      cs.setWmask(reg, 4, barLowMask(b.size, 0xfffffff0));
       if (info.mem64) {
-        const hiMask = b.size > 2 ** 32 ? (~(b.size / 2 ** 32 - 1) >>> 0) : 0xffffffff;
-        cs.setWmask(reg + 4, 4, hiMask);
+        cs.setWmask(reg + 4, 4, barHighMask(b.size));
       }
     }
   }
   cs.set16(R.PCI_SUBSYSTEM_VENDOR_ID, s.subsystemVendorId ?? s.vendorId);
   cs.set16(R.PCI_SUBSYSTEM_ID, s.subsystemId ?? 0x1100);
-  if (s.rom !== undefined) cs.setWmask(R.PCI_ROM_ADDRESS, 4, ((~(s.rom.size - 1) & 0xfffff800) | R.PCI_ROM_ADDRESS_ENABLE) >>> 0);
+  if (s.rom !== undefined) cs.setWmask(R.PCI_ROM_ADDRESS, 4, (barLowMask(s.rom.size, 0xfffff800) | R.PCI_ROM_ADDRESS_ENABLE) >>> 0);
   cs.set8(R.PCI_INTERRUPT_PIN, s.interruptPin ?? 1);
 
   const chain = new CapChain(cs);

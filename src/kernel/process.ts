@@ -2,7 +2,7 @@
  * Processes: task_struct's shared parts (mm, files) and their life cycle
  * (kernel/fork.c, kernel/exit.c, 5.8).
  */
-import { FdTable, fput, getFile } from './fs/file.js';
+import { FdTable, fput, getFile, taskWorkRun } from './fs/file.js';
 import type { Kernel } from './kernel.js';
 import { dupMmap, mmput } from './mm/mmap.js';
 import { kernelIds, MmStruct } from './mm/mm.js';
@@ -80,13 +80,16 @@ function* closeFiles(proc: KProcessImpl): Task<void> {
 }
 
 /**
- * do_exit (kernel/exit.c, 5.8), in its order: exit_mm (mmput; the last mm user runs
- * exit_mmap, which closes every vma), then exit_files.
+ * do_exit (kernel/exit.c, 5.8-6.12), in its order: exit_mm (mmput; the last mm user
+ * runs exit_mmap, which closes every vma), exit_files, then exit_task_work: the files
+ * whose last reference exit_mmap and exit_files dropped are released there (fput
+ * deferred their __fput to task_work), after mmap_lock is no longer held.
  */
 export function* exitProcess(k: Kernel, proc: KProcessImpl): Task<void> {
   if (proc.exited) return;
   proc.exited = true;
   yield* mmput(k, proc.mm);
   yield* closeFiles(proc);
+  yield* taskWorkRun(); // exit_task_work (include/linux/task_work.h)
   for (const t of proc.threads) k.events.emit({ kind: 'thread.exit', name: t.name });
 }

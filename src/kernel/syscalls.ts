@@ -10,7 +10,7 @@ import { isSysfsPath, O_DIRECTORY, sysfsDirents, sysfsOpen, sysfsReadlink } from
 import { storeUser } from './vfio/uaccess.js';
 import { LINUX_DIRENT64, LINUX_DIRENT64_NAME_OFFSET } from '../uapi/dirent.js';
 import { eventfdFileCreate, O_CLOEXEC, O_NONBLOCK } from './fs/eventfd.js';
-import { type FilePos, fput, getFile, type KFile } from './fs/file.js';
+import { type FilePos, fput, getFile, type KFile, taskWorkPending, taskWorkRun } from './fs/file.js';
 import type { Kernel } from './kernel.js';
 import { doMmap, doMunmap, fileCanRead, fileCanWrite } from './mm/mmap.js';
 import { PAGE_SIZE, TASK_SIZE } from './mm/mm.js';
@@ -54,6 +54,22 @@ function emitNum(k: Kernel, proc: KProcessImpl, name: string, a: number, b: numb
   return ret;
 }
 
+/**
+ * exit_to_user_mode (kernel/entry/common.c, 5.8-6.12; arch/x86 prepare_exit_to_usermode
+ * before 5.8): a system call's return to user space runs the task's queued task_work
+ * first (task_work_run: the deferred __fput of files whose last reference the call
+ * dropped), after the call itself has finished and dropped its locks. `ret` is the
+ * call's result; with no work queued no generator is made.
+ */
+function exitToUserMode(ret: number): Task<number> {
+  return taskWorkPending() ? runTaskWorkThen(ret) : done(ret);
+}
+
+function* runTaskWorkThen(ret: number): Task<number> {
+  yield* taskWorkRun();
+  return ret;
+}
+
 /** fdget (include/linux/file.h, 5.8): the file behind `fd` with a reference for the duration of the call, or null. */
 function fdget(proc: KProcessImpl, fd: number): KFile | null {
   const f = proc.files.get(fd);
@@ -76,15 +92,15 @@ export function* sysOpen(k: Kernel, proc: KProcessImpl, path: string, flags: num
     ret = proc.files.install(r);
     if (ret < 0) yield* fput(r);
   }
-  return emit(k, proc, 'open', `"${path}", ${hex(flags)}`, ret);
+  return yield* exitToUserMode(emit(k, proc, 'open', `"${path}", ${hex(flags)}`, ret));
 }
 
 /** close(2) (fs/open.c, 5.8): -EBADF for an unused fd. */
 export function* sysClose(k: Kernel, proc: KProcessImpl, fd: number): Task<number> {
   const f = proc.files.remove(fd);
-  if (f === undefined) return emit(k, proc, 'close', `${fd}`, -EBADF);
+  if (f === undefined) return yield* exitToUserMode(emit(k, proc, 'close', `${fd}`, -EBADF));
   yield* fput(f);
-  return emit(k, proc, 'close', `${fd}`, 0);
+  return yield* exitToUserMode(emit(k, proc, 'close', `${fd}`, 0));
 }
 
 /** rw_verify_area (fs/read_write.c, 5.8) + access_ok for a read/write of `count` bytes at `buf`, position `pos`. */
@@ -121,23 +137,23 @@ function vfsWrite(f: KFile, buf: number, count: number, pos: FilePos): Task<numb
 /** read(2) (ksys_read, 5.8): uses and advances the file position. */
 export function* sysRead(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number): Task<number> {
   const f = fdget(proc, fd);
-  if (f === null) return emitNum(k, proc, 'read', fd, buf, count, false, null, -EBADF);
+  if (f === null) return yield* exitToUserMode(emitNum(k, proc, 'read', fd, buf, count, false, null, -EBADF));
   const pos: FilePos = { value: f.pos };
   const ret = yield* vfsRead(f, buf, count, pos);
   if (ret >= 0) f.pos = pos.value;
   yield* fput(f);
-  return emitNum(k, proc, 'read', fd, buf, count, false, null, ret);
+  return yield* exitToUserMode(emitNum(k, proc, 'read', fd, buf, count, false, null, ret));
 }
 
 /** write(2) (ksys_write, 5.8): uses and advances the file position. */
 export function* sysWrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number): Task<number> {
   const f = fdget(proc, fd);
-  if (f === null) return emitNum(k, proc, 'write', fd, buf, count, false, null, -EBADF);
+  if (f === null) return yield* exitToUserMode(emitNum(k, proc, 'write', fd, buf, count, false, null, -EBADF));
   const pos: FilePos = { value: f.pos };
   const ret = yield* vfsWrite(f, buf, count, pos);
   if (ret >= 0) f.pos = pos.value;
   yield* fput(f);
-  return emitNum(k, proc, 'write', fd, buf, count, false, null, ret);
+  return yield* exitToUserMode(emitNum(k, proc, 'write', fd, buf, count, false, null, ret));
 }
 
 /** pread64(2) (ksys_pread64, 5.8): -EINVAL for a negative offset, -EBADF for a bad fd. */
@@ -173,7 +189,14 @@ class PreadPwrite extends StepTask<number> {
 
   private end(ret: number): IteratorResult<Yielded, number> {
     const { k, proc, fd, buf, count, offset } = this;
-    return this.finish(emitNum(k, proc, this.write ? 'pwrite64' : 'pread64', fd, buf, count, false, offset, ret));
+    const r = emitNum(k, proc, this.write ? 'pwrite64' : 'pread64', fd, buf, count, false, offset, ret);
+    if (taskWorkPending()) {
+      // exit_to_user_mode: the fdget reference was the last (another thread closed the fd)
+      this.ret = r;
+      const s = this.call(taskWorkRun(), 3);
+      if (s !== null) return s;
+    }
+    return this.finish(r);
   }
 
   // The states only go forward, so they are checked in order (see StepTask).
@@ -197,6 +220,7 @@ class PreadPwrite extends StepTask<number> {
       if (s !== null) return s;
     }
     if (this.pc === 2) return this.end(this.ret);
+    if (this.pc === 3) return this.finish(this.ret);
     throw new Error(`PreadPwrite: bad state ${this.pc}`);
   }
 }
@@ -204,12 +228,12 @@ class PreadPwrite extends StepTask<number> {
 /** ioctl(2) (ksys_ioctl → vfs_ioctl, 5.8): -ENOTTY without unlocked_ioctl or for -ENOIOCTLCMD. */
 export function* sysIoctl(k: Kernel, proc: KProcessImpl, fd: number, cmd: number, arg: number): Task<number> {
   const f = fdget(proc, fd);
-  if (f === null) return emitNum(k, proc, 'ioctl', fd, cmd, arg, true, null, -EBADF);
+  if (f === null) return yield* exitToUserMode(emitNum(k, proc, 'ioctl', fd, cmd, arg, true, null, -EBADF));
   const op = f.fops.unlockedIoctl;
   let ret = op === undefined ? -ENOTTY : yield* op(f, cmd, arg);
   if (ret === -ENOIOCTLCMD) ret = -ENOTTY;
   yield* fput(f);
-  return emitNum(k, proc, 'ioctl', fd, cmd, arg, true, null, ret);
+  return yield* exitToUserMode(emitNum(k, proc, 'ioctl', fd, cmd, arg, true, null, ret));
 }
 
 /**
@@ -228,21 +252,21 @@ export function* sysMmap(
   offset: number,
 ): Task<number> {
   const args = `${hex(addr)}, ${hex(len)}, ${prot}, ${hex(flags)}, ${fd}, ${hex(offset)}`;
-  if (offset % PAGE_SIZE !== 0) return emit(k, proc, 'mmap', args, -EINVAL);
+  if (offset % PAGE_SIZE !== 0) return yield* exitToUserMode(emit(k, proc, 'mmap', args, -EINVAL));
   let file: KFile | null = null;
   if ((flags & MAP_ANONYMOUS) === 0) {
     file = fdget(proc, fd);
-    if (file === null) return emit(k, proc, 'mmap', args, -EBADF);
+    if (file === null) return yield* exitToUserMode(emit(k, proc, 'mmap', args, -EBADF));
   }
   const ret = yield* doMmap(k, proc, addr, len, prot, flags, file, Math.floor(offset / PAGE_SIZE));
   if (file !== null) yield* fput(file);
-  return emit(k, proc, 'mmap', args, ret);
+  return yield* exitToUserMode(emit(k, proc, 'mmap', args, ret));
 }
 
 /** munmap(2) (mm/mmap.c __vm_munmap, 5.8). */
 export function* sysMunmap(k: Kernel, proc: KProcessImpl, addr: number, len: number): Task<number> {
   const ret = yield* doMunmap(k, proc, addr, len);
-  return emit(k, proc, 'munmap', `${hex(addr)}, ${hex(len)}`, ret);
+  return yield* exitToUserMode(emit(k, proc, 'munmap', `${hex(addr)}, ${hex(len)}`, ret));
 }
 
 /** eventfd2(2) (fs/eventfd.c, 5.8): a new eventfd's fd, -EINVAL for unknown flags. */
@@ -255,7 +279,7 @@ export function* sysEventfd(k: Kernel, proc: KProcessImpl, initval: number, flag
     ret = proc.files.install(f);
     if (ret < 0) yield* fput(f);
   }
-  return emit(k, proc, 'eventfd2', `${initval}, ${hex(flags)}`, ret);
+  return yield* exitToUserMode(emit(k, proc, 'eventfd2', `${initval}, ${hex(flags)}`, ret));
 }
 
 /**
@@ -273,6 +297,7 @@ export function* sysFork(k: Kernel, proc: KProcessImpl, openBeforeCopy?: boolean
 export function* sysForkProcess(k: Kernel, proc: KProcessImpl, openBeforeCopy?: boolean): Task<KProcessImpl | number> {
   const r = yield* forkProcess(k, proc, openBeforeCopy ?? k.knobs.forkOpenBeforeCopy);
   emit(k, proc, 'fork', '', typeof r === 'number' ? r : r.pid);
+  if (taskWorkPending()) yield* taskWorkRun(); // exit_to_user_mode: a failed fork's child files
   return r;
 }
 

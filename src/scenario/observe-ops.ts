@@ -44,7 +44,7 @@ export const COUNTABLE_EVENTS = [
   'fault', 'pte.install', 'pte.zap', 'vma.open', 'vma.close', 'mm.vm-flags', 'mmap', 'munmap', 'fork',
   'cfg.write', 'cfg.read', 'mmio', 'pio', 'rom.read', 'dma', 'iommu.fault', 'iommu.map', 'iommu.unmap',
   'platform.error', 'machine.halt', 'reset', 'power', 'msi', 'irq',
-  'bug', 'warn', 'lockdep',
+  'bug', 'warn', 'printk', 'lockdep',
   'vfio.zap', 'vfio.vma-track', 'vfio.blocked', 'vfio.pm', 'signal', 'syscall', 'note',
   'lock.acquire', 'lock.contended', 'lock.trylock-failed', 'lock.release', 'sleep',
 ] as const satisfies readonly EventKind[];

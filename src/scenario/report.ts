@@ -36,7 +36,7 @@ export interface TextOptions {
 
 /** Kernel and hardware events shown in the default trace. */
 const KEY_EVENTS = new Set([
-  'fault', 'lock.contended', 'lock.trylock-failed', 'vfio.zap', 'vfio.blocked', 'signal', 'platform.error', 'bug', 'warn',
+  'fault', 'lock.contended', 'lock.trylock-failed', 'vfio.zap', 'vfio.blocked', 'signal', 'platform.error', 'bug', 'warn', 'printk',
   'machine.halt', 'note', 'iommu.fault', 'reset', 'fork',
 ]);
 

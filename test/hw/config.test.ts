@@ -35,7 +35,7 @@ test('type-0 header identifies edu (1234:11e8, class 00ff00, conventional 256-by
   assert.equal(f.configSize, 256);
   assert.equal(f.cfgRead(0x0e, 1), 0);
   assert.equal(f.cfgRead(0x3d, 1), 1);
-  assert.equal(f.cfgRead(0x04, 2), 0, 'firmware leaves the command register 0');
+  assert.equal(f.cfgRead(0x04, 2), 0x0103, 'SeaBIOS leaves IO|MEM|SERR set');
   assert.equal(f.cfgRead(0x100, 4), 0xffffffff, 'beyond a 256-byte config space reads all-ones');
   assert.deepEqual([...caps(m, EDU1).keys()], [PCI_CAP_ID_MSI]);
 });
@@ -198,4 +198,22 @@ test('defineDevice rejects inconsistent descriptions', () => {
   assert.throws(() => defineDevice({ model: 'x', vendorId: 1, deviceId: 1, classCode: 0, bars: [{ index: 0, kind: 'mem', size: 3000 }], behavior: beh }));
   assert.throws(() => defineDevice({ model: 'x', vendorId: 1, deviceId: 1, classCode: 0, bars: [{ index: 5, kind: 'mem', size: 4096, mem64: true }], behavior: beh }));
   assert.throws(() => defineDevice({ model: 'x', vendorId: 1, deviceId: 1, classCode: 0, bars: [{ index: 0, kind: 'mem', size: 4096 }], caps: { msix: { vectors: 512, tableBar: 0, tableOffset: 0, pbaBar: 0, pbaOffset: 0 } }, behavior: beh }));
+});
+
+test('firmware (SeaBIOS pci_bios_init_device): every function gets IO|MEM|SERR (0x0103) whether or not it has I/O BARs, bridges also SERR forwarding; bus mastering stays off', () => {
+  const m = machine();
+  for (const f of m.pciFunctions()) {
+    assert.equal(f.cfgRead(0x04, 2), 0x0103, f.name);
+    assert.equal(f.state().memDecode, true, `${f.name} decodes memory`);
+    assert.equal(f.state().busMaster, false, `${f.name} is no bus master`);
+  }
+  assert.equal(m.fn('0000:00:01.0').cfgRead(0x3e, 2) & 0x2, 0x2, 'root port: Bridge Control SERR');
+  assert.equal(m.memRead(m.fn(EDU1).resource(0)?.start ?? 0, 4), 0x010000edn, 'edu answers before any driver enables it');
+});
+
+test("firmware: a VF's command IO/MEM read 0 and its SERR is RsvdP (SR-IOV 3.4.1.3), so the firmware's write leaves 0; firmware 'none' leaves every command register 0", () => {
+  const vf = createMachine({ slots: [rootPort(1, [endpoint(0, EDU_DEVICE, { virtfn: true })])] }, new EventStream());
+  assert.equal(vf.fn('0000:01:00.0').cfgRead(0x04, 2), 0);
+  const bare = machine({ firmware: 'none' });
+  for (const f of bare.pciFunctions()) assert.equal(f.cfgRead(0x04, 2), 0, f.name);
 });

@@ -36,9 +36,9 @@ test('BAR access with memory decode enabled reaches the device and emits an mmio
 });
 
 test('memory decode off: read is an Unsupported Request returning all-ones, write dropped, platform.error logged', () => {
-  const m = machine();
+  const m = machine({ firmware: 'none' });
   const b = bar(m, EDU1, 0);
-  // firmware left MEM clear
+  // no firmware: MEM clear
   assert.equal(m.memRead(b + EDU_REG_ID, 4), 0xffffffffn);
   assert.equal(m.memRead(b, 8), 0xffffffffffffffffn);
   assert.equal(m.memRead(b, 1), 0xffn);
@@ -92,7 +92,7 @@ test('an address no function was ever assigned is an Unsupported Request with ta
 });
 
 test('fatal UR policy halts the machine on the first Unsupported Request', () => {
-  const m = machine({ urPolicy: 'fatal' });
+  const m = machine({ urPolicy: 'fatal', firmware: 'none' });
   enable(m, EDU2);
   assert.equal(m.memRead(bar(m, EDU2, 0), 4), BigInt(EDU_ID_VALUE));
   assert.equal(m.platform.haltReason, null);
@@ -107,7 +107,7 @@ test('fatal UR policy halts the machine on the first Unsupported Request', () =>
 });
 
 test('a PCIe target that receives an Unsupported Request records URD in its Device Status', () => {
-  const m = machine();
+  const m = machine({ firmware: 'none' });
   const nic = m.fn(NIC);
   m.memRead(bar(m, NIC, 0), 4);
   let exp = nic.cfgRead(0x34, 1);

@@ -65,6 +65,7 @@ export class FakeHw implements HwMachine {
   readonly mmio = new Uint8Array(MMIO_PAGES * 4096);
   readonly accesses: MmioAccess[] = [];
   readonly iommu: IommuHw = {
+    superpageBitmap: 0n,
     createDomain: () => 1,
     destroyDomain: () => undefined,
     attachGroup: () => undefined,

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { EEXIST, EFAULT, EINVAL, ENOSPC } from '../../src/kernel/errno.js';
 import { allocUserPage, pageCount } from '../../src/kernel/mm/mm.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../../src/kernel/mm/types.js';
-import { VARIANT_5_7, VARIANT_5_8, type Knobs } from '../../src/kernel/variant/knobs.js';
+import { VARIANT_5_7, VARIANT_5_8, VARIANT_6_1, type Knobs } from '../../src/kernel/variant/knobs.js';
 import { lockedVm, TYPE1_RESV_MSI_START, VfioIommu } from '../../src/kernel/vfio/type1/type1.js';
 import * as U from '../../src/uapi/vfio.js';
 import { rawIoctl, unwrap, VfioContainer, VfioGroup } from '../../src/user/vfio-client.js';
@@ -38,7 +38,7 @@ function domainOf(r: ReturnType<typeof ready>): number {
   return d;
 }
 
-test('VFIO_IOMMU_GET_INFO: argsz < 16 is -EINVAL; 4 KiB page sizes; with room, an IOVA-range cap excluding the MSI window', () => {
+test('VFIO_IOMMU_GET_INFO: argsz < 16 is -EINVAL; intel-iommu before 5.15 reports every power of two from 4 KiB (~0xfff); with room, an IOVA-range cap excluding the MSI window', () => {
   const r = ready();
   assert.equal(rawIoctl(r.p, r.c.fd, U.VFIO_IOMMU_GET_INFO, U.encodeIommuType1Info({ argsz: 15 })).ret, -EINVAL);
   // old userspace: 16 bytes, no cap_offset, no caps copied
@@ -46,7 +46,7 @@ test('VFIO_IOMMU_GET_INFO: argsz < 16 is -EINVAL; 4 KiB page sizes; with room, a
   assert.equal(small.ret, 0);
   const si = U.decodeIommuType1Info(small.bytes);
   assert.equal(si.flags & U.VFIO_IOMMU_INFO_PGSIZES, U.VFIO_IOMMU_INFO_PGSIZES);
-  assert.equal(si.iovaPgsizes, 0x1000n);
+  assert.equal(si.iovaPgsizes, 0xfffffffffffff000n);
   assert.ok(si.argsz > U.SIZEOF_VFIO_IOMMU_TYPE1_INFO, 'the kernel asks for room for the capabilities');
   const info = unwrap(r.c.iommuInfo());
   assert.equal(info.flags, U.VFIO_IOMMU_INFO_PGSIZES | U.VFIO_IOMMU_INFO_CAPS);
@@ -55,6 +55,14 @@ test('VFIO_IOMMU_GET_INFO: argsz < 16 is -EINVAL; 4 KiB page sizes; with room, a
     { start: 0xfef00000n, end: (1n << 48n) - 1n },
   ]);
   assert.ok(info.caps.some((c) => c.header.id === U.VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION));
+});
+
+test('VFIO_IOMMU_GET_INFO iova_pgsizes from 5.15 (6.1): 4 KiB plus the Intel IOMMU\'s 2 MiB and 1 GiB superpages = 0x40201000; MAP_DMA still takes 4 KiB-aligned ranges', () => {
+  const r = ready(U.VFIO_TYPE1v2_IOMMU, VARIANT_6_1.knobs);
+  const info = unwrap(r.c.iommuInfo());
+  assert.equal(info.iovaPgsizes, 0x40201000n);
+  const a = anon(r.p, 1);
+  assert.equal(rawIoctl(r.p, r.c.fd, U.VFIO_IOMMU_MAP_DMA, U.encodeDmaMap({ argsz: U.SIZEOF_VFIO_IOMMU_TYPE1_DMA_MAP, flags: U.VFIO_DMA_MAP_FLAG_READ | U.VFIO_DMA_MAP_FLAG_WRITE, vaddr: BigInt(a), iova: BigInt(IOVA), size: BigInt(PAGE) })).ret, 0);
 });
 
 test('VFIO_IOMMU_MAP_DMA argument checks: argsz, unknown flags, no READ/WRITE, zero size, misalignment, wrap, reserved IOVA → -EINVAL', () => {

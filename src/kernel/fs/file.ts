@@ -51,14 +51,49 @@ export function getFile(f: KFile): KFile {
 }
 
 /**
- * fput: drop a reference; the last one calls release. Used as `yield* fput(f)`: the
- * reference is dropped when it is called and the returned task is release (or an
- * already finished task), so the common case creates no generator.
+ * fput (fs/file_table.c, 5.8-6.12): drop a reference. The last reference dropped by a
+ * user task does not release the file there: fput queues ____fput on the task
+ * (task_work_add, TWA_RESUME), and __fput (->release) runs when the task returns to
+ * user space (taskWorkRun at syscall exit) or exits (exit_task_work) — never under
+ * the locks the caller holds (munmap's mmap_lock in remove_vma). With no user task
+ * running (a kernel thread: the kernel's delayed_fput workqueue; or code outside any
+ * thread) the model releases at once: no kernel thread of the model drops a last file
+ * reference. Used as `yield* fput(f)`; the common case creates no generator.
  */
 export function fput(f: KFile): Task<void> {
   f.refs--;
-  if (f.refs === 0 && f.fops.release !== undefined) return f.fops.release(f);
-  return FINISHED;
+  if (f.refs !== 0) return FINISHED;
+  const t = runningScheduler()?.current ?? null;
+  if (t !== null && t.owner !== null) {
+    t.taskWorks.push(f);
+    return FINISHED;
+  }
+  return fputNow(f);
+}
+
+/** __fput (fs/file_table.c, 5.8-6.12): the file's ->release. */
+function fputNow(f: KFile): Task<void> {
+  return f.fops.release !== undefined ? f.fops.release(f) : FINISHED;
+}
+
+/**
+ * task_work_run (kernel/task_work.c, 5.8-6.12) for the current task: run its queued
+ * works — here the deferred __fput of files whose last reference it dropped — until none
+ * is left (a work may queue more). task_work_add pushes on the head of a singly linked
+ * list and task_work_run walks it from the head: the work queued last runs first.
+ * Called on return to user space (exit_to_user_mode_loop; the model's syscall exit)
+ * and by exit_task_work in do_exit.
+ */
+export function* taskWorkRun(): Task<void> {
+  const t = runningScheduler()?.current ?? null;
+  if (t === null) return;
+  for (let f = t.taskWorks.pop(); f !== undefined; f = t.taskWorks.pop()) yield* fputNow(f);
+}
+
+/** Whether the current task has task_work queued (the common syscall exit has none: no generator). */
+export function taskWorkPending(): boolean {
+  const t = runningScheduler()?.current ?? null;
+  return t !== null && t.taskWorks.length > 0;
 }
 
 /** struct files_struct: a process's fd table (lowest free fd first, as the kernel allocates). */

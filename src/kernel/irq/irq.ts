@@ -1,4 +1,5 @@
 import type { PciFunctionHw } from '../../hw/api.js';
+import { inMsiWindow } from '../../hw/bits32.js';
 import type { Kernel } from '../kernel.js';
 
 /** An interrupt handler (irq_handler_t); runs synchronously when the interrupt arrives. */
@@ -67,7 +68,7 @@ export class IrqTable {
 
   /** The MSI sink (MsiSink): an MSI write reached the interrupt controller. */
   deliverMsi(addr: number, data: number, source: PciFunctionHw): void {
-    if ((addr & 0xfff00000) !== MSI_ADDR_BASE) return;
+    if (!inMsiWindow(addr)) return;
     const d = this.descs.get(data);
     this.k.events.emit({ kind: 'irq', irq: data, dev: source.name, vector: d?.vector ?? -1, eventfd: null });
     if (d !== undefined && d.handler !== null) d.handler(data);

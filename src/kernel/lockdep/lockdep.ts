@@ -92,20 +92,6 @@ function acquireOp(kind: LockKind | null, read: LockRead, trylock: boolean): str
   }
 }
 
-/** The primitive that performs a release. */
-function releaseOp(kind: LockKind | null, mode: 'r' | 'w'): string {
-  switch (kind) {
-    case 'mutex':
-      return 'mutex_unlock';
-    case 'rwsem':
-      return mode === 'r' ? 'up_read' : 'up_write';
-    case 'rwlock':
-      return mode === 'r' ? 'read_unlock' : 'write_unlock';
-    case null:
-      return 'lock_release';
-  }
-}
-
 /** calc_dep (kernel/locking/lockdep.c, 5.15): the kind of `prev -> next`. */
 function calcDep(prev: HeldLockEntry, next: HeldLockEntry): number {
   return 1 << ((prev.read === 0 ? 1 : 0) + (next.read !== 2 ? 2 : 0));
@@ -190,7 +176,7 @@ export class Lockdep implements LockValidator {
   /** lock_release (kernel/locking/lockdep.c, 5.15). */
   release(t: KThread, lockId: string, cls: string, mode: 'r' | 'w', fn: string): void {
     if (!this.on) return;
-    this.lockRelease(t, lockId, fn, null, mode);
+    this.lockRelease(t, lockId, fn, mode);
   }
 
   /**
@@ -207,7 +193,9 @@ export class Lockdep implements LockValidator {
     const list = st.held.splice(i);
     h.read = 1;
     h.fn = fn;
-    this.reacquire(t, st, list, 'downgrade_write', fn);
+    // the downgraded lock is now held for read by downgrade_write; the locks above it keep
+    // their own acquisitions
+    this.reacquire(t, st, list, { op: 'downgrade_write', fn });
   }
 
   /** __might_fault (mm/memory.c, 5.8) → might_lock_read(&current->mm->mmap_lock): acquire for read and release at once. */
@@ -226,7 +214,7 @@ export class Lockdep implements LockValidator {
       }
     }
     this.lockAcquire(t, lockId, cls, 1, false, fn, '__might_fault');
-    this.lockRelease(t, lockId, fn, '__might_fault', 'r');
+    this.lockRelease(t, lockId, fn, 'r');
   }
 
   // ---- the validator ---------------------------------------------------------------------
@@ -244,11 +232,14 @@ export class Lockdep implements LockValidator {
 
   /**
    * lock_release (__lock_release, kernel/locking/lockdep.c, 5.15): drop the topmost entry
-   * of `lockId`; entries above it are re-acquired (reacquire_held_locks), which validates
-   * the new chains they form. New dependencies made then are attributed to the release
-   * (`op` in `fn`; default: the unlock primitive of the lock's kind for a `mode` release).
+   * of `lockId`; entries above it are re-acquired (reacquire_held_locks, which passes each
+   * entry's own acquire_ip to __lock_acquire), validating the new chains they form. A
+   * dependency made then is attributed to the re-acquired lock's own acquisition (its
+   * primitive — down_read, mutex_lock... — in the function that took it), as the report's
+   * `-> #n (lock)` frames show where that lock was acquired, not the unlock that
+   * re-validated it.
    */
-  lockRelease(t: KThread, lockId: string, fn: string, op: string | null = null, mode: 'r' | 'w' = 'w'): void {
+  lockRelease(t: KThread, lockId: string, _fn: string, _mode: 'r' | 'w' = 'w'): void {
     if (!this.on) return;
     const st = this.threadLocks(t);
     const i = findHeld(st.held, lockId);
@@ -260,19 +251,18 @@ export class Lockdep implements LockValidator {
       h.held = false;
       return;
     }
-    const reOp = op ?? releaseOp(h.cls.kind, mode);
     if (i === st.held.length - 2) {
       // one lock above (the common out-of-order release): re-acquire it without a list
       const top = st.held.pop() as HeldLockEntry;
       st.held.pop();
       h.held = false;
-      this.push(t, st, top, reOp, fn);
+      this.push(t, st, top, null, top.fn);
       return;
     }
     const above = st.held.splice(i + 1);
     st.held.pop();
     h.held = false;
-    this.reacquire(t, st, above, reOp, fn);
+    this.reacquire(t, st, above, null);
   }
 
   /** debug_locks_off (lib/debug_locks.c, 5.8): stop validating (no report). */
@@ -338,9 +328,17 @@ export class Lockdep implements LockValidator {
     return st;
   }
 
-  /** reacquire_held_locks (kernel/locking/lockdep.c, 5.15): push `list` again in order, validating each new chain. */
-  private reacquire(t: KThread, st: ThreadLocks, list: readonly HeldLockEntry[], op: string, fn: string): void {
-    for (const h of list) if (!this.push(t, st, h, op, fn)) return;
+  /**
+   * reacquire_held_locks (kernel/locking/lockdep.c, 5.15): push `list` again in order,
+   * validating each new chain; each entry is attributed to its own acquisition (`first`
+   * overrides it for the list's first entry: a downgraded lock).
+   */
+  private reacquire(t: KThread, st: ThreadLocks, list: readonly HeldLockEntry[], first: { op: string; fn: string } | null): void {
+    for (let i = 0; i < list.length; i++) {
+      const h = list[i] as HeldLockEntry;
+      const ok = i === 0 && first !== null ? this.push(t, st, h, first.op, first.fn) : this.push(t, st, h, null, h.fn);
+      if (!ok) return;
+    }
   }
 
   /**

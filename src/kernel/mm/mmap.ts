@@ -342,20 +342,33 @@ export function* dupMmap(k: Kernel, parent: MmStructRef, child: MmStructRef, ope
   return retval;
 }
 
-/** exit_mmap (mm/mmap.c, 5.8): unmap everything, then ->close and fput every vma. */
+/**
+ * exit_mmap (mm/mmap.c, 5.8; 6.0+ with knob exitMmapWriteLock): unmap everything, then
+ * ->close and fput every vma. 5.8 takes no mmap_lock (the mm has no other user); from
+ * 6.0 (bf3980c85212) unmap_vmas runs under mmap_read_lock and free_pgtables +
+ * remove_vma under mmap_write_lock. fput only queues the files' release (task_work), so
+ * no ->release runs under it either way.
+ */
 export function* exitMmap(k: Kernel, mmRef: MmStructRef): Task<void> {
   const mm = asMm(mmRef);
   if (mm.exited) return;
   mm.exited = true;
+  const locked = k.knobs.exitMmapWriteLock;
+  if (locked) yield* mm.mmapLock.downRead('exit_mmap');
   const vmas = [...mm.vmas];
   for (const v of vmas) {
     const present = yield* zapRange(k, mm, v.start, v.end);
     if (present > 0) k.events.emit({ kind: 'pte.zap', mm: mm.id, start: v.start, end: v.end, present, fn: 'exit_mmap' });
   }
+  if (locked) {
+    yield* mm.mmapLock.upRead('exit_mmap');
+    yield* mm.mmapLock.downWrite('exit_mmap');
+  }
   for (const v of vmas) {
     mm.unlinkVma(v);
     yield* removeVma(k, v, 'exit_mmap');
   }
+  if (locked) yield* mm.mmapLock.upWrite('exit_mmap');
 }
 
 /** mmget_not_zero (include/linux/sched/mm.h, 5.8): take an mm_users reference unless the mm is dying. */

@@ -1,4 +1,5 @@
 import { PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_ENABLE } from '../../uapi/pci-regs.js';
+import { clear32 } from '../../hw/bits32.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../sched/task.js';
 import { ioread, type PciDev, pciReadConfig, pciWriteConfig } from './pci-dev.js';
@@ -7,18 +8,30 @@ import { ioread, type PciDev, pciReadConfig, pciWriteConfig } from './pci-dev.js
 function* pciEnableRom(dev: PciDev): Task<void> {
   const r = dev.resource(6);
   if (r === null) return;
-  yield* pciWriteConfig(dev, PCI_ROM_ADDRESS, 4, (r.start & ~0x7ff) | PCI_ROM_ADDRESS_ENABLE);
+  yield* pciWriteConfig(dev, PCI_ROM_ADDRESS, 4, (clear32(r.start % 2 ** 32, 0x7ff) | PCI_ROM_ADDRESS_ENABLE) >>> 0);
 }
 
 /** pci_disable_rom (drivers/pci/rom.c, 5.8): clear the ROM BAR's enable bit. */
 function* pciDisableRom(dev: PciDev): Task<void> {
   const v = yield* pciReadConfig(dev, PCI_ROM_ADDRESS, 4);
-  yield* pciWriteConfig(dev, PCI_ROM_ADDRESS, 4, v & ~PCI_ROM_ADDRESS_ENABLE);
+  yield* pciWriteConfig(dev, PCI_ROM_ADDRESS, 4, clear32(v, PCI_ROM_ADDRESS_ENABLE));
+}
+
+/** dev_printk's prefix (drivers/base/core.c, 5.8-6.12): the bound driver's name, then the device's. */
+function devPrefix(dev: PciDev): string {
+  return `${dev.driver ?? 'pci'} ${dev.name}: `;
+}
+
+/** `%#0Nx` as the kernel's vsprintf prints it: 0x and N-2 digits, zero included ("0x0000"). */
+function hexPad(v: number, digits: number): string {
+  return `0x${v.toString(16).padStart(digits, '0')}`;
 }
 
 /**
- * pci_get_rom_size (drivers/pci/rom.c, 5.8): walk the images (0x55AA signature, "PCIR"
- * data structure, length, last-image bit) through MMIO reads; 0 if the header is bad.
+ * pci_get_rom_size (drivers/pci/rom.c, 5.7-6.12): walk the images (0x55AA signature,
+ * "PCIR" data structure, length, last-image bit) through MMIO reads; 0 if the header is
+ * bad. A bad signature is logged with pci_info — an info-level line, not a WARNING (the
+ * dev_err of 4.x kernels became pci_info before 5.7; the text is the same through 6.12).
  */
 function* pciGetRomSize(k: Kernel, dev: PciDev, base: number, size: number): Task<number> {
   let image = 0;
@@ -26,14 +39,16 @@ function* pciGetRomSize(k: Kernel, dev: PciDev, base: number, size: number): Tas
   do {
     const sig = Number(yield* ioread(k, dev, base + image, 2));
     if (sig !== 0xaa55) {
-      k.events.emit({ kind: 'warn', message: `${dev.name}: Invalid PCI ROM header signature: expecting 0xaa55, got 0x${sig.toString(16)}`, fn: 'pci_get_rom_size' });
+      const line = `${devPrefix(dev)}Invalid PCI ROM header signature: expecting 0xaa55, got ${hexPad(sig, 4)}`;
+      k.events.emit({ kind: 'printk', level: 'info', line, fn: 'pci_get_rom_size' });
       break;
     }
     const pdsOff = Number(yield* ioread(k, dev, base + image + 0x18, 2));
     const pds = image + pdsOff;
     const pcir = Number(yield* ioread(k, dev, base + pds, 4));
     if (pcir !== 0x52494350) {
-      k.events.emit({ kind: 'warn', message: `${dev.name}: Invalid PCI ROM data signature`, fn: 'pci_get_rom_size' });
+      const line = `${devPrefix(dev)}Invalid PCI ROM data signature: expecting 0x52494350, got ${hexPad(pcir, 8)}`;
+      k.events.emit({ kind: 'printk', level: 'info', line, fn: 'pci_get_rom_size' });
       break;
     }
     last = (Number(yield* ioread(k, dev, base + pds + 21, 1)) & 0x80) !== 0;

@@ -1,4 +1,5 @@
 import type { KThreadRef, SchedPoint, Task, Waitable } from './task.js';
+import type { KFile } from '../fs/file.js';
 
 export type ThreadState = 'idle' | 'runnable' | 'blocked' | 'done' | 'dead';
 
@@ -29,6 +30,12 @@ export class KThread implements KThreadRef {
   label = '';
   /** Set while a page fault handler runs for this thread (lockdep's might_fault context). */
   inFault = 0;
+  /**
+   * task_struct.task_works: the files whose __fput fput queued on this task
+   * (task_work_add), run by task_work_run at return to user space or exit (the fs
+   * layer, src/kernel/fs/file.ts, is the only one that queues work).
+   */
+  readonly taskWorks: KFile[] = [];
 
   constructor(
     readonly tid: number,

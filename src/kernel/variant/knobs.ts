@@ -108,6 +108,22 @@ export interface Knobs {
    * lockdep a WARN_ON of the rwsem's writer bit, so it warns on distro kernels too.
    */
   readonly vmFlagsAssert: 'none' | 'lockdep' | 'always';
+  /**
+   * exit_mmap holds mmap_write_lock across free_pgtables and remove_vma (bf3980c85212 "mm:
+   * drop oom code from exit_mmap", 6.0): the vmas' last file references are dropped under
+   * mmap_lock at process exit, as munmap drops them (fput defers the release either way).
+   */
+  readonly exitMmapWriteLock: boolean;
+  /**
+   * The page sizes intel-iommu reports for a domain (type1's VFIO_IOMMU_GET_INFO
+   * iova_pgsizes is their intersection over the container's domains).
+   * - 'all-4k-multiples': INTEL_IOMMU_PGSIZES, ~0xfff — "every power of two from 4 KiB"
+   *   (before 5.15).
+   * - 'real': 4 KiB plus the hardware's superpage sizes (domain_super_pgsize_bitmap,
+   *   "iommu/vt-d: Report real pgsize bitmap to iommu core", 5.15): 0x40201000 with
+   *   2 MiB and 1 GiB superpages.
+   */
+  readonly iommuPgsizes: 'all-4k-multiples' | 'real';
 }
 
 /** Every value each knob may take (for validation of composed variants and for listings). */
@@ -129,6 +145,8 @@ export const KNOB_VALUES: { readonly [K in keyof Knobs]: readonly Knobs[K][] } =
   hotResetTryLock: [false, true],
   forkOpenBeforeCopy: [false, true],
   vmFlagsAssert: ['none', 'lockdep', 'always'],
+  exitMmapWriteLock: [false, true],
+  iommuPgsizes: ['all-4k-multiples', 'real'],
 };
 
 /**
@@ -179,6 +197,8 @@ const BASE_5_7: Knobs = {
   hotResetTryLock: false,
   forkOpenBeforeCopy: false,
   vmFlagsAssert: 'none',
+  exitMmapWriteLock: false,
+  iommuPgsizes: 'all-4k-multiples',
 };
 
 /** Linux 5.7: the baseline, before the series. */
@@ -252,7 +272,7 @@ export const VARIANT_5_19: VariantPreset = {
   from: '5.13',
   title: 'Linux 5.19',
   description: '2b2c651baf1c: entering D3hot zaps and blocks like clearing MEM (fixes H7).',
-  knobs: { ...VARIANT_5_13.knobs, d3hotBlocks: true },
+  knobs: { ...VARIANT_5_13.knobs, d3hotBlocks: true, iommuPgsizes: 'real' },
 };
 
 /** Linux 6.1 (LTS): runtime-PM low-power entry on top of 5.19; still vma_list and the old fork order. */
@@ -261,7 +281,7 @@ export const VARIANT_6_1: VariantPreset = {
   from: '5.19',
   title: 'Linux 6.1',
   description: 'VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY/EXIT: entry zaps and sets pm_runtime_engaged, faults then SIGBUS. Still vma_list + remap in the fault (H9) and the old fork order (6.1.0; see 6.1.y).',
-  knobs: { ...VARIANT_5_19.knobs, lowPowerEntry: true },
+  knobs: { ...VARIANT_5_19.knobs, lowPowerEntry: true, exitMmapWriteLock: true },
 };
 
 /**

@@ -28,6 +28,7 @@ import { StepTask, type Task, type Yielded } from '../../sched/task.js';
 import { zapAndDownWriteMemoryLock } from './mmap.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 import { SideTable } from '../../side-table.js';
+import { and32, barHighMask, barLowMask } from '../../../hw/bits32.js';
 
 /** pci_config_map markers (vfio_pci_private.h, 5.8). */
 const CAP_ID_BASIC = 0;
@@ -179,6 +180,21 @@ function* rawConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos: nu
   return count;
 }
 
+/**
+ * The low dword of a virtual BAR after vfio_bar_fixup (5.8): the user's value limited to
+ * the BAR's size mask (`*vbar &= ~(len - 1)` on a u32, so 0 for a BAR of 4 GiB or more),
+ * with the flag bits of the resource.
+ */
+export function vbarLow(v: number, r: { kind: 'io' | 'mem'; size: number; mem64: boolean; prefetch: boolean }): number {
+  if (r.kind === 'io') return (and32(v, barLowMask(r.size, 0xfffffffc)) | PCI_BASE_ADDRESS_SPACE_IO) >>> 0;
+  return (and32(v, barLowMask(r.size, 0xfffffff0)) | (r.mem64 ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) | (r.prefetch ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0)) >>> 0;
+}
+
+/** The virtual ROM BAR after vfio_bar_fixup (5.8): `&= ~(len - 1) | PCI_ROM_ADDRESS_ENABLE` on a u32. */
+export function vromLow(v: number, size: number): number {
+  return and32(v, (barLowMask(size, 0xffffffff) | PCI_ROM_ADDRESS_ENABLE) >>> 0);
+}
+
 /** vfio_bar_fixup (5.8): regenerate the virtual BARs from the sizes (sizing emulation). */
 function barFixup(vdev: VfioPciDevice): void {
   const vconfig = vdev.vconfig as Uint8Array;
@@ -187,15 +203,9 @@ function barFixup(vdev: VfioPciDevice): void {
     const r = vdev.pdev.resource(i);
     let v = le(vconfig, off, 4);
     if (r !== null) {
-      if (r.kind === 'io') {
-        v = ((v & ~(r.size - 1)) | PCI_BASE_ADDRESS_SPACE_IO) >>> 0;
-      } else {
-        v = ((v & ~(r.size - 1) & ~0xf) | (r.mem64 ? PCI_BASE_ADDRESS_MEM_TYPE_64 : 0) | (r.prefetch ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0)) >>> 0;
-      }
-      putLe(vconfig, off, 4, v);
+      putLe(vconfig, off, 4, vbarLow(v, r));
       if (r.mem64 && i < 5) {
-        const hiMask = r.size > 2 ** 32 ? Math.floor(~(r.size - 1) / 2 ** 32) >>> 0 : 0xffffffff;
-        putLe(vconfig, off + 4, 4, (le(vconfig, off + 4, 4) & hiMask) >>> 0);
+        putLe(vconfig, off + 4, 4, and32(le(vconfig, off + 4, 4), barHighMask(r.size)));
         i++;
       }
     } else {
@@ -204,8 +214,7 @@ function barFixup(vdev: VfioPciDevice): void {
   }
   const rom = vdev.pdev.resource(6);
   if (rom !== null) {
-    const mask = (~(rom.size - 1) | PCI_ROM_ADDRESS_ENABLE) >>> 0;
-    putLe(vconfig, PCI_ROM_ADDRESS, 4, (le(vconfig, PCI_ROM_ADDRESS, 4) & mask) >>> 0);
+    putLe(vconfig, PCI_ROM_ADDRESS, 4, vromLow(le(vconfig, PCI_ROM_ADDRESS, 4), rom.size));
   } else {
     putLe(vconfig, PCI_ROM_ADDRESS, 4, 0);
   }

@@ -55,8 +55,8 @@ import { SideTable } from '../../side-table.js';
 const PAGE_SIZE = 4096;
 /** dma_entry_limit module parameter default (U16_MAX). */
 export const DMA_ENTRY_LIMIT = 65535;
-/** The IOMMU's page sizes as type1 reports them (4 KiB only in the model). */
-export const TYPE1_PGSIZE_BITMAP = 0x1000n;
+/** INTEL_IOMMU_PGSIZES (drivers/iommu/intel/iommu.c, before 5.15): ~0xfff, every power of two from 4 KiB. */
+export const INTEL_IOMMU_PGSIZES_ALL = ((1n << 64n) - 1n) & ~0xfffn;
 /** Domain geometry: aperture end (VT-d 48-bit address width). */
 export const TYPE1_APERTURE_END = 2 ** 48 - 1;
 /** IOMMU_RESV_MSI window on x86. */
@@ -570,11 +570,20 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     }
   }
 
+  /**
+   * An intel-iommu domain's pgsize_bitmap: INTEL_IOMMU_PGSIZES (~0xfff) before 5.15; from
+   * 5.15 SZ_4K | domain_super_pgsize_bitmap (the hardware's 2 MiB/1 GiB superpages).
+   */
+  private domainPgsizeBitmap(): bigint {
+    if (this.k.knobs.iommuPgsizes === 'all-4k-multiples') return INTEL_IOMMU_PGSIZES_ALL;
+    return BigInt(PAGE_SIZE) | this.k.hw.iommu.superpageBitmap;
+  }
+
   /** vfio_update_pgsize_bitmap (vfio_iommu_type1.c, 5.8) */
   private updatePgsizeBitmap(iommu: VfioIommu): void {
     // ULONG_MAX & every domain's bitmap; sub-page sizes are hidden behind PAGE_SIZE
     let bm = U64_MAX;
-    for (let i = 0; i < iommu.domains.length; i++) bm &= TYPE1_PGSIZE_BITMAP;
+    for (let i = 0; i < iommu.domains.length; i++) bm &= this.domainPgsizeBitmap();
     if ((bm & 0xfffn) !== 0n) bm = (bm & ~0xfffn & U64_MAX) | BigInt(PAGE_SIZE);
     iommu.pgsizeBitmap = bm;
   }
