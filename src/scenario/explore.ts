@@ -5,6 +5,7 @@
  * the search makes every choice, and properties, not expectations, decide what is wrong.
  */
 import {
+  BUILTIN_PROPERTIES,
   builtinMonitors,
   type Monitor,
   type OpOutcome,
@@ -28,9 +29,9 @@ import type { System } from '../system.js';
 import { type Scenario, scenarioText } from './load.js';
 import { ParallelSearch, workerOptions } from './parallel.js';
 import { prepareRun, type RunOptions, type RunResult, type Runner, type RunnerHooks, runScenario, type SetupWorld, snapshotSetup } from './run.js';
-import { declaredProperty } from './property-decl.js';
+import { declaredProperty, expectPropertyName, expectProperties, scenarioStateMonitor, type StateMonitor } from './property-decl.js';
 import { eventCountObject } from './observe-ops.js';
-import type { StepDecl, ThreadDecl } from './load.js';
+import type { PropertyDecl, StepDecl, ThreadDecl } from './load.js';
 import { ScenarioInputError } from './schedule.js';
 import { checkVariant, type KnobValue } from './variant.js';
 
@@ -49,6 +50,17 @@ export interface ExploreOptions extends Omit<SearchOptions, 'properties'> {
   readonly maxSteps?: number;
   /** Only these properties count (built-in ids or user property names; default: all). */
   readonly only?: readonly string[];
+  /**
+   * Leave these properties out (built-in ids, the scenario's property names, `expect:...`
+   * names of `expectAsProperties`, library property names); an unknown name is a
+   * ScenarioInputError naming the known ones (see knownProperties).
+   */
+  readonly noProperty?: readonly string[];
+  /**
+   * Make each step's `expect:` a property of its own, `expect:<thread>#<n>` (setup steps:
+   * the process name): broken by an execution where the step finishes with another result.
+   */
+  readonly expectAsProperties?: boolean;
   /** More properties, checked on every execution after the built-in ones. */
   readonly properties?: readonly UserProperty[];
   /** Skip the counterexample replays (the full runs behind each counterexample). */
@@ -176,6 +188,9 @@ class SetupChoice extends Error {
 class ExecHooks {
   monitors: Monitor[] = [];
   private listeners: Monitor[] = [];
+  /** The scenario's state predicates (set before `attach`), and their monitor over the attached run. */
+  stateProps: readonly PropertyDecl[] = [];
+  private state: StateMonitor | null = null;
   readonly sink = (v: Violation): void => {
     if (!this.violations.has(v.property)) this.violations.set(v.property, v.message);
   };
@@ -214,6 +229,7 @@ class ExecHooks {
         after: (t, threads) => {
           // the monitors first: what they find the step changed is part of its footprint
           for (const m of this.monitors) m.afterStep?.(t);
+          this.state?.afterStep();
           if (this.searching) this.ctl.observer.after(t, threads);
         },
         touch: this.footprint,
@@ -222,9 +238,10 @@ class ExecHooks {
         start: (thread) => {
           for (const m of this.monitors) m.opStart?.(thread);
         },
-        end: (thread, o) => {
+        end: (thread, o, step) => {
           const oo: OpOutcome | null = o === null ? null : { ...(o.errno === undefined ? {} : { errno: o.errno }), ...(o.signal === undefined ? {} : { signal: o.signal }) };
           for (const m of this.monitors) m.opEnd?.(thread, oo);
+          this.state?.stepEnd(step);
         },
       },
     };
@@ -233,6 +250,7 @@ class ExecHooks {
   /** Attach fresh built-in monitors to `sys` and listen to its events; returns the unsubscribe. */
   attach(sys: System): () => void {
     this.monitors = builtinMonitors(sys, this.sink, this.footprint);
+    this.state = scenarioStateMonitor(sys, this.stateProps, this.sink, this.footprint);
     this.listeners = this.monitors.filter((m) => m.onEvent !== undefined);
     return sys.events.on((ev: SimEvent) => {
       touchesOf(ev, this.footprint);
@@ -269,6 +287,44 @@ function countedKinds(s: Scenario): Set<string> {
   return kinds;
 }
 
+/** The steps with an `expect:` (every process, thread and fork child), as `expectAsProperties` names them. */
+function expectSteps(s: Scenario): { thread: string; index: number }[] {
+  const out: { thread: string; index: number }[] = [];
+  const visit = (thread: string, steps: readonly StepDecl[]): void => {
+    for (const st of steps) {
+      if (st.expect !== null) out.push({ thread, index: st.index });
+      if (st.fork !== null) for (const t of st.fork.threads) visit(t.name, t.steps);
+    }
+  };
+  for (const p of s.processes) {
+    visit(p.name, p.setup);
+    for (const t of p.threads) visit(t.name, t.steps);
+  }
+  return out;
+}
+
+/**
+ * Every property an exploration of `s` with `opts` can report: the built-in ones, the
+ * scenario's, the `expect:...` ones of `expectAsProperties`, the library's.
+ */
+export function knownProperties(s: Scenario, opts: Pick<ExploreOptions, 'expectAsProperties' | 'properties'> = {}): string[] {
+  return [
+    ...BUILTIN_PROPERTIES,
+    ...s.properties.map((p) => p.name),
+    ...(opts.expectAsProperties === true ? expectSteps(s).map((x) => expectPropertyName(x.thread, x.index)) : []),
+    ...(opts.properties ?? []).map((p) => p.name),
+  ];
+}
+
+/** `opts.noProperty` as a set, every name checked against knownProperties. */
+function checkedExclusions(s: Scenario, opts: ExploreOptions): Set<string> {
+  const out = new Set(opts.noProperty ?? []);
+  if (out.size === 0) return out;
+  const known = knownProperties(s, opts);
+  for (const x of out) if (!known.includes(x)) throw new ScenarioInputError(`unknown property '${x}' (known: ${known.join(', ')})`);
+  return out;
+}
+
 /**
  * Adapts one scenario into the search's Program.
  *
@@ -289,7 +345,9 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   const vErr = checkVariant(choice);
   if (vErr.length > 0) throw new ScenarioInputError(vErr.map((e) => e.message).join('; '));
   const description = `explore (${opts.strategy ?? 'dpor'})`;
-  const props = [...s.properties.map(declaredProperty), ...(opts.properties ?? [])];
+  const excluded = checkedExclusions(s, opts);
+  const props = [...s.properties.map(declaredProperty).filter((p) => p !== null), ...(opts.expectAsProperties === true ? expectProperties(expectSteps(s)) : []), ...(opts.properties ?? [])].filter((p) => !excluded.has(p.name));
+  const stateProps = s.properties.filter((p) => p.kind === 'state' && !excluded.has(p.name));
   const counted = countedKinds(s);
   const runOpts: RunOptions = { variant: choice.base, knobs: choice.knobs, ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }) };
   /** How executions start ('first', 'second': not decided yet). */
@@ -303,11 +361,13 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
       const why = p.check(r);
       if (why !== null) hooks.sink({ property: p.name, message: why });
     }
+    for (const x of excluded) hooks.violations.delete(x);
     return { violations: hooks.violations, outcome: outcomeText(r, hooks.violations), choices: r.choices, token: r.token };
   };
   /** A new world with this execution's hooks (the search's control from the start when `searching`). */
   const build = (ctl: ExecControl, searching: boolean): { hooks: ExecHooks; runner: Runner; detach: () => void } => {
     const hooks = new ExecHooks(ctl, description, searching, counted);
+    hooks.stateProps = stateProps;
     const runner = prepareRun(s, { ...runOpts, schedule: hooks.runner.schedule });
     runner.hookUp(hooks.runner);
     const detach = hooks.attach(runner.sys);
@@ -331,6 +391,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
     if (mode instanceof Snapshot) {
       const w = mode.restore();
       const hooks = new ExecHooks(ctl, description, false, counted, w.extra);
+      hooks.stateProps = stateProps;
       w.runner.hookUp(hooks.runner);
       hooks.attach(w.runner.sys);
       return threads(ctl, hooks, w.runner);
@@ -372,7 +433,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
 
 /** The search's own options among `opts`. */
 export function searchOptions(opts: ExploreOptions): SearchOptions {
-  const { variant: _v, knobs: _k, maxSteps: _m, only, properties: _p, noReplays: _n, noShrink: _ns, workers: _w, snapshot: _s, ...rest } = opts;
+  const { variant: _v, knobs: _k, maxSteps: _m, only, properties: _p, noReplays: _n, noShrink: _ns, workers: _w, snapshot: _s, noProperty: _np, expectAsProperties: _ep, ...rest } = opts;
   return { ...rest, ...(only === undefined ? {} : { properties: only }) };
 }
 

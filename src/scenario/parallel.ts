@@ -35,6 +35,8 @@ export interface WorkerExploreOptions {
   readonly seed?: number;
   readonly depth?: number;
   readonly stopAtFirst?: boolean;
+  readonly noProperty?: readonly string[];
+  readonly expectAsProperties?: boolean;
 }
 
 /** A whole exploration run by a worker (checkSuite's cells). */
@@ -46,7 +48,7 @@ export interface CellOptions extends WorkerExploreOptions {
 /** The plain-data part of `opts`. */
 export function workerOptions(opts: ExploreOptions): WorkerExploreOptions {
   const out: Record<string, unknown> = {};
-  for (const k of ['variant', 'knobs', 'maxSteps', 'only', 'strategy', 'maxPreemptions', 'seed', 'depth', 'stopAtFirst'] as const) {
+  for (const k of ['variant', 'knobs', 'maxSteps', 'only', 'strategy', 'maxPreemptions', 'seed', 'depth', 'stopAtFirst', 'noProperty', 'expectAsProperties'] as const) {
     if (opts[k] !== undefined) out[k] = opts[k];
   }
   return out as WorkerExploreOptions;

@@ -60,8 +60,8 @@ export interface RunOptions {
 /** See RunOptions.stepHook. */
 export interface StepHook {
   start(thread: string): void;
-  /** `outcome` is null when the step was skipped. */
-  end(thread: string, outcome: Outcome | null): void;
+  /** `outcome` is null when the step was skipped; `step`: the step's result, judged. */
+  end(thread: string, outcome: Outcome | null, step: StepResult): void;
 }
 
 export type StepStatus = 'ok' | 'error' | 'signal' | 'failed' | 'killed' | 'skipped' | 'blocked' | 'not-run';
@@ -532,7 +532,7 @@ export class Runner {
         if (st.op?.name === 'exit' && res.status === 'ok') rt.process.exited = true;
       }
       judge(res);
-      if (this.hook !== null) this.hook.end(rt.name, outcome);
+      if (this.hook !== null) this.hook.end(rt.name, outcome, res);
       res.endSeq = ev.emit({ kind: 'scenario.step', thread: rt.name, step: st.index, phase: 'end', text: res.result, verdict: res.verdict }).seq;
     }
     rt.pos = rt.steps.length;
@@ -743,21 +743,20 @@ function judge(r: StepResult): void {
     r.verdict = 'none';
     return;
   }
-  const fail = (why: string): void => {
-    r.verdict = 'failed';
-    r.why = `expected ${expectText(e)}, got ${why}`;
-  };
-  r.verdict = 'met';
-  r.why = null;
+  const why = expectationMismatch(e, r);
+  r.verdict = why === null ? 'met' : 'failed';
+  r.why = why;
+}
+
+/**
+ * Why a step's result does not meet expectation `e` ("expected -EIO, got 0x0"), or null
+ * when it does. Also the result predicates of scenario properties (`never`/`always`).
+ */
+export function expectationMismatch(e: Expectation, r: Pick<StepResult, 'status' | 'outcome' | 'result'>): string | null {
+  const fail = (why: string): string => `expected ${expectText(e)}, got ${why}`;
   const o = r.outcome;
-  if (e.bug === true) {
-    if (r.status !== 'killed') fail(r.result);
-    return;
-  }
-  if (o === null || r.status === 'killed' || r.status === 'skipped' || r.status === 'blocked' || r.status === 'not-run') {
-    fail(r.result);
-    return;
-  }
+  if (e.bug === true) return r.status !== 'killed' ? fail(r.result) : null;
+  if (o === null || r.status === 'killed' || r.status === 'skipped' || r.status === 'blocked' || r.status === 'not-run') return fail(r.result);
   const success = r.status === 'ok';
   if (e.errno !== undefined && (o.errno === undefined || errnoName(o.errno) !== e.errno)) return fail(r.result);
   if (e.signal !== undefined && o.signal?.sig !== e.signal) return fail(r.result);
@@ -780,4 +779,5 @@ function judge(r: StepResult): void {
       if (!same) return fail(`${k}=${got === undefined ? 'nothing' : typeof got === 'bigint' ? hex(got) : String(got)}`);
     }
   }
+  return null;
 }
