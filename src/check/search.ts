@@ -157,6 +157,8 @@ export interface SearchOptions {
    * (the same thing the worker threads compute).
    */
   readonly unit?: WorkUnit;
+  /** With `unit`: ms of the whole search already past when this unit's search started (counterexample times count from the whole search's start). */
+  readonly startOffsetMs?: number;
 }
 
 export interface SearchStats {
@@ -183,8 +185,13 @@ export interface Counterexample {
   readonly token: string;
   readonly preemptions: number;
   readonly steps: number;
-  /** The 1-based execution that found it. */
+  /** The 1-based execution that found it (this, the simplest kept). */
   readonly execution: number;
+  /**
+   * The first execution that broke the property (1-based) and when, in ms since the
+   * search started (the simplest counterexample kept may come from a later execution).
+   */
+  readonly firstFound: { readonly execution: number; readonly elapsedMs: number };
 }
 
 export interface SearchResult {
@@ -849,8 +856,9 @@ export class Search {
     const wanted = this.opts.properties;
     for (const [property, message] of report.violations) {
       if (wanted !== undefined && !wanted.includes(property)) continue;
-      const cx: Counterexample = { property, message, choices: report.choices, token: report.token, preemptions, steps: trace.steps.length, execution: this.executions };
       const old = this.found.get(property);
+      const firstFound = old?.firstFound ?? { execution: this.executions, elapsedMs: this.now() - this.t0 + (this.opts.startOffsetMs ?? 0) };
+      const cx: Counterexample = { property, message, choices: report.choices, token: report.token, preemptions, steps: trace.steps.length, execution: this.executions, firstFound };
       if (old === undefined || simpler(cx, old)) this.found.set(property, cx);
       if (this.opts.stopAtFirst === true) this.finished = true;
     }

@@ -474,9 +474,12 @@ export class UnitSchedule {
     for (const r of rs) {
       const base = this.sampling() ? (this.roundUnits.find((u) => u.index === r.index)?.first ?? 1) - 1 : offset;
       for (const cx of r.counterexamples) {
-        const g: Counterexample = { ...cx, execution: base + cx.execution };
+        const first = { execution: base + cx.firstFound.execution, elapsedMs: cx.firstFound.elapsedMs };
         const old = found.get(cx.property);
+        const firstFound = old !== undefined && old.firstFound.execution <= first.execution ? old.firstFound : first;
+        const g: Counterexample = { ...cx, execution: base + cx.execution, firstFound };
         if (old === undefined || simpler(g, old)) found.set(cx.property, g);
+        else found.set(cx.property, { ...old, firstFound });
       }
       offset += r.executions;
     }
@@ -554,7 +557,7 @@ export class UnitDriver {
         const old = t.resume ? this.paused.get(t.unit.index) : undefined;
         if (t.resume && old === undefined) throw new Error(`internal: no search to resume for unit ${t.unit.index}`);
         old?.extend(t.maxExecutions);
-        this.current = { unit: t.unit, engine: old ?? this.makeEngine(unitOptions(this.opts, t.unit, t.maxExecutions, this.shouldStop)) };
+        this.current = { unit: t.unit, engine: old ?? this.makeEngine({ ...unitOptions(this.opts, t.unit, t.maxExecutions, this.shouldStop), startOffsetMs: this.now() - this.t0 }) };
       }
       const every = this.opts.onProgress !== undefined ? (this.opts.progressEveryMs ?? 1000) : Infinity;
       const over = this.current.engine.step(Math.max(0, Math.min(until - this.now(), every)));

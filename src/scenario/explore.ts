@@ -90,6 +90,10 @@ export interface ExploreResult {
   readonly search: SearchResult;
   /** Each counterexample with its run replayed from its token (for traces and JSON). */
   readonly counterexamples: readonly { readonly cx: Counterexample; readonly run: RunResult | null }[];
+  /** The threads the scenario declares (fork children included; setup steps are not threads): 0 leaves nothing to interleave. */
+  readonly threads: number;
+  /** What one execution costs and what dominates it (the first complete execution; null: none completed in this thread). */
+  readonly cost: CostProfile | null;
 }
 
 /** Per function name: the names of its two device objects (config space, device state). */
@@ -191,6 +195,9 @@ class ExecHooks {
   /** The scenario's state predicates (set before `attach`), and their monitor over the attached run. */
   stateProps: readonly PropertyDecl[] = [];
   private state: StateMonitor | null = null;
+  /** While set: counts each searched step by the scenario step it belongs to and its scheduling point (see CostProfile). */
+  profile: Map<string, Map<string, number>> | null = null;
+  private pointOp = '';
   readonly sink = (v: Violation): void => {
     if (!this.violations.has(v.property)) this.violations.set(v.property, v.message);
   };
@@ -224,9 +231,16 @@ class ExecHooks {
       },
       observer: {
         before: (rs, t) => {
+          if (this.profile !== null) this.pointOp = t.next?.op ?? 'wake';
           if (this.searching) this.ctl.observer.before(rs, t);
         },
         after: (t, threads) => {
+          if (this.profile !== null && this.searching) {
+            const label = t.label === '' ? t.name : t.label;
+            let m = this.profile.get(label);
+            if (m === undefined) this.profile.set(label, (m = new Map()));
+            m.set(this.pointOp, (m.get(this.pointOp) ?? 0) + 1);
+          }
           // the monitors first: what they find the step changed is part of its footprint
           for (const m of this.monitors) m.afterStep?.(t);
           this.state?.afterStep();
@@ -268,6 +282,28 @@ export interface ScenarioProgram {
    * of the world after the setup; else why every execution runs the setup again.
    */
   snapshotStatus(): string;
+  /** Where the first complete execution's scheduler steps went (null before one ran). */
+  costProfile(): CostProfile | null;
+}
+
+/**
+ * What one execution of the search costs and what dominates it: its scheduler steps (every
+ * step is a scheduling point the search may switch threads at), and per scenario step the
+ * steps it took and the kinds of scheduling point among them (`pte`: one page-table
+ * update, `lock`: a lock...), most first. A step over a large range (a MAP_DMA or munmap of
+ * a whole BAR) takes one point per page, which multiplies the interleavings.
+ */
+export interface CostProfile {
+  readonly steps: number;
+  readonly byStep: readonly { readonly step: string; readonly steps: number; readonly points: readonly { readonly op: string; readonly count: number }[] }[];
+}
+
+function toProfile(m: ReadonlyMap<string, ReadonlyMap<string, number>>): CostProfile {
+  const byStep = [...m].map(([step, ops]) => {
+    const points = [...ops].map(([op, count]) => ({ op, count })).sort((a, b) => b.count - a.count || (a.op < b.op ? -1 : 1));
+    return { step, steps: points.reduce((n, p) => n + p.count, 0), points };
+  }).sort((a, b) => b.steps - a.steps || (a.step < b.step ? -1 : 1));
+  return { steps: byStep.reduce((n, x) => n + x.steps, 0), byStep };
 }
 
 /** The event kinds some `events` step of the scenario counts (any process, thread or fork child). */
@@ -353,8 +389,10 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   /** How executions start ('first', 'second': not decided yet). */
   let mode: 'first' | 'second' | 'rerun' | 'visible-setup' | Snapshot<SetupWorld<Map<string, string>>> = 'first';
   let status = 'pending';
+  let profile: CostProfile | null = null;
 
   const finish = (hooks: ExecHooks, r: RunResult): ExecReport => {
+    if (hooks.profile !== null) profile = toProfile(hooks.profile);
     const end = { kind: r.end.kind, cycle: r.end.cycle, reason: r.end.reason, bugs: r.bugs };
     for (const m of hooks.monitors) m.finish?.(end);
     for (const p of props) {
@@ -368,6 +406,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   const build = (ctl: ExecControl, searching: boolean): { hooks: ExecHooks; runner: Runner; detach: () => void } => {
     const hooks = new ExecHooks(ctl, description, searching, counted);
     hooks.stateProps = stateProps;
+    if (profile === null) hooks.profile = new Map();
     const runner = prepareRun(s, { ...runOpts, schedule: hooks.runner.schedule });
     runner.hookUp(hooks.runner);
     const detach = hooks.attach(runner.sys);
@@ -392,6 +431,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
       const w = mode.restore();
       const hooks = new ExecHooks(ctl, description, false, counted, w.extra);
       hooks.stateProps = stateProps;
+      if (profile === null) hooks.profile = new Map();
       w.runner.hookUp(hooks.runner);
       hooks.attach(w.runner.sys);
       return threads(ctl, hooks, w.runner);
@@ -428,7 +468,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
     }
     return threads(ctl, hooks, runner);
   };
-  return Object.assign(program, { snapshotStatus: () => status });
+  return Object.assign(program, { snapshotStatus: () => status, costProfile: () => profile });
 }
 
 /** The search's own options among `opts`. */
@@ -442,15 +482,29 @@ function replays(s: Scenario, r: SearchResult, opts: ExploreOptions): ExploreRes
   return r.counterexamples.map((cx) => ({ cx, run: opts.noReplays === true ? null : runScenario(s, { replay: cx.token, ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }) }) }));
 }
 
-function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario' | 'variant'> {
+/** The threads `s` declares, fork children included. */
+function threadCount(s: Scenario): number {
+  let n = 0;
+  const visit = (steps: readonly StepDecl[]): void => {
+    for (const st of steps) if (st.fork !== null) for (const t of st.fork.threads) (n++, visit(t.steps));
+  };
+  for (const p of s.processes) {
+    visit(p.setup);
+    for (const t of p.threads) (n++, visit(t.steps));
+  }
+  return n;
+}
+
+function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario' | 'variant' | 'threads'> {
   return {
+    threads: threadCount(s),
     scenario: { file: s.file, name: s.name, hash: s.hash },
     variant: opts.variant !== undefined ? { base: opts.variant, knobs: opts.knobs ?? {} } : { base: s.variant.base, knobs: { ...s.variant.knobs, ...(opts.knobs ?? {}) } },
   };
 }
 
 /** The search behind an exploration: over worker threads when asked and possible, else in this thread. */
-function searchFor(s: Scenario, opts: ExploreOptions): { search: Search | ParallelSearch; program: Program } {
+function searchFor(s: Scenario, opts: ExploreOptions): { search: Search | ParallelSearch; program: ScenarioProgram } {
   const program = scenarioProgram(s, opts);
   const text = scenarioText(s);
   const workers = opts.workers ?? 1;
@@ -474,7 +528,7 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
   const { search: x, program } = searchFor(s, opts);
   x.step();
   const search = shrunk(x.result(), program, opts);
-  return { ...meta(s, opts), search, counterexamples: replays(s, search, opts) };
+  return { ...meta(s, opts), search, counterexamples: replays(s, search, opts), cost: program.costProfile() };
 }
 
 /**
@@ -483,7 +537,7 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
  */
 export class ScenarioExploration {
   private readonly search: Search | ParallelSearch;
-  private readonly program: Program;
+  private readonly program: ScenarioProgram;
 
   constructor(
     private readonly s: Scenario,
@@ -505,6 +559,11 @@ export class ScenarioExploration {
 
   result(): ExploreResult {
     const search = shrunk(this.search.result(), this.program, this.opts);
-    return { ...meta(this.s, this.opts), search, counterexamples: replays(this.s, search, this.opts) };
+    return { ...meta(this.s, this.opts), search, counterexamples: replays(this.s, search, this.opts), cost: this.program.costProfile() };
+  }
+
+  /** What one execution costs (see CostProfile); null before one completed. */
+  costProfile(): CostProfile | null {
+    return this.program.costProfile();
   }
 }

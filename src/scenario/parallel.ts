@@ -65,7 +65,7 @@ export interface ScenarioSource {
 export type ToWorker =
   | { readonly type: 'init'; readonly source: ScenarioSource; readonly options: WorkerExploreOptions }
   /** Run a unit with this budget; `resume`: go on with the unit's search this worker ran before (the budget cut it). */
-  | { readonly type: 'unit'; readonly unit: WorkUnit; readonly maxExecutions: number; readonly resume: boolean }
+  | { readonly type: 'unit'; readonly unit: WorkUnit; readonly maxExecutions: number; readonly resume: boolean; readonly startOffsetMs: number }
   | { readonly type: 'cell'; readonly id: number; readonly source: ScenarioSource; readonly options: CellOptions };
 
 export interface CellResult {
@@ -340,7 +340,7 @@ export class ParallelSearch {
           if (t === null) continue;
           if (!t.resume) this.running.set(t.unit.index, ZERO);
           this.owner.set(t.unit.index, worker);
-          pool.send(worker, { type: 'unit', unit: t.unit, maxExecutions: t.maxExecutions, resume: t.resume });
+          pool.send(worker, { type: 'unit', unit: t.unit, maxExecutions: t.maxExecutions, resume: t.resume, startOffsetMs: this.now() - this.t0 });
         }
         if (this.local === null) {
           const t = s.take((x) => !x.resume || this.owner.get(x.unit.index) === LOCAL);
@@ -350,7 +350,7 @@ export class ParallelSearch {
             const old = t.resume ? this.paused.get(index) : undefined;
             if (t.resume && old === undefined) throw new Error(`internal: no search to resume for unit ${index}`);
             old?.extend(t.maxExecutions);
-            this.local = { unit: t.unit, engine: old ?? new Search(this.program, unitOptions(this.opts, t.unit, t.maxExecutions, stop)) };
+            this.local = { unit: t.unit, engine: old ?? new Search(this.program, { ...unitOptions(this.opts, t.unit, t.maxExecutions, stop), startOffsetMs: this.now() - this.t0 }) };
             this.owner.set(index, LOCAL);
             if (!t.resume) this.running.set(index, ZERO);
           }
