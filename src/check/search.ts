@@ -188,10 +188,10 @@ export interface Counterexample {
   /** The 1-based execution that found it (this, the simplest kept). */
   readonly execution: number;
   /**
-   * The first execution that broke the property (1-based) and when, in ms since the
-   * search started (the simplest counterexample kept may come from a later execution).
+   * The first execution that broke the property (1-based; the simplest counterexample kept
+   * may come from a later one). When, in wall time: SearchResult.firstFoundMs.
    */
-  readonly firstFound: { readonly execution: number; readonly elapsedMs: number };
+  readonly firstExecution: number;
 }
 
 export interface SearchResult {
@@ -206,6 +206,8 @@ export interface SearchResult {
   readonly outcomes: readonly string[];
   /** The preemption bound the exhaustive strategies respected (null: unbounded). */
   readonly preemptionBound: number | null;
+  /** Per broken property: ms from the search's start to its first counterexample (Counterexample.firstExecution); wall time, so it differs between runs. */
+  readonly firstFoundMs: Readonly<Record<string, number>>;
 }
 
 interface Node {
@@ -470,6 +472,8 @@ export class Search {
   private readonly traces = new Set<string>();
   private readonly outcomes = new Set<string>();
   private readonly found = new Map<string, Counterexample>();
+  /** Per property: ms since the whole search started when it was first broken. */
+  private readonly firstMs = new Map<string, number>();
   private stoppedBy: SearchResult['stoppedBy'] | null = null;
   private pctLength = 0;
   /** Without `opts.unit`: the driver that plans, runs and merges the units (this Search then runs none itself). */
@@ -563,6 +567,7 @@ export class Search {
       counterexamples: [...this.found.values()].sort((a, b) => rank(a.property) - rank(b.property) || (a.property < b.property ? -1 : a.property > b.property ? 1 : 0)),
       outcomes: [...this.outcomes].sort(),
       preemptionBound: exhaustive && this.maxBound !== Infinity ? (this.strategy === 'bfs' ? this.bound : this.maxBound) : null,
+      firstFoundMs: Object.fromEntries(this.firstMs),
     };
   }
 
@@ -584,6 +589,7 @@ export class Search {
       traces: [...this.traces],
       outcomes: [...this.outcomes],
       counterexamples: [...this.found.values()],
+      firstFoundMs: Object.fromEntries(this.firstMs),
     };
   }
 
@@ -857,8 +863,8 @@ export class Search {
     for (const [property, message] of report.violations) {
       if (wanted !== undefined && !wanted.includes(property)) continue;
       const old = this.found.get(property);
-      const firstFound = old?.firstFound ?? { execution: this.executions, elapsedMs: this.now() - this.t0 + (this.opts.startOffsetMs ?? 0) };
-      const cx: Counterexample = { property, message, choices: report.choices, token: report.token, preemptions, steps: trace.steps.length, execution: this.executions, firstFound };
+      if (old === undefined) this.firstMs.set(property, this.now() - this.t0 + (this.opts.startOffsetMs ?? 0));
+      const cx: Counterexample = { property, message, choices: report.choices, token: report.token, preemptions, steps: trace.steps.length, execution: this.executions, firstExecution: old?.firstExecution ?? this.executions };
       if (old === undefined || simpler(cx, old)) this.found.set(property, cx);
       if (this.opts.stopAtFirst === true) this.finished = true;
     }

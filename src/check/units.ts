@@ -99,6 +99,8 @@ export interface UnitResult {
   readonly traces: readonly string[];
   readonly outcomes: readonly string[];
   readonly counterexamples: readonly Counterexample[];
+  /** Per property: ms since the whole search started when the unit first broke it (wall time). */
+  readonly firstFoundMs: Readonly<Record<string, number>>;
 }
 
 /** What a probe execution showed about a unit. */
@@ -470,16 +472,19 @@ export class UnitSchedule {
   result(elapsedMs: number): SearchResult {
     const rs = this.counted();
     const found = new Map<string, Counterexample>();
+    const firstMs = new Map<string, number>();
     let offset = 0;
     for (const r of rs) {
       const base = this.sampling() ? (this.roundUnits.find((u) => u.index === r.index)?.first ?? 1) - 1 : offset;
       for (const cx of r.counterexamples) {
-        const first = { execution: base + cx.firstFound.execution, elapsedMs: cx.firstFound.elapsedMs };
         const old = found.get(cx.property);
-        const firstFound = old !== undefined && old.firstFound.execution <= first.execution ? old.firstFound : first;
-        const g: Counterexample = { ...cx, execution: base + cx.execution, firstFound };
+        // the first over every unit: the lowest global execution number (and its time)
+        const mine = base + cx.firstExecution;
+        const firstExecution = old !== undefined && old.firstExecution <= mine ? old.firstExecution : mine;
+        if (firstExecution === mine) firstMs.set(cx.property, r.firstFoundMs[cx.property] ?? 0);
+        const g: Counterexample = { ...cx, execution: base + cx.execution, firstExecution };
         if (old === undefined || simpler(g, old)) found.set(cx.property, g);
-        else found.set(cx.property, { ...old, firstFound });
+        else found.set(cx.property, { ...old, firstExecution });
       }
       offset += r.executions;
     }
@@ -496,6 +501,7 @@ export class UnitSchedule {
       counterexamples: sortCounterexamples([...found.values()]),
       outcomes: [...outcomes].sort(),
       preemptionBound: exhaustive && this.plan.maxBound !== Infinity ? (this.strategy === 'bfs' ? this.lastBound : this.plan.maxBound) : null,
+      firstFoundMs: Object.fromEntries([...found.keys()].map((p) => [p, firstMs.get(p) ?? 0])),
     };
   }
 }

@@ -102,7 +102,7 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
     out.push('');
     out.push(`  ${c.bold(c.red(cx.property))}: ${cx.message}`);
     out.push(c.dim(`    ${PROPERTY_TEXT[cx.property as keyof typeof PROPERTY_TEXT] ?? (cx.property.startsWith('expect:') ? "a step's expect: line (--expect-as-properties)" : 'a property of the scenario')}`));
-    out.push(`    simplest: ${cx.preemptions} preemption${cx.preemptions === 1 ? '' : 's'}, ${cx.steps} steps (execution ${cx.execution}); first found: execution ${cx.firstFound.execution}, ${secs(cx.firstFound.elapsedMs)} after the search started`);
+    out.push(`    simplest: ${cx.preemptions} preemption${cx.preemptions === 1 ? '' : 's'}, ${cx.steps} steps (execution ${cx.execution}); first found: execution ${cx.firstExecution}, ${secs(s.firstFoundMs[cx.property] ?? 0)} after the search started`);
     out.push(`    replay:   ${opts.replayCommand !== undefined ? opts.replayCommand(cx.token) : cx.token}`);
   }
   return out;
@@ -141,6 +141,7 @@ export function exploreToJson(r: ExploreResult, exitCode: number): unknown {
     budget: budgetReport(r),
     counterexamples: r.counterexamples.map(({ cx, run }) => ({
       ...cx,
+      firstFound: { execution: cx.firstExecution, elapsedMs: r.search.firstFoundMs[cx.property] ?? 0 },
       events: run === null ? null : jsonSafe(run.events),
       itf: run === null ? null : itf(run, `${cx.property}: ${cx.message}`),
     })),
