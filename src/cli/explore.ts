@@ -22,9 +22,10 @@ import { PLAIN, type Terminal } from './terminal.js';
 export const EXPLORE_USAGE = `usage: vfio-sim explore <scenario.yaml> [options]
 
 Searches the scenario's thread interleavings (its own schedule and expectations are
-ignored) and checks the properties on every execution: unsupported-request, p2p-dma,
-deadlock, lockdep, kernel-bug, kernel-warning, spurious-error, stale-mapping, tracking,
-termination, and the scenario's own 'properties:'.
+ignored, unless --expect-as-properties) and checks the properties on every execution:
+unsupported-request, p2p-dma, deadlock, lockdep, kernel-bug, kernel-warning, spurious-error,
+stale-mapping, tracking, termination, and the scenario's own 'properties:' (event counts,
+never/always results of steps, the state after a step: see the README).
 
 options:
   --variant V            design variant preset (the scenario's knob overrides are kept)

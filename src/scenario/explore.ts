@@ -2,7 +2,8 @@
  * Exploring a scenario: the interleaving search of src/check/search.ts over runs of the
  * scenario, with the properties of src/check/property.ts (and the user's own) checked on
  * every execution. The scenario's own schedule and its step expectations are ignored:
- * the search makes every choice, and properties, not expectations, decide what is wrong.
+ * the search makes every choice, and properties, not expectations, decide what is wrong
+ * (`expectAsProperties` makes each expectation a property of its own).
  */
 import {
   BUILTIN_PROPERTIES,
