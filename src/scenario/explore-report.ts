@@ -101,7 +101,7 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
   for (const { cx } of r.counterexamples) {
     out.push('');
     out.push(`  ${c.bold(c.red(cx.property))}: ${cx.message}`);
-    out.push(c.dim(`    ${PROPERTY_TEXT[cx.property as keyof typeof PROPERTY_TEXT] ?? (cx.property.startsWith('expect:') ? "a step's expect: line (--expect-as-properties)" : 'a property of the scenario')}`));
+    out.push(c.dim(`    ${PROPERTY_TEXT[cx.property as keyof typeof PROPERTY_TEXT] ?? r.properties[cx.property] ?? (cx.property.startsWith('expect:') ? "a step's expect: line (--expect-as-properties)" : 'a property of the scenario')}`));
     out.push(`    simplest: ${cx.preemptions} preemption${cx.preemptions === 1 ? '' : 's'}, ${cx.steps} steps (execution ${cx.execution}); first found: execution ${cx.firstExecution}, ${secs(s.firstFoundMs[cx.property] ?? 0)} after the search started`);
     out.push(`    replay:   ${opts.replayCommand !== undefined ? opts.replayCommand(cx.token) : cx.token}`);
   }

@@ -30,7 +30,7 @@ import type { System } from '../system.js';
 import { type Scenario, scenarioText } from './load.js';
 import { ParallelSearch, workerOptions } from './parallel.js';
 import { prepareRun, type RunOptions, type RunResult, type Runner, type RunnerHooks, runScenario, type SetupWorld, snapshotSetup } from './run.js';
-import { declaredProperty, expectPropertyName, expectProperties, scenarioStateMonitor, type StateMonitor } from './property-decl.js';
+import { declaredProperty, describeProperty, expectPropertyName, expectProperties, scenarioStateMonitor, type StateMonitor } from './property-decl.js';
 import { eventCountObject } from './observe-ops.js';
 import type { PropertyDecl, StepDecl, ThreadDecl } from './load.js';
 import { ScenarioInputError } from './schedule.js';
@@ -91,6 +91,8 @@ export interface ExploreResult {
   readonly search: SearchResult;
   /** Each counterexample with its run replayed from its token (for traces and JSON). */
   readonly counterexamples: readonly { readonly cx: Counterexample; readonly run: RunResult | null }[];
+  /** The scenario's own properties in words, by name (the report's line under each broken one). */
+  readonly properties: Readonly<Record<string, string>>;
   /** The threads the scenario declares (fork children included; setup steps are not threads): 0 leaves nothing to interleave. */
   readonly threads: number;
   /** What one execution costs and what dominates it (the first complete execution; null: none completed in this thread). */
@@ -496,9 +498,10 @@ function threadCount(s: Scenario): number {
   return n;
 }
 
-function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario' | 'variant' | 'threads'> {
+function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario' | 'variant' | 'threads' | 'properties'> {
   return {
     threads: threadCount(s),
+    properties: Object.fromEntries(s.properties.map((p) => [p.name, describeProperty(p)])),
     scenario: { file: s.file, name: s.name, hash: s.hash },
     variant: opts.variant !== undefined ? { base: opts.variant, knobs: opts.knobs ?? {} } : { base: s.variant.base, knobs: { ...s.variant.knobs, ...(opts.knobs ?? {}) } },
   };

@@ -31,7 +31,7 @@ import { liveMms, memBarPfns, type FootprintSink, type Violation } from '../chec
 import { TASK_SIZE } from '../kernel/mm/mm.js';
 import type { System } from '../system.js';
 import type { PropertyDecl, StateCheck } from './load.js';
-import { expectationMismatch, type RunResult, type StepResult } from './run.js';
+import { expectationMismatch, expectText, type RunResult, type StepResult } from './run.js';
 import type { UserProperty } from './explore.js';
 
 export { EVENT_KINDS, STATE_OBSERVABLES, type StateObservable, stepKey } from './property-names.js';
@@ -48,6 +48,26 @@ function matches(ev: SimEvent, where: Readonly<Record<string, string | number | 
 /** A step as a property message names it. */
 function stepName(s: StepResult): string {
   return `${s.thread} ${s.phase === 'setup' ? 'setup step' : 'step'} ${s.index} (line ${s.line}: ${s.text})`;
+}
+
+/** A declared property in words, for the report (what it says, and its line). */
+export function describeProperty(d: PropertyDecl): string {
+  switch (d.kind) {
+    case 'event':
+      return `at most ${d.atMost} ${d.event} event${d.atMost === 1 ? '' : 's'}${Object.keys(d.where).length === 0 ? '' : ` with ${Object.entries(d.where).map(([k, v]) => `${k}: ${String(v)}`).join(', ')}`} (line ${d.line})`;
+    case 'result':
+      return `${d.mode === 'never' ? 'no step' : 'every step'} of '${d.selector}' ends with ${expectText(d.result)} (line ${d.line})`;
+    case 'state': {
+      const cmp = (c: StateCheck): string => {
+        const parts: string[] = [];
+        if (c.is !== null) parts.push(c.observable === 'memory_decode' ? `is ${String(c.is === 1)}` : `is ${c.is}`);
+        if (c.atMost !== null) parts.push(`≤ ${c.atMost}`);
+        if (c.atLeast !== null) parts.push(`≥ ${c.atLeast}`);
+        return `${c.text} ${parts.join(' and ')}`;
+      };
+      return `after each step of '${d.selector}'${d.when === null ? '' : ` that ends with ${expectText(d.when)}`}: ${d.state.map(cmp).join(', ')} (line ${d.line})`;
+    }
+  }
 }
 
 /** The step finished (a result to judge); steps that never did are the deadlock and termination properties' business. */

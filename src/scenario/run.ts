@@ -723,7 +723,8 @@ export function waitCycle(edges: readonly WaitEdge[]): string[] {
 
 // ---- verdicts ------------------------------------------------------------------------------
 
-function expectText(e: Expectation): string {
+/** An expectation as words ("-EIO", "value 0x5", "success"). */
+export function expectText(e: Expectation): string {
   const parts: string[] = [];
   if (e.bug === true) parts.push('a kernel BUG');
   if (e.errno !== undefined) parts.push(`-${e.errno}`);

@@ -78,6 +78,8 @@ test('a state predicate (always: { after: MAP_DMA, when: ok, state: { iommu_maps
   const cx = r.search.counterexamples.find((c) => c.property === 'no-map-of-disabled-bar');
   assert.ok(cx !== undefined, r.search.counterexamples.map((c) => c.property).join(','));
   assert.match(cx.message, /^after mapper step 1 \(line \d+: ioctl d0\.container MAP_DMA .*\) returned 0: iommu_maps_of_disabled_bars is 1 \(line \d+\)$/);
+  // the report says what the property declares under its message
+  assert.match(renderExplore(r).join('\n'), /no-map-of-disabled-bar: after mapper step 1 .*\n {4}after each step of 'MAP_DMA' that ends with success: iommu_maps_of_disabled_bars is 0 \(line 19\)\n/);
 });
 
 test("a state predicate's `when:` is a condition: after a MAP_DMA that failed (5.8: -EFAULT while memory is off, claim 26) nothing is checked, so a sequential disable-then-map holds", () => {
@@ -296,4 +298,17 @@ test('a search stopped by its budget says what it covered and what to try (a bou
   assert.ok(j.budget !== null && j.budget.tryNext.length >= 3);
   const done = exploreScenario(load(PREAD_VS_DISABLE), { variant: '6.10', maxPreemptions: 1, noReplays: true });
   assert.equal((exploreToJson(done, 0) as { budget: unknown }).budget, null);
+});
+
+test('vfio-sim explore: on a terminal the progress line says what one execution costs and which step dominates it (a MAP_DMA of a whole 1 MiB BAR)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-cost-'));
+  const f = join(dir, 'dma.yaml');
+  writeFileSync(f, MAP_DMA_VS_DISABLE.replace(', size: 0x1000', ''));
+  let err = '';
+  let out = '';
+  const code = await main(['explore', f, '--variant', '5.8', '--max-time', '2', '--workers', '1', '--no-shrink'], (x) => (out += x + '\n'), (x) => (err += x + '\n'), { color: false, columns: undefined, progress: true });
+  assert.equal(code, 1, out + err);
+  assert.match(err, /… \d+ executions, .*; an execution is \d+ steps, \d+ of them mapper step 1: ioctl d0\.container MAP_DMA bar1 -> iova 0x100000 \(\d+ pte\)/);
+  assert.match(out, /the search stopped early \(max-time\)/);
+  assert.match(out, /to finish a search, try:/);
 });
