@@ -180,7 +180,7 @@ function* checkSteps(suite: readonly Scenario[], opts: CheckOptions): Generator<
   const defects: DefectRow[] = [];
   for (const s of suite) {
     const d = s.defect;
-    if (d === null || d.property === null) continue;
+    if (d === null || d.property === null || left.has(d.property)) continue; // (a property left out finds no defect)
     const property = d.property;
     const found = cells.filter((c) => c.file === s.file && c.counterexamples?.some((x) => x.property === property) === true).map((c) => c.variant);
     // (interrupted: only the variants whose cell was explored are judged)

@@ -218,6 +218,10 @@ test('vfio-sim check --no-property: the left-out property has no column and no c
   const r = checkSuite([example('h2-fault-races-disable.yaml')], { variants: ['5.8'], maxPreemptions: 2, noProperty: ['unsupported-request'] });
   assert.ok(!r.properties.includes('unsupported-request'));
   assert.equal(r.table.get('5.8')?.has('unsupported-request'), false);
+  // a defect whose property is left out is not judged (rather than reported "not found")
+  const noStale = checkSuite([example('h2-fault-races-disable.yaml')], { variants: ['5.8'], maxPreemptions: 2, noProperty: ['stale-mapping'] });
+  assert.deepEqual(noStale.defects, []);
+  assert.equal(noStale.ok, true);
 });
 
 /** An example's text. */
@@ -311,4 +315,13 @@ test('vfio-sim explore: on a terminal the progress line says what one execution 
   assert.match(err, /… \d+ executions, .*; an execution is \d+ steps, \d+ of them mapper step 1: ioctl d0\.container MAP_DMA bar1 -> iova 0x100000 \(\d+ pte\)/);
   assert.match(out, /the search stopped early \(max-time\)/);
   assert.match(out, /to finish a search, try:/);
+});
+
+test('scenario properties, expectAsProperties and noProperty reach the worker threads: the same counterexamples (tokens, execution numbers, first found) with 1 and 2 workers (map_dma vs disable, 5.8)', () => {
+  const s = load(MAP_DMA_VS_DISABLE.replace('size: 0x1000 }\n', 'size: 0x1000 }\n            expect: ok\n'));
+  const run = (workers: number): unknown => exploreScenario(s, { variant: '5.8', maxPreemptions: 2, noReplays: true, workers, expectAsProperties: true, noProperty: ['kernel-warning'] }).search.counterexamples;
+  const one = run(1);
+  assert.deepEqual(run(2), one);
+  const props = (one as { property: string }[]).map((c) => c.property);
+  assert.ok(props.includes('no-map-of-disabled-bar') && props.includes('expect:mapper#1') && !props.includes('kernel-warning'), props.join(','));
 });
