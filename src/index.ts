@@ -1,5 +1,5 @@
 /** Public API of vfio-sim. */
-export { System, type SystemOptions, LOCKDEP_DEFAULT } from './system.js';
+export { System, type SystemOptions, LOCKDEP_DEFAULT, KERNEL_CONFIGS, type KernelConfig } from './system.js';
 export * from './hw/index.js';
 export { EventStream } from './events/stream.js';
 export type { SimEvent, EventBody, EventKind, EventOf } from './events/event.js';
@@ -20,7 +20,7 @@ export {
   type LockRead,
 } from './kernel/lockdep/index.js';
 export {
-  VARIANTS, VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_10, VARIANT_6_12,
+  VARIANTS, VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_1_Y, VARIANT_6_6, VARIANT_6_10, VARIANT_6_12,
   KNOB_VALUES, knobConflicts, findVariant, type Knobs, type VariantPreset,
 } from './kernel/variant/knobs.js';
 export { KernelDeadlock, KernelBug, ThreadKilled, MachineHalted } from './kernel/sched/errors.js';

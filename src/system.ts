@@ -32,7 +32,16 @@ export interface SystemOptions {
    * Reports go to `sys.lockdep.reports` and the event stream ('lockdep' events).
    */
   readonly lockdep?: boolean | LockdepOptions;
+  /**
+   * How the kernel was built: 'debug' (CONFIG_LOCKDEP and the debug checks on; the default)
+   * or 'distro' (as distributions ship it, e.g. Debian: no lockdep, so no lockdep reports
+   * and no lockdep-only assertions). 'distro' with `lockdep` on is refused.
+   */
+  readonly kernelConfig?: KernelConfig;
 }
+
+export type KernelConfig = 'debug' | 'distro';
+export const KERNEL_CONFIGS: readonly KernelConfig[] = ['debug', 'distro'];
 
 /** Whether a System runs lockdep when SystemOptions.lockdep is not given. */
 export const LOCKDEP_DEFAULT = true;
@@ -72,7 +81,10 @@ export class System {
   constructor(opts: SystemOptions = {}) {
     this.events = new EventStream(opts.eventCapacity ?? Infinity);
     this.hw = createMachine(opts.machine ?? defaultMachineSpec(), this.events);
-    const ld = opts.lockdep ?? LOCKDEP_DEFAULT;
+    if (opts.kernelConfig === 'distro' && opts.lockdep !== undefined && opts.lockdep !== false) {
+      throw new RangeError("lockdep needs kernelConfig 'debug' (a 'distro' kernel is built without CONFIG_LOCKDEP)");
+    }
+    const ld = opts.kernelConfig === 'distro' ? false : (opts.lockdep ?? LOCKDEP_DEFAULT);
     this.kernel = new Kernel(this.hw, resolveKnobs(opts.variant), {
       lockdep: ld === false ? false : { release: kernelRelease(opts.variant), ...(ld === true ? {} : ld) },
     });

@@ -28,7 +28,7 @@ test('CLI: variants lists every preset in history order with the knobs it change
   const r = run(['variants']);
   assert.equal(r.code, 0);
   const names = [...r.out.matchAll(/^(\S+) +(?:Linux|patch)/gm)].map((m) => m[1]);
-  assert.deepEqual(names, ['5.7', 'v1', 'v2', '5.8', '5.9', '5.13', '5.19', '6.1', '6.10', '6.12']);
+  assert.deepEqual(names, ['5.7', 'v1', 'v2', '5.8', '5.9', '5.13', '5.19', '6.1', '6.1.y', '6.6', '6.10', '6.12']);
   assert.match(r.out, /^v2 [^]*?changes from 5\.8:\n {9}msiMemoryLock = whole-ioctl \(was callouts\)\n\n/m, 'v2 differs from 5.8 in the MSI lock scope only');
   assert.match(r.out, /^5\.8 [^]*?mmapPopulate = fault-whole-vma \(was remap-at-mmap\)/m);
   assert.match(r.out, /^6\.10 [^]*?zapMethod = address-space \(was vma-list\)/m);
@@ -37,7 +37,7 @@ test('CLI: variants lists every preset in history order with the knobs it change
 test('CLI: variants --knobs prints every knob of every variant as a grid', () => {
   const r = run(['variants', '--knobs']);
   assert.equal(r.code, 0);
-  assert.match(r.out, /^ +5\.7 +v1 +v2 +5\.8 +5\.9 +5\.13 +5\.19 +6\.1 +6\.10 +6\.12 *$/m);
+  assert.match(r.out, /^ +5\.7 +v1 +v2 +5\.8 +5\.9 +5\.13 +5\.19 +6\.1 +6\.1\.y +6\.6 +6\.10 +6\.12 *$/m);
   assert.match(r.out, /^rwLocking +none +whole-call +whole-call +whole-call +per-access /m);
 });
 

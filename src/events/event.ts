@@ -26,6 +26,8 @@ export type EventBody =
   | { kind: 'pte.zap'; mm: number; start: number; end: number; present: number; fn: string }
   | { kind: 'vma.open'; mm: number; start: number; end: number; fn: string }
   | { kind: 'vma.close'; mm: number; start: number; end: number; fn: string }
+  /** vm_flags of a vma changed while the writer held mmap_lock only for read (H9; not a kernel message). */
+  | { kind: 'mm.vm-flags'; mm: number; start: number; end: number; lock: 'read'; fn: string }
   | { kind: 'fork'; parentPid: number; childPid: number }
   // ---- pci config / device accesses ----------------------------------------
   | { kind: 'cfg.write'; dev: string; offset: number; size: number; value: number; origin: 'vfio-user' | 'kernel' | 'host' }

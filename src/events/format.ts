@@ -30,6 +30,7 @@ export function describe(ev: SimEvent): string {
     case 'mmap': return `mmap(${hex(ev.start)}, ${hex(ev.len)}) of ${ev.file ?? 'anonymous memory'} = ${ret(ev.ret)}`;
     case 'munmap': return `munmap(${hex(ev.start)}, ${hex(ev.len)})`;
     case 'fault': return `page fault at ${hex(ev.addr)} (${ev.write ? 'write' : 'read'}, ${ev.user ? 'user' : 'kernel'}) -> ${ev.result}`;
+    case 'mm.vm-flags': return `${ev.fn}: vm_flags of vma ${hex(ev.start)}-${hex(ev.end)} (mm${ev.mm}) changed with mmap_lock held for ${ev.lock}`;
     case 'pte.install': return `${ev.fn}: PTEs installed ${hex(ev.start)}-${hex(ev.end)} -> pfn ${hex(ev.pfn)}`;
     case 'pte.zap': return `${ev.fn}: PTEs zapped ${hex(ev.start)}-${hex(ev.end)} (${ev.present} present)`;
     case 'vma.open': return `${ev.fn}: vm_ops.open ${hex(ev.start)}-${hex(ev.end)}`;

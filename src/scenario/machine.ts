@@ -13,6 +13,7 @@ import { NIC_DEVICE } from '../hw/devices/nic.js';
 import { GPU_DEVICE, gpuDevice, isGpuVramSize } from '../hw/devices/gpu.js';
 import { type BridgeFunctionSpec, DEFAULT_RAM_SIZE, defaultMachineSpec, type EndpointFunctionSpec, type FunctionSpec, type MachineSpec, type SlotSpec } from '../hw/machine.js';
 import { ident, obj, uint } from './values.js';
+import type { KernelConfig } from '../system.js';
 
 /** Device models a scenario can instantiate, by name. */
 export const DEVICE_MODELS: Readonly<Record<string, DeviceDefinition>> = { edu: EDU_DEVICE, nic: NIC_DEVICE, gpu: GPU_DEVICE };
@@ -62,6 +63,7 @@ export const machineSchema = obj(
     policy: z.enum(['log', 'fatal'], { error: "expected a platform error policy: 'log' (Unsupported Requests are logged) or 'fatal' (the machine halts)" }).optional(),
     ram: uint().refine((v) => v > 0 && v % 4096 === 0 && v <= 0x8000_0000, { message: 'expected a RAM size: a multiple of 4096 up to 2 GiB' }).optional(),
     devices: z.array(deviceEntry).min(1, { error: 'expected at least one device' }).max(31).optional(),
+    kernel_config: z.enum(['debug', 'distro'], { error: "expected a kernel config: 'debug' (lockdep on, the default) or 'distro' (no lockdep, as distributions ship)" }).optional(),
   },
   'machine',
 );
@@ -80,6 +82,8 @@ export interface MachinePlan {
   readonly spec: MachineSpec;
   readonly devices: readonly PlannedDevice[];
   readonly policy: UrPolicy;
+  /** How the kernel was built (SystemOptions.kernelConfig). */
+  readonly kernelConfig: KernelConfig;
 }
 
 interface TreeEndpoint {
@@ -204,5 +208,5 @@ export function planMachine(m: MachineSection | undefined, basePath: readonly (s
     seen.add(name);
     devices.push({ name, bdf: addr, model: modelName, path: mt?.path ?? [...basePath] });
   }
-  return { plan: { spec, devices, policy: spec.urPolicy ?? 'log' }, errors };
+  return { plan: { spec, devices, policy: spec.urPolicy ?? 'log', kernelConfig: m?.kernel_config ?? 'debug' }, errors };
 }

@@ -41,7 +41,7 @@ const pteOp = defineOp<{ at: NameRef | number; length?: number }>({
 
 /** The event kinds `events` counts (src/events/event.ts). */
 export const COUNTABLE_EVENTS = [
-  'fault', 'pte.install', 'pte.zap', 'vma.open', 'vma.close', 'mmap', 'munmap', 'fork',
+  'fault', 'pte.install', 'pte.zap', 'vma.open', 'vma.close', 'mm.vm-flags', 'mmap', 'munmap', 'fork',
   'cfg.write', 'cfg.read', 'mmio', 'pio', 'rom.read', 'dma', 'iommu.fault', 'iommu.map', 'iommu.unmap',
   'platform.error', 'machine.halt', 'reset', 'power', 'msi', 'irq',
   'bug', 'warn', 'lockdep',

@@ -5,7 +5,7 @@ import type { EventKind } from '../events/event.js';
 export const EVENT_KINDS: Readonly<Record<EventKind, true>> = {
   'lock.acquire': true, 'lock.contended': true, 'lock.trylock-failed': true, 'lock.release': true, 'lock.downgrade': true,
   'thread.start': true, 'thread.exit': true, sleep: true, mmap: true, munmap: true, fault: true, 'pte.install': true,
-  'pte.zap': true, 'vma.open': true, 'vma.close': true, fork: true, 'cfg.write': true, 'cfg.read': true, mmio: true,
+  'pte.zap': true, 'vma.open': true, 'vma.close': true, 'mm.vm-flags': true, fork: true, 'cfg.write': true, 'cfg.read': true, mmio: true,
   pio: true, 'rom.read': true, dma: true, 'iommu.fault': true, 'iommu.map': true, 'iommu.unmap': true,
   'platform.error': true, 'machine.halt': true, reset: true, power: true, msi: true, irq: true, bug: true, warn: true,
   lockdep: true, 'vfio.zap': true, 'vfio.vma-track': true, 'vfio.blocked': true, 'vfio.pm': true, syscall: true,

@@ -410,7 +410,8 @@ export class Runner {
     lockdep: boolean | undefined,
   ) {
     this.schedule = schedule;
-    this.sys = new System({ machine: s.machine.spec, variant: knobs, ...(lockdep === undefined ? {} : { lockdep }) });
+    const config = s.machine.kernelConfig;
+    this.sys = new System({ machine: s.machine.spec, variant: knobs, kernelConfig: config, ...(lockdep === undefined || config === 'distro' ? {} : { lockdep }) });
     this.deviceNames = new Map(s.machine.devices.map((d) => [d.name, d.bdf]));
     for (const d of s.machine.devices) {
       const fn = this.sys.hw.findFunction(d.bdf);

@@ -124,13 +124,15 @@ test('vfio-sim check: the variant × property table is identical with 1 and 2 wo
 });
 
 test('Ctrl-C with workers: an interrupted exploration stops between executions and reports what it covered', () => {
+  // Deterministic whatever the machine's speed: the budget clock is frozen (so no slice
+  // ends on time) and the interrupt arrives at the third poll of the stop flag. The calling
+  // thread polls it once as it hands out the first units (one to the worker, one to itself)
+  // and its own search polls it before each execution: the interrupt comes after this
+  // thread's first execution, with at most two of the plan's eight or more units started.
   const s = example('h2-fault-races-disable.yaml');
-  let stop = false;
-  const x = new ScenarioExploration(s, { variant: '5.8', maxPreemptions: 2, noReplays: true, workers: 2, interrupted: () => stop });
-  let slices = 0;
-  while (!x.step(30)) {
-    if (++slices === 3) stop = true;
-  }
+  let polls = 0;
+  const x = new ScenarioExploration(s, { variant: '5.8', maxPreemptions: 2, noReplays: true, workers: 2, now: () => 0, interrupted: () => ++polls >= 3 });
+  while (!x.step(30));
   const r = x.result();
   assert.equal(r.search.stoppedBy, 'interrupted');
   assert.equal(r.search.complete, false);

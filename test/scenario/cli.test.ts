@@ -167,7 +167,7 @@ test('run --all-variants --json: rows with verdict, asDeclared and a replay toke
   const j = JSON.parse(r.out) as { ok: boolean; defect: { id: string }; rows: { variant: string; verdict: string; asDeclared: boolean; token: string }[] };
   assert.equal(j.ok, true);
   assert.equal(j.defect.id, 'H4');
-  assert.equal(j.rows.length, 10);
+  assert.equal(j.rows.length, 12);
   assert.ok(j.rows.every((x) => x.asDeclared === true && /^vs1\./.test(x.token)));
 });
 

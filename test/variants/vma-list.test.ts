@@ -15,7 +15,8 @@ import {
   FAULT_FLAG_ALLOW_RETRY, FAULT_FLAG_KILLABLE, FAULT_FLAG_RETRY_NOWAIT, FAULT_FLAG_WRITE, VM_FAULT_RETRY,
 } from '../../src/kernel/mm/types.js';
 import type { Task } from '../../src/kernel/sched/task.js';
-import { VARIANT_6_1, type Knobs } from '../../src/kernel/variant/knobs.js';
+import { findVariant, VARIANT_6_1, type Knobs } from '../../src/kernel/variant/knobs.js';
+import { System } from '../../src/system.js';
 import { loadScenario, runScenario, type RunResult, type Scenario } from '../../src/scenario/index.js';
 import { PCI_COMMAND, PCI_COMMAND_MEMORY } from '../../src/uapi/pci-regs.js';
 import {
@@ -319,31 +320,67 @@ function h9Warnings(o: Opened, seq = 0): string[] {
   return o.sys.events.since(seq).flatMap((e) => (e.kind === 'warn' && e.fn === 'mmap_assert_write_locked' ? [e.message] : []));
 }
 
-for (const variant of ['5.8', '5.13', '5.19', '6.1']) {
-  test(`H9 [inferred: reported as ba168b52bf8e's assertion] (${variant}): remap_pfn_range from vfio_pci_mmap_fault stores vm_flags with mmap_lock read-held — one mmap_assert_write_locked warning per vma`, () => {
+function h9Defects(o: Opened, seq = 0): string[] {
+  return o.sys.events.since(seq).flatMap((e) => (e.kind === 'mm.vm-flags' ? [e.fn] : []));
+}
+
+for (const variant of ['5.8', '5.13', '5.19', '6.1', '6.1.y', '6.6']) {
+  test(`H9 (${variant}): remap_pfn_range from vfio_pci_mmap_fault changes vm_flags with mmap_lock read-held — the defect is recorded once per vma (mm.vm-flags), on every vma_list kernel`, () => {
     const o = mapped(variant);
     assert.ok(o.p.load(o.addr, 4).ok);
-    const w = h9Warnings(o);
-    assert.equal(w.length, 1);
-    assert.match(w[0] ?? '', /vm_flags_set/);
-    assert.match(w[0] ?? '', /&mm->mmap_lock held for read/);
-    assert.match(w[0] ?? '', /remap_pfn_range <- vfio_pci_mmap_fault/);
-    // zap and refault the same vma: still one warning for it; a second vma: a second one
+    assert.deepEqual(h9Defects(o), ['remap_pfn_range <- vfio_pci_mmap_fault']);
+    // zap and refault the same vma: still one record for it; a second vma: a second one
     setMem(o.d, false);
     setMem(o.d, true);
     assert.ok(o.p.load(o.addr + 0x10, 4).ok);
-    assert.equal(h9Warnings(o).length, 1, 'once per vma');
+    assert.equal(h9Defects(o).length, 1, 'once per vma');
     const addr2 = unwrap(o.d.mmapRegion(0, 0, 0x1000, PROT_RW));
     assert.ok(o.p.load(addr2, 4).ok);
-    assert.equal(h9Warnings(o).length, 2);
+    assert.equal(h9Defects(o).length, 2);
   });
 }
 
-test('H9 [inferred]: the warning does not depend on lockdep (rwsem_assert_held_write_nolockdep is a WARN_ON of the writer bit)', () => {
-  const o = mapped('5.8', false);
-  assert.equal(o.sys.lockdep, null);
+for (const variant of ['5.8', '5.13', '5.19', '6.1', '6.1.y']) {
+  test(`H9 prints nothing on ${variant}: before 6.3 remap_pfn_range stored vm_flags without any assertion (real 6.1 is silent), even with lockdep`, () => {
+    const o = mapped(variant);
+    assert.ok(o.p.load(o.addr, 4).ok);
+    assert.equal(h9Defects(o).length, 1);
+    assert.deepEqual(h9Warnings(o), []);
+    assert.equal(o.sys.events.count('warn'), 0);
+  });
+}
+
+test('H9 WARNING on 6.6 with lockdep (the debug config): vm_flags_set asserts mmap_assert_write_locked = lockdep_assert_held_write, once per vma', () => {
+  const o = mapped('6.6');
   assert.ok(o.p.load(o.addr, 4).ok);
+  const w = h9Warnings(o);
+  assert.equal(w.length, 1);
+  assert.match(w[0] ?? '', /vm_flags_set/);
+  assert.match(w[0] ?? '', /&mm->mmap_lock held for read, not write \(lockdep_assert_held_write\)/);
+  assert.match(w[0] ?? '', /remap_pfn_range <- vfio_pci_mmap_fault/);
+  setMem(o.d, false);
+  setMem(o.d, true);
+  assert.ok(o.p.load(o.addr + 0x10, 4).ok);
+  assert.equal(h9Warnings(o).length, 1, 'once per vma');
+});
+
+test('H9 on 6.6 without lockdep (kernelConfig distro, as Debian ships): lockdep_assert_held_write compiles to nothing — the defect, no WARNING', () => {
+  const o = openDevice(EDU0, { variant: '6.6', kernelConfig: 'distro' });
+  assert.equal(o.sys.lockdep, null, 'a distro kernel has no lockdep');
+  const addr = unwrap(o.d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
+  assert.ok(o.p.load(addr, 4).ok);
+  assert.equal(h9Defects(o).length, 1);
+  assert.deepEqual(h9Warnings(o), []);
+  assert.throws(() => new System({ variant: '6.6', kernelConfig: 'distro', lockdep: true }), /lockdep needs kernelConfig 'debug'/);
+});
+
+test('H9 WARNING with ba168b52bf8e (knob vmFlagsAssert always, 6.10-rc1 on): rwsem_assert_held_write warns without lockdep too', () => {
+  const knobs: Knobs = { ...VARIANT_6_1.knobs, vmFlagsAssert: 'always' };
+  const o = openDevice(EDU0, { variant: knobs, lockdep: false });
+  const addr = unwrap(o.d.mmapRegion(0, 0, BAR0_LEN, PROT_RW));
+  assert.ok(o.p.load(addr, 4).ok);
   assert.equal(h9Warnings(o).length, 1);
+  assert.match(h9Warnings(o)[0] ?? '', /\(rwsem_assert_held_write\)/);
 });
 
 test('H9 absent (5.7 remap-at-mmap): remap_pfn_range runs in vfio_pci_mmap under the mmap_lock write lock — no warning', () => {
@@ -391,6 +428,28 @@ test('H10 absent (6.1, old fork order): open runs after the copy and zaps the ch
   assert.equal(o.sys.platformErrors, ur);
 });
 
+test('H10 on the 6.1.y preset (6.1.191+, Debian 12\'s 6.1.192, which carry 35e351780fa9): a child forked after its parent touched the BAR keeps accessing it after the parent clears MEM (no SIGBUS), and after MEM is set again its next access takes no fault', () => {
+  const { o, child } = forkAfterTouch('6.1.y');
+  setMem(o.d, false);
+  const ur = o.sys.platformErrors;
+  const st = child.store(o.addr + 0x4, 4, 0x1234n);
+  assert.ok(st.ok, 'the child\'s store takes no SIGBUS');
+  assert.ok(child.load(o.addr, 4).ok, 'nor does its load');
+  assert.equal(o.sys.platformErrors, ur + 2, 'both reach the device that does not decode');
+  setMem(o.d, true);
+  const faults = o.sys.events.count('fault');
+  assert.deepEqual(child.load(o.addr, 4), { ok: true, value: EDU_ID });
+  assert.equal(o.sys.events.count('fault'), faults, 'the stale PTE serves the access: no fault');
+});
+
+test('6.1 is 6.1.0: the 6.1 preset keeps the old fork order, 6.1.y differs from it only by forkOpenBeforeCopy', () => {
+  const a = findVariant('6.1');
+  const b = findVariant('6.1.y');
+  assert.ok(a !== undefined && b !== undefined);
+  assert.equal(a.knobs.forkOpenBeforeCopy, false);
+  assert.deepEqual({ ...b.knobs, forkOpenBeforeCopy: false }, a.knobs);
+});
+
 test('fork order: an explicit openBeforeCopy argument overrides the knob both ways', () => {
   const a = forkAfterTouch(KNOBS_6_1_NEW_FORK, false);
   assert.equal(asMm(a.child.kproc.mm).presentPtes(a.o.addr, a.o.addr + BAR0_LEN), 0, 'old order on request');
@@ -398,7 +457,7 @@ test('fork order: an explicit openBeforeCopy argument overrides the knob both wa
   assert.equal(asMm(b.child.kproc.mm).presentPtes(b.o.addr, b.o.addr + BAR0_LEN), BAR0_PAGES, 'new order on request');
 });
 
-test('H10 example (examples/h10-fork-stale-mapping.yaml): one Unsupported Request with the knob; none, and a SIGBUS, with the scenario\'s fork forced to the old order', () => {
+test('H10 example (examples/h10-fork-stale-mapping.yaml, variant 6.1.y): one Unsupported Request; none, and a SIGBUS, with the scenario\'s fork forced to the old order', () => {
   const s = example('h10-fork-stale-mapping.yaml');
   const on = runScenario(s);
   assert.ok(on.ok);

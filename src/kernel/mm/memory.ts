@@ -281,34 +281,44 @@ export function vmFlagsWrittenUnderReadLock(vma: Vma): boolean {
 }
 
 /**
- * The kernel WARNING for a vm_flags store under a read-held mmap_lock (defect H9, spec
- * §2.13). From 6.3 remap_pfn_range stores vm_flags through vm_flags_set, which asserts
- * mmap_assert_write_locked (with per-VMA locks via vma_start_write →
- * __is_vma_write_locked); before ba168b52bf8e only lockdep checked the write mode
- * there. Since ba168b52bf8e "mm: use rwsem assertion macros for mmap_lock" (6.10-rc1)
- * that is rwsem_assert_held_write, i.e. lockdep_assert_held_write with CONFIG_LOCKDEP and otherwise
- * rwsem_assert_held_write_nolockdep, a WARN_ON of the rwsem's writer bit — so it fires
- * with or without lockdep, and the model emits it unconditionally. [inferred] The model
- * reports it for every vma_list kernel that remaps from the fault (5.8–6.9) although
- * 5.8–6.2 stored vm_flags without any assertion: the warning names the defect the way
- * later kernels expose it (PULL610: "a long standing lockdep issue ... exposed as a
- * warning by ba168b52bf8e"). The kernel's WARN_ON fires on every such store; the model
- * reports the first store per vma only, so that counts do not depend on refaults.
+ * Whether a vm_flags store under a read-held mmap_lock prints a WARNING (defect H9, spec
+ * §2.13), per knob vmFlagsAssert: before 6.3 nothing checks it; from 6.3 vm_flags_set
+ * asserts mmap_assert_write_locked (include/linux/mmap_lock.h), which is
+ * lockdep_assert_held_write — a WARN only with CONFIG_LOCKDEP and while lockdep is on
+ * (debug_locks); since ba168b52bf8e "mm: use rwsem assertion macros for mmap_lock"
+ * (6.10-rc1) it is rwsem_assert_held_write, which without lockdep WARNs on the rwsem's
+ * writer bit, so it fires on every kernel config.
+ */
+function vmFlagsAssertWarns(k: Kernel): boolean {
+  switch (k.knobs.vmFlagsAssert) {
+    case 'none': return false;
+    case 'lockdep': return k.lockdep?.debugLocks === true;
+    case 'always': return true;
+  }
+}
+
+/**
+ * The WARNING of mmap_assert_write_locked (6.3+) for a vm_flags store under a read-held
+ * mmap_lock (H9). The kernel WARNs on every such store; the model reports the first store per
+ * vma only, so that counts do not depend on refaults.
  */
 function warnVmFlagsUnderReadLock(k: Kernel, vma: Vma, chain: string): void {
   const mm = vma.mm;
+  const check = k.knobs.vmFlagsAssert === 'always' ? 'rwsem_assert_held_write' : 'lockdep_assert_held_write';
   k.events.emit({
     kind: 'warn',
     fn: 'mmap_assert_write_locked',
     message:
       `vm_flags_set on vma 0x${vma.start.toString(16)}-0x${vma.end.toString(16)} of mm${mm.id} ` +
-      `with &mm->mmap_lock held for read, not write (rwsem_assert_held_write); call chain: ${chain}`,
+      `with &mm->mmap_lock held for read, not write (${check}); call chain: ${chain}`,
   });
 }
 
 /**
  * Store vm_flags (vm_flags_set in 6.3+), remembering whether the current thread held
- * mmap_lock only for read, and raising the assertion warning the first time per vma.
+ * mmap_lock only for read. The first such store per vma is reported as an `mm.vm-flags`
+ * event (the latent defect, whatever the kernel checks) and, where the kernel asserts the
+ * write lock, as its WARNING.
  */
 function setVmFlags(k: Kernel, vma: Vma, flags: number, chain: string): void {
   const t = k.sched.current;
@@ -326,7 +336,8 @@ function setVmFlags(k: Kernel, vma: Vma, flags: number, chain: string): void {
     }
     if (!prev.warned) {
       prev.warned = true;
-      warnVmFlagsUnderReadLock(k, vma, chain);
+      k.events.emit({ kind: 'mm.vm-flags', mm: vma.mm.id, start: vma.start, end: vma.end, lock: 'read', fn: chain });
+      if (vmFlagsAssertWarns(k)) warnVmFlagsUnderReadLock(k, vma, chain);
     }
   }
   vma.flags = flags;

@@ -99,6 +99,15 @@ export interface Knobs {
    * design's open-time zap no longer clears the child's copied PTEs (H10).
    */
   readonly forkOpenBeforeCopy: boolean;
+  /**
+   * What checks that vm_flags is written with mmap_lock held for write (H9's WARNING):
+   * 'none' before 6.3 (remap_pfn_range stored vm_flags unchecked); 'lockdep' from 6.3,
+   * where vm_flags_set asserts mmap_assert_write_locked, i.e. lockdep_assert_held_write, which
+   * warns only on a kernel built with CONFIG_LOCKDEP while lockdep is still on (debug_locks);
+   * 'always' from 6.10-rc1 (ba168b52bf8e, on f70405afc99b's rwsem_assert_held_write): without
+   * lockdep a WARN_ON of the rwsem's writer bit, so it warns on distro kernels too.
+   */
+  readonly vmFlagsAssert: 'none' | 'lockdep' | 'always';
 }
 
 /** Every value each knob may take (for validation of composed variants and for listings). */
@@ -119,6 +128,7 @@ export const KNOB_VALUES: { readonly [K in keyof Knobs]: readonly Knobs[K][] } =
   lowPowerEntry: [false, true],
   hotResetTryLock: [false, true],
   forkOpenBeforeCopy: [false, true],
+  vmFlagsAssert: ['none', 'lockdep', 'always'],
 };
 
 /**
@@ -168,6 +178,7 @@ const BASE_5_7: Knobs = {
   lowPowerEntry: false,
   hotResetTryLock: false,
   forkOpenBeforeCopy: false,
+  vmFlagsAssert: 'none',
 };
 
 /** Linux 5.7: the baseline, before the series. */
@@ -249,17 +260,44 @@ export const VARIANT_6_1: VariantPreset = {
   name: '6.1',
   from: '5.19',
   title: 'Linux 6.1',
-  description: 'VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY/EXIT: entry zaps and sets pm_runtime_engaged, faults then SIGBUS. Still vma_list + remap in the fault (H9); with forkOpenBeforeCopy (as later 6.1.y/6.6.y stable kernels) it has H10.',
+  description: 'VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY/EXIT: entry zaps and sets pm_runtime_engaged, faults then SIGBUS. Still vma_list + remap in the fault (H9) and the old fork order (6.1.0; see 6.1.y).',
   knobs: { ...VARIANT_5_19.knobs, lowPowerEntry: true },
+};
+
+/**
+ * Linux 6.1.y stable with 35e351780fa9 ("fork: defer linking file vma until vma is fully
+ * initialized", CVE-2024-27022): 6.1.90-6.1.94 and again from 6.1.191 (Debian 12's 6.1.192),
+ * with vfio-pci still on vma_list.
+ */
+export const VARIANT_6_1_Y: VariantPreset = {
+  name: '6.1.y',
+  from: '6.1',
+  title: 'Linux 6.1.y stable (6.1.90-6.1.94, 6.1.191+)',
+  description: '35e351780fa9 backported: fork calls vm_ops->open before copy_page_range while vfio-pci still tracks vmas on vma_list: a child forked after its parent touched a BAR keeps a live, untracked mapping (H10).',
+  knobs: { ...VARIANT_6_1.knobs, forkOpenBeforeCopy: true },
+};
+
+/**
+ * Linux 6.6 (LTS): vfio-pci as in 6.1 (vma_list, remap_pfn_range from the fault), on an mm
+ * whose vm_flags_set asserts the write lock (6.3): the one place H9's WARNING really fires, on
+ * a kernel built with lockdep. Its later stable releases took 35e351780fa9 as 6.1.y did: add
+ * forkOpenBeforeCopy for those.
+ */
+export const VARIANT_6_6: VariantPreset = {
+  name: '6.6',
+  from: '6.1',
+  title: 'Linux 6.6',
+  description: 'vm_flags_set asserts mmap_assert_write_locked (6.3): with CONFIG_LOCKDEP the fault-time remap_pfn_range under a read-held mmap_lock prints the WARNING (H9). Old fork order (add forkOpenBeforeCopy for later 6.6.y).',
+  knobs: { ...VARIANT_6_1.knobs, vmFlagsAssert: 'lockdep' },
 };
 
 /** Linux 6.10: address-space zap with unmap_mapping_range; faults insert pages. */
 export const VARIANT_6_10: VariantPreset = {
   name: '6.10',
-  from: '6.1',
+  from: '6.6',
   title: 'Linux 6.10',
   description: 'per-device inode address space, zap = down_write(memory_lock) then unmap_mapping_range, no vma_list/vma_lock/open/close; fault inserts the faulting page then the rest of the vma (fixes H9, H10); the new fork order.',
-  knobs: { ...VARIANT_6_1.knobs, zapMethod: 'address-space', mmapPopulate: 'fault-insert-full-vma', forkOpenBeforeCopy: true },
+  knobs: { ...VARIANT_6_6.knobs, zapMethod: 'address-space', mmapPopulate: 'fault-insert-full-vma', forkOpenBeforeCopy: true, vmFlagsAssert: 'always' },
 };
 
 /** Linux 6.12: huge pfnmap faults. */
@@ -273,7 +311,7 @@ export const VARIANT_6_12: VariantPreset = {
 
 /** Every preset, in history order. */
 export const VARIANTS: readonly VariantPreset[] = [
-  VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_10, VARIANT_6_12,
+  VARIANT_5_7, VARIANT_V1, VARIANT_V2, VARIANT_5_8, VARIANT_5_9, VARIANT_5_13, VARIANT_5_19, VARIANT_6_1, VARIANT_6_1_Y, VARIANT_6_6, VARIANT_6_10, VARIANT_6_12,
 ];
 
 export function findVariant(name: string): VariantPreset | undefined {
