@@ -488,12 +488,16 @@ function replays(s: Scenario, r: SearchResult, opts: ExploreOptions): ExploreRes
 /** The threads `s` declares, fork children included. */
 function threadCount(s: Scenario): number {
   let n = 0;
+  const thread = (t: ThreadDecl): void => {
+    n++;
+    visit(t.steps);
+  };
   const visit = (steps: readonly StepDecl[]): void => {
-    for (const st of steps) if (st.fork !== null) for (const t of st.fork.threads) (n++, visit(t.steps));
+    for (const st of steps) if (st.fork !== null) st.fork.threads.forEach(thread);
   };
   for (const p of s.processes) {
     visit(p.setup);
-    for (const t of p.threads) (n++, visit(t.steps));
+    p.threads.forEach(thread);
   }
   return n;
 }
