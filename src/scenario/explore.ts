@@ -30,7 +30,7 @@ import type { System } from '../system.js';
 import { type Scenario, scenarioText } from './load.js';
 import { ParallelSearch, workerOptions } from './parallel.js';
 import { prepareRun, type RunOptions, type RunResult, type Runner, type RunnerHooks, runScenario, type SetupWorld, snapshotSetup } from './run.js';
-import { declaredProperty, describeProperty, expectPropertyName, expectProperties, scenarioStateMonitor, type StateMonitor } from './property-decl.js';
+import { declaredProperty, describeProperty, expectPropertyName, expectProperties, type MappingResolver, scenarioStateMonitor, type StateMonitor } from './property-decl.js';
 import { eventCountObject } from './observe-ops.js';
 import type { PropertyDecl, StepDecl, ThreadDecl } from './load.js';
 import { ScenarioInputError } from './schedule.js';
@@ -265,9 +265,9 @@ class ExecHooks {
   }
 
   /** Attach fresh built-in monitors to `sys` and listen to its events; returns the unsubscribe. */
-  attach(sys: System): () => void {
+  attach(sys: System, mappings: MappingResolver): () => void {
     this.monitors = builtinMonitors(sys, this.sink, this.footprint);
-    this.state = scenarioStateMonitor(sys, this.stateProps, this.sink, this.footprint);
+    this.state = scenarioStateMonitor(sys, this.stateProps, this.sink, this.footprint, mappings);
     this.listeners = this.monitors.filter((m) => m.onEvent !== undefined);
     return sys.events.on((ev: SimEvent) => {
       touchesOf(ev, this.footprint);
@@ -412,7 +412,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
     if (profile === null) hooks.profile = new Map();
     const runner = prepareRun(s, { ...runOpts, schedule: hooks.runner.schedule });
     runner.hookUp(hooks.runner);
-    const detach = hooks.attach(runner.sys);
+    const detach = hooks.attach(runner.sys, (t, n) => runner.mappingOf(t, n));
     if (searching) ctl.setNameOf(runner.nameOf);
     return { hooks, runner, detach };
   };
@@ -436,7 +436,7 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
       hooks.stateProps = stateProps;
       if (profile === null) hooks.profile = new Map();
       w.runner.hookUp(hooks.runner);
-      hooks.attach(w.runner.sys);
+      hooks.attach(w.runner.sys, (t, n) => w.runner.mappingOf(t, n));
       return threads(ctl, hooks, w.runner);
     }
     const { hooks, runner, detach } = build(ctl, false);

@@ -119,6 +119,7 @@ const stateSchema = obj(
     memory_decode: obj({ device: deviceName, is: z.boolean({ error: 'expected true or false' }) }, 'memory_decode').optional(),
     iommu_maps_of_disabled_bars: z.union([uint(1_000_000_000), obj({ device: deviceName.optional(), ...compare }, 'iommu_maps_of_disabled_bars')], { error: 'expected a count, or a mapping of device, is, at_most, at_least' }).optional(),
     bar_ptes: obj({ device: deviceName, ...compare }, 'bar_ptes').optional(),
+    pte_present: obj({ at: z.string({ error: "expected a mapping's name (bound with as:), optionally +offset: bar+0x1000" }), thread: z.string({ error: 'expected a thread or process name' }).optional(), is: z.boolean({ error: 'expected true or false' }) }, 'pte_present').optional(),
     events: obj({ kind: z.enum(eventKinds, { error: `expected an event kind: ${eventKinds.join(', ')}` }), ...compare }, 'events').optional(),
   },
   'a state (named observables)',
@@ -148,6 +149,8 @@ export interface StateCheck {
   readonly device: string | null;
   /** events: the event kind. */
   readonly kind: string | null;
+  /** pte_present: the mapping's name, the thread whose binding it is, the offset into it. */
+  readonly at: { readonly name: string; readonly thread: string; readonly offset: number } | null;
   readonly is: number | null;
   readonly atMost: number | null;
   readonly atLeast: number | null;
@@ -661,16 +664,45 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
           };
           const sp = [...ap, 'state'];
           const st = a.state;
-          const add = (observable: StateObservable, o: { device?: string | undefined; kind?: string; is?: number | boolean | undefined; at_most?: number | undefined; at_least?: number | undefined }, path: DataPath): void => {
+          const add = (observable: StateObservable, o: { device?: string | undefined; kind?: string; is?: number | boolean | undefined; at_most?: number | undefined; at_least?: number | undefined }, path: DataPath, at: StateCheck['at'] = null): void => {
             const device = dev(o.device, [...path, 'device']);
             const is = o.is === undefined ? null : typeof o.is === 'boolean' ? (o.is ? 1 : 0) : o.is;
             if (is === null && o.at_most === undefined && o.at_least === undefined) return L.err(path, `${observable}: say what it must be ('is', 'at_most' or 'at_least')`);
-            const of = o.kind !== undefined ? ` ${o.kind}` : o.device !== undefined ? ` of ${o.device}` : '';
-            checks.push({ observable, device, kind: o.kind ?? null, is, atMost: o.at_most ?? null, atLeast: o.at_least ?? null, text: `${observable}${of}`, key: `${observable}:${device ?? o.kind ?? '*'}` });
+            const of = o.kind !== undefined ? ` ${o.kind}` : o.device !== undefined ? ` of ${o.device}` : at !== null ? ` at ${at.name}${at.offset === 0 ? '' : `+0x${at.offset.toString(16)}`} (${at.thread})` : '';
+            const what = at !== null ? `${at.thread}:${at.name}+${at.offset}` : (device ?? o.kind ?? '*');
+            checks.push({ observable, device, kind: o.kind ?? null, at, is, atMost: o.at_most ?? null, atLeast: o.at_least ?? null, text: `${observable}${of}`, key: `${observable}:${what}` });
+          };
+          /** A pte_present's `at`: a mapping name bound by one thread's mmap (or the one `thread` names), plus an offset. */
+          const mappingAt = (o: { at: string; thread?: string | undefined }, path: DataPath): StateCheck['at'] => {
+            const m = /^([A-Za-z][A-Za-z0-9_-]*)(?:\s*\+\s*(0x[0-9a-fA-F]+|\d+))?$/.exec(o.at.trim());
+            if (m === null) {
+              L.err([...path, 'at'], `expected a mapping's name (bound with as:), optionally +offset (bar+0x1000), got '${o.at}'`);
+              return null;
+            }
+            const [, name = '', off] = m;
+            const binders = [...new Set(steps.filter((x) => x.decl.as === name && x.decl.op?.name === 'mmap').map((x) => x.thread))];
+            if (binders.length === 0) {
+              L.err([...path, 'at'], `no mmap step binds '${name}' with as:`);
+              return null;
+            }
+            const thread = o.thread ?? (binders.length === 1 ? binders[0] : undefined);
+            if (thread === undefined) {
+              L.err([...path, 'at'], `'${name}' is bound by several threads (${binders.join(', ')}): say whose with 'thread:'`);
+              return null;
+            }
+            if (!steps.some((x) => x.thread === thread)) {
+              L.err([...path, 'thread'], `no thread or process '${thread}' (known: ${[...new Set(steps.map((x) => x.thread))].join(', ')})`);
+              return null;
+            }
+            return { name, thread, offset: off === undefined ? 0 : Number(off) };
           };
           if (st.memory_decode !== undefined) add('memory_decode', st.memory_decode, [...sp, 'memory_decode']);
           if (st.iommu_maps_of_disabled_bars !== undefined) add('iommu_maps_of_disabled_bars', typeof st.iommu_maps_of_disabled_bars === 'number' ? { is: st.iommu_maps_of_disabled_bars } : st.iommu_maps_of_disabled_bars, [...sp, 'iommu_maps_of_disabled_bars']);
           if (st.bar_ptes !== undefined) add('bar_ptes', st.bar_ptes, [...sp, 'bar_ptes']);
+          if (st.pte_present !== undefined) {
+            const at = mappingAt(st.pte_present, [...sp, 'pte_present']);
+            if (at !== null) add('pte_present', { is: st.pte_present.is }, [...sp, 'pte_present'], at);
+          }
           if (st.events !== undefined) add('events', st.events, [...sp, 'events']);
           if (picked !== null) properties.push({ kind: 'state', name: p.name, selector: a.after, steps: picked, when: a.when ?? null, state: checks, line });
         } else {

@@ -28,7 +28,8 @@
 import type { SimEvent } from '../events/event.js';
 import { stepKey } from './property-names.js';
 import { liveMms, memBarPfns, type FootprintSink, type Violation } from '../check/property.js';
-import { TASK_SIZE } from '../kernel/mm/mm.js';
+import { asMm, TASK_SIZE } from '../kernel/mm/mm.js';
+import type { MmStructRef } from '../kernel/mm/types.js';
 import type { System } from '../system.js';
 import type { PropertyDecl, StateCheck } from './load.js';
 import { expectationMismatch, expectText, type RunResult, type StepResult } from './run.js';
@@ -60,7 +61,7 @@ export function describeProperty(d: PropertyDecl): string {
     case 'state': {
       const cmp = (c: StateCheck): string => {
         const parts: string[] = [];
-        if (c.is !== null) parts.push(c.observable === 'memory_decode' ? `is ${String(c.is === 1)}` : `is ${c.is}`);
+        if (c.is !== null) parts.push(c.observable === 'memory_decode' || c.observable === 'pte_present' ? `is ${String(c.is === 1)}` : `is ${c.is}`);
         if (c.atMost !== null) parts.push(`≤ ${c.atMost}`);
         if (c.atLeast !== null) parts.push(`≥ ${c.atLeast}`);
         return `${c.text} ${parts.join(' and ')}`;
@@ -128,9 +129,19 @@ export function expectProperties(keys: readonly { readonly thread: string; reado
   }));
 }
 
+/** A mapping a thread has bound by name, and the address space it lies in (see Runner.mappingOf). */
+export type MappingResolver = (thread: string, name: string) => { readonly addr: number; readonly mm: MmStructRef } | null;
+
 /** One observable's value in `sys` (booleans as 0/1). */
-function observe(sys: System, c: StateCheck): number {
+function observe(sys: System, c: StateCheck, mappings: MappingResolver): number {
   switch (c.observable) {
+    case 'pte_present': {
+      if (c.at === null) return 0;
+      const m = mappings(c.at.thread, c.at.name);
+      if (m === null) return 0;
+      const mm = asMm(m.mm);
+      return !mm.exited && mm.pt.has(Math.floor((m.addr + c.at.offset) / 4096)) ? 1 : 0;
+    }
     case 'memory_decode':
       return sys.hw.findFunction(c.device ?? '')?.state().memDecode === true ? 1 : 0;
     case 'iommu_maps_of_disabled_bars': {
@@ -189,17 +200,17 @@ export interface StateMonitor {
  * The state predicates of `decls` over one run of `sys`, reporting to `report` and saying
  * what they read and what changed on `footprint` (see the module doc).
  */
-export function scenarioStateMonitor(sys: System, decls: readonly PropertyDecl[], report: (v: Violation) => void, footprint: FootprintSink): StateMonitor | null {
+export function scenarioStateMonitor(sys: System, decls: readonly PropertyDecl[], report: (v: Violation) => void, footprint: FootprintSink, mappings: MappingResolver): StateMonitor | null {
   const props = decls.filter((d): d is Extract<PropertyDecl, { kind: 'state' }> => d.kind === 'state');
   if (props.length === 0) return null;
   const checks = new Map<string, StateCheck>();
   for (const p of props) for (const c of p.state) checks.set(c.key, c);
   const last = new Map<string, number>();
-  for (const [k, c] of checks) last.set(k, observe(sys, c));
+  for (const [k, c] of checks) last.set(k, observe(sys, c, mappings));
   return {
     afterStep() {
       for (const [k, c] of checks) {
-        const v = observe(sys, c);
+        const v = observe(sys, c, mappings);
         if (v !== last.get(k)) {
           last.set(k, v);
           footprint(observableObject(c), 'w');
@@ -212,9 +223,9 @@ export function scenarioStateMonitor(sys: System, decls: readonly PropertyDecl[]
         if (p.when !== null && expectationMismatch(p.when, step) !== null) continue;
         for (const c of p.state) {
           footprint(observableObject(c), 'r');
-          const v = observe(sys, c);
+          const v = observe(sys, c, mappings);
           if (!holds(c, v)) {
-            report({ property: p.name, message: `after ${stepName(step)} returned ${step.result}: ${c.text} is ${c.observable === 'memory_decode' ? String(v === 1) : v} (line ${p.line})` });
+            report({ property: p.name, message: `after ${stepName(step)} returned ${step.result}: ${c.text} is ${c.observable === 'memory_decode' || c.observable === 'pte_present' ? String(v === 1) : v} (line ${p.line})` });
             break;
           }
         }

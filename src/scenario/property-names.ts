@@ -17,6 +17,7 @@ export const STATE_OBSERVABLES = {
   memory_decode: 'whether a function decodes memory (its Memory Space Enable bit set, in D0, not in reset): { device, is: true|false }',
   iommu_maps_of_disabled_bars: 'IOMMU-mapped pages (any domain) of a memory BAR whose function does not decode memory; optionally of one { device }',
   bar_ptes: "user PTEs (any live process, fork children included) mapping a memory BAR of { device }",
+  pte_present: "a PTE maps the page at { at: <mapping name>[+offset] } in the address space of the thread that bound the name (or { thread })",
   events: 'events of { kind } since the run started (every thread, setup included)',
 } as const;
 export type StateObservable = keyof typeof STATE_OBSERVABLES;

@@ -13,6 +13,7 @@ import type { RunEnd, SchedObserver } from '../kernel/sched/scheduler.js';
 import type { Task } from '../kernel/sched/task.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { Knobs } from '../kernel/variant/knobs.js';
+import type { MmStructRef } from '../kernel/mm/types.js';
 import { reachable, Snapshot, SnapshotRefused } from '../check/snapshot.js';
 import { System } from '../system.js';
 import type { Process } from '../user/process.js';
@@ -464,6 +465,20 @@ export class Runner {
     sched.observer = null;
     sched.onDeath = null;
     return true;
+  }
+
+  /**
+   * The mapping thread `thread` (a process name: its setup) has bound as `name`, with the
+   * address space it lies in; null when it has none (not yet bound, or a failed step).
+   */
+  mappingOf(thread: string, name: string): { readonly addr: number; readonly mm: MmStructRef } | null {
+    for (let i = this.threads.length - 1; i >= 0; i--) {
+      const rt = this.threads[i] as ThreadRt; // i < length
+      if (rt.name !== thread) continue;
+      const b = rt.ctx.bindings.get(name);
+      return b?.kind === 'mapping' ? { addr: b.addr, mm: rt.ctx.p.kproc.mm } : null;
+    }
+    return null;
   }
 
   /** Which phase ran last: 'new' (none), 'setup', 'threads'. */
