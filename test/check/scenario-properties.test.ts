@@ -107,7 +107,7 @@ test('scenario properties: bad declarations are positioned errors — two forms 
   assert.match(errorsOf(`${base}properties:\n  - name: a\n    always: { after: main, state: { bar_ptes: { device: edu9, is: 0 } } }\n`), /p\.yaml:\d+:\d+: unknown device 'edu9'.*the machine has: edu0/);
   assert.match(errorsOf(`${base}properties:\n  - name: a\n    always: { state: { bar_ptes: { device: edu0, is: 0 } } }\n`), /a state predicate needs 'after'/);
   assert.match(errorsOf(`${base}properties:\n  - name: a\n    always: { step: main, result: ok, after: main, state: { bar_ptes: { device: edu0, is: 0 } } }\n`), /'step' belongs to a result predicate/);
-  assert.match(errorsOf(`${base}properties:\n  - name: a\n    always: { after: main, state: { ptes: 0 } }\n`), /unknown field 'ptes' in a state \(named observables\).*expected one of: memory_decode, iommu_maps_of_disabled_bars, bar_ptes, events/);
+  assert.match(errorsOf(`${base}properties:\n  - name: a\n    always: { after: main, state: { ptes: 0 } }\n`), /unknown field 'ptes' in a state \(named observables\).*expected one of: memory_decode, iommu_maps_of_disabled_bars, bar_ptes, pte_present, events/);
   assert.match(errorsOf(`${base}properties:\n  - name: a\n    never: { step: reader, result: EIO }\n  - name: a\n    never: { step: main, result: EIO }\n`), /duplicate property name 'a'/);
   assert.match(errorsOf(`${base}properties:\n  - name: a\n`), /a property needs one of 'event'/);
 });
