@@ -61,4 +61,4 @@ export { shrink, shrinkCounterexample, replayChoices, DEFAULT_SHRINK_ATTEMPTS, t
 export { Snapshot, SnapshotRefused, deepClone, auditGraph } from './check/snapshot.js';
 export { planUnits, UnitSchedule, MIN_UNITS, MAX_SPLIT_DEPTH, unitSamples, type WorkUnit, type UnitSplit, type UnitResult, type UnitPlan } from './check/units.js';
 export { exploreScenario, ScenarioExploration, checkSuite, checkSuiteAsync, renderExplore, renderCheck, exploreToJson, checkToJson, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
-export { ParallelSearch, scenarioText, type CheckOptions } from './scenario/index.js';
+export { ParallelSearch, scenarioText, forcedKnobs, type CheckOptions, type CheckHit } from './scenario/index.js';

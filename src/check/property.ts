@@ -25,15 +25,25 @@
  * - `tracking`: vfio-pci's vma_list holds no node for a vma that was freed (the spec's
  *   "no node for a freed vma"). A vma munmap has detached but not yet closed is not
  *   freed: its ->close, which drops the node, is still to come.
+ * - `host-disabled-memory`: a user CPU access or mapping reaches a BAR whose MEM bit the
+ *   host cleared behind vfio-pci's back (setpci, sysfs config): true on every kernel and
+ *   nothing vfio-pci can prevent, so reported apart (as `p2p-dma` is), and those accesses
+ *   and mappings do not count as `unsupported-request` or `stale-mapping`.
  * - `termination`: the run hit its step limit (a livelock, or a bound too small).
+ *
+ * "Memory disabled" means the function does not decode memory (the hardware: command MEM
+ * clear, D3hot, not ready), not vfio-pci's virtual copy of the command register: a VF's
+ * virtual MEM bit may read 0 while it decodes (5.7), and 5.8-rc1 refused a VF's accesses
+ * while it decoded; judging by vfio-pci's own predicate would miss exactly those mistakes.
  */
 import type { SimEvent } from '../events/event.js';
 import type { PciFunctionHw, PciResource } from '../hw/api.js';
 import type { KProcess } from '../kernel/proc.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import { asMm, type MmStruct, PT_WHOLE_END, TASK_SIZE } from '../kernel/mm/mm.js';
-import { faultMayMap, type VfioPciDevice } from '../kernel/vfio/pci/vfio-pci-device.js';
+import type { VfioPciDevice } from '../kernel/vfio/pci/vfio-pci-device.js';
 import type { System } from '../system.js';
+import { PCI_COMMAND, PCI_COMMAND_MEMORY } from '../uapi/pci-regs.js';
 
 /** Ids of the built-in properties, in report order. */
 export const BUILTIN_PROPERTIES = [
@@ -47,6 +57,7 @@ export const BUILTIN_PROPERTIES = [
   'spurious-error',
   'stale-mapping',
   'tracking',
+  'host-disabled-memory',
   'termination',
 ] as const;
 export type BuiltinProperty = (typeof BUILTIN_PROPERTIES)[number];
@@ -63,6 +74,7 @@ export const PROPERTY_TEXT: Readonly<Record<BuiltinProperty, string>> = {
   'spurious-error': 'no SIGBUS or -EIO while memory was enabled for the whole operation',
   'stale-mapping': 'zapped means zapped: no PTE (any process) or new IOMMU mapping to a BAR of a device whose memory is disabled, once an operation has completed',
   tracking: 'vma_list holds no node for a freed vma',
+  'host-disabled-memory': "no user access or mapping reaches a BAR whose MEM the host cleared behind vfio-pci's back (setpci; no variant prevents it)",
   termination: 'the run finishes within its step limit',
 };
 
@@ -130,10 +142,15 @@ export function memBarPfns(fn: PciFunctionHw): { first: number; end: number }[] 
   return out;
 }
 
-/** Memory is off for the user: vfio's predicate says so, or the function sits in D3hot. */
-function memoryOff(sys: System, vdev: VfioPciDevice): boolean {
-  if (vdev.vconfig === null) return false;
-  return !faultMayMap(sys.kernel, vdev) || vdev.pdev.fn.state().powerState === 'D3hot';
+/** Memory is off for an opened device: the function does not decode memory (the hardware's view, not vfio-pci's). */
+function memoryOff(vdev: VfioPciDevice): boolean {
+  return vdev.vconfig !== null && !vdev.pdev.fn.state().memDecode;
+}
+
+/** Whether a config write of `size` bytes at `offset` covers the command register's MEM bit; then whether it sets it. */
+function commandMemWrite(offset: number, size: number, value: number): boolean | null {
+  if (offset > PCI_COMMAND || offset + size <= PCI_COMMAND) return null;
+  return ((value >>> ((PCI_COMMAND - offset) * 8)) & PCI_COMMAND_MEMORY) !== 0;
 }
 
 /** The live address spaces of every user process (fork children included). */
@@ -159,12 +176,15 @@ export function liveMms(sys: System): MmStruct[] {
  */
 export function builtinMonitors(sys: System, report: ViolationSink, footprint?: FootprintSink): Monitor[] {
   const vdevs = (): readonly VfioPciDevice[] => sys.vfioPci.devices;
-  const anyOff = (): boolean => vdevs().some((d) => memoryOff(sys, d));
+  const anyOff = (): boolean => vdevs().some((d) => memoryOff(d));
   const touch: FootprintSink = footprint ?? ((): void => undefined);
-  /** memoryOff of every device, as a bit string. */
+  /** Devices whose command register the host wrote last, clearing MEM (behind vfio-pci's back). */
+  const hostCleared = new Set<string>();
+  const hostOff = (d: VfioPciDevice): boolean => hostCleared.has(d.name) && memoryOff(d);
+  /** memoryOff of every device, as a string: 0 on, 1 off, h off by the host's hand. */
   const offSummary = (): string => {
     let out = '';
-    for (const d of vdevs()) out += memoryOff(sys, d) ? '1' : '0';
+    for (const d of vdevs()) out += hostOff(d) ? 'h' : memoryOff(d) ? '1' : '0';
     return out;
   };
   /** The stale vma_list nodes, as text. */
@@ -177,6 +197,13 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
   let lastOff = footprint === undefined ? '' : offSummary();
   let lastTracking = footprint === undefined ? '' : trackingSummary();
   const summaries: Monitor = {
+    onEvent(ev) {
+      if (ev.kind !== 'cfg.write') return;
+      const mem = commandMemWrite(ev.offset, ev.size, ev.value);
+      if (mem === null) return;
+      if (ev.origin === 'host' && !mem) hostCleared.add(ev.dev);
+      else hostCleared.delete(ev.dev);
+    },
     afterStep() {
       if (footprint === undefined) return;
       const off = offSummary();
@@ -243,10 +270,11 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
       if (ev.kind === 'iommu.map') {
         touch(MEMORY_OFF_OBJ, 'r');
         for (const d of vdevs()) {
-          if (!memoryOff(sys, d)) continue;
+          if (!memoryOff(d)) continue;
           for (const r of barPfns(d)) {
             if (ev.pfn < r.end && ev.pfn + ev.pages > r.first) {
-              report({ property: 'stale-mapping', message: `an IOMMU mapping of ${d.name}'s BAR (pfn 0x${ev.pfn.toString(16)}) was created while its memory was disabled` });
+              if (hostOff(d)) report({ property: 'host-disabled-memory', message: `an IOMMU mapping of ${d.name}'s BAR (pfn 0x${ev.pfn.toString(16)}) was created while the host had cleared its MEM behind vfio-pci's back` });
+              else report({ property: 'stale-mapping', message: `an IOMMU mapping of ${d.name}'s BAR (pfn 0x${ev.pfn.toString(16)}) was created while its memory was disabled` });
             }
           }
         }
@@ -258,7 +286,7 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
   };
   const checkPtes = (after: string): void => {
     touch(MEMORY_OFF_OBJ, 'r');
-    const off = vdevs().filter((d) => memoryOff(sys, d));
+    const off = vdevs().filter((d) => memoryOff(d));
     if (off.length === 0) return;
     const mms = liveMms(sys);
     for (const mm of mms) touch(mm.ptObj, 'r', 0, PT_WHOLE_END);
@@ -273,7 +301,9 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
             if (hit < 0 && pte.pfn < r.end && pte.pfn + n > r.first) hit = vpn + Math.max(0, r.first - pte.pfn);
           });
           if (hit >= 0) {
-            report({ property: 'stale-mapping', message: `after ${after}'s operation, mm${mm.id} still maps ${d.name}'s BAR at 0x${(hit * 4096).toString(16)} while its memory is disabled` });
+            const at = `after ${after}'s operation, mm${mm.id} still maps ${d.name}'s BAR at 0x${(hit * 4096).toString(16)}`;
+            if (hostOff(d)) report({ property: 'host-disabled-memory', message: `${at} after the host cleared its MEM behind vfio-pci's back` });
+            else report({ property: 'stale-mapping', message: `${at} while its memory is disabled` });
             return;
           }
         }
@@ -295,8 +325,9 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
   const events: Monitor = {
     onEvent(ev) {
       if (ev.kind === 'platform.error') {
-        const where = `${ev.dir === 'r' ? 'read' : 'write'} of ${ev.size} bytes at 0x${ev.addr.toString(16)}${ev.target === null ? '' : ` (${ev.target})`}`;
+        const where = `${ev.dir === 'r' ? 'read' : 'write'} of ${ev.size} byte${ev.size === 1 ? '' : 's'} at 0x${ev.addr.toString(16)}${ev.target === null ? '' : ` (${ev.target})`}`;
         if (ev.initiator === 'dma') report({ property: 'p2p-dma', message: `Unsupported Request: peer-to-peer DMA ${where} by ${ev.requester ?? 'a device'}` });
+        else if (ev.target !== null && hostCleared.has(ev.target)) report({ property: 'host-disabled-memory', message: `Unsupported Request: CPU ${where}, whose MEM the host cleared behind vfio-pci's back` });
         else report({ property: 'unsupported-request', message: `Unsupported Request: CPU ${where}` });
       } else if (ev.kind === 'lockdep') {
         report({ property: 'lockdep', message: ev.title });

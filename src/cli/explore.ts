@@ -13,10 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { STRATEGIES, type Strategy } from '../check/search.js';
 import { formatScenarioError, loadScenario, ScenarioInputError, type Scenario } from '../scenario/index.js';
 import { checkSuiteAsync } from '../scenario/check-suite.js';
+import { VARIANTS } from '../kernel/variant/knobs.js';
 import { knownProperties, ScenarioExploration } from '../scenario/explore.js';
 import { checkToJson, exploreToJson, renderCheck, renderExplore } from '../scenario/explore-report.js';
 import { renderHeader, renderTrace } from '../scenario/report.js';
 import { parseCommand, parseKnobFlags, readText } from './args.js';
+import { plural } from '../plural.js';
+import { Progress, type ProgressMode } from './progress.js';
 import { PLAIN, type Terminal } from './terminal.js';
 
 export const EXPLORE_USAGE = `usage: vfio-sim explore <scenario.yaml> [options]
@@ -56,8 +59,13 @@ exit codes: 0 no property broken, 1 a property broken, 2 bad input, 3 internal e
 export const CHECK_USAGE = `usage: vfio-sim check [options]
 
 Explores every scenario of a suite (default: the examples that declare a defect) under
-every variant and prints the variant × property table, each failing cell with a replay
-token, and where each defect was found against where its scenario declares it.
+every variant and prints the variant × property table, and where each defect was found
+against where its scenario declares it. A failing cell names the defect id of the scenario
+that breaks it ('✗ H2'), marked '*' when that happens only under knobs the scenario forces
+on every variant (e.g. H10's forkOpenBeforeCopy) which the row's preset does not have; the
+scenarios are listed under the table with their paths and the knobs they force.
+On a terminal a progress line ('cells 37/120, 1.2 s') is updated in place on stderr; off a
+terminal a plain one is printed every few seconds; the time taken ends it.
 
 options:
   --variants A,B,...     presets to check (default: all)
@@ -69,6 +77,7 @@ options:
   --workers N            worker threads exploring cells at once (default: 1 below 4
                          CPUs, else the CPUs less one, at most 8); the table is the same with any N
   --show FILE            afterwards, explore FILE and show its first counterexample in full
+  --footnotes            under each scenario, every cell it breaks with its replay command
   --json                 print the result as JSON
   -h, --help             show this help
 
@@ -180,7 +189,7 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
         const cost = ex === undefined ? null : ex.costProfile();
         const top = cost?.byStep[0];
         const dominant = cost === null || cost === undefined || top === undefined ? '' : `; an execution is ${cost.steps} steps, ${top.steps} of them ${top.step} (${top.points[0]?.count ?? 0} ${top.points[0]?.op ?? ''})`;
-        err(`  … ${st.executions} executions, ${st.distinctTraces} distinct traces, ${((st.executions * 1000) / Math.max(1, st.elapsedMs)).toFixed(0)}/s, depth ${st.maxDepth}, ${(st.elapsedMs / 1000).toFixed(0)} s${st.bound !== null ? `, bound ${st.bound}` : ''}${dominant}`);
+        err(`  … ${plural(st.executions, 'execution')}, ${plural(st.distinctTraces, 'distinct trace')}, ${((st.executions * 1000) / Math.max(1, st.elapsedMs)).toFixed(0)}/s, depth ${st.maxDepth}, ${(st.elapsedMs / 1000).toFixed(0)} s${st.bound !== null ? `, bound ${st.bound}` : ''}${dominant}`);
       },
     });
   } catch (e) {
@@ -221,6 +230,16 @@ function shortPath(f: string): string {
   return r !== '' && !r.startsWith('..') ? r : f;
 }
 
+/**
+ * check's progress on stderr: in place on a terminal (when raw writes are possible), a
+ * plain line every few seconds elsewhere, nothing for --json or plain (library, tests) output.
+ */
+function checkProgress(term: Terminal, json: boolean, err: Out): Progress {
+  const mode: ProgressMode = json ? 'off' : term.progress === true && term.writeErr !== undefined ? 'tty' : term.progress === true || term.progressLog === true ? 'log' : 'off';
+  const write = term.writeErr ?? ((s: string): void => err(s.replace(/\n$/, '')));
+  return new Progress(mode, write, () => performance.now(), term.columns);
+}
+
 /** `vfio-sim check`. */
 export async function checkCommand(argv: readonly string[], out: Out, err: Out, term: Terminal = PLAIN, signal?: { interrupted: boolean }): Promise<number> {
   const cmd = parseCommand('check', argv, {
@@ -232,6 +251,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
     'no-property': { type: 'string', multiple: true },
     workers: { type: 'string' },
     show: { type: 'string' },
+    footnotes: { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   }, false, CHECK_USAGE, out, err);
@@ -260,6 +280,14 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
   }
   if (suite.length === 0) return bad(`no scenario in '${dir}' declares 'defect: {id, present_in, property}'`);
   const variants = v.variants?.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const progress = checkProgress(term, v.json === true, err);
+  const variantCount = variants?.length ?? VARIANTS.length;
+  const planned = suite.length * variantCount;
+  let cellsDone = 0;
+  const show = (): void => progress.update(`cells ${cellsDone}/${planned}`);
+  if (v.json !== true && term.progressLog === true) progress.update(`checking ${plural(suite.length, 'scenario')} × ${plural(variantCount, 'variant')}: cells 0/${planned}`, true);
+  show();
+  const timer = setInterval(show, term.progress === true ? 100 : 1000);
   let r;
   try {
     const interrupt = signal ?? { interrupted: false };
@@ -271,26 +299,34 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
       ...(typeof maxExecutions === 'number' ? { maxExecutions } : {}),
       ...(v['no-property'] !== undefined ? { noProperty: v['no-property'] } : {}),
       workers: typeof workers === 'number' ? workers : defaultWorkers(),
-      onCell: (c) => {
-        if (v.json !== true && term.progress) err(`  … ${c.file.split('/').pop() ?? c.file} under ${c.variant}: ${c.executions} executions${c.counterexamples !== null && c.counterexamples.length > 0 ? `, broken: ${c.counterexamples.map((x) => x.property).join(', ')}` : ''}`);
+      onCell: () => {
+        cellsDone++;
+        show();
       },
     }, tick);
   } catch (e) {
+    progress.clear();
     if (e instanceof ScenarioInputError) return bad(e.message);
     throw e;
+  } finally {
+    clearInterval(timer);
   }
+  const checkTime = progress.elapsed();
+  progress.clear();
   // interrupted: the table covers the cells explored so far, and is no verdict (exit 130)
   const code = r.interrupted ? 130 : r.ok ? 0 : 1;
   if (v.json === true) {
     out(JSON.stringify(checkToJson(r, code), null, 2));
     return code;
   }
-  out(`${suite.length} scenarios × ${r.variants.length} variants, strategy ${strategy}, at most ${typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND} preemptions`);
+  out(`${plural(suite.length, 'scenario')} × ${plural(r.variants.length, 'variant')}, strategy ${strategy}, at most ${plural(typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND, 'preemption')}`);
   out('');
-  for (const line of renderCheck(r, { color: term.color, replayCommand: (f, t) => `vfio-sim replay ${shortPath(f)} ${t}` })) out(line);
+  for (const line of renderCheck(r, { color: term.color, path: shortPath, footnotes: v.footnotes === true ? 'cells' : 'scenarios', replayCommand: (f, t) => `vfio-sim replay ${shortPath(f)} ${t}` })) out(line);
+  const timing = `${plural(r.cells.length, 'cell')} checked in ${checkTime}`;
   if (r.interrupted) {
     out('');
-    out(`interrupted: the tables cover the ${r.cells.length} of ${r.planned} cells explored so far${r.cells.some((c) => !c.complete) ? ' (the last one only in part)' : ''}; no verdict`);
+    out(`interrupted: the tables cover the ${r.cells.length} of ${plural(r.planned, 'cell')} explored so far${r.cells.some((c) => !c.complete) ? ' (the last one only in part)' : ''}; no verdict`);
+    progress.finish(timing);
     return code;
   }
   if (v.show !== undefined) {
@@ -300,6 +336,9 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
     out('');
     const shown = await exploreCommand([v.show, '--trace', '--max-preemptions', String(typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND), ...(typeof workers === 'number' ? ['--workers', String(workers)] : []), ...(v['no-property'] ?? []).flatMap((p) => ['--no-property', p])], out, err, term);
     if (shown === 2 || shown === 3) return shown;
+    progress.finish(`${timing}; ${progress.elapsed()} in all`);
+    return code;
   }
+  progress.finish(timing);
   return code;
 }

@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-/** The `vfio-sim` command line. */
+/**
+ * The `vfio-sim` command line: `main` (no side effects on import), and `runCli`, which the
+ * bin entry (bin.ts) and `node dist/src/cli/main.js` run.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { VARIANTS } from '../kernel/variant/knobs.js';
 import { renderVariants } from './variants.js';
@@ -23,7 +28,34 @@ commands:
                        reproduce a run or a counterexample bit for bit (run --replay)
 
 options:
+  -h, --help           show this help ('vfio-sim <command> --help': the command's own)
+  --version            print the package version`;
+
+export const DEMO_USAGE = `usage: vfio-sim demo [--variant V]
+
+The narrated demonstration: a VMM-like process opens an edu device through VFIO, mmaps
+BAR0, clears Memory Space Enable and gets SIGBUS and -EIO, resets the device and DMA-maps a
+second device's BAR for peer-to-peer. Indented '|' lines are kernel and hardware events.
+
+options:
+  --variant V          design variant preset (default 5.8; 'vfio-sim variants' lists them)
   -h, --help           show this help`;
+
+export const VARIANTS_USAGE = `usage: vfio-sim variants [--knobs]
+
+Lists the design variants in history order, each with the knobs it changed from its base
+and why.
+
+options:
+  --knobs              every knob's value in every variant, as one grid
+  -h, --help           show this help`;
+
+/** The package's version, from its package.json (three directories above dist/src/cli/). */
+export function packageVersion(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+  const v = typeof pkg === 'object' && pkg !== null && 'version' in pkg ? pkg.version : undefined;
+  return typeof v === 'string' ? v : 'unknown';
+}
 
 /**
  * Exit codes: 0 ok, 1 scenario expectations failed (run) or a property broken (explore,
@@ -48,12 +80,24 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { variant: { type: 'string' }, knobs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: { variant: { type: 'string' }, knobs: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } } });
   } catch (e) {
     err(`vfio-sim: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   const [cmd, ...rest] = parsed.positionals;
+  if (parsed.values.version === true && cmd === undefined) {
+    out(packageVersion());
+    return 0;
+  }
+  if (parsed.values.help === true && cmd === 'demo') {
+    out(DEMO_USAGE);
+    return 0;
+  }
+  if (parsed.values.help === true && cmd === 'variants') {
+    out(VARIANTS_USAGE);
+    return 0;
+  }
   if (parsed.values.help === true || cmd === undefined) {
     (cmd === undefined && parsed.values.help !== true ? err : out)(USAGE);
     return cmd === undefined && parsed.values.help !== true ? 2 : 0;
@@ -81,8 +125,11 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
   }
 }
 
-const isMain = process.argv[1] !== undefined && /main\.js$/.test(process.argv[1]);
-if (isMain) {
+/**
+ * Run the command line on this process's arguments and set its exit code: what the bin
+ * entry does. Ctrl-C stops a search between executions (a second one exits at once).
+ */
+export function runCli(): void {
   const internal = (e: unknown): void => {
     console.error(`vfio-sim: internal error: ${(e as Error).stack ?? String(e)}`);
     process.exitCode = 3;
@@ -94,10 +141,30 @@ if (isMain) {
     signal.interrupted = true;
   });
   try {
-    const r = main(process.argv.slice(2), (s) => console.log(s), (s) => console.error(s), detectTerminal(process.env, process.stdout, process.stderr), signal);
+    const term = { ...detectTerminal(process.env, process.stdout, process.stderr), writeErr: (s: string): void => void process.stderr.write(s) };
+    const r = main(process.argv.slice(2), (s) => console.log(s), (s) => console.error(s), term, signal);
     if (typeof r === 'number') process.exitCode = r;
     else r.then((code) => { process.exitCode = code; }, internal);
   } catch (e) {
     internal(e);
   }
 }
+
+/**
+ * Whether the module at `moduleUrl` is the script node was started with, through any
+ * symlink (npm's bin link, `npx`): both paths resolved to the real file.
+ */
+export function isEntryPoint(moduleUrl: string, argv1: string | undefined = process.argv[1]): boolean {
+  if (argv1 === undefined) return false;
+  const self = fileURLToPath(moduleUrl);
+  // node also starts `dist/src/cli/main` (no extension) as main.js
+  return [argv1, `${argv1}.js`].some((p) => {
+    try {
+      return realpathSync(p) === realpathSync(self);
+    } catch {
+      return false;
+    }
+  });
+}
+
+if (isEntryPoint(import.meta.url)) runCli();

@@ -6,6 +6,10 @@ export interface Terminal {
   readonly columns: number | undefined;
   /** Print progress lines (to stderr) during long searches: when stderr is a terminal. */
   readonly progress?: boolean;
+  /** stderr is no terminal (CI logs, pipes): `check` prints a plain progress line every few seconds. */
+  readonly progressLog?: boolean;
+  /** Write raw text to stderr (no newline added): what an in-place progress line needs. */
+  readonly writeErr?: (s: string) => void;
 }
 
 /** Plain output: no colors, no terminal width (pipes, files, tests). */
@@ -20,8 +24,9 @@ export const PLAIN: Terminal = { color: false, columns: undefined };
 export function detectTerminal(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean; columns?: number }, errStream?: { isTTY?: boolean }): Terminal {
   const tty = stream.isTTY === true;
   const progress = errStream?.isTTY === true;
+  const progressLog = errStream !== undefined && !progress;
   let color = tty;
   if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') color = true;
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') color = false;
-  return { color, columns: tty ? stream.columns : undefined, progress };
+  return { color, columns: tty ? stream.columns : undefined, progress, progressLog };
 }

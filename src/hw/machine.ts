@@ -542,7 +542,7 @@ export class Machine implements HwMachine, FunctionHost {
     });
     if (fatal && p.haltReason === null) {
       const dir = write ? 'write' : 'read';
-      p.haltReason = `fatal platform error: Unsupported Request (${initiator} ${dir} of ${size} bytes at 0x${addr.toString(16)}${target !== null ? ` in ${target.name}` : ''})`;
+      p.haltReason = `fatal platform error: Unsupported Request (${initiator} ${dir} of ${size} byte${size === 1 ? '' : 's'} at 0x${addr.toString(16)}${target !== null ? ` in ${target.name}` : ''})`;
       this.events.emit({ kind: 'machine.halt', reason: p.haltReason });
     }
   }

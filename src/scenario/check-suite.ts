@@ -54,12 +54,27 @@ export interface DefectRow {
   readonly ok: boolean;
 }
 
+/** A failing cell of the table: the counterexample shown for it, and from which scenario. */
+export interface CheckHit {
+  readonly file: string;
+  readonly cx: Counterexample;
+  /**
+   * The knobs the scenario forces that differ from the row's preset (`NAME=VALUE`); empty
+   * when the cell is broken under the preset as released. A cell shows such a hit only when
+   * no scenario breaks the property without forcing knobs.
+   */
+  readonly forced: readonly string[];
+}
+
 export interface CheckResult {
   readonly variants: readonly string[];
   readonly properties: readonly string[];
   readonly cells: readonly CheckCell[];
-  /** variant → property → the simplest counterexample over the suite (absent: holds). */
-  readonly table: ReadonlyMap<string, ReadonlyMap<string, { readonly file: string; readonly cx: Counterexample }>>;
+  /**
+   * variant → property → the counterexample shown for the cell (absent: holds): the
+   * simplest of the scenarios that force no knob off the preset, else the simplest of all.
+   */
+  readonly table: ReadonlyMap<string, ReadonlyMap<string, CheckHit>>;
   readonly defects: readonly DefectRow[];
   /** Every search finished within its bounds. */
   readonly complete: boolean;
@@ -68,6 +83,13 @@ export interface CheckResult {
   /** Interrupted (CheckOptions.interrupted): `cells` holds the cells explored before, of `planned`. */
   readonly interrupted: boolean;
   readonly planned: number;
+}
+
+/** The knob overrides of a scenario that differ from preset `variant`'s values, as `NAME=VALUE`. */
+export function forcedKnobs(variant: string, overrides: Readonly<Record<string, unknown>>): string[] {
+  const preset = VARIANTS.find((x) => x.name === variant);
+  const knobs = new Map<string, unknown>(Object.entries(preset?.knobs ?? {}));
+  return Object.entries(overrides).filter(([k, v]) => knobs.get(k) !== v).map(([k, v]) => `${k}=${String(v)}`);
 }
 
 /** Explore every scenario of `suite` under every variant. */
@@ -94,7 +116,7 @@ function* checkSteps(suite: readonly Scenario[], opts: CheckOptions): Generator<
   const variants = opts.variants ?? VARIANTS.map((v) => v.name);
   for (const v of variants) if (!VARIANTS.some((x) => x.name === v)) throw new ScenarioInputError(`unknown variant '${v}' (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
   const cells: CheckCell[] = [];
-  const table = new Map<string, Map<string, { file: string; cx: Counterexample }>>();
+  const table = new Map<string, Map<string, CheckHit>>();
   for (const v of variants) table.set(v, new Map());
   const props = new Set<string>(BUILTIN_PROPERTIES);
   for (const s of suite) for (const p of s.properties) props.add(p.name);
@@ -125,10 +147,14 @@ function* checkSteps(suite: readonly Scenario[], opts: CheckOptions): Generator<
     const c: CheckCell = r === null ? { file: s.file, variant: v, counterexamples: null, complete: true, executions: 0, note: conflicts } : { file: s.file, variant: v, counterexamples: r.counterexamples, complete: r.complete, executions: r.executions, note: null };
     cells.push(c);
     opts.onCell?.(c);
-    const row = table.get(v) as Map<string, { file: string; cx: Counterexample }>; // set for every variant above
+    const row = table.get(v) as Map<string, CheckHit>; // set for every variant above
+    const forced = forcedKnobs(v, s.variant.knobs);
     for (const cx of r?.counterexamples ?? []) {
       const old = row.get(cx.property);
-      if (old === undefined || simpler(cx, old.cx)) row.set(cx.property, { file: s.file, cx });
+      // a cell broken under the preset itself is shown so, whatever forced scenario is simpler
+      const unforced = forced.length === 0;
+      const better = old === undefined ? true : unforced !== (old.forced.length === 0) ? unforced : simpler(cx, old.cx);
+      if (better) row.set(cx.property, { file: s.file, cx, forced });
     }
   };
   /** Cell i explored here, in slices. */

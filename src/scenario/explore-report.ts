@@ -7,8 +7,9 @@ import pc from 'picocolors';
 import { PROPERTY_TEXT } from '../check/property.js';
 import type { SimEvent } from '../events/event.js';
 import { describe } from '../events/format.js';
-import type { CheckResult } from './check-suite.js';
+import type { CheckHit, CheckResult } from './check-suite.js';
 import type { CostProfile, ExploreResult } from './explore.js';
+import { plural } from '../plural.js';
 import { jsonSafe } from './report.js';
 import type { RunResult } from './run.js';
 
@@ -70,7 +71,7 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
   const out: string[] = [];
   const bound = s.preemptionBound === null ? 'no preemption bound' : `at most ${s.preemptionBound} preemption${s.preemptionBound === 1 ? '' : 's'}`;
   out.push(c.bold(`${r.scenario.name ?? r.scenario.file} — variant ${r.variant.base}, strategy ${s.strategy} (${bound})`));
-  out.push(`${st.executions} execution${st.executions === 1 ? '' : 's'} (${st.distinctTraces} distinct traces, ${st.sleepBlocked} sleep-set blocked${st.pruned > 0 ? `, ${st.pruned} past the bound` : ''}), ${st.distinctOutcomes} distinct outcomes, longest ${st.maxDepth} steps, ${(st.elapsedMs / 1000).toFixed(1)} s (${rate(st.executions, st.elapsedMs)})`);
+  out.push(`${plural(st.executions, 'execution')} (${plural(st.distinctTraces, 'distinct trace')}, ${st.sleepBlocked} sleep-set blocked${st.pruned > 0 ? `, ${st.pruned} past the bound` : ''}), ${plural(st.distinctOutcomes, 'distinct outcome')}, longest ${plural(st.maxDepth, 'step')}, ${(st.elapsedMs / 1000).toFixed(1)} s (${rate(st.executions, st.elapsedMs)})`);
   const dom = dominantCost(r.cost);
   if (r.cost !== null && dom !== null) out.push(c.dim(`cost: ${r.cost.steps} scheduler steps per execution (each a point where the search may switch threads); most from ${dom}`));
   const empty = nothingToInterleave(r);
@@ -102,7 +103,7 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
     out.push('');
     out.push(`  ${c.bold(c.red(cx.property))}: ${cx.message}`);
     out.push(c.dim(`    ${PROPERTY_TEXT[cx.property as keyof typeof PROPERTY_TEXT] ?? r.properties[cx.property] ?? (cx.property.startsWith('expect:') ? "a step's expect: line (--expect-as-properties)" : 'a property of the scenario')}`));
-    out.push(`    simplest: ${cx.preemptions} preemption${cx.preemptions === 1 ? '' : 's'}, ${cx.steps} steps (execution ${cx.execution}); first found: execution ${cx.firstExecution}, ${secs(s.firstFoundMs[cx.property] ?? 0)} after the search started`);
+    out.push(`    simplest: ${plural(cx.preemptions, 'preemption')}, ${plural(cx.steps, 'step')} (execution ${cx.execution}); first found: execution ${cx.firstExecution}, ${secs(s.firstFoundMs[cx.property] ?? 0)} after the search started`);
     out.push(`    replay:   ${opts.replayCommand !== undefined ? opts.replayCommand(cx.token) : cx.token}`);
   }
   return out;
@@ -148,41 +149,130 @@ export function exploreToJson(r: ExploreResult, exitCode: number): unknown {
   };
 }
 
-/** The check: the variant × property table (failing cells point at a numbered replay), then the defects. */
-export function renderCheck(r: CheckResult, opts: { color?: boolean; replayCommand?: (file: string, token: string) => string } = {}): string[] {
+/** How renderCheck lists the failing cells under the table. */
+export interface CheckRenderOptions {
+  readonly color?: boolean;
+  /** The command that replays `token` of scenario `file` (default: the token alone). */
+  readonly replayCommand?: (file: string, token: string) => string;
+  /** How a scenario's path is shown (the CLI: relative to the working directory). */
+  readonly path?: (file: string) => string;
+  /**
+   * 'scenarios' (default): one line per scenario that breaks a cell, with the knobs it
+   * forces; 'cells': under each scenario, every cell it breaks with its replay command.
+   */
+  readonly footnotes?: 'scenarios' | 'cells';
+}
+
+/** The mark of a cell broken only under knobs its scenario forces off the row's preset. */
+export const FORCED_MARK = '*';
+
+/**
+ * The check: the variant × property table (a failing cell names the defect id of the
+ * scenario that breaks it, marked * when only under knobs that scenario forces), the
+ * scenarios (or every failing cell, opts.footnotes 'cells'), then the defects.
+ */
+/** Columns of the check table are at least this wide (or as wide as their property's name), so names wrap over fewer header lines. */
+const MIN_COLUMN = 9;
+
+/** `name` over lines of at most `width` characters, broken after hyphens (a part longer than `width` keeps its line). */
+function wrapAtHyphens(name: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const part of name.split(/(?<=-)/)) {
+    const last = lines.length - 1;
+    if (last >= 0 && (lines[last] ?? '').length + part.length <= width) lines[last] += part;
+    else lines.push(part);
+  }
+  return lines;
+}
+
+export function renderCheck(r: CheckResult, opts: CheckRenderOptions = {}): string[] {
   const c: Colors = pc.createColors(opts.color ?? false);
+  const path = opts.path ?? ((f: string): string => f);
   const out: string[] = [];
-  const props = r.properties.filter((p) => r.variants.some((v) => r.table.get(v)?.has(p) === true) || p in PROPERTY_TEXT);
+  const broken = (p: string): boolean => r.variants.some((v) => r.table.get(v)?.has(p) === true);
+  // columns for the properties some variant breaks; the others hold everywhere and get one line
+  const props = r.properties.filter(broken);
+  const held = r.properties.filter((p) => !broken(p) && (p in PROPERTY_TEXT || r.properties.includes(p)));
+  // a scenario is named by its defect id (the defect table's rows), else by its file name
+  const label = (file: string): string => r.defects.find((d) => d.file === file)?.id ?? (file.split('/').pop() ?? file).replace(/\.ya?ml$/, '');
+  const cellText = (hit: CheckHit | undefined): string => (hit === undefined ? '✓' : `✗ ${label(hit.file)}${hit.forced.length > 0 ? FORCED_MARK : ''}`);
+  // a column is as wide as its widest cell or the longest hyphen-separated part of its name;
+  // the name is wrapped over header lines at hyphens to fit that width
+  const cw = props.map((p) => Math.max(Math.min(p.length, MIN_COLUMN), ...p.split(/(?<=-)/).map((x) => x.length), ...r.variants.map((v) => cellText(r.table.get(v)?.get(p)).length)));
+  const heads = props.map((p, i) => wrapAtHyphens(p, cw[i] ?? 0));
   const vw = Math.max(7, ...r.variants.map((v) => v.length));
-  const cw = props.map((p) => Math.max(5, p.length));
-  const notes: string[] = [];
-  out.push(c.bold('variant'.padEnd(vw)) + '  ' + props.map((p, i) => c.bold(p.padEnd(cw[i] ?? 5))).join('  '));
+  const headLines = Math.max(1, ...heads.map((h) => h.length));
+  for (let k = 0; k < headLines; k++) {
+    out.push((c.bold((k === 0 ? 'variant' : '').padEnd(vw)) + '  ' + heads.map((h, i) => c.bold((h[k] ?? '').padEnd(cw[i] ?? 0))).join('  ')).trimEnd());
+  }
   for (const v of r.variants) {
     const row = r.table.get(v);
     const cells = props.map((p, i) => {
       const hit = row?.get(p);
-      const w = cw[i] ?? 5;
-      if (hit === undefined) return c.green('✓'.padEnd(w));
-      notes.push(`[${notes.length + 1}] ${v} ${p} (${hit.file}, ${hit.cx.preemptions} preemptions): ${opts.replayCommand !== undefined ? opts.replayCommand(hit.file, hit.cx.token) : hit.cx.token}`);
-      return c.red(`✗ [${notes.length}]`.padEnd(w));
+      const text = cellText(hit).padEnd(cw[i] ?? 0);
+      return hit === undefined ? c.green(text) : hit.forced.length > 0 ? c.yellow(text) : c.red(text);
     });
-    out.push(v.padEnd(vw) + '  ' + cells.join('  '));
+    out.push((v.padEnd(vw) + '  ' + cells.join('  ')).trimEnd());
   }
-  out.push('');
-  out.push(...notes);
+  if (held.length > 0) {
+    // wrapped to the table's width (at least 60 columns); `len` counts what is visible, not colour codes
+    let line = `${c.green('✓')} under every variant:`;
+    let len = '✓ under every variant:'.length;
+    const width = Math.max(60, vw + 2 + cw.reduce((a, w) => a + w + 2, 0));
+    held.forEach((p, i) => {
+      const word = ` ${p}${i < held.length - 1 ? ',' : ''}`;
+      if (len + word.length > width) {
+        out.push(line);
+        line = '   ';
+        len = 3;
+      }
+      line += word;
+      len += word.length;
+    });
+    out.push(line);
+  }
+  // the scenarios that break a cell, in suite order, each with the knobs it forces
+  const hits = r.variants.flatMap((v) => props.flatMap((p) => {
+    const hit = r.table.get(v)?.get(p);
+    return hit === undefined ? [] : [{ v, p, hit }];
+  }));
+  const files = [...new Set([...r.defects.map((d) => d.file), ...hits.map((h) => h.hit.file)])].filter((f) => hits.some((h) => h.hit.file === f));
+  const forcedBy = (f: string): string[] => [...new Set(hits.filter((h) => h.hit.file === f).flatMap((h) => h.hit.forced))];
+  if (hits.length > 0) {
+    out.push('');
+    out.push(`✗ ID: the property is broken in the scenario of that defect (its simplest counterexample is kept).`);
+    if (hits.some((h) => h.hit.forced.length > 0)) {
+      out.push(c.yellow(`${FORCED_MARK} only under knobs that scenario forces on every variant (listed with it), which this variant's`));
+      out.push(c.yellow(`  preset does not have: not a defect of the preset as released.`));
+    }
+    const iw = Math.max(...files.map((f) => label(f).length));
+    for (const f of files) {
+      const forced = forcedBy(f);
+      out.push(`  ${c.bold(label(f).padEnd(iw))}  ${path(f)}${forced.length > 0 ? c.yellow(`  ${FORCED_MARK} forces ${forced.join(', ')}`) : ''}`);
+      if (opts.footnotes !== 'cells') continue;
+      for (const { v, p, hit } of hits.filter((h) => h.hit.file === f)) {
+        const replay = opts.replayCommand !== undefined ? opts.replayCommand(hit.file, hit.cx.token) : hit.cx.token;
+        out.push(`    ${v} ${p}${hit.forced.length > 0 ? FORCED_MARK : ''} (${plural(hit.cx.preemptions, 'preemption')}): ${replay}`);
+      }
+    }
+    out.push(c.dim(opts.footnotes === 'cells'
+      ? 'A cell in full: vfio-sim explore FILE --variant V --trace.'
+      : 'A cell in full: vfio-sim explore FILE --variant V --trace; every cell\'s replay command: --footnotes.'));
+  }
   if (r.defects.length > 0) {
     out.push('');
     out.push(c.bold('Defects: where the explorer finds each one (● found, · not found)'));
     const iw = Math.max(6, ...r.defects.map((d) => d.id.length));
-    out.push(''.padEnd(iw) + '  ' + r.variants.map((v) => v.padEnd(5)).join(' '));
+    out.push((''.padEnd(iw) + '  ' + r.variants.map((v) => v.padEnd(5)).join(' ')).trimEnd());
     for (const d of r.defects) {
       const cells = r.variants.map((v) => {
         const found = d.found.includes(v);
         const want = d.declared.includes(v);
         const mark = found ? '●' : '·';
-        return (found === want ? (found ? c.red(mark) : c.dim(mark)) : c.bold(c.yellow(`${mark}!`))).padEnd(5 + (found === want ? 0 : 0));
+        return found === want ? (found ? c.red(mark) : c.dim(mark)) : c.bold(c.yellow(`${mark}!`));
       });
-      out.push(`${d.id.padEnd(iw)}  ${cells.map((x) => x + ' '.repeat(Math.max(0, 5 - visibleLength(x)))).join(' ')}  ${c.dim(d.property)}${d.ok ? '' : c.yellow('  differs from the scenario\'s declaration')}`);
+      const forced = forcedBy(d.file);
+      out.push(`${d.id.padEnd(iw)}  ${cells.map((x) => x + ' '.repeat(Math.max(0, 5 - visibleLength(x)))).join(' ')}  ${c.dim(d.property)}${forced.length > 0 ? c.dim(` (with ${forced.join(', ')})`) : ''}${d.ok ? '' : c.yellow('  differs from the scenario\'s declaration')}`);
     }
   }
   out.push('');
@@ -202,7 +292,7 @@ export function checkToJson(r: CheckResult, exitCode: number): unknown {
     const row: Record<string, unknown> = {};
     for (const p of r.properties) {
       const hit = r.table.get(v)?.get(p);
-      row[p] = hit === undefined ? null : { file: hit.file, token: hit.cx.token, message: hit.cx.message, preemptions: hit.cx.preemptions, steps: hit.cx.steps };
+      row[p] = hit === undefined ? null : { file: hit.file, token: hit.cx.token, message: hit.cx.message, preemptions: hit.cx.preemptions, steps: hit.cx.steps, forcedKnobs: hit.forced };
     }
     table[v] = row;
   }

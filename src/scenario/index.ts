@@ -12,6 +12,6 @@ export { defineOp, type OpDef } from './op-def.js';
 export type { StepCtx, Outcome, Binding } from './context.js';
 export type { VariantChoice, KnobValue } from './variant.js';
 export { exploreScenario, ScenarioExploration, scenarioProgram, type ExploreOptions, type ExploreResult, type UserProperty } from './explore.js';
-export { checkSuite, checkSuiteAsync, type CheckOptions, type CheckResult, type CheckCell, type DefectRow } from './check-suite.js';
+export { checkSuite, checkSuiteAsync, forcedKnobs, type CheckOptions, type CheckResult, type CheckCell, type CheckHit, type DefectRow } from './check-suite.js';
 export { ParallelSearch, WorkerPool, runCells, workerOptions, type WorkerExploreOptions, type CellOptions, type CellResult, type ScenarioSource } from './parallel.js';
 export { renderExplore, exploreToJson, renderCheck, checkToJson } from './explore-report.js';

@@ -22,7 +22,7 @@ import type { ExploreOptions } from './explore.js';
 import type { KnobValue } from './variant.js';
 
 /** The worker entry (compiled next to this file). */
-export const WORKER_URL = new URL('./explore-worker.js', import.meta.url);
+const WORKER_URL = new URL('./explore-worker.js', import.meta.url);
 
 /** The explore options a worker needs to build the program and run units (plain data). */
 export interface WorkerExploreOptions {

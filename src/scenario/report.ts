@@ -7,6 +7,7 @@ import pc from 'picocolors';
 import type { SimEvent } from '../events/event.js';
 import { describe } from '../events/format.js';
 import { errnoName } from '../kernel/errno.js';
+import { plural } from '../plural.js';
 import type { Outcome } from './context.js';
 import { hex } from './op-def.js';
 import type { RunResult, StepResult } from './run.js';
@@ -175,7 +176,7 @@ export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
       out.push(`  run: ${c.bold(c.red('MACHINE HALTED'))} — ${r.end.reason ?? ''}`);
       break;
     case 'step-limit':
-      out.push(`  run: ${c.red('step limit reached')} (${r.schedulerSteps} scheduler steps)`);
+      out.push(`  run: ${c.red('step limit reached')} (${plural(r.schedulerSteps, 'scheduler step')})`);
       break;
   }
   out.push(`  kernel BUGs: ${r.bugs.length === 0 ? 'none' : c.red(String(r.bugs.length))}`);
@@ -193,7 +194,7 @@ export function renderSummary(r: RunResult, opts: TextOptions = {}): string[] {
   const failedRun = r.runVerdicts.filter((v) => !v.met);
   out.push(`  expectations: ${c.green(`${r.expectations.met} met`)}, ${r.expectations.failed > 0 ? c.red(`${r.expectations.failed} failed`) : '0 failed'}`);
   for (const v of failedRun) out.push(`    ${c.red(`✗ ${v.what}: expected ${v.expected}, got ${v.actual}`)}`);
-  out.push(`  variant: ${r.variant.base}${Object.keys(r.variant.knobs).length > 0 ? ` + ${Object.entries(r.variant.knobs).map(([k, v]) => `${k}=${String(v)}`).join(', ')}` : ''}; schedule: ${r.schedule.description}; ${r.choices.length} choices, ${r.schedulerSteps} scheduler steps`);
+  out.push(`  variant: ${r.variant.base}${Object.keys(r.variant.knobs).length > 0 ? ` + ${Object.entries(r.variant.knobs).map(([k, v]) => `${k}=${String(v)}`).join(', ')}` : ''}; schedule: ${r.schedule.description}; ${plural(r.choices.length, 'choice')}, ${plural(r.schedulerSteps, 'scheduler step')}`);
   out.push(`  replay: ${opts.replayCommand !== undefined ? opts.replayCommand(r.token) : `--replay ${r.token}`}`);
   return out;
 }

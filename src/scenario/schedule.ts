@@ -8,6 +8,7 @@
  * with the variant and the scenario's hash, so a run can be reproduced exactly.
  */
 import { mulberry32 } from '../check/prng.js';
+import { plural } from '../plural.js';
 import type { Chooser } from '../kernel/sched/scheduler.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { KnobValue } from './variant.js';
@@ -55,7 +56,7 @@ export function describeSchedule(s: ScheduleSpec): string {
     case 'rr': return 'round-robin';
     case 'random': return `random (seed ${s.seed})`;
     case 'list': return `list ${s.entries.map((e) => (e.count > 1 ? `${e.thread}*${e.count}` : e.thread)).join(',')} then round-robin`;
-    case 'replay': return `replay (${s.choices.length} choices)`;
+    case 'replay': return `replay (${plural(s.choices.length, 'choice')})`;
     case 'custom': return s.description;
   }
 }

@@ -203,3 +203,51 @@ test('random and pct sample within a preemption bound: once an execution has spe
     }
   }
 });
+
+// ---- properties judge by the device (its decode), not by vfio-pci's virtual command register ----
+
+const brokenBy = (s: Scenario, variant: string, knobs?: Record<string, boolean>): string[] =>
+  exploreScenario(s, { variant, ...(knobs === undefined ? {} : { knobs }), maxPreemptions: 1, noReplays: true }).search.counterexamples.map((c) => c.property);
+
+test('properties judge by the device: under 5.7 a VF\'s virtual MEM bit reads 0 while the VF decodes (its MEM is hardwired, the PF controls decode) — no stale-mapping while every load returns the device ID', () => {
+  const s = example('claim-23-vf-virtual-mem.yaml');
+  const broken = brokenBy(s, '5.7');
+  assert.ok(!broken.includes('stale-mapping'), broken.join(', '));
+  assert.ok(!broken.includes('unsupported-request'), broken.join(', '));
+});
+
+test('properties judge by the device: 5.8-rc1 (vfAlwaysEnabled=false) refuses a VF\'s pread with -EIO while the VF decodes — spurious-error', () => {
+  const s = example('claim-24-vf-eio-5_8-rc1.yaml');
+  assert.ok(brokenBy(s, '5.8', { vfAlwaysEnabled: false }).includes('spurious-error'));
+  assert.ok(!brokenBy(s, '5.8', { vfAlwaysEnabled: true }).includes('spurious-error'), 'the VF fix (ebfa440ce38b) lets the pread through');
+});
+
+test('MEM cleared behind vfio-pci\'s back (setpci) leaves the user\'s mapping live on every variant, 6.12 included: reported as host-disabled-memory, not as the variant\'s unsupported-request or stale-mapping', () => {
+  const s = example('setpci-behind-vfio.yaml');
+  for (const variant of ['5.7', '5.8', '6.1', '6.12']) {
+    const broken = brokenBy(s, variant);
+    assert.ok(broken.includes('host-disabled-memory'), `${variant}: ${broken.join(', ')}`);
+    assert.ok(!broken.includes('unsupported-request') && !broken.includes('stale-mapping'), `${variant}: ${broken.join(', ')}`);
+  }
+});
+
+test('host-disabled-memory ends when vfio-pci writes the command register again: clearing MEM through vfio-pci after a setpci is the variant\'s business (5.7 leaves the mapping: stale-mapping)', () => {
+  const text = `variant: '5.7'
+processes:
+  - name: qemu
+    threads:
+      - name: main
+        steps:
+          - open_device: edu0
+            as: dev
+          - mmap: { fd: dev, region: bar0 }
+            as: bar
+          - load: bar
+          - setpci: { device: edu0, offset: 0x4, size: 2, clear: 0x2 }
+          - set_mem: dev
+          - clear_mem: dev
+          - load: bar
+`;
+  const broken = brokenBy(load(text), '5.7');
+  assert.ok(broken.includes('stale-mapping') && broken.includes('unsupported-request'), broken.join(', '));
+});
