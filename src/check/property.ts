@@ -37,7 +37,7 @@
  * while it decoded; judging by vfio-pci's own predicate would miss exactly those mistakes.
  */
 import type { SimEvent } from '../events/event.js';
-import type { PciResource } from '../hw/api.js';
+import type { PciFunctionHw, PciResource } from '../hw/api.js';
 import type { KProcess } from '../kernel/proc.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import { asMm, type MmStruct, PT_WHOLE_END, TASK_SIZE } from '../kernel/mm/mm.js';
@@ -128,9 +128,14 @@ const EIO = 5;
 
 /** The memory-BAR ranges of a device, as page frame numbers [first, end). */
 function barPfns(vdev: VfioPciDevice): { first: number; end: number }[] {
+  return memBarPfns(vdev.pdev.fn);
+}
+
+/** The memory-BAR ranges of a PCI function, as page frame numbers [first, end). */
+export function memBarPfns(fn: PciFunctionHw): { first: number; end: number }[] {
   const out: { first: number; end: number }[] = [];
   for (let i = 0; i < 6; i++) {
-    const r: PciResource | null = vdev.pdev.fn.resource(i);
+    const r: PciResource | null = fn.resource(i);
     if (r === null || r.kind !== 'mem' || r.size === 0) continue;
     out.push({ first: Math.floor(r.start / 4096), end: Math.floor((r.start + r.size + 4095) / 4096) });
   }
@@ -149,7 +154,7 @@ function commandMemWrite(offset: number, size: number, value: number): boolean |
 }
 
 /** The live address spaces of every user process (fork children included). */
-function liveMms(sys: System): MmStruct[] {
+export function liveMms(sys: System): MmStruct[] {
   const seen = new Set<MmStruct>();
   for (const t of sys.kernel.sched.threads) {
     const p = t.owner as KProcess | null;

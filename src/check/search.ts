@@ -168,6 +168,8 @@ export interface SearchOptions {
    * (the same thing the worker threads compute).
    */
   readonly unit?: WorkUnit;
+  /** With `unit`: ms of the whole search already past when this unit's search started (counterexample times count from the whole search's start). */
+  readonly startOffsetMs?: number;
 }
 
 export interface SearchStats {
@@ -194,8 +196,13 @@ export interface Counterexample {
   readonly token: string;
   readonly preemptions: number;
   readonly steps: number;
-  /** The 1-based execution that found it. */
+  /** The 1-based execution that found it (this, the simplest kept). */
   readonly execution: number;
+  /**
+   * The first execution that broke the property (1-based; the simplest counterexample kept
+   * may come from a later one). When, in wall time: SearchResult.firstFoundMs.
+   */
+  readonly firstExecution: number;
 }
 
 export interface SearchResult {
@@ -210,6 +217,8 @@ export interface SearchResult {
   readonly outcomes: readonly string[];
   /** The preemption bound the exhaustive strategies respected (null: unbounded). */
   readonly preemptionBound: number | null;
+  /** Per broken property: ms from the search's start to its first counterexample (Counterexample.firstExecution); wall time, so it differs between runs. */
+  readonly firstFoundMs: Readonly<Record<string, number>>;
 }
 
 interface Node {
@@ -474,6 +483,8 @@ export class Search {
   private readonly traces = new Set<string>();
   private readonly outcomes = new Set<string>();
   private readonly found = new Map<string, Counterexample>();
+  /** Per property: ms since the whole search started when it was first broken. */
+  private readonly firstMs = new Map<string, number>();
   private stoppedBy: SearchResult['stoppedBy'] | null = null;
   private pctLength = 0;
   /** Without `opts.unit`: the driver that plans, runs and merges the units (this Search then runs none itself). */
@@ -569,6 +580,7 @@ export class Search {
       counterexamples: [...this.found.values()].sort((a, b) => rank(a.property) - rank(b.property) || (a.property < b.property ? -1 : a.property > b.property ? 1 : 0)),
       outcomes: [...this.outcomes].sort(),
       preemptionBound: exhaustive && this.maxBound !== Infinity ? (this.strategy === 'bfs' ? this.bound : this.maxBound) : null,
+      firstFoundMs: Object.fromEntries(this.firstMs),
     };
   }
 
@@ -590,6 +602,7 @@ export class Search {
       traces: [...this.traces],
       outcomes: [...this.outcomes],
       counterexamples: [...this.found.values()],
+      firstFoundMs: Object.fromEntries(this.firstMs),
     };
   }
 
@@ -882,8 +895,9 @@ export class Search {
     const wanted = this.opts.properties;
     for (const [property, message] of report.violations) {
       if (wanted !== undefined && !wanted.includes(property)) continue;
-      const cx: Counterexample = { property, message, choices: report.choices, token: report.token, preemptions, steps: trace.steps.length, execution: this.executions };
       const old = this.found.get(property);
+      if (old === undefined) this.firstMs.set(property, this.now() - this.t0 + (this.opts.startOffsetMs ?? 0));
+      const cx: Counterexample = { property, message, choices: report.choices, token: report.token, preemptions, steps: trace.steps.length, execution: this.executions, firstExecution: old?.firstExecution ?? this.executions };
       if (old === undefined || simpler(cx, old)) this.found.set(property, cx);
       if (this.opts.stopAtFirst === true) this.finished = true;
     }

@@ -253,7 +253,7 @@ export function shrink(program: Program, cx: Counterexample, opts: ShrinkOptions
       if (r === null) continue;
       const message = r.violations.get(cx.property);
       if (message === undefined) continue;
-      const next: Counterexample = { property: cx.property, message, choices: r.choices, token: r.token, preemptions: e.preemptions, steps: e.steps, execution: cx.execution };
+      const next: Counterexample = { property: cx.property, message, choices: r.choices, token: r.token, preemptions: e.preemptions, steps: e.steps, execution: cx.execution, firstExecution: cx.firstExecution };
       if (!simpler(next, current)) continue;
       current = next;
       accepted++;

@@ -99,6 +99,8 @@ export interface UnitResult {
   readonly traces: readonly string[];
   readonly outcomes: readonly string[];
   readonly counterexamples: readonly Counterexample[];
+  /** Per property: ms since the whole search started when the unit first broke it (wall time). */
+  readonly firstFoundMs: Readonly<Record<string, number>>;
 }
 
 /** What a probe execution showed about a unit. */
@@ -501,13 +503,19 @@ export class UnitSchedule {
   result(elapsedMs: number): SearchResult {
     const rs = this.counted();
     const found = new Map<string, Counterexample>();
+    const firstMs = new Map<string, number>();
     let offset = 0;
     for (const r of rs) {
       const base = this.sampling() ? (this.roundUnits.find((u) => u.index === r.index)?.first ?? 1) - 1 : offset;
       for (const cx of r.counterexamples) {
-        const g: Counterexample = { ...cx, execution: base + cx.execution };
         const old = found.get(cx.property);
+        // the first over every unit: the lowest global execution number (and its time)
+        const mine = base + cx.firstExecution;
+        const firstExecution = old !== undefined && old.firstExecution <= mine ? old.firstExecution : mine;
+        if (firstExecution === mine) firstMs.set(cx.property, r.firstFoundMs[cx.property] ?? 0);
+        const g: Counterexample = { ...cx, execution: base + cx.execution, firstExecution };
         if (old === undefined || simpler(g, old)) found.set(cx.property, g);
+        else found.set(cx.property, { ...old, firstExecution });
       }
       offset += r.executions;
     }
@@ -524,6 +532,7 @@ export class UnitSchedule {
       counterexamples: sortCounterexamples([...found.values()]),
       outcomes: [...outcomes].sort(),
       preemptionBound: exhaustive && this.plan.maxBound !== Infinity ? (this.strategy === 'bfs' ? this.lastBound : this.plan.maxBound) : null,
+      firstFoundMs: Object.fromEntries([...found.keys()].map((p) => [p, firstMs.get(p) ?? 0])),
     };
   }
 }
@@ -585,7 +594,7 @@ export class UnitDriver {
         const old = t.resume ? this.paused.get(t.unit.index) : undefined;
         if (t.resume && old === undefined) throw new Error(`internal: no search to resume for unit ${t.unit.index}`);
         old?.extend(t.maxExecutions);
-        this.current = { unit: t.unit, engine: old ?? this.makeEngine(unitOptions(this.opts, t.unit, t.maxExecutions, this.shouldStop)) };
+        this.current = { unit: t.unit, engine: old ?? this.makeEngine({ ...unitOptions(this.opts, t.unit, t.maxExecutions, this.shouldStop), startOffsetMs: this.now() - this.t0 }) };
       }
       const every = this.opts.onProgress !== undefined ? (this.opts.progressEveryMs ?? 1000) : Infinity;
       const over = this.current.engine.step(Math.max(0, Math.min(until - this.now(), every)));

@@ -10,12 +10,11 @@ import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { STRATEGIES, type Strategy } from '../check/search.js';
 import { formatScenarioError, loadScenario, ScenarioInputError, type Scenario } from '../scenario/index.js';
 import { checkSuiteAsync } from '../scenario/check-suite.js';
 import { VARIANTS } from '../kernel/variant/knobs.js';
-import { ScenarioExploration } from '../scenario/explore.js';
+import { knownProperties, ScenarioExploration } from '../scenario/explore.js';
 import { checkToJson, exploreToJson, renderCheck, renderExplore } from '../scenario/explore-report.js';
 import { renderHeader, renderTrace } from '../scenario/report.js';
 import { parseCommand, parseKnobFlags, readText } from './args.js';
@@ -26,9 +25,10 @@ import { PLAIN, type Terminal } from './terminal.js';
 export const EXPLORE_USAGE = `usage: vfio-sim explore <scenario.yaml> [options]
 
 Searches the scenario's thread interleavings (its own schedule and expectations are
-ignored) and checks the properties on every execution: unsupported-request, p2p-dma,
-deadlock, lockdep, kernel-bug, kernel-warning, spurious-error, stale-mapping, tracking,
-termination, and the scenario's own 'properties:'.
+ignored, unless --expect-as-properties) and checks the properties on every execution:
+unsupported-request, p2p-dma, deadlock, lockdep, kernel-bug, kernel-warning, spurious-error,
+stale-mapping, tracking, termination, and the scenario's own 'properties:' (event counts,
+never/always results of steps, the state after a step: see the README).
 
 options:
   --variant V            design variant preset (the scenario's knob overrides are kept)
@@ -43,6 +43,9 @@ options:
   --seed N               first seed of random/pct (default 1)
   --depth D              pct: priority-change points plus one (default 3)
   --property P           only count property P (repeatable)
+  --no-property P        leave property P out (repeatable; a built-in or the scenario's)
+  --expect-as-properties make each step's 'expect:' a property, expect:<thread>#<n>
+                         (broken when the step finishes with another result)
   --stop-at-first        stop at the first broken property
   --workers N            worker threads searching at once (default: 1 below 4 CPUs,
                          else the CPUs less one, at most 8); the result is the same with any N
@@ -71,6 +74,7 @@ options:
   --strategy S           as for explore (default dpor)
   --max-executions N     per scenario and variant (default 100000)
   --max-preemptions N    (default 2)
+  --no-property P        leave property P out (repeatable; a built-in or a scenario's)
   --workers N            worker threads exploring cells at once (default: 1 below 4
                          CPUs, else the CPUs less one, at most 8); the table is the same with any N
   --show FILE            afterwards, explore FILE and show its first counterexample in full
@@ -126,6 +130,8 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
     seed: { type: 'string' },
     depth: { type: 'string' },
     property: { type: 'string', multiple: true },
+    'no-property': { type: 'string', multiple: true },
+    'expect-as-properties': { type: 'boolean' },
     'stop-at-first': { type: 'boolean' },
     workers: { type: 'string' },
     'no-shrink': { type: 'boolean' },
@@ -156,10 +162,12 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
     return 2;
   }
   const s = loaded.scenario;
-  const known = new Set<string>([...s.properties.map((p) => p.name), ...BUILTIN_PROPERTIES]);
-  for (const p of v.property ?? []) if (!known.has(p)) return bad(`--property: unknown property '${p}' (known: ${[...known].join(', ')})`);
+  const expectAsProperties = v['expect-as-properties'] === true;
+  const known = knownProperties(s, { expectAsProperties });
+  for (const p of v.property ?? []) if (!known.includes(p)) return bad(`--property: unknown property '${p}' (known: ${known.join(', ')})`);
+  for (const p of v['no-property'] ?? []) if (!known.includes(p)) return bad(`--no-property: unknown property '${p}' (known: ${known.join(', ')})`);
   const interrupt = signal ?? { interrupted: false };
-  let ex: ScenarioExploration;
+  let ex: ScenarioExploration | undefined;
   try {
     ex = new ScenarioExploration(s, {
       strategy,
@@ -170,6 +178,8 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
       ...(typeof seed === 'number' ? { seed } : {}),
       ...(typeof depth === 'number' ? { depth } : {}),
       ...(v.property !== undefined ? { only: v.property } : {}),
+      ...(v['no-property'] !== undefined ? { noProperty: v['no-property'] } : {}),
+      ...(expectAsProperties ? { expectAsProperties } : {}),
       ...(v['stop-at-first'] === true ? { stopAtFirst: true } : {}),
       ...(v['no-shrink'] === true ? { noShrink: true } : {}),
       workers: typeof workers === 'number' ? workers : defaultWorkers(),
@@ -177,7 +187,10 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
       progressEveryMs: 1000,
       onProgress: (st) => {
         if (v.json === true || !term.progress) return;
-        err(`  … ${plural(st.executions, 'execution')}, ${plural(st.distinctTraces, 'distinct trace')}, ${((st.executions * 1000) / Math.max(1, st.elapsedMs)).toFixed(0)}/s, depth ${st.maxDepth}, ${(st.elapsedMs / 1000).toFixed(0)} s${st.bound !== null ? `, bound ${st.bound}` : ''}`);
+        const cost = ex === undefined ? null : ex.costProfile();
+        const top = cost?.byStep[0];
+        const dominant = cost === null || cost === undefined || top === undefined ? '' : `; an execution is ${cost.steps} steps, ${top.steps} of them ${top.step} (${top.points[0]?.count ?? 0} ${top.points[0]?.op ?? ''})`;
+        err(`  … ${plural(st.executions, 'execution')}, ${plural(st.distinctTraces, 'distinct trace')}, ${((st.executions * 1000) / Math.max(1, st.elapsedMs)).toFixed(0)}/s, depth ${st.maxDepth}, ${(st.elapsedMs / 1000).toFixed(0)} s${st.bound !== null ? `, bound ${st.bound}` : ''}${dominant}`);
       },
     });
   } catch (e) {
@@ -187,8 +200,9 @@ export async function exploreCommand(argv: readonly string[], out: Out, err: Out
   if (strategy === 'random' || strategy === 'pct') {
     if (v.json !== true) err(`seed ${typeof seed === 'number' ? seed : 1} (execution n uses seed ${typeof seed === 'number' ? seed : 1} + n - 1)`);
   }
-  while (!ex.step(200)) await tick();
-  const r = ex.result();
+  const x = ex;
+  while (!x.step(200)) await tick();
+  const r = x.result();
   const code = r.search.counterexamples.length > 0 ? 1 : 0;
   if (v.json === true) {
     out(JSON.stringify(exploreToJson(r, code), null, 2));
@@ -235,6 +249,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
     strategy: { type: 'string' },
     'max-executions': { type: 'string' },
     'max-preemptions': { type: 'string' },
+    'no-property': { type: 'string', multiple: true },
     workers: { type: 'string' },
     show: { type: 'string' },
     footnotes: { type: 'boolean' },
@@ -283,6 +298,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
       maxPreemptions: typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND,
       ...(variants !== undefined ? { variants } : {}),
       ...(typeof maxExecutions === 'number' ? { maxExecutions } : {}),
+      ...(v['no-property'] !== undefined ? { noProperty: v['no-property'] } : {}),
       workers: typeof workers === 'number' ? workers : defaultWorkers(),
       onCell: () => {
         cellsDone++;
@@ -319,7 +335,7 @@ export async function checkCommand(argv: readonly string[], out: Out, err: Out, 
     out('─'.repeat(40));
     out(`One finding in full: vfio-sim explore ${v.show} --trace`);
     out('');
-    const shown = await exploreCommand([v.show, '--trace', '--max-preemptions', String(typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND), ...(typeof workers === 'number' ? ['--workers', String(workers)] : [])], out, err, term);
+    const shown = await exploreCommand([v.show, '--trace', '--max-preemptions', String(typeof maxPre === 'number' ? maxPre : CHECK_PREEMPTION_BOUND), ...(typeof workers === 'number' ? ['--workers', String(workers)] : []), ...(v['no-property'] ?? []).flatMap((p) => ['--no-property', p])], out, err, term);
     if (shown === 2 || shown === 3) return shown;
     progress.finish(`${timing}; ${progress.elapsed()} in all`);
     return code;

@@ -78,6 +78,11 @@ export class Iommu implements IommuHw {
     return pte === undefined ? null : { pfn: pte.pfn, prot: pte.prot };
   }
 
+  /** Every mapped page of every domain: its domain, IOVA page number and pfn (diagnostics, property checks). */
+  forEachMapping(f: (domain: number, iovaPage: number, pfn: number) => void): void {
+    for (const [d, pt] of this.domains) for (const [page, pte] of pt) f(d, page, pte.pfn);
+  }
+
   /** Number of mapped pages in a domain (diagnostics). */
   mappedPages(domain: number): number {
     return this.domains.get(domain)?.size ?? 0;

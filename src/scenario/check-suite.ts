@@ -7,7 +7,7 @@
 import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { type Counterexample, type SearchOptions, simpler, type Strategy } from '../check/search.js';
 import { VARIANTS } from '../kernel/variant/knobs.js';
-import { ScenarioExploration } from './explore.js';
+import { knownProperties, ScenarioExploration } from './explore.js';
 import { type Scenario, scenarioText } from './load.js';
 import { type CellOptions, type CellResult, drain, runCellsSteps } from './parallel.js';
 import { ScenarioInputError } from './schedule.js';
@@ -29,6 +29,8 @@ export interface CheckOptions extends Pick<SearchOptions, 'maxExecutions' | 'max
    * incomplete) and starts no other. The result covers the cells explored so far.
    */
   readonly interrupted?: () => boolean;
+  /** Leave these properties out (built-in ids or properties of a scenario of the suite); an unknown name is a ScenarioInputError. */
+  readonly noProperty?: readonly string[];
 }
 
 /** One scenario explored under one variant. */
@@ -117,10 +119,14 @@ function* checkSteps(suite: readonly Scenario[], opts: CheckOptions): Generator<
   const table = new Map<string, Map<string, CheckHit>>();
   for (const v of variants) table.set(v, new Map());
   const props = new Set<string>(BUILTIN_PROPERTIES);
+  for (const s of suite) for (const p of s.properties) props.add(p.name);
+  for (const x of opts.noProperty ?? []) if (!props.has(x)) throw new ScenarioInputError(`unknown property '${x}' (known: ${[...props].join(', ')})`);
+  const left = new Set(opts.noProperty ?? []);
+  for (const x of left) props.delete(x);
   // the cells in table order: each explored, or skipped for a knob conflict
   const plan: { readonly s: Scenario; readonly v: string; readonly conflicts: string | null; readonly options: CellOptions }[] = [];
   for (const s of suite) {
-    for (const p of s.properties) props.add(p.name);
+    const noProperty = knownProperties(s).filter((p) => left.has(p));
     for (const v of variants) {
       const options: CellOptions = {
         variant: v,
@@ -131,6 +137,7 @@ function* checkSteps(suite: readonly Scenario[], opts: CheckOptions): Generator<
         ...(opts.maxPreemptions === undefined ? {} : { maxPreemptions: opts.maxPreemptions }),
         ...(opts.seed === undefined ? {} : { seed: opts.seed }),
         ...(opts.depth === undefined ? {} : { depth: opts.depth }),
+        ...(noProperty.length === 0 ? {} : { noProperty }),
       };
       plan.push({ s, v, conflicts: knobConflictsFor(v, s.variant.knobs), options });
     }
@@ -199,7 +206,7 @@ function* checkSteps(suite: readonly Scenario[], opts: CheckOptions): Generator<
   const defects: DefectRow[] = [];
   for (const s of suite) {
     const d = s.defect;
-    if (d === null || d.property === null) continue;
+    if (d === null || d.property === null || left.has(d.property)) continue; // (a property left out finds no defect)
     const property = d.property;
     const found = cells.filter((c) => c.file === s.file && c.counterexamples?.some((x) => x.property === property) === true).map((c) => c.variant);
     // (interrupted: only the variants whose cell was explored are judged)

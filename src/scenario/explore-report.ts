@@ -8,7 +8,7 @@ import { PROPERTY_TEXT } from '../check/property.js';
 import type { SimEvent } from '../events/event.js';
 import { describe } from '../events/format.js';
 import type { CheckHit, CheckResult } from './check-suite.js';
-import type { ExploreResult } from './explore.js';
+import type { CostProfile, ExploreResult } from './explore.js';
 import { plural } from '../plural.js';
 import { jsonSafe } from './report.js';
 import type { RunResult } from './run.js';
@@ -22,7 +22,50 @@ function rate(n: number, ms: number): string {
   return r >= 1000 ? `${(r / 1000).toFixed(1)} k/s` : `${r.toFixed(0)}/s`;
 }
 
-/** The summary of an exploration: bounds, coverage, and one block per broken property. */
+function secs(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(0)} s`;
+}
+
+/** The scenario step that dominates an execution's cost, as one phrase ("mapper step 1: … (770 of 812 steps: 768 pte, 2 lock)"). */
+export function dominantCost(cost: CostProfile | null): string | null {
+  const top = cost?.byStep[0];
+  if (cost === null || top === undefined) return null;
+  const points = top.points.slice(0, 3).map((p) => `${p.count} ${p.op}`).join(', ');
+  return `${top.step} (${top.steps} of its ${cost.steps} steps: ${points})`;
+}
+
+/** The exploration declares nothing to interleave: no threads (or one), and one execution covered it. */
+export function nothingToInterleave(r: ExploreResult): boolean {
+  return r.threads <= 1 && r.search.stats.executions <= 1 && r.search.stoppedBy === 'exhausted';
+}
+
+/**
+ * A search its budget (or Ctrl-C) stopped: what it covered, and what to try to finish
+ * one (null: the search ended by itself).
+ */
+export function budgetReport(r: ExploreResult): { readonly covered: string; readonly tryNext: readonly string[] } | null {
+  const s = r.search;
+  if (s.stoppedBy !== 'max-executions' && s.stoppedBy !== 'max-time' && s.stoppedBy !== 'interrupted') return null;
+  const st = s.stats;
+  const parts = [`${st.executions} executions`, `${st.distinctTraces} distinct traces (interleavings that differ in the order of dependent steps)`];
+  if (s.strategy === 'bfs' && st.bound !== null) {
+    parts.push(st.bound > 0 ? `every interleaving with at most ${st.bound - 1} preemption${st.bound - 1 === 1 ? '' : 's'} (bound ${st.bound} only in part)` : 'no preemption bound in full (bound 0 only in part)');
+  }
+  if (st.pruned > 0) parts.push(`${st.pruned} executions cut at the preemption bound`);
+  const tryNext: string[] = [];
+  const bound = s.preemptionBound;
+  if (s.strategy !== 'random' && s.strategy !== 'pct') {
+    if (bound === null) tryNext.push('a preemption bound (--max-preemptions 2: most real races need 1 or 2)');
+    else if (bound > 0) tryNext.push(`a smaller preemption bound (--max-preemptions ${bound - 1})${s.strategy === 'dpor' ? ', or --strategy bfs (fewest preemptions first: says which bound it covered in full)' : ''}`);
+  }
+  const dom = dominantCost(r.cost);
+  tryNext.push(`a smaller scenario: fewer threads, or smaller ranges${dom === null ? '' : ` — one execution is ${r.cost?.steps ?? 0} scheduler steps, most from ${dom}`}`);
+  if (s.strategy !== 'random' && s.strategy !== 'pct') tryNext.push('sampling instead of covering: --strategy pct or random (a sample, not a proof)');
+  tryNext.push(s.stoppedBy === 'max-time' ? 'more time (--max-time)' : 'a larger budget (--max-executions, --max-time)');
+  return { covered: parts.join(', '), tryNext };
+}
+
+/** The summary of an exploration: bounds, coverage, cost, and one block per broken property. */
 export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayCommand?: (t: string) => string } = {}): string[] {
   const c: Colors = pc.createColors(opts.color ?? false);
   const s = r.search;
@@ -31,19 +74,38 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
   const bound = s.preemptionBound === null ? 'no preemption bound' : `at most ${s.preemptionBound} preemption${s.preemptionBound === 1 ? '' : 's'}`;
   out.push(c.bold(`${escapeControls(r.scenario.name ?? r.scenario.file)} — variant ${r.variant.base}, strategy ${s.strategy} (${bound})`));
   out.push(`${plural(st.executions, 'execution')} (${plural(st.distinctTraces, 'distinct trace')}, ${st.sleepBlocked} sleep-set blocked${st.pruned > 0 ? `, ${st.pruned} past the bound` : ''}), ${plural(st.distinctOutcomes, 'distinct outcome')}, longest ${plural(st.maxDepth, 'step')}, ${(st.elapsedMs / 1000).toFixed(1)} s (${rate(st.executions, st.elapsedMs)})`);
+  const dom = dominantCost(r.cost);
+  if (r.cost !== null && dom !== null) out.push(c.dim(`cost: ${r.cost.steps} scheduler steps per execution (each a point where the search may switch threads); most from ${dom}`));
+  const empty = nothingToInterleave(r);
+  if (empty) {
+    out.push(c.yellow(r.threads === 0
+      ? "nothing to interleave: the scenario declares no threads (its setup steps run one process at a time), so one execution is the whole search — put the operations that should race in 'threads:'"
+      : "nothing to interleave: the scenario declares one thread and the kernel made no scheduling choice, so one execution is the whole search — add a thread to race it against"));
+  }
+  const budget = budgetReport(r);
   const how = s.complete
-    ? `the search is complete: every interleaving with ${bound} was covered`
+    ? empty ? 'the search is complete: its one execution is every interleaving' : `the search is complete: every interleaving with ${bound} was covered`
+    : s.stoppedBy === 'samples' ? `${st.executions} ${s.strategy} samples: a sample of the interleavings, not all of them`
+    : s.stoppedBy === 'first-violation' ? 'the search stopped at the first broken property (--stop-at-first)'
     : `the search stopped early (${s.stoppedBy}): what was not covered is unknown`;
+  const tail = (): void => {
+    if (budget === null) return;
+    out.push(`  covered: ${budget.covered}`);
+    out.push('  to finish a search, try:');
+    for (const t of budget.tryNext) out.push(`    - ${t}`);
+  };
   if (s.counterexamples.length === 0) {
     out.push(s.complete ? c.green(`✓ no property is broken; ${how}`) : c.yellow(`no property broken in what was covered; ${how}`));
+    tail();
     return out;
   }
   out.push(c.red(`✗ ${s.counterexamples.length} propert${s.counterexamples.length === 1 ? 'y is' : 'ies are'} broken (${how})`));
+  tail();
   for (const { cx } of r.counterexamples) {
     out.push('');
     out.push(`  ${c.bold(c.red(cx.property))}: ${cx.message}`);
-    out.push(c.dim(`    ${PROPERTY_TEXT[cx.property as keyof typeof PROPERTY_TEXT] ?? 'a property of the scenario'}`));
-    out.push(`    simplest: ${plural(cx.preemptions, 'preemption')}, ${plural(cx.steps, 'step')} (execution ${cx.execution})`);
+    out.push(c.dim(`    ${PROPERTY_TEXT[cx.property as keyof typeof PROPERTY_TEXT] ?? r.properties[cx.property] ?? (cx.property.startsWith('expect:') ? "a step's expect: line (--expect-as-properties)" : 'a property of the scenario')}`));
+    out.push(`    simplest: ${plural(cx.preemptions, 'preemption')}, ${plural(cx.steps, 'step')} (execution ${cx.execution}); first found: execution ${cx.firstExecution}, ${secs(s.firstFoundMs[cx.property] ?? 0)} after the search started`);
     out.push(`    replay:   ${opts.replayCommand !== undefined ? opts.replayCommand(cx.token) : cx.token}`);
   }
   return out;
@@ -76,8 +138,13 @@ export function exploreToJson(r: ExploreResult, exitCode: number): unknown {
     stoppedBy: r.search.stoppedBy,
     preemptionBound: r.search.preemptionBound,
     stats: r.search.stats,
+    threads: r.threads,
+    nothingToInterleave: nothingToInterleave(r),
+    cost: r.cost,
+    budget: budgetReport(r),
     counterexamples: r.counterexamples.map(({ cx, run }) => ({
       ...cx,
+      firstFound: { execution: cx.firstExecution, elapsedMs: r.search.firstFoundMs[cx.property] ?? 0 },
       events: run === null ? null : jsonSafe(run.events),
       itf: run === null ? null : itf(run, `${cx.property}: ${cx.message}`),
     })),

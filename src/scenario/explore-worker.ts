@@ -59,6 +59,7 @@ function handle(m: ToWorker): void {
         old ??
         new Search(program, {
           ...unitOptions(options, m.unit, m.maxExecutions, stop),
+          startOffsetMs: m.startOffsetMs,
           onProgress: (stats) => post({ type: 'progress', index, stats }),
           progressEveryMs: 250,
         });

@@ -2,7 +2,8 @@
  * Exploring a scenario: the interleaving search of src/check/search.ts over runs of the
  * scenario, with the properties of src/check/property.ts (and the user's own) checked on
  * every execution. The scenario's own schedule and its step expectations are ignored:
- * the search makes every choice, and properties, not expectations, decide what is wrong.
+ * the search makes every choice, and properties, not expectations, decide what is wrong
+ * (`expectAsProperties` makes each expectation a property of its own).
  */
 import {
   BUILTIN_PROPERTIES,
@@ -29,9 +30,9 @@ import type { System } from '../system.js';
 import { type Scenario, scenarioText } from './load.js';
 import { ParallelSearch, workerOptions } from './parallel.js';
 import { prepareRun, type RunOptions, type RunResult, type Runner, type RunnerHooks, runScenario, type SetupWorld, snapshotSetup } from './run.js';
-import { declaredProperty } from './property-decl.js';
+import { declaredProperty, describeProperty, expectPropertyName, expectProperties, type MappingResolver, scenarioStateMonitor, type StateMonitor } from './property-decl.js';
 import { eventCountObject } from './observe-ops.js';
-import type { StepDecl, ThreadDecl } from './load.js';
+import type { PropertyDecl, StepDecl, ThreadDecl } from './load.js';
 import { decodeToken, encodeToken, ScenarioInputError } from './schedule.js';
 import { escapeControls } from './source.js';
 import { checkVariant, type KnobValue } from './variant.js';
@@ -51,6 +52,17 @@ export interface ExploreOptions extends Omit<SearchOptions, 'properties'> {
   readonly maxSteps?: number;
   /** Only these properties count (built-in ids or user property names; default: all). */
   readonly only?: readonly string[];
+  /**
+   * Leave these properties out (built-in ids, the scenario's property names, `expect:...`
+   * names of `expectAsProperties`, library property names); an unknown name is a
+   * ScenarioInputError naming the known ones (see knownProperties).
+   */
+  readonly noProperty?: readonly string[];
+  /**
+   * Make each step's `expect:` a property of its own, `expect:<thread>#<n>` (setup steps:
+   * the process name): broken by an execution where the step finishes with another result.
+   */
+  readonly expectAsProperties?: boolean;
   /** More properties, checked on every execution after the built-in ones. */
   readonly properties?: readonly UserProperty[];
   /** Skip the counterexample replays (the full runs behind each counterexample). */
@@ -80,6 +92,12 @@ export interface ExploreResult {
   readonly search: SearchResult;
   /** Each counterexample with its run replayed from its token (for traces and JSON). */
   readonly counterexamples: readonly { readonly cx: Counterexample; readonly run: RunResult | null }[];
+  /** The scenario's own properties in words, by name (the report's line under each broken one). */
+  readonly properties: Readonly<Record<string, string>>;
+  /** The threads the scenario declares (fork children included; setup steps are not threads): 0 leaves nothing to interleave. */
+  readonly threads: number;
+  /** What one execution costs and what dominates it (the first complete execution; null: none completed in this thread). */
+  readonly cost: CostProfile | null;
 }
 
 /** Per function name: the names of its two device objects (config space, device state). */
@@ -178,6 +196,12 @@ class SetupChoice extends Error {
 class ExecHooks {
   monitors: Monitor[] = [];
   private listeners: Monitor[] = [];
+  /** The scenario's state predicates (set before `attach`), and their monitor over the attached run. */
+  stateProps: readonly PropertyDecl[] = [];
+  private state: StateMonitor | null = null;
+  /** While set: counts each searched step by the scenario step it belongs to and its scheduling point (see CostProfile). */
+  profile: Map<string, Map<string, number>> | null = null;
+  private pointOp = '';
   readonly sink = (v: Violation): void => {
     // a message may quote the scenario (a path, a step): no raw control characters
     if (!this.violations.has(v.property)) this.violations.set(v.property, escapeControls(v.message));
@@ -213,12 +237,20 @@ class ExecHooks {
       },
       observer: {
         before: (rs, t) => {
+          if (this.profile !== null) this.pointOp = t.next?.op ?? 'wake';
           if (this.searching) this.ctl?.observer.before(rs, t);
           else this.ctl?.poll?.();
         },
         after: (t, threads) => {
+          if (this.profile !== null && this.searching) {
+            const label = t.label === '' ? t.name : t.label;
+            let m = this.profile.get(label);
+            if (m === undefined) this.profile.set(label, (m = new Map()));
+            m.set(this.pointOp, (m.get(this.pointOp) ?? 0) + 1);
+          }
           // the monitors first: what they find the step changed is part of its footprint
           for (const m of this.monitors) m.afterStep?.(t);
+          this.state?.afterStep();
           if (this.searching) this.ctl?.observer.after(t, threads);
         },
         touch: this.footprint,
@@ -227,17 +259,19 @@ class ExecHooks {
         start: (thread) => {
           for (const m of this.monitors) m.opStart?.(thread);
         },
-        end: (thread, o) => {
+        end: (thread, o, step) => {
           const oo: OpOutcome | null = o === null ? null : { ...(o.errno === undefined ? {} : { errno: o.errno }), ...(o.signal === undefined ? {} : { signal: o.signal }) };
           for (const m of this.monitors) m.opEnd?.(thread, oo);
+          this.state?.stepEnd(step);
         },
       },
     };
   }
 
   /** Attach fresh built-in monitors to `sys` and listen to its events; returns the unsubscribe. */
-  attach(sys: System): () => void {
+  attach(sys: System, mappings: MappingResolver): () => void {
     this.monitors = builtinMonitors(sys, this.sink, this.footprint);
+    this.state = scenarioStateMonitor(sys, this.stateProps, this.sink, this.footprint, mappings);
     this.listeners = this.monitors.filter((m) => m.onEvent !== undefined);
     return sys.events.on((ev: SimEvent) => {
       touchesOf(ev, this.footprint);
@@ -273,16 +307,17 @@ function checkAtEnd(hooks: ExecHooks, props: readonly UserProperty[], r: RunResu
  */
 export function replayFinding(s: Scenario, token: string, opts: { readonly maxSteps?: number } = {}): { run: RunResult; violations: ReadonlyMap<string, string> } {
   const hooks = new ExecHooks(null, 'replay', false, countedKinds(s));
+  hooks.stateProps = s.properties.filter((p) => p.kind === 'state');
   const run = runScenario(s, {
     replay: token,
     ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }),
     ...(hooks.runner.observer === null ? {} : { observer: hooks.runner.observer }),
     ...(hooks.runner.stepHook === null ? {} : { stepHook: hooks.runner.stepHook }),
-    attach: (sys) => {
-      hooks.attach(sys);
+    attach: (sys, _nameOf, mappingOf) => {
+      hooks.attach(sys, mappingOf);
     },
   });
-  checkAtEnd(hooks, s.properties.map(declaredProperty), run);
+  checkAtEnd(hooks, s.properties.map(declaredProperty).filter((p) => p !== null), run);
   return { run, violations: hooks.violations };
 }
 
@@ -294,6 +329,28 @@ export interface ScenarioProgram {
    * of the world after the setup; else why every execution runs the setup again.
    */
   snapshotStatus(): string;
+  /** Where the first complete execution's scheduler steps went (null before one ran). */
+  costProfile(): CostProfile | null;
+}
+
+/**
+ * What one execution of the search costs and what dominates it: its scheduler steps (every
+ * step is a scheduling point the search may switch threads at), and per scenario step the
+ * steps it took and the kinds of scheduling point among them (`pte`: one page-table
+ * update, `lock`: a lock...), most first. A step over a large range (a MAP_DMA or munmap of
+ * a whole BAR) takes one point per page, which multiplies the interleavings.
+ */
+export interface CostProfile {
+  readonly steps: number;
+  readonly byStep: readonly { readonly step: string; readonly steps: number; readonly points: readonly { readonly op: string; readonly count: number }[] }[];
+}
+
+function toProfile(m: ReadonlyMap<string, ReadonlyMap<string, number>>): CostProfile {
+  const byStep = [...m].map(([step, ops]) => {
+    const points = [...ops].map(([op, count]) => ({ op, count })).sort((a, b) => b.count - a.count || (a.op < b.op ? -1 : 1));
+    return { step, steps: points.reduce((n, p) => n + p.count, 0), points };
+  }).sort((a, b) => b.steps - a.steps || (a.step < b.step ? -1 : 1));
+  return { steps: byStep.reduce((n, x) => n + x.steps, 0), byStep };
 }
 
 /** The event kinds some `events` step of the scenario counts (any process, thread or fork child). */
@@ -311,6 +368,44 @@ function countedKinds(s: Scenario): Set<string> {
     for (const t of p.threads) visitThread(t);
   }
   return kinds;
+}
+
+/** The steps with an `expect:` (every process, thread and fork child), as `expectAsProperties` names them. */
+function expectSteps(s: Scenario): { thread: string; index: number }[] {
+  const out: { thread: string; index: number }[] = [];
+  const visit = (thread: string, steps: readonly StepDecl[]): void => {
+    for (const st of steps) {
+      if (st.expect !== null) out.push({ thread, index: st.index });
+      if (st.fork !== null) for (const t of st.fork.threads) visit(t.name, t.steps);
+    }
+  };
+  for (const p of s.processes) {
+    visit(p.name, p.setup);
+    for (const t of p.threads) visit(t.name, t.steps);
+  }
+  return out;
+}
+
+/**
+ * Every property an exploration of `s` with `opts` can report: the built-in ones, the
+ * scenario's, the `expect:...` ones of `expectAsProperties`, the library's.
+ */
+export function knownProperties(s: Scenario, opts: Pick<ExploreOptions, 'expectAsProperties' | 'properties'> = {}): string[] {
+  return [
+    ...BUILTIN_PROPERTIES,
+    ...s.properties.map((p) => p.name),
+    ...(opts.expectAsProperties === true ? expectSteps(s).map((x) => expectPropertyName(x.thread, x.index)) : []),
+    ...(opts.properties ?? []).map((p) => p.name),
+  ];
+}
+
+/** `opts.noProperty` as a set, every name checked against knownProperties. */
+function checkedExclusions(s: Scenario, opts: ExploreOptions): Set<string> {
+  const out = new Set(opts.noProperty ?? []);
+  if (out.size === 0) return out;
+  const known = knownProperties(s, opts);
+  for (const x of out) if (!known.includes(x)) throw new ScenarioInputError(`unknown property '${x}' (known: ${known.join(', ')})`);
+  return out;
 }
 
 /**
@@ -333,15 +428,20 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   const vErr = checkVariant(choice);
   if (vErr.length > 0) throw new ScenarioInputError(vErr.map((e) => e.message).join('; '));
   const description = `explore (${opts.strategy ?? 'dpor'})`;
-  const props = [...s.properties.map(declaredProperty), ...(opts.properties ?? [])];
+  const excluded = checkedExclusions(s, opts);
+  const props = [...s.properties.map(declaredProperty).filter((p) => p !== null), ...(opts.expectAsProperties === true ? expectProperties(expectSteps(s)) : []), ...(opts.properties ?? [])].filter((p) => !excluded.has(p.name));
+  const stateProps = s.properties.filter((p) => p.kind === 'state' && !excluded.has(p.name));
   const counted = countedKinds(s);
   const runOpts: RunOptions = { variant: choice.base, knobs: choice.knobs, ...(opts.maxSteps === undefined ? {} : { maxSteps: opts.maxSteps }) };
   /** How executions start ('first', 'second': not decided yet). */
   let mode: 'first' | 'second' | 'rerun' | 'visible-setup' | Snapshot<SetupWorld<Map<string, string>>> = 'first';
   let status = 'pending';
+  let profile: CostProfile | null = null;
 
   const finish = (hooks: ExecHooks, r: RunResult): ExecReport => {
+    if (hooks.profile !== null) profile = toProfile(hooks.profile);
     checkAtEnd(hooks, props, r);
+    for (const x of excluded) hooks.violations.delete(x);
     // a counterexample's token says what the explorer found (a replay leads with it)
     // (the properties the search counts: with `only`, those; a replay shows any other as well)
     const found = [...hooks.violations.keys()].filter((p) => opts.only === undefined || opts.only.includes(p));
@@ -351,9 +451,11 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
   /** A new world with this execution's hooks (the search's control from the start when `searching`). */
   const build = (ctl: ExecControl, searching: boolean): { hooks: ExecHooks; runner: Runner; detach: () => void } => {
     const hooks = new ExecHooks(ctl, description, searching, counted);
+    hooks.stateProps = stateProps;
+    if (profile === null) hooks.profile = new Map();
     const runner = prepareRun(s, { ...runOpts, schedule: hooks.runner.schedule });
     runner.hookUp(hooks.runner);
-    const detach = hooks.attach(runner.sys);
+    const detach = hooks.attach(runner.sys, (t, n) => runner.mappingOf(t, n));
     if (searching) ctl.setNameOf(runner.nameOf);
     return { hooks, runner, detach };
   };
@@ -374,8 +476,10 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
     if (mode instanceof Snapshot) {
       const w = mode.restore();
       const hooks = new ExecHooks(ctl, description, false, counted, w.extra);
+      hooks.stateProps = stateProps;
+      if (profile === null) hooks.profile = new Map();
       w.runner.hookUp(hooks.runner);
-      hooks.attach(w.runner.sys);
+      hooks.attach(w.runner.sys, (t, n) => w.runner.mappingOf(t, n));
       return threads(ctl, hooks, w.runner);
     }
     const { hooks, runner, detach } = build(ctl, false);
@@ -410,12 +514,12 @@ export function scenarioProgram(s: Scenario, opts: ExploreOptions = {}): Scenari
     }
     return threads(ctl, hooks, runner);
   };
-  return Object.assign(program, { snapshotStatus: () => status });
+  return Object.assign(program, { snapshotStatus: () => status, costProfile: () => profile });
 }
 
 /** The search's own options among `opts`. */
 export function searchOptions(opts: ExploreOptions): SearchOptions {
-  const { variant: _v, knobs: _k, maxSteps: _m, only, properties: _p, noReplays: _n, noShrink: _ns, workers: _w, snapshot: _s, ...rest } = opts;
+  const { variant: _v, knobs: _k, maxSteps: _m, only, properties: _p, noReplays: _n, noShrink: _ns, workers: _w, snapshot: _s, noProperty: _np, expectAsProperties: _ep, ...rest } = opts;
   return { ...rest, ...(only === undefined ? {} : { properties: only }) };
 }
 
@@ -448,15 +552,34 @@ function budget(opts: ExploreOptions, t0: number): () => boolean {
   return () => opts.interrupted?.() === true || (opts.maxTimeMs !== undefined && now() - t0 >= opts.maxTimeMs);
 }
 
-function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario' | 'variant'> {
+/** The threads `s` declares, fork children included. */
+function threadCount(s: Scenario): number {
+  let n = 0;
+  const thread = (t: ThreadDecl): void => {
+    n++;
+    visit(t.steps);
+  };
+  const visit = (steps: readonly StepDecl[]): void => {
+    for (const st of steps) if (st.fork !== null) st.fork.threads.forEach(thread);
+  };
+  for (const p of s.processes) {
+    visit(p.setup);
+    p.threads.forEach(thread);
+  }
+  return n;
+}
+
+function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario' | 'variant' | 'threads' | 'properties'> {
   return {
+    threads: threadCount(s),
+    properties: Object.fromEntries(s.properties.map((p) => [p.name, describeProperty(p)])),
     scenario: { file: s.file, name: s.name, hash: s.hash },
     variant: opts.variant !== undefined ? { base: opts.variant, knobs: opts.knobs ?? {} } : { base: s.variant.base, knobs: { ...s.variant.knobs, ...(opts.knobs ?? {}) } },
   };
 }
 
 /** The search behind an exploration: over worker threads when asked and possible, else in this thread. */
-function searchFor(s: Scenario, opts: ExploreOptions): { search: Search | ParallelSearch; program: Program } {
+function searchFor(s: Scenario, opts: ExploreOptions): { search: Search | ParallelSearch; program: ScenarioProgram } {
   const program = scenarioProgram(s, opts);
   const text = scenarioText(s);
   const workers = opts.workers ?? 1;
@@ -481,7 +604,7 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
   const { search: x, program } = searchFor(s, opts);
   x.step();
   const search = shrunk(x.result(), program, opts, stop);
-  return { ...meta(s, opts), search, counterexamples: replays(s, search, opts, stop) };
+  return { ...meta(s, opts), search, counterexamples: replays(s, search, opts, stop), cost: program.costProfile() };
 }
 
 /**
@@ -490,7 +613,7 @@ export function exploreScenario(s: Scenario, opts: ExploreOptions = {}): Explore
  */
 export class ScenarioExploration {
   private readonly search: Search | ParallelSearch;
-  private readonly program: Program;
+  private readonly program: ScenarioProgram;
   /** The budget of the whole exploration (search, shrinking, replays), from its start. */
   private readonly stop: () => boolean;
 
@@ -515,6 +638,11 @@ export class ScenarioExploration {
 
   result(): ExploreResult {
     const search = shrunk(this.search.result(), this.program, this.opts, this.stop);
-    return { ...meta(this.s, this.opts), search, counterexamples: replays(this.s, search, this.opts, this.stop) };
+    return { ...meta(this.s, this.opts), search, counterexamples: replays(this.s, search, this.opts, this.stop), cost: this.program.costProfile() };
+  }
+
+  /** What one execution costs (see CostProfile); null before one completed. */
+  costProfile(): CostProfile | null {
+    return this.program.costProfile();
   }
 }

@@ -12,7 +12,8 @@ import { type DataPath, escapeControls, type ScenarioError, YamlSource } from '.
 import { parseSchedule, ScenarioInputError, type ScheduleSpec } from './schedule.js';
 import { checkVariant, DEFAULT_VARIANT, type VariantChoice, variantNames, variantSchema } from './variant.js';
 import { BUILTIN_PROPERTIES, type BuiltinProperty } from '../check/property.js';
-import { EVENT_KINDS } from './property-decl.js';
+import { EVENT_KINDS, STATE_OBSERVABLES, type StateObservable, stepKey } from './property-names.js';
+import { IOCTL_BY_NAME } from './ioctls.js';
 import { type BindKind, DeviceRef, type Expectation, expectation, ident, NameRef, obj, suggest, uint } from './values.js';
 import { pushAll } from '../util/array.js';
 
@@ -116,24 +117,105 @@ const runExpectSchema = obj(
 /** The scenario's structure, with `step` as the schema of one step. */
 const eventKinds = Object.keys(EVENT_KINDS) as [string, ...string[]];
 
-/** A property of the scenario's own: at most `at_most` (default 0) events of a kind, matching `where`. */
+const selectorText = 'a step selector: thread#n, a thread or process name, a name bound with as:, an operation (pread, ioctl...), an ioctl command (MAP_DMA), or any';
+const selector = z.string({ error: `expected ${selectorText}` }).min(1, { error: `expected ${selectorText}` });
+const deviceName = z.string({ error: 'expected a device name (e.g. edu0) or its address' });
+const compare = { is: uint(1_000_000_000).optional(), at_most: uint(1_000_000_000).optional(), at_least: uint(1_000_000_000).optional() };
+
+/** A state predicate's named observables (see STATE_OBSERVABLES in property-decl.ts). */
+const stateSchema = obj(
+  {
+    memory_decode: obj({ device: deviceName, is: z.boolean({ error: 'expected true or false' }) }, 'memory_decode').optional(),
+    iommu_maps_of_disabled_bars: z.union([uint(1_000_000_000), obj({ device: deviceName.optional(), ...compare }, 'iommu_maps_of_disabled_bars')], { error: 'expected a count, or a mapping of device, is, at_most, at_least' }).optional(),
+    bar_ptes: obj({ device: deviceName, ...compare }, 'bar_ptes').optional(),
+    pte_present: obj({ at: z.string({ error: "expected a mapping's name (bound with as:), optionally +offset: bar+0x1000" }), thread: z.string({ error: 'expected a thread or process name' }).optional(), is: z.boolean({ error: 'expected true or false' }) }, 'pte_present').optional(),
+    events: obj({ kind: z.enum(eventKinds, { error: `expected an event kind: ${eventKinds.join(', ')}` }), ...compare }, 'events').optional(),
+  },
+  'a state (named observables)',
+);
+
+/**
+ * A property of the scenario's own (src/scenario/property-decl.ts): `event` (at most
+ * `at_most` events of a kind matching `where`), `never: { step, result }`, `always: { step,
+ * result }`, or `always: { after, when, state }`.
+ */
 const propertySchema = obj(
   {
     name: z.string({ error: 'expected the property name' }).regex(/^[a-z][a-z0-9-]*$/, { error: 'expected a property name of lower-case letters, digits and dashes' }).refine((n) => !(BUILTIN_PROPERTIES as readonly string[]).includes(n), { error: `a built-in property has this name (${BUILTIN_PROPERTIES.join(', ')})` }),
-    event: z.enum(eventKinds, { error: `expected an event kind: ${eventKinds.join(', ')}` }),
+    event: z.enum(eventKinds, { error: `expected an event kind: ${eventKinds.join(', ')}` }).optional(),
     where: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]), { error: 'expected a mapping of event fields to values' }).optional(),
     at_most: uint(1_000_000).optional(),
+    never: obj({ step: selector, result: expectation }, 'never').optional(),
+    always: obj({ step: selector.optional(), result: expectation.optional(), after: selector.optional(), when: expectation.optional(), state: stateSchema.optional() }, 'always').optional(),
   },
   'a property',
 );
 
+/** One observable of a state predicate, with the value asked for. */
+export interface StateCheck {
+  readonly observable: StateObservable;
+  /** The function's address (memory_decode, bar_ptes; iommu_maps_of_disabled_bars: null for every function). */
+  readonly device: string | null;
+  /** events: the event kind. */
+  readonly kind: string | null;
+  /** pte_present: the mapping's name, the thread whose binding it is, the offset into it. */
+  readonly at: { readonly name: string; readonly thread: string; readonly offset: number } | null;
+  readonly is: number | null;
+  readonly atMost: number | null;
+  readonly atLeast: number | null;
+  /** What it reads, as written ("memory_decode of edu1"); also its identity. */
+  readonly text: string;
+  readonly key: string;
+}
+
 /** A scenario property (see propertySchema), as loaded. */
-export interface PropertyDecl {
-  readonly name: string;
-  readonly event: string;
-  readonly where: Readonly<Record<string, string | number | boolean>>;
-  readonly atMost: number;
-  readonly line: number;
+export type PropertyDecl =
+  | { readonly kind: 'event'; readonly name: string; readonly event: string; readonly where: Readonly<Record<string, string | number | boolean>>; readonly atMost: number; readonly line: number }
+  | { readonly kind: 'result'; readonly name: string; readonly mode: 'never' | 'always'; readonly selector: string; readonly steps: ReadonlySet<string>; readonly result: Expectation; readonly line: number }
+  | { readonly kind: 'state'; readonly name: string; readonly selector: string; readonly steps: ReadonlySet<string>; readonly when: Expectation | null; readonly state: readonly StateCheck[]; readonly line: number };
+
+/** Every step of a scenario with its key (`thread#n`; setup steps: the process name). */
+function allSteps(processes: readonly ProcessDecl[]): { thread: string; decl: StepDecl }[] {
+  const out: { thread: string; decl: StepDecl }[] = [];
+  const visit = (thread: string, steps: readonly StepDecl[]): void => {
+    for (const st of steps) {
+      out.push({ thread, decl: st });
+      if (st.fork !== null) for (const t of st.fork.threads) visit(t.name, t.steps);
+    }
+  };
+  for (const p of processes) {
+    visit(p.name, p.setup);
+    for (const t of p.threads) visit(t.name, t.steps);
+  }
+  return out;
+}
+
+/** The keys of the steps a selector picks, or why it picks none. */
+function resolveSelector(sel: string, steps: readonly { thread: string; decl: StepDecl }[]): Set<string> | string {
+  const s = sel.trim();
+  const key = (x: { thread: string; decl: StepDecl }): string => stepKey(x.thread, x.decl.index);
+  const threads = [...new Set(steps.map((x) => x.thread))];
+  const m = /^(.+)#(\d+)$/.exec(s);
+  if (m !== null) {
+    const [, t = '', n = ''] = m;
+    const picked = steps.filter((x) => x.thread === t && x.decl.index === Number(n));
+    if (picked.length > 0) return new Set(picked.map(key));
+    const count = steps.filter((x) => x.thread === t).length;
+    return count === 0 ? `no thread or process '${t}'${suggest(t, threads)} (known: ${threads.join(', ')})` : `${t} has ${count} step${count === 1 ? '' : 's'}, no step ${n}`;
+  }
+  const ioctlName = (c: string): string | undefined => IOCTL_BY_NAME.get(c)?.name;
+  const wantIoctl = ioctlName(s);
+  const picked = steps.filter((x) =>
+    s === 'any' ||
+    x.thread === s ||
+    x.decl.as === s ||
+    (x.decl.fork !== null && s === FORK_OP) ||
+    x.decl.op?.name === s ||
+    (wantIoctl !== undefined && x.decl.op?.name === 'ioctl' && ioctlName((x.decl.args as { cmd: string }).cmd) === wantIoctl),
+  );
+  if (picked.length > 0) return new Set(picked.map(key));
+  const names = [...threads, ...steps.flatMap((x) => (x.decl.as === null ? [] : [x.decl.as])), ...new Set(steps.map((x) => x.decl.op?.name ?? FORK_OP))];
+  return `'${s}' picks no step${suggest(s, names)} (expected ${selectorText}; threads: ${threads.join(', ')})`;
 }
 
 export function scenarioSchema(step: z.ZodType) {
@@ -574,6 +656,110 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
   }
   if (schedule === null && typeof rawSeed === 'number') schedule = { kind: 'random', seed: rawSeed };
 
+  // the scenario's properties: one form each, selectors that pick steps, devices of the machine
+  const properties: PropertyDecl[] = [];
+  if (top.success && plan !== null) {
+    const steps = allSteps(processes);
+    const devs = plan.devices;
+    (top.data.properties ?? []).forEach((p, i) => {
+      const pp = ['properties', i];
+      const line = src.errorAt(pp, '').line;
+      const forms = (['event', 'never', 'always'] as const).filter((k) => p[k] !== undefined);
+      if (forms.length !== 1) {
+        L.err(forms.length === 0 ? pp : [...pp, forms[1] ?? ''], forms.length === 0 ? "a property needs one of 'event' (a count of events), 'never' or 'always' (a step's result, or the state after a step)" : `a property has one form; found '${forms[0] ?? ''}' and '${forms[1] ?? ''}' (declare two properties)`, forms.length === 0 ? 'value' : 'key');
+        return;
+      }
+      if (p.event === undefined) {
+        for (const k of ['where', 'at_most'] as const) if (p[k] !== undefined) L.err([...pp, k], `'${k}' belongs to an 'event' property`, 'key');
+      }
+      const pick = (sel: string, at: DataPath): Set<string> | null => {
+        const r = resolveSelector(sel, steps);
+        if (typeof r === 'string') {
+          L.err(at, r);
+          return null;
+        }
+        return r;
+      };
+      if (p.event !== undefined) {
+        properties.push({ kind: 'event', name: p.name, event: p.event, where: p.where ?? {}, atMost: p.at_most ?? 0, line });
+      } else if (p.never !== undefined) {
+        const picked = pick(p.never.step, [...pp, 'never', 'step']);
+        if (picked !== null) properties.push({ kind: 'result', name: p.name, mode: 'never', selector: p.never.step, steps: picked, result: p.never.result, line });
+      } else if (p.always !== undefined) {
+        const a = p.always;
+        const ap = [...pp, 'always'];
+        if (a.state !== undefined || a.after !== undefined || a.when !== undefined) {
+          for (const k of ['step', 'result'] as const) if (a[k] !== undefined) L.err([...ap, k], `'${k}' belongs to a result predicate ('always: { step, result }'); a state predicate is 'always: { after, when, state }'`, 'key');
+          if (a.after === undefined) return L.err(ap, "a state predicate needs 'after': the steps at whose end the state is checked");
+          if (a.state === undefined || Object.keys(a.state).length === 0) return L.err(ap, `a state predicate needs 'state': one or more of ${Object.keys(STATE_OBSERVABLES).join(', ')}`);
+          const picked = pick(a.after, [...ap, 'after']);
+          const checks: StateCheck[] = [];
+          const dev = (name: string | undefined, at: DataPath): string | null => {
+            if (name === undefined) return null;
+            const d = devs.find((x) => x.name === name || x.bdf === name);
+            if (d === undefined) {
+              L.err(at, `unknown device '${name}'${suggest(name, devs.map((x) => x.name))} (the machine has: ${devs.map((x) => `${x.name} (${x.bdf})`).join(', ')})`);
+              return null;
+            }
+            return d.bdf;
+          };
+          const sp = [...ap, 'state'];
+          const st = a.state;
+          const add = (observable: StateObservable, o: { device?: string | undefined; kind?: string; is?: number | boolean | undefined; at_most?: number | undefined; at_least?: number | undefined }, path: DataPath, at: StateCheck['at'] = null): void => {
+            const device = dev(o.device, [...path, 'device']);
+            const is = o.is === undefined ? null : typeof o.is === 'boolean' ? (o.is ? 1 : 0) : o.is;
+            if (is === null && o.at_most === undefined && o.at_least === undefined) return L.err(path, `${observable}: say what it must be ('is', 'at_most' or 'at_least')`);
+            const of = o.kind !== undefined ? ` ${o.kind}` : o.device !== undefined ? ` of ${o.device}` : at !== null ? ` at ${at.name}${at.offset === 0 ? '' : `+0x${at.offset.toString(16)}`} (${at.thread})` : '';
+            const what = at !== null ? `${at.thread}:${at.name}+${at.offset}` : (device ?? o.kind ?? '*');
+            checks.push({ observable, device, kind: o.kind ?? null, at, is, atMost: o.at_most ?? null, atLeast: o.at_least ?? null, text: `${observable}${of}`, key: `${observable}:${what}` });
+          };
+          /** A pte_present's `at`: a mapping name bound by one thread's mmap (or the one `thread` names), plus an offset. */
+          const mappingAt = (o: { at: string; thread?: string | undefined }, path: DataPath): StateCheck['at'] => {
+            const m = /^([A-Za-z][A-Za-z0-9_-]*)(?:\s*\+\s*(0x[0-9a-fA-F]+|\d+))?$/.exec(o.at.trim());
+            if (m === null) {
+              L.err([...path, 'at'], `expected a mapping's name (bound with as:), optionally +offset (bar+0x1000), got '${o.at}'`);
+              return null;
+            }
+            const [, name = '', off] = m;
+            const binders = [...new Set(steps.filter((x) => x.decl.as === name && x.decl.op?.name === 'mmap').map((x) => x.thread))];
+            if (binders.length === 0) {
+              L.err([...path, 'at'], `no mmap step binds '${name}' with as:`);
+              return null;
+            }
+            const thread = o.thread ?? (binders.length === 1 ? binders[0] : undefined);
+            if (thread === undefined) {
+              L.err([...path, 'at'], `'${name}' is bound by several threads (${binders.join(', ')}): say whose with 'thread:'`);
+              return null;
+            }
+            if (!steps.some((x) => x.thread === thread)) {
+              L.err([...path, 'thread'], `no thread or process '${thread}' (known: ${[...new Set(steps.map((x) => x.thread))].join(', ')})`);
+              return null;
+            }
+            return { name, thread, offset: off === undefined ? 0 : Number(off) };
+          };
+          if (st.memory_decode !== undefined) add('memory_decode', st.memory_decode, [...sp, 'memory_decode']);
+          if (st.iommu_maps_of_disabled_bars !== undefined) add('iommu_maps_of_disabled_bars', typeof st.iommu_maps_of_disabled_bars === 'number' ? { is: st.iommu_maps_of_disabled_bars } : st.iommu_maps_of_disabled_bars, [...sp, 'iommu_maps_of_disabled_bars']);
+          if (st.bar_ptes !== undefined) add('bar_ptes', st.bar_ptes, [...sp, 'bar_ptes']);
+          if (st.pte_present !== undefined) {
+            const at = mappingAt(st.pte_present, [...sp, 'pte_present']);
+            if (at !== null) add('pte_present', { is: st.pte_present.is }, [...sp, 'pte_present'], at);
+          }
+          if (st.events !== undefined) add('events', st.events, [...sp, 'events']);
+          if (picked !== null) properties.push({ kind: 'state', name: p.name, selector: a.after, steps: picked, when: a.when ?? null, state: checks, line });
+        } else {
+          if (a.step === undefined || a.result === undefined) return L.err(ap, "expected 'always: { step, result }' (a result every selected step ends with) or 'always: { after, when, state }' (the state after a step)");
+          const picked = pick(a.step, [...ap, 'step']);
+          if (picked !== null) properties.push({ kind: 'result', name: p.name, mode: 'always', selector: a.step, steps: picked, result: a.result, line });
+        }
+      }
+    });
+    const seen = new Set<string>();
+    (top.data.properties ?? []).forEach((p, i) => {
+      if (seen.has(p.name)) L.err(['properties', i, 'name'], `duplicate property name '${p.name}'`);
+      seen.add(p.name);
+    });
+  }
+
   if (L.errors.length > 0 || !top.success || plan === null) {
     const errs = [...L.errors].sort((a, b) => a.line - b.line || a.col - b.col);
     return { ok: false, errors: errs.length > 0 ? errs : [src.errorAt([], 'invalid scenario')] };
@@ -591,7 +777,7 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
     maxSteps: t.max_steps ?? DEFAULT_MAX_STEPS,
     schedule,
     defect: t.defect === undefined ? null : { id: t.defect.id, presentIn: t.defect.present_in, property: t.defect.property ?? null, foundIn: t.defect.found_in ?? t.defect.present_in },
-    properties: (t.properties ?? []).map((p, i) => ({ name: p.name, event: p.event, where: p.where ?? {}, atMost: p.at_most ?? 0, line: src.errorAt(['properties', i], '').line })),
+    properties,
   };
   SOURCES.set(scenario, text);
   return { ok: true, scenario };

@@ -35,6 +35,8 @@ export interface WorkerExploreOptions {
   readonly seed?: number;
   readonly depth?: number;
   readonly stopAtFirst?: boolean;
+  readonly noProperty?: readonly string[];
+  readonly expectAsProperties?: boolean;
 }
 
 /** A whole exploration run by a worker (checkSuite's cells). */
@@ -46,7 +48,7 @@ export interface CellOptions extends WorkerExploreOptions {
 /** The plain-data part of `opts`. */
 export function workerOptions(opts: ExploreOptions): WorkerExploreOptions {
   const out: Record<string, unknown> = {};
-  for (const k of ['variant', 'knobs', 'maxSteps', 'only', 'strategy', 'maxPreemptions', 'seed', 'depth', 'stopAtFirst'] as const) {
+  for (const k of ['variant', 'knobs', 'maxSteps', 'only', 'strategy', 'maxPreemptions', 'seed', 'depth', 'stopAtFirst', 'noProperty', 'expectAsProperties'] as const) {
     if (opts[k] !== undefined) out[k] = opts[k];
   }
   return out as WorkerExploreOptions;
@@ -63,7 +65,7 @@ export interface ScenarioSource {
 export type ToWorker =
   | { readonly type: 'init'; readonly source: ScenarioSource; readonly options: WorkerExploreOptions }
   /** Run a unit with this budget; `resume`: go on with the unit's search this worker ran before (the budget cut it). */
-  | { readonly type: 'unit'; readonly unit: WorkUnit; readonly maxExecutions: number; readonly resume: boolean }
+  | { readonly type: 'unit'; readonly unit: WorkUnit; readonly maxExecutions: number; readonly resume: boolean; readonly startOffsetMs: number }
   | { readonly type: 'cell'; readonly id: number; readonly source: ScenarioSource; readonly options: CellOptions };
 
 export interface CellResult {
@@ -339,7 +341,7 @@ export class ParallelSearch {
           if (t === null) continue;
           if (!t.resume) this.running.set(t.unit.index, ZERO);
           this.owner.set(t.unit.index, worker);
-          pool.send(worker, { type: 'unit', unit: t.unit, maxExecutions: t.maxExecutions, resume: t.resume });
+          pool.send(worker, { type: 'unit', unit: t.unit, maxExecutions: t.maxExecutions, resume: t.resume, startOffsetMs: this.now() - this.t0 });
         }
         if (this.local === null) {
           const t = s.take((x) => !x.resume || this.owner.get(x.unit.index) === LOCAL);
@@ -349,7 +351,7 @@ export class ParallelSearch {
             const old = t.resume ? this.paused.get(index) : undefined;
             if (t.resume && old === undefined) throw new Error(`internal: no search to resume for unit ${index}`);
             old?.extend(t.maxExecutions);
-            this.local = { unit: t.unit, engine: old ?? new Search(this.program, unitOptions(this.opts, t.unit, t.maxExecutions, stop)) };
+            this.local = { unit: t.unit, engine: old ?? new Search(this.program, { ...unitOptions(this.opts, t.unit, t.maxExecutions, stop), startOffsetMs: this.now() - this.t0 }) };
             this.owner.set(index, LOCAL);
             if (!t.resume) this.running.set(index, ZERO);
           }

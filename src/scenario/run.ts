@@ -13,6 +13,7 @@ import type { RunEnd, SchedObserver } from '../kernel/sched/scheduler.js';
 import type { Task } from '../kernel/sched/task.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { Knobs } from '../kernel/variant/knobs.js';
+import type { MmStructRef } from '../kernel/mm/types.js';
 import { reachable, Snapshot, SnapshotRefused } from '../check/snapshot.js';
 import { System } from '../system.js';
 import type { Process } from '../user/process.js';
@@ -51,9 +52,10 @@ export interface RunOptions {
   readonly observer?: SchedObserver;
   /**
    * Called once the System is built, before any process exists, with the scenario's name
-   * for each kernel thread (the explorer attaches its property monitors here).
+   * for each kernel thread and where a thread's named mapping is (the explorer attaches its
+   * property monitors here).
    */
-  readonly attach?: (sys: System, nameOf: (t: KThread) => string) => void;
+  readonly attach?: (sys: System, nameOf: (t: KThread) => string, mappingOf: (thread: string, name: string) => { readonly addr: number; readonly mm: MmStructRef } | null) => void;
   /** Told when each step's operation starts and ends (the explorer's property monitors). */
   readonly stepHook?: StepHook;
 }
@@ -61,8 +63,8 @@ export interface RunOptions {
 /** See RunOptions.stepHook. */
 export interface StepHook {
   start(thread: string): void;
-  /** `outcome` is null when the step was skipped. */
-  end(thread: string, outcome: Outcome | null): void;
+  /** `outcome` is null when the step was skipped; `step`: the step's result, judged. */
+  end(thread: string, outcome: Outcome | null, step: StepResult): void;
 }
 
 export type StepStatus = 'ok' | 'error' | 'signal' | 'failed' | 'killed' | 'skipped' | 'blocked' | 'not-run';
@@ -302,7 +304,7 @@ export function prepareRun(s: Scenario, opts: RunOptions = {}): Runner {
 /** Run a loaded scenario. Throws ScenarioInputError for bad options (unknown variant, bad token...). */
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
   const runner = prepareRun(s, opts);
-  if (opts.attach !== undefined) opts.attach(runner.sys, runner.nameOf);
+  if (opts.attach !== undefined) opts.attach(runner.sys, runner.nameOf, (t, n) => runner.mappingOf(t, n));
   const r = runner.run();
   const finding = opts.replay !== undefined ? (decodeToken(opts.replay).finding ?? null) : null;
   if (finding === null) return r;
@@ -474,6 +476,20 @@ export class Runner {
     return true;
   }
 
+  /**
+   * The mapping thread `thread` (a process name: its setup) has bound as `name`, with the
+   * address space it lies in; null when it has none (not yet bound, or a failed step).
+   */
+  mappingOf(thread: string, name: string): { readonly addr: number; readonly mm: MmStructRef } | null {
+    for (let i = this.threads.length - 1; i >= 0; i--) {
+      const rt = this.threads[i] as ThreadRt; // i < length
+      if (rt.name !== thread) continue;
+      const b = rt.ctx.bindings.get(name);
+      return b?.kind === 'mapping' ? { addr: b.addr, mm: rt.ctx.p.kproc.mm } : null;
+    }
+    return null;
+  }
+
   /** Which phase ran last: 'new' (none), 'setup', 'threads'. */
   get phaseName(): 'new' | 'setup' | 'threads' {
     return this.phase;
@@ -541,7 +557,7 @@ export class Runner {
         if (st.op?.name === 'exit' && res.status === 'ok') rt.process.exited = true;
       }
       judge(res);
-      if (this.hook !== null) this.hook.end(rt.name, outcome);
+      if (this.hook !== null) this.hook.end(rt.name, outcome, res);
       res.endSeq = ev.emit({ kind: 'scenario.step', thread: rt.name, step: st.index, phase: 'end', text: res.result, verdict: res.verdict }).seq;
     }
     rt.pos = rt.steps.length;
@@ -732,7 +748,8 @@ export function waitCycle(edges: readonly WaitEdge[]): string[] {
 
 // ---- verdicts ------------------------------------------------------------------------------
 
-function expectText(e: Expectation): string {
+/** An expectation as words ("-EIO", "value 0x5", "success"). */
+export function expectText(e: Expectation): string {
   const parts: string[] = [];
   if (e.bug === true) parts.push('a kernel BUG');
   if (e.errno !== undefined) parts.push(`-${e.errno}`);
@@ -752,21 +769,20 @@ function judge(r: StepResult): void {
     r.verdict = 'none';
     return;
   }
-  const fail = (why: string): void => {
-    r.verdict = 'failed';
-    r.why = `expected ${expectText(e)}, got ${why}`;
-  };
-  r.verdict = 'met';
-  r.why = null;
+  const why = expectationMismatch(e, r);
+  r.verdict = why === null ? 'met' : 'failed';
+  r.why = why;
+}
+
+/**
+ * Why a step's result does not meet expectation `e` ("expected -EIO, got 0x0"), or null
+ * when it does. Also the result predicates of scenario properties (`never`/`always`).
+ */
+export function expectationMismatch(e: Expectation, r: Pick<StepResult, 'status' | 'outcome' | 'result'>): string | null {
+  const fail = (why: string): string => `expected ${expectText(e)}, got ${why}`;
   const o = r.outcome;
-  if (e.bug === true) {
-    if (r.status !== 'killed') fail(r.result);
-    return;
-  }
-  if (o === null || r.status === 'killed' || r.status === 'skipped' || r.status === 'blocked' || r.status === 'not-run') {
-    fail(r.result);
-    return;
-  }
+  if (e.bug === true) return r.status !== 'killed' ? fail(r.result) : null;
+  if (o === null || r.status === 'killed' || r.status === 'skipped' || r.status === 'blocked' || r.status === 'not-run') return fail(r.result);
   const success = r.status === 'ok';
   if (e.errno !== undefined && (o.errno === undefined || errnoName(o.errno) !== e.errno)) return fail(r.result);
   if (e.signal !== undefined && o.signal?.sig !== e.signal) return fail(r.result);
@@ -789,4 +805,5 @@ function judge(r: StepResult): void {
       if (!same) return fail(`${k}=${got === undefined ? 'nothing' : typeof got === 'bigint' ? hex(got) : String(got)}`);
     }
   }
+  return null;
 }

@@ -249,7 +249,7 @@ test('a copied Runner runs its thread phase exactly as the original run (events,
 
 // ---- the explorer with and without the snapshot -------------------------------------------
 
-const searchOf = (r: ExploreResult): unknown => ({ ...r.search, stats: { ...r.search.stats, elapsedMs: 0 } });
+const searchOf = (r: ExploreResult): unknown => ({ ...r.search, stats: { ...r.search.stats, elapsedMs: 0 }, firstFoundMs: {} });
 
 test('the explorer searches the same with and without the setup snapshot (stats but time, outcomes, counterexamples and tokens) on H2 under 5.7, 5.8, 5.13 and 6.10, H10 (a fork in the setup) under 5.8 and 6.10, v2 (KVM) under v2', () => {
   for (const [f, variants] of [['h2-fault-races-disable.yaml', ['5.7', '5.8', '5.13', '6.10']], ['h10-fork-stale-mapping.yaml', ['5.8', '6.10']], ['v2-lockdep-cycle.yaml', ['v2']]] as const) {
@@ -301,6 +301,6 @@ processes:
   assert.match(program.snapshotStatus(), /cannot snapshot .*a function that may capture per-world state/);
   const on = search.result();
   const off = exploreScenario(s, { ...o, snapshot: false });
-  assert.deepEqual({ ...on, stats: { ...on.stats, elapsedMs: 0 } }, searchOf(off));
+  assert.deepEqual({ ...on, stats: { ...on.stats, elapsedMs: 0 }, firstFoundMs: {} }, searchOf(off));
   assert.ok(on.counterexamples.some((c) => c.property === 'unsupported-request'), 'the ioeventfd write after the disable is found');
 });
