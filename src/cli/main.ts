@@ -77,7 +77,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
       err("vfio-sim replay: expected a scenario file and a replay token (usage: vfio-sim replay <scenario.yaml> <TOKEN>)");
       return 2;
     }
-    return runCommand([file, '--replay', token, ...rest], out, err, term);
+    return runCommand([file, '--replay', token, ...rest], out, err, term, 'replay');
   }
   let parsed;
   try {

@@ -37,8 +37,8 @@ exit codes: 0 expectations met, 1 expectations failed, 2 bad input, 3 internal e
 the expectations are then a secondary note)`;
 
 /** Run the `run` command; returns the exit code. */
-export function runCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void, term: Terminal = PLAIN): number {
-  const cmd = parseCommand('run', argv, {
+export function runCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void, term: Terminal = PLAIN, name: 'run' | 'replay' = 'run'): number {
+  const cmd = parseCommand(name, argv, {
     variant: { type: 'string' },
     knob: { type: 'string', multiple: true },
     schedule: { type: 'string' },

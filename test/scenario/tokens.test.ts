@@ -203,3 +203,10 @@ test('replaying an explorer counterexample leads with the property it breaks (H2
   assert.equal(p.code, plain.ok ? 0 : 1);
   assert.doesNotMatch(p.out, /explorer finding/);
 });
+
+test('vfio-sim replay with a bad token: exit 2 and one line that names the replay command (not run)', () => {
+  const r = run(['replay', `${EXAMPLES}h2-fault-races-disable.yaml`, 'vs1.AgEx']);
+  assert.equal(r.code, 2);
+  assert.equal(r.err.trimEnd().split('\n').length, 1, r.err);
+  assert.match(r.err, /^vfio-sim replay: bad replay token: /);
+});
