@@ -18,7 +18,7 @@ import { knownProperties, ScenarioExploration } from '../scenario/explore.js';
 import { checkToJson, exploreToJson, renderCheck, renderExplore } from '../scenario/explore-report.js';
 import { renderHeader, renderTrace } from '../scenario/report.js';
 import { parseCommand, parseKnobFlags, readText } from './args.js';
-import { plural } from '../plural.js';
+import { plural } from '../util/plural.js';
 import { Progress, type ProgressMode } from './progress.js';
 import { PLAIN, type Terminal } from './terminal.js';
 

@@ -9,7 +9,7 @@ import type { SimEvent } from '../events/event.js';
 import { describe } from '../events/format.js';
 import type { CheckHit, CheckResult } from './check-suite.js';
 import type { CostProfile, ExploreResult } from './explore.js';
-import { plural } from '../plural.js';
+import { plural } from '../util/plural.js';
 import { jsonSafe } from './report.js';
 import type { RunResult } from './run.js';
 import { maxOf } from '../util/array.js';

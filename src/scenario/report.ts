@@ -7,7 +7,7 @@ import pc from 'picocolors';
 import type { SimEvent } from '../events/event.js';
 import { describe } from '../events/format.js';
 import { errnoName } from '../kernel/errno.js';
-import { plural } from '../plural.js';
+import { plural } from '../util/plural.js';
 import type { Outcome } from './context.js';
 import { hex } from './op-def.js';
 import type { RunResult, StepResult } from './run.js';

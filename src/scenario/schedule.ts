@@ -8,7 +8,7 @@
  * with the variant and the scenario's hash, so a run can be reproduced exactly.
  */
 import { mulberry32 } from '../check/prng.js';
-import { plural } from '../plural.js';
+import { plural } from '../util/plural.js';
 import type { Chooser } from '../kernel/sched/scheduler.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { KnobValue } from './variant.js';
