@@ -6,7 +6,7 @@
 import { EventStream } from './events/stream.js';
 import { createMachine, defaultMachineSpec, type Machine, type MachineSpec } from './hw/index.js';
 import { IrqTable } from './kernel/irq/irq.js';
-import { Kernel } from './kernel/kernel.js';
+import { Kernel, type KernelConfig } from './kernel/kernel.js';
 import type { Lockdep, LockdepOptions } from './kernel/lockdep/lockdep.js';
 import { PciCore } from './kernel/pci/core.js';
 import { pciResetFunctionLocked } from './kernel/pci/reset.js';
@@ -40,8 +40,7 @@ export interface SystemOptions {
   readonly kernelConfig?: KernelConfig;
 }
 
-export type KernelConfig = 'debug' | 'distro';
-export const KERNEL_CONFIGS: readonly KernelConfig[] = ['debug', 'distro'];
+export { KERNEL_CONFIGS, type KernelConfig } from './kernel/kernel.js';
 
 /** Whether a System runs lockdep when SystemOptions.lockdep is not given. */
 export const LOCKDEP_DEFAULT = true;
@@ -86,6 +85,7 @@ export class System {
     }
     const ld = opts.kernelConfig === 'distro' ? false : (opts.lockdep ?? LOCKDEP_DEFAULT);
     this.kernel = new Kernel(this.hw, resolveKnobs(opts.variant), {
+      config: opts.kernelConfig ?? 'debug',
       lockdep: ld === false ? false : { release: kernelRelease(opts.variant), ...(ld === true ? {} : ld) },
     });
     const k = this.kernel;

@@ -12,7 +12,9 @@
  * - `deadlock`: no runnable thread while some sleep.
  * - `lockdep`: the lock validator reported (circular dependency, recursive read).
  * - `kernel-bug`: a BUG() killed a thread (e.g. the double remap of H1).
- * - `kernel-warning`: a WARN splat (e.g. mmap_assert_write_locked of H9 on 6.6 with lockdep).
+ * - `kernel-warning`: a WARN splat (e.g. mmap_assert_write_locked of H9 on 6.6 with lockdep),
+ *   or a kernel error line with a stack dump (might_sleep's "BUG: sleeping function called
+ *   from invalid context", 5.9's ioeventfd write).
  * - `vm-flags-under-read-lock`: a vma's vm_flags changed while mmap_lock was held only for
  *   read (H9 itself, on every kernel whose fault path does it, whether or not the kernel
  *   checks and prints a WARNING).
@@ -69,7 +71,7 @@ export const PROPERTY_TEXT: Readonly<Record<BuiltinProperty, string>> = {
   deadlock: 'no deadlock',
   lockdep: 'lockdep stays silent',
   'kernel-bug': 'no kernel BUG',
-  'kernel-warning': 'no kernel WARN',
+  'kernel-warning': 'no kernel WARNING, nor an error report with a stack dump (BUG: sleeping function called from invalid context)',
   'vm-flags-under-read-lock': "no vma's vm_flags change while mmap_lock is held only for read (H9, warned or not)",
   'spurious-error': 'no SIGBUS or -EIO while memory was enabled for the whole operation',
   'stale-mapping': 'zapped means zapped: no PTE (any process) or new IOMMU mapping to a BAR of a device whose memory is disabled, once an operation has completed',
@@ -333,6 +335,8 @@ export function builtinMonitors(sys: System, report: ViolationSink, footprint?: 
         report({ property: 'lockdep', message: ev.title });
       } else if (ev.kind === 'warn') {
         report({ property: 'kernel-warning', message: `WARNING in ${ev.fn}: ${ev.message}` });
+      } else if (ev.kind === 'printk' && ev.stack === true) {
+        report({ property: 'kernel-warning', message: `${ev.line} (in ${ev.fn}, with a stack dump)` });
       } else if (ev.kind === 'mm.vm-flags') {
         report({ property: 'vm-flags-under-read-lock', message: `${ev.fn} changed vm_flags of vma 0x${ev.start.toString(16)}-0x${ev.end.toString(16)} (mm${ev.mm}) with mmap_lock held for ${ev.lock}` });
       }

@@ -56,7 +56,7 @@ export type EventBody =
    * `line` is what dmesg shows (a dev_printk line starts with the driver and device,
    * `vfio-pci 0000:01:00.0: `), `level` its log level, `fn` the function that prints it.
    */
-  | { kind: 'printk'; level: PrintkLevel; line: string; fn: string }
+  | { kind: 'printk'; level: PrintkLevel; line: string; fn: string; /** a stack dump follows the line (dump_stack) */ stack?: true }
   /** A lockdep report: `text` in the kernel's layout; `classes` the cycle (acquired lock first) or the class taken twice. */
   | { kind: 'lockdep'; report: 'circular' | 'recursive'; title: string; classes: readonly string[]; text: string; debugLocksOff: boolean }
   // ---- vfio / user-visible outcomes -------------------------------------------

@@ -53,7 +53,7 @@ export function describe(ev: SimEvent): string {
     case 'irq': return `irq ${ev.irq} (${ev.dev} vector ${ev.vector})`;
     case 'bug': return `kernel BUG in ${ev.fn}: ${ev.message}`;
     case 'warn': return `kernel WARNING in ${ev.fn}: ${ev.message}`;
-    case 'printk': return `kernel ${ev.level}: ${ev.line}`;
+    case 'printk': return `kernel ${ev.level}: ${ev.line}${ev.stack === true ? ' (stack dump follows)' : ''}`;
     case 'lockdep': return `lockdep: WARNING: ${ev.title}: ${ev.classes.join(' --> ')}${ev.debugLocksOff ? ' (turning off the locking correctness validator)' : ''}`;
     case 'vfio.zap': return `${ev.fn}: zapped ${ev.vmas} vma(s) of ${ev.dev}`;
     case 'vfio.vma-track': return `vfio-pci ${ev.dev}: vma ${hex(ev.start)}-${hex(ev.end)} ${ev.op === 'add' ? 'added to' : 'removed from'} vma_list`;

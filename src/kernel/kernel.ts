@@ -16,11 +16,21 @@ import type { Knobs } from './variant/knobs.js';
 export interface KernelOptions {
   /** Run the lock validator (CONFIG_PROVE_LOCKING): true, or its options. */
   readonly lockdep?: boolean | LockdepOptions;
+  /** How the kernel was built (default 'debug'). */
+  readonly config?: KernelConfig;
 }
+
+/**
+ * How the kernel was built: 'debug' (CONFIG_LOCKDEP, CONFIG_DEBUG_ATOMIC_SLEEP and the other
+ * debug checks on) or 'distro' (as distributions ship it, e.g. Debian: none of them).
+ */
+export type KernelConfig = 'debug' | 'distro';
+export const KERNEL_CONFIGS: readonly KernelConfig[] = ['debug', 'distro'];
 
 export class Kernel implements LockCtx {
   readonly sched: Scheduler;
   validator: LockCtx['validator'] = null;
+  readonly config: KernelConfig;
 
   constructor(
     readonly hw: HwMachine,
@@ -28,6 +38,7 @@ export class Kernel implements LockCtx {
     options: KernelOptions = {},
   ) {
     this.sched = new Scheduler(hw.events, hw.platform);
+    this.config = options.config ?? 'debug';
     const ld = options.lockdep ?? false;
     if (ld !== false) this.validator = new Lockdep(hw.events, ld === true ? {} : ld);
   }
