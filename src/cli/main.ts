@@ -135,6 +135,13 @@ export function runCli(): void {
     console.error(`vfio-sim: internal error: ${(e as Error).stack ?? String(e)}`);
     process.exitCode = 3;
   };
+  // a reader that goes away (`| head`) ends the output, not with a stack trace
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      else internal(e);
+    });
+  }
   // Ctrl-C stops a search between executions; the summary then covers what was explored
   const signal = { interrupted: false };
   process.on('SIGINT', () => {
