@@ -170,3 +170,10 @@ test('the library exports the preset: qemuQ35MachineSpec from the package entry 
   assert.equal(lib.qemuQ35MachineSpec, qemuQ35MachineSpec);
   assert.equal(lib.qemuQ35MachineSpec().iommuAddressWidth, 39);
 });
+
+test('MachineSpec.iommuAddressWidth: an integer from 32 to 52 bits, else a clear error; the IOMMU reports it (default 48)', () => {
+  assert.throws(() => createMachine({ ...qemuQ35MachineSpec(), iommuAddressWidth: 64 }), /iommuAddressWidth must be an integer from 32 to 52/);
+  assert.throws(() => createMachine({ ...qemuQ35MachineSpec(), iommuAddressWidth: 39.5 }), /iommuAddressWidth/);
+  assert.equal(q35().iommu.addressWidth, 39);
+  assert.equal(createMachine(defaultMachineSpec()).iommu.addressWidth, 48);
+});
