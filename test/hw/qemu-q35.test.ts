@@ -177,3 +177,15 @@ test('MachineSpec.iommuAddressWidth: an integer from 32 to 52 bits, else a clear
   assert.equal(q35().iommu.addressWidth, 39);
   assert.equal(createMachine(defaultMachineSpec()).iommu.addressWidth, 48);
 });
+
+test("qemu-q35 edu ROM pread while MEM is clear on 5.9: pci_map_rom's header reads are undecoded and read 0 (QEMU), so the info line says 'got 0x0000' (hardware: 0xffff); -ENOMEM, the Unsupported Requests counted", () => {
+  for (const [unassigned, got] of [['zeros', '0x0000'], ['ones', '0xffff']] as const) {
+    const { sys, d } = openDevice(EDU_RP, { machine: { ...qemuQ35MachineSpec(), unassigned }, variant: '5.9' });
+    setMem(d, false);
+    const seq = sys.events.lastSeq;
+    assert.deepEqual(d.readRegion(VFIO_PCI_ROM_REGION_INDEX, 0, 2), { ok: false, errno: 12 }, 'ENOMEM');
+    const lines = sys.events.since(seq).flatMap((e) => (e.kind === 'printk' ? [e.line] : []));
+    assert.deepEqual(lines, [`vfio-pci ${EDU_RP}: Invalid PCI ROM header signature: expecting 0xaa55, got ${got}`], unassigned);
+    assert.ok(countSince(sys, seq, 'platform.error', (e) => e.error === 'unsupported-request' && e.target === EDU_RP) >= 1, unassigned);
+  }
+});
