@@ -23,7 +23,7 @@ export interface SystemOptions {
   readonly machine?: MachineSpec;
   /** A variant name ('5.8', '5.7'), a preset, or raw knobs (default '5.8'). */
   readonly variant?: string | VariantPreset | Knobs;
-  /** Functions to bind to vfio-pci (default: every endpoint). */
+  /** Functions to bind to vfio-pci (default: every endpoint whose device names no guest driver, DeviceSpec.hostDriver). */
   readonly bind?: (name: string) => boolean;
   /** Keep at most this many events in memory (default: all). */
   readonly eventCapacity?: number;
@@ -98,13 +98,22 @@ export class System {
     this.kvm = kvmInit(k);
     // boot: probe reset methods (pci_probe_reset_function), bind endpoints to vfio-pci
     this.bootProc = Process.create(k, 'kworker/boot');
-    const bind = opts.bind ?? (() => true);
+    // a function whose device names a guest driver (DeviceSpec.hostDriver) stays with it unless `bind` says otherwise
+    const hostDriverOf = (name: string): string | null => this.hw.findFunction(name)?.tpl.hostDriver ?? null;
+    const bind = opts.bind ?? ((name: string) => hostDriverOf(name) === null);
     for (const d of this.pci.devs) {
       d.resetFn = k.sched.runSync(this.bootProc.kthread, pciResetFunctionLocked(k, this.pci, d, true)) === 0;
     }
     for (const d of this.pci.devs) {
-      if (d.fn.isBridge || !bind(d.name)) continue;
-      this.vfioPci.probe(d);
+      if (d.fn.isBridge) continue;
+      if (bind(d.name)) this.vfioPci.probe(d);
+      else {
+        const drv = hostDriverOf(d.name);
+        if (drv !== null) {
+          d.driver = drv;
+          this.vfio.setDriver(d.fn, drv);
+        }
+      }
     }
   }
 

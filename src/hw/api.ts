@@ -90,6 +90,12 @@ export interface IommuHw {
    * CAP.SLLPS; QEMU's intel-iommu and current Intel hardware: 2 MiB and 1 GiB).
    */
   readonly superpageBitmap: bigint;
+  /**
+   * The input address width of DMA remapping, in bits (VT-d MGAW/SAGAW: 48 on current
+   * Intel hardware; 39 for QEMU's intel-iommu before 9.0, its `aw-bits` default). The
+   * kernel's domain geometry (aperture) ends at 2^width - 1.
+   */
+  readonly addressWidth: number;
   /** A new empty IOMMU domain; returns its id. */
   createDomain(): number;
   destroyDomain(domain: number): void;
@@ -114,8 +120,17 @@ export interface ClockHw {
 
 export type UrPolicy = 'log' | 'fatal';
 
+/**
+ * What the CPU sees of an access nothing decodes (an Unsupported Request): 'ones' (PCIe
+ * hardware: the root complex completes a read with all-ones, drops a write) or 'zeros'
+ * (QEMU's unassigned-access handler: a read returns 0, a write is dropped).
+ */
+export type UnassignedValue = 'ones' | 'zeros';
+
 export interface PlatformHw {
   readonly urPolicy: UrPolicy;
+  /** The value a CPU read of an undecoded address returns. */
+  readonly unassigned: UnassignedValue;
   /** Reason the machine halted (fatal platform error), else null. */
   readonly haltReason: string | null;
   /** Unsupported Requests so far. */

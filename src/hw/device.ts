@@ -123,6 +123,13 @@ export interface DeviceSpec {
   readonly bars: readonly BarSpec[];
   readonly rom?: RomSpec;
   readonly caps?: CapsSpec;
+  /**
+   * The Linux driver a guest binds this device to instead of vfio-pci (e.g. 'e1000e',
+   * 'ahci'), not modelled: a System leaves such functions bound to it (vfio_dev_viable
+   * sees a foreign driver) unless its `bind` option says otherwise. Default: none (the
+   * System binds the function to vfio-pci).
+   */
+  readonly hostDriver?: string;
   readonly behavior: BehaviorFactory;
 }
 

@@ -42,3 +42,14 @@ export {
 export * from './devices/edu.js';
 export * from './devices/nic.js';
 export * from './devices/gpu.js';
+export { optionRomImage, OPTION_ROM_PCIR_OFFSET, type OptionRomImageSpec } from './devices/option-rom.js';
+export {
+  qemuQ35MachineSpec,
+  QEMU_INTEL_IOMMU_AW_BITS,
+  Q35_VGA_DEVICE,
+  Q35_E1000E_DEVICE,
+  Q35_ICH9_LPC_DEVICE,
+  Q35_ICH9_AHCI_DEVICE,
+  Q35_ICH9_SMBUS_DEVICE,
+  type QemuQ35Options,
+} from './qemu-q35.js';

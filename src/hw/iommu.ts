@@ -26,7 +26,10 @@ export class Iommu implements IommuHw {
   /** VT-d second-level large page support: 2 MiB and 1 GiB (SLLPS = 2 levels). */
   readonly superpageBitmap = (1n << 21n) | (1n << 30n);
 
-  constructor(private readonly events: EventStream) {}
+  constructor(
+    private readonly events: EventStream,
+    readonly addressWidth = 48,
+  ) {}
 
   createDomain(): number {
     const id = this.nextDomain++;

@@ -16,6 +16,7 @@ import {
   type PciFunctionHw,
   type PciResource,
   type PlatformHw,
+  type UnassignedValue,
   type UrPolicy,
 } from './api.js';
 import { Clock } from './clock.js';
@@ -96,6 +97,14 @@ export interface MachineSpec {
    */
   readonly firmware?: 'seabios' | 'none';
   readonly urPolicy?: UrPolicy;
+  /**
+   * What a CPU read of an address nothing decodes returns (the Unsupported Request is
+   * reported either way): 'ones' (default; PCIe hardware) or 'zeros' (QEMU's
+   * unassigned-access handler). Writes are dropped either way.
+   */
+  readonly unassigned?: UnassignedValue;
+  /** DMA remapping address width in bits (default 48; QEMU 7.2's intel-iommu: 39). */
+  readonly iommuAddressWidth?: number;
   readonly hostBridge?: boolean;
   readonly slots: readonly SlotSpec[];
 }
@@ -170,7 +179,10 @@ function isBridgeSpec(f: FunctionSpec): f is BridgeFunctionSpec {
 class Platform implements PlatformHw {
   haltReason: string | null = null;
   urCount = 0;
-  constructor(readonly urPolicy: UrPolicy) {}
+  constructor(
+    readonly urPolicy: UrPolicy,
+    readonly unassigned: UnassignedValue,
+  ) {}
 }
 
 /** Create a machine from a spec (firmware enumeration and resource assignment included). */
@@ -295,8 +307,10 @@ export class Machine implements HwMachine, FunctionHost {
       throw new Error('ramSize must be a positive multiple of 4 KiB below the 32-bit MMIO window');
     }
     this.ram = new Ram(this.ramSize);
-    this.iommu = new Iommu(events);
-    this.platform = new Platform(spec.urPolicy ?? 'log');
+    const aw = spec.iommuAddressWidth ?? 48;
+    if (!Number.isInteger(aw) || aw < 32 || aw > 52) throw new Error('iommuAddressWidth must be an integer from 32 to 52');
+    this.iommu = new Iommu(events, aw);
+    this.platform = new Platform(spec.urPolicy ?? 'log', spec.unassigned ?? 'ones');
     this.cfgBytesNeeded = configBytesOf(spec);
     // the spec each function was built from: to say which one does not fit
     const specOf = new Map<PciFunction, FunctionSpec>();
@@ -509,7 +523,7 @@ export class Machine implements HwMachine, FunctionHost {
     if (h !== null && addr >= this.hitStart && addr + size <= this.hitEnd) {
       return h.memAccess(this.hitBar, addr - this.hitStart, size, false, 0n, 'cpu', null);
     }
-    return this.routeMem(addr, size, false, 0n, 'cpu', null) ?? PciFunction.allOnes(size);
+    return this.routeMem(addr, size, false, 0n, 'cpu', null) ?? (this.platform.unassigned === 'zeros' ? 0n : PciFunction.allOnes(size));
   }
 
   /** CPU physical memory write. */
@@ -590,7 +604,8 @@ export class Machine implements HwMachine, FunctionHost {
 
   ioRead(port: number, size: ConfigSize): number {
     const r = this.routeIo(port, size, false, 0);
-    return r ?? (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
+    if (r !== null) return r;
+    return this.platform.unassigned === 'zeros' ? 0 : size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
   }
 
   ioWrite(port: number, size: ConfigSize, value: number): void {

@@ -48,6 +48,8 @@ export interface FunctionTemplate {
   readonly acsCap: number;
   readonly classCode: number;
   readonly behavior: BehaviorFactory | null;
+  /** DeviceSpec.hostDriver of an endpoint (absent: bound to vfio-pci by default). */
+  readonly hostDriver?: string;
 }
 
 const STATUS_W1C =
@@ -220,6 +222,7 @@ export function endpointTemplate(def: DeviceDefinition, multiFunction: boolean, 
     acsCap,
     classCode: s.classCode,
     behavior: s.behavior,
+    ...(s.hostDriver !== undefined ? { hostDriver: s.hostDriver } : {}),
   };
 }
 

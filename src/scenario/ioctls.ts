@@ -52,6 +52,9 @@ import {
   decodeDmaUnmap,
   decodeGroupStatus,
   decodeIommuType1Info,
+  decodeCapIovaRange,
+  walkInfoCaps,
+  VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
   decodeIrqInfo,
   decodePciHotResetInfo,
   decodeRegionInfo,
@@ -124,6 +127,9 @@ const featureName = (i: number): string => Object.keys(FEATURES).find((k) => FEA
 const REGION_FLAGS = ['read', 'write', 'mmap', 'caps'];
 const flagNames = (flags: number, names: readonly string[]): string => names.filter((_, i) => (flags & (1 << i)) !== 0).join('|') || 'none';
 
+/** GET_INFO's buffer with `caps: true`: room for the info, the IOVA range and migration capabilities (type1 needs about 100 bytes). */
+const GET_INFO_CAPS_ARGSZ = 512;
+
 export const IOCTLS: readonly IoctlDef[] = [
   defineIoctl({
     name: 'VFIO_GET_API_VERSION', cmd: VFIO_GET_API_VERSION, on: 'container', doc: 'The VFIO API version (0).', fields: {},
@@ -143,12 +149,25 @@ export const IOCTLS: readonly IoctlDef[] = [
     },
   }),
   defineIoctl({
-    name: 'VFIO_IOMMU_GET_INFO', cmd: VFIO_IOMMU_GET_INFO, on: 'container', doc: 'type1 info: flags and supported page sizes.', fields: {},
-    *run(ctx, fd) {
-      const r = yield* ctx.ioctlStruct(fd, VFIO_IOMMU_GET_INFO, encodeIommuType1Info({ argsz: SIZEOF_VFIO_IOMMU_TYPE1_INFO }));
+    name: 'VFIO_IOMMU_GET_INFO', cmd: VFIO_IOMMU_GET_INFO, on: 'container',
+    doc: 'type1 info: flags and supported page sizes. With `caps: true` the buffer has room for the capability chain, and the result adds the IOVA range capability: `iova_ranges` (start-end pairs) and `iova_end` (the end of the last range).',
+    fields: { caps: z.boolean({ error: 'expected true or false' }).optional() },
+    *run(ctx, fd, f) {
+      const argsz = f.caps === true ? GET_INFO_CAPS_ARGSZ : SIZEOF_VFIO_IOMMU_TYPE1_INFO;
+      const buf = new Uint8Array(argsz);
+      buf.set(encodeIommuType1Info({ argsz }));
+      const r = yield* ctx.ioctlStruct(fd, VFIO_IOMMU_GET_INFO, buf);
       if (r.ret < 0) return { errno: -r.ret };
       const i = decodeIommuType1Info(r.bytes);
-      return { ret: r.ret, fields: { flags: BigInt(i.flags), iova_pgsizes: i.iovaPgsizes } };
+      const fields: Record<string, bigint | string> = { flags: BigInt(i.flags), iova_pgsizes: i.iovaPgsizes };
+      if (f.caps === true) {
+        const cap = walkInfoCaps(r.bytes, i.capOffset).find((c) => c.header.id === VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+        const ranges = cap === undefined ? [] : decodeCapIovaRange(cap.bytes);
+        fields.iova_ranges = ranges.map((x) => `0x${x.start.toString(16)}-0x${x.end.toString(16)}`).join(' ');
+        const last = ranges.at(-1);
+        if (last !== undefined) fields.iova_end = last.end;
+      }
+      return { ret: r.ret, fields };
     },
   }),
   defineIoctl({

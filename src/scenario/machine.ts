@@ -3,12 +3,14 @@
  * error policy, and the names the scenario uses for the devices (edu0, edu1, nic0...).
  * Without it the scenario runs on the default machine (src/hw/machine.ts
  * defaultMachineSpec: edu0 at 0000:01:00.0, edu1 at 0000:02:00.0, nic0 at 0000:03:00.0,
- * each behind its own root port, policy `log`).
+ * each behind its own root port, policy `log`). `preset: qemu-q35` runs it on the machine of a
+ * QEMU 7.2 q35 guest instead (src/hw/qemu-q35.ts).
  */
 import * as z from 'zod';
 import type { UrPolicy } from '../hw/api.js';
 import type { DeviceDefinition } from '../hw/device.js';
-import { EDU_DEVICE } from '../hw/devices/edu.js';
+import { EDU_DEVICE, eduWithRom, isEduRomSize } from '../hw/devices/edu.js';
+import { qemuQ35MachineSpec } from '../hw/qemu-q35.js';
 import { NIC_DEVICE } from '../hw/devices/nic.js';
 import { GPU_DEVICE, gpuDevice, isGpuVramSize } from '../hw/devices/gpu.js';
 import { type BridgeFunctionSpec, createMachine, DEFAULT_RAM_SIZE, defaultMachineSpec, type EndpointFunctionSpec, type FunctionSpec, type MachineSpec, MachineSpecError, type SlotSpec } from '../hw/machine.js';
@@ -23,7 +25,8 @@ const model = z.enum(modelNames, { error: `expected a device model: ${modelNames
 
 /**
  * An endpoint as a mapping: the model, its name, `virtfn: true` (an SR-IOV virtual function:
- * command MEM hardwired to 0, its PF not modelled) and, for the gpu, `vram` (BAR2 size).
+ * command MEM hardwired to 0, its PF not modelled), for the gpu `vram` (BAR2 size) and for
+ * edu `rom` (an option ROM of that ROM BAR size, as `-device edu,romfile=`).
  */
 const endpointObject = obj(
   {
@@ -31,13 +34,16 @@ const endpointObject = obj(
     name: ident.optional(),
     virtfn: z.boolean({ error: 'expected true or false' }).optional(),
     vram: uint().refine(isGpuVramSize, { message: 'expected a VRAM size: a power of two from 0x10000 (64 KiB) to 0x40000000 (1 GiB)' }).optional(),
+    rom: uint().refine(isEduRomSize, { message: 'expected a ROM size: a power of two from 0x800 (2 KiB) to 0x1000000 (16 MiB)' }).optional(),
   },
   'a device',
-).refine((e) => e.vram === undefined || e.model === 'gpu', { message: "'vram' is an option of the gpu model only", path: ['vram'] });
+)
+  .refine((e) => e.vram === undefined || e.model === 'gpu', { message: "'vram' is an option of the gpu model only", path: ['vram'] })
+  .refine((e) => e.rom === undefined || e.model === 'edu', { message: "'rom' is an option of the edu model only", path: ['rom'] });
 
-/** An endpoint: a model name, or {model, name, virtfn, vram}. */
+/** An endpoint: a model name, or {model, name, virtfn, vram, rom}. */
 const endpointEntry = z.union([model, endpointObject], {
-  error: `expected a device: a model name (${modelNames.join(', ')}) or a mapping {model, name, virtfn, vram}`,
+  error: `expected a device: a model name (${modelNames.join(', ')}) or a mapping {model, name, virtfn, vram, rom}`,
 });
 
 export type EndpointEntry = z.output<typeof endpointEntry>;
@@ -55,11 +61,24 @@ export const deviceEntry: z.ZodType<DeviceEntry, unknown> = z.lazy(() =>
     endpointObject,
     obj({ functions: z.array(endpointEntry).min(1, { error: 'expected at least one function' }).max(8, { error: 'a slot has at most 8 functions' }) }, 'a multi-function device'),
     obj({ bridge: z.enum(BRIDGES, { error: `expected a bridge kind: ${BRIDGES.join(', ')}` }), acs: z.boolean().optional(), devices: z.array(deviceEntry).min(1, { error: 'expected at least one device behind the bridge' }).max(32) }, 'a bridge'),
-  ], { error: `expected a device: a model name (${modelNames.join(', ')}), {model, name, virtfn, vram}, {functions: [...]} or {bridge, devices: [...]}` }),
+  ], { error: `expected a device: a model name (${modelNames.join(', ')}), {model, name, virtfn, vram, rom}, {functions: [...]} or {bridge, devices: [...]}` }),
 );
+
+/** Machine presets a scenario can name (`machine: { preset: ... }`). */
+export const MACHINE_PRESETS = ['qemu-q35'] as const;
+export type MachinePreset = (typeof MACHINE_PRESETS)[number];
+/** Where the qemu-q35 preset puts edu (QEMU's `-device edu,bus=...`). */
+const EDU_BUSES = ['rp1', 'pcie.0'] as const;
 
 export const machineSchema = obj(
   {
+    preset: z
+      .enum(MACHINE_PRESETS, {
+        error: (iss) => `${typeof iss.input === 'string' ? `unknown machine preset '${iss.input}'` : 'expected a machine preset'} (known: ${MACHINE_PRESETS.join(', ')})`,
+      })
+      .optional(),
+    edu_bus: z.enum(EDU_BUSES, { error: "expected where qemu-q35 puts edu: 'rp1' (behind the root port 00:04.0, at 01:00.0; the default) or 'pcie.0' (on the root bus at 00:04.0)" }).optional(),
+    unassigned: z.enum(['ones', 'zeros'], { error: "expected what a read nothing decodes returns: 'ones' (all-ones, as PCIe hardware; the default) or 'zeros' (as QEMU; the qemu-q35 default)" }).optional(),
     policy: z.enum(['log', 'fatal'], { error: "expected a platform error policy: 'log' (Unsupported Requests are logged) or 'fatal' (the machine halts)" }).optional(),
     ram: uint().refine((v) => v > 0 && v % 4096 === 0 && v <= 0x8000_0000, { message: 'expected a RAM size: a multiple of 4096 up to 2 GiB' }).optional(),
     devices: z.array(deviceEntry).min(1, { error: 'expected at least one device' }).max(31).optional(),
@@ -111,7 +130,7 @@ const bdf = (bus: number, dev: number, fn: number): string => `0000:${bus.toStri
 
 function endpointNode(e: EndpointEntry, path: (string | number)[]): TreeEndpoint {
   if (typeof e === 'string') return { kind: 'endpoint', def: DEVICE_MODELS[e] ?? EDU_DEVICE, model: e, name: null, virtfn: false, path };
-  const def = e.vram !== undefined ? gpuDevice(e.vram) : (DEVICE_MODELS[e.model] ?? EDU_DEVICE);
+  const def = e.vram !== undefined ? gpuDevice(e.vram) : e.rom !== undefined ? eduWithRom(e.rom) : (DEVICE_MODELS[e.model] ?? EDU_DEVICE);
   return { kind: 'endpoint', def, model: e.model, name: e.name ?? null, virtfn: e.virtfn === true, path };
 }
 
@@ -180,16 +199,22 @@ export function enumerateEndpoints(spec: MachineSpec): { fn: EndpointFunctionSpe
 /** The machine a scenario runs on, with its device names; errors (duplicate names) as [path, message]. */
 export function planMachine(m: MachineSection | undefined, basePath: readonly (string | number)[]): { plan: MachinePlan; errors: { path: (string | number)[]; message: string }[] } {
   const meta = new WeakMap<object, EndpointMeta>();
+  const errors: { path: (string | number)[]; message: string }[] = [];
   let spec: MachineSpec;
-  if (m?.devices === undefined) {
+  const unassigned = m?.unassigned === undefined ? {} : { unassigned: m.unassigned };
+  if (m?.preset === 'qemu-q35') {
+    if (m.devices !== undefined) errors.push({ path: [...basePath, 'devices'], message: "the qemu-q35 preset has its own devices: drop 'devices' (or the preset)" });
+    const d = qemuQ35MachineSpec({ eduBus: m.edu_bus ?? 'rp1', ramSize: m.ram ?? DEFAULT_RAM_SIZE });
+    spec = { ...d, urPolicy: m.policy ?? d.urPolicy ?? 'log', ...unassigned };
+  } else if (m?.devices === undefined) {
     const d = defaultMachineSpec();
-    spec = { ...d, urPolicy: m?.policy ?? d.urPolicy ?? 'log', ramSize: m?.ram ?? d.ramSize ?? DEFAULT_RAM_SIZE };
+    spec = { ...d, urPolicy: m?.policy ?? d.urPolicy ?? 'log', ramSize: m?.ram ?? d.ramSize ?? DEFAULT_RAM_SIZE, ...unassigned };
   } else {
     // the host bridge is 00:00.0; top-level entries take root-bus slots 1, 2, ...
     const root = m.devices.map((e, i) => slotOf(e, i + 1, [...basePath, 'devices', i], true));
-    spec = { ramSize: m.ram ?? DEFAULT_RAM_SIZE, urPolicy: m.policy ?? 'log', slots: toSpec(root, meta) };
+    spec = { ramSize: m.ram ?? DEFAULT_RAM_SIZE, urPolicy: m.policy ?? 'log', ...unassigned, slots: toSpec(root, meta) };
   }
-  const errors: { path: (string | number)[]; message: string }[] = [];
+  if (m?.edu_bus !== undefined && m.preset === undefined) errors.push({ path: [...basePath, 'edu_bus'], message: "'edu_bus' is an option of the qemu-q35 preset (machine: { preset: qemu-q35, edu_bus: ... })" });
   // build it once: what the hardware cannot hold (buses, address windows) is the scenario's error
   try {
     createMachine(spec);

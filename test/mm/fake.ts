@@ -66,6 +66,7 @@ export class FakeHw implements HwMachine {
   readonly accesses: MmioAccess[] = [];
   readonly iommu: IommuHw = {
     superpageBitmap: 0n,
+    addressWidth: 48,
     createDomain: () => 1,
     destroyDomain: () => undefined,
     attachGroup: () => undefined,
@@ -83,7 +84,7 @@ export class FakeHw implements HwMachine {
       this.ns += ns;
     },
   };
-  readonly platform: PlatformHw = { urPolicy: 'log', haltReason: null, urCount: 0 };
+  readonly platform: PlatformHw = { urPolicy: 'log', unassigned: 'ones', haltReason: null, urCount: 0 };
   functions(): readonly PciFunctionHw[] {
     return [];
   }

@@ -59,7 +59,7 @@ const CASES: readonly Case[] = [
   { name: 'a VRAM size that is not a power of two', text: `machine: { devices: [edu, { model: gpu, vram: 0x300000 }] }\n${BASE}`, at: '1:47', message: /expected a VRAM size: a power of two from 0x10000 \(64 KiB\) to 0x40000000 \(1 GiB\)/ },
   { name: 'vram on a model other than gpu', text: `machine: { devices: [edu, { model: nic, vram: 0x400000 }] }\n${BASE}`, at: '1:47', message: /'vram' is an option of the gpu model only/ },
   { name: 'virtfn that is not a boolean', text: `machine: { devices: [{ model: edu, virtfn: yes }] }\n${BASE}`, at: '1:44', message: /expected true or false/ },
-  { name: 'unknown field of a device entry with a suggestion', text: `machine: { devices: [{ model: gpu, vrams: 0x400000 }] }\n${BASE}`, at: '1:36', message: /unknown field 'vrams' in a device \(did you mean 'vram'\?\) \(expected one of: model, name, virtfn, vram\)/ },
+  { name: 'unknown field of a device entry with a suggestion', text: `machine: { devices: [{ model: gpu, vrams: 0x400000 }] }\n${BASE}`, at: '1:36', message: /unknown field 'vrams' in a device \(did you mean 'vram'\?\) \(expected one of: model, name, virtfn, vram, rom\)/ },
   { name: 'unknown event kind for events', text: withLine(12, '          - events: faults'), at: '12:21', message: /expected an event kind: fault, pte\.install/ },
   { name: 'pte of something that is not an address', text: withLine(12, '          - pte: { at: bar, length: -1 }'), at: '12:37', message: /expected a non-negative integer/ },
   { name: 'bad platform policy', text: `machine: { policy: panic }\n${BASE}`, at: '1:20', message: /expected a platform error policy: 'log' .* or 'fatal'.*got 'panic'/ },

@@ -25,6 +25,7 @@
  * PM transition. Only the PCI-visible state (command, BAR, MSI, INTx status) resets.
  */
 import { defineDevice, type DeviceBehavior, type DeviceContext, type DeviceDefinition } from '../device.js';
+import { optionRomImage } from './option-rom.js';
 
 export const EDU_VENDOR_ID = 0x1234;
 export const EDU_DEVICE_ID = 0x11e8;
@@ -223,3 +224,33 @@ export const EDU_DEVICE: DeviceDefinition = defineDevice({
   caps: { msi: { vectors: 1, addr64: true } },
   behavior: (ctx) => new EduState(ctx),
 });
+
+/** The option ROM image the qemu-q35 preset gives edu (`romfile=`): 2 KiB, 0x55 0xAA, PCIR for 1234:11e8. */
+export const EDU_ROM_IMAGE_SIZE = 2048;
+/** Largest ROM BAR eduWithRom accepts (16 MiB: the ROM BAR's address field). */
+export const EDU_ROM_MAX = 16 * 1024 * 1024;
+
+/** True for a ROM BAR size eduWithRom accepts: a power of two from 2 KiB to 16 MiB. */
+export function isEduRomSize(size: number): boolean {
+  return Number.isSafeInteger(size) && size >= EDU_ROM_IMAGE_SIZE && size <= EDU_ROM_MAX && (size & (size - 1)) === 0;
+}
+
+const eduRomDefs = new Map<number, DeviceDefinition>();
+
+/**
+ * edu as `-device edu,romfile=FILE` builds it (QEMU pci_add_option_rom): an expansion ROM
+ * BAR of `romSize` bytes holding a 2 KiB option-ROM image (0x55 0xAA, a PCIR structure for
+ * 1234:11e8, last image), zeros past the image (QEMU's ROM block is zero-filled). Everything
+ * else is EDU_DEVICE. One definition per size (machines reuse its templates).
+ */
+export function eduWithRom(romSize: number = EDU_ROM_IMAGE_SIZE): DeviceDefinition {
+  if (!isEduRomSize(romSize)) throw new Error(`edu: ROM size 0x${romSize.toString(16)} is not a power of two from 2 KiB to 16 MiB`);
+  let d = eduRomDefs.get(romSize);
+  if (d === undefined) {
+    const s = EDU_DEVICE.spec;
+    const image = optionRomImage({ vendorId: s.vendorId, deviceId: s.deviceId, classCode: s.classCode, size: EDU_ROM_IMAGE_SIZE, text: 'vfio-sim edu option ROM' });
+    d = defineDevice({ ...s, rom: { size: romSize, image, fill: 0 } });
+    eduRomDefs.set(romSize, d);
+  }
+  return d;
+}

@@ -4,7 +4,8 @@
  *
  * Platform model: one IOMMU (k.hw.iommu) whose domains are all compatible, so every
  * group of a container shares the first domain (the kernel's "try to match an existing
- * compatible domain"); 4 KiB pages only; aperture [0, 2^48) (VT-d, 48-bit) minus the x86
+ * compatible domain"); 4 KiB pages only; aperture [0, 2^aw) (VT-d: aw = the IOMMU's address
+ * width, 48 by default, 39 on QEMU 7.2's intel-iommu) minus the x86
  * MSI window 0xfee00000-0xfeefffff (IOMMU_RESV_MSI); interrupt remapping present;
  * no IOMMU_CACHE; RLIMIT_MEMLOCK not enforced (locked_vm is still accounted, under the
  * mmap lock taken for write, as vfio_lock_acct does). mdev external pinning, dirty-page
@@ -57,8 +58,17 @@ const PAGE_SIZE = 4096;
 export const DMA_ENTRY_LIMIT = 65535;
 /** INTEL_IOMMU_PGSIZES (drivers/iommu/intel/iommu.c, before 5.15): ~0xfff, every power of two from 4 KiB. */
 export const INTEL_IOMMU_PGSIZES_ALL = ((1n << 64n) - 1n) & ~0xfffn;
-/** Domain geometry: aperture end (VT-d 48-bit address width). */
+/** Domain geometry: aperture end with the default VT-d 48-bit address width. */
 export const TYPE1_APERTURE_END = 2 ** 48 - 1;
+
+/**
+ * The domain geometry's aperture end intel-iommu sets (intel_iommu_domain_alloc /
+ * md_domain_init, Linux 5.8-6.12: __DOMAIN_MAX_ADDR of the guest address width): the
+ * last address the IOMMU's address width covers.
+ */
+function apertureEnd(addressWidth: number): number {
+  return 2 ** addressWidth - 1;
+}
 /** IOMMU_RESV_MSI window on x86. */
 export const TYPE1_RESV_MSI_START = 0xfee00000;
 export const TYPE1_RESV_MSI_END = 0xfeefffff;
@@ -396,7 +406,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     const mm = threadProcess(this.k.sched.current)?.mm ?? null;
     if (mm === null) return -ENODEV;
     iommu.dmaAvail--;
-    // iova and size are below 2^48 here (aperture check); a vaddr beyond 2^53 can never be mapped and fails in GUP.
+    // iova and size are below 2^52 here (aperture check); a vaddr beyond 2^53 can never be mapped and fails in GUP.
     const dma: VfioDma = { iova: Number(iova), vaddr: Number(vaddr), size: 0, prot, iommuMapped: false, mm };
     // Insert zero-sized and grow as chunks are mapped.
     vfioLinkDma(iommu, dma);
@@ -592,7 +602,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
   private refreshIovaList(iommu: VfioIommu): void {
     iommu.iovaList.length = 0;
     if (iommu.domains.length === 0) return;
-    iommu.iovaList.push({ start: 0, end: TYPE1_RESV_MSI_START - 1 }, { start: TYPE1_RESV_MSI_END + 1, end: TYPE1_APERTURE_END });
+    iommu.iovaList.push({ start: 0, end: TYPE1_RESV_MSI_START - 1 }, { start: TYPE1_RESV_MSI_END + 1, end: apertureEnd(this.k.hw.iommu.addressWidth) });
   }
 
   /** vfio_iommu_type1_attach_group (vfio_iommu_type1.c, 5.8) */
