@@ -23,7 +23,7 @@ export interface SystemOptions {
   readonly machine?: MachineSpec;
   /** A variant name ('5.8', '5.7'), a preset, or raw knobs (default '5.8'). */
   readonly variant?: string | VariantPreset | Knobs;
-  /** Functions to bind to vfio-pci (default: every endpoint whose device names no guest driver, DeviceSpec.hostDriver). */
+  /** Functions to bind to vfio-pci (default: every endpoint but the host bridge whose device names no guest driver, DeviceSpec.hostDriver). */
   readonly bind?: (name: string) => boolean;
   /** Keep at most this many events in memory (default: all). */
   readonly eventCapacity?: number;
@@ -100,7 +100,9 @@ export class System {
     this.bootProc = Process.create(k, 'kworker/boot');
     // a function whose device names a guest driver (DeviceSpec.hostDriver) stays with it unless `bind` says otherwise
     const hostDriverOf = (name: string): string | null => this.hw.findFunction(name)?.tpl.hostDriver ?? null;
-    const bind = opts.bind ?? ((name: string) => hostDriverOf(name) === null);
+    // the host bridge (class 0x0600) keeps no driver: nobody binds it to vfio-pci on a real host
+    const isHostBridge = (name: string): boolean => this.hw.findFunction(name)?.tpl.model === 'host-bridge';
+    const bind = opts.bind ?? ((name: string) => hostDriverOf(name) === null && !isHostBridge(name));
     for (const d of this.pci.devs) {
       d.resetFn = k.sched.runSync(this.bootProc.kthread, pciResetFunctionLocked(k, this.pci, d, true)) === 0;
     }

@@ -164,3 +164,12 @@ test('typed sysfs API: devices, ids, group, driver, reset methods, config read/w
   assert.equal(unwrap(s.readConfig(EDU, 4, 2)), 0);
   assert.deepEqual(s.vendor('0000:09:00.0'), { ok: false, errno: 2 });
 });
+
+test('the host bridge 00:00.0 is bound to no driver (nobody binds a host bridge to vfio-pci): no driver link, not among vfio-pci\'s devices, and its group has no /dev/vfio node', () => {
+  const sys = new System();
+  const c = libc(sys.spawnProcess('t'));
+  const HB = '0000:00:00.0';
+  assert.equal(c.readlink(`/sys/bus/pci/devices/${HB}/driver`, c.malloc(64), 64), -1);
+  assert.ok(!ls(c, '/sys/bus/pci/drivers/vfio-pci').includes(`${HB}@`));
+  assert.equal(c.open(`/dev/vfio/${sys.hw.fn(HB).iommuGroup}`, O_RDWR), -1);
+});
