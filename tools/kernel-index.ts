@@ -166,9 +166,21 @@ export function pathsInSource(file: string, text: string): KernelPath[] {
       for (const d of n.declarationList.declarations) {
         const init = d.initializer;
         if (init === undefined || !ts.isIdentifier(d.name)) continue;
-        if ((ts.isFunctionExpression(init) || ts.isArrowFunction(init)) && (isGenerator(init) || returnsTask(init))) {
-          add(d.name.text, d, n, init.body);
+        if (ts.isFunctionExpression(init) || ts.isArrowFunction(init)) {
+          if (isGenerator(init) || returnsTask(init)) add(d.name.text, d, n, init.body);
+        } else {
+          visit(init, owner === null ? d.name.text : `${owner}.${d.name.text}`); // e.g. a file_operations table
         }
+      }
+      return;
+    }
+    if ((ts.isPropertyDeclaration(n) || ts.isPropertyAssignment(n)) && n.initializer !== undefined && owner !== null) {
+      const init = n.initializer;
+      const name = `${owner}.${n.name.getText(sf)}`;
+      if (ts.isFunctionExpression(init) || ts.isArrowFunction(init)) {
+        if (isGenerator(init) || returnsTask(init)) add(name, n, n, init.body);
+      } else {
+        visit(init, name);
       }
       return;
     }

@@ -47,6 +47,9 @@ test('kernel paths are found mechanically: generators, Task-returning functions 
     'class Zap extends StepTask<boolean> { run() { return knobs.zapOrder; } }',
     'export function pure(x: number): number { return x; }',
     'const arrow = (): Task<void> => undefined as Task<void>;',
+    'class Core { static readonly FOPS = {',
+    '  /** [model] */ *read(): Task<number> { return 0; }, ioctl: function* () {} }; }',
+    'const OPS = { fault(): Task<number> { return t; } };',
   ].join('\n');
   const got = pathsInSource('x.ts', src).map((p) => [p.symbol, p.line, p.doc?.kind ?? null, p.knobs.join(',')]);
   assert.deepEqual(got, [
@@ -55,6 +58,9 @@ test('kernel paths are found mechanically: generators, Task-returning functions 
     ['Ops.fault', 5, null, ''],
     ['Zap', 6, null, 'zapOrder'],
     ['arrow', 8, null, ''],
+    ['Core.FOPS.read', 10, 'model', ''],
+    ['Core.FOPS.ioctl', 10, null, ''],
+    ['OPS.fault', 11, null, ''],
   ]);
 });
 
