@@ -12,7 +12,7 @@ test('docs/KERNEL-INDEX.md is current (regenerate with `npm run index`)', () => 
 });
 
 /** Kernel paths allowed to lack the convention while the coverage is brought to 100%; must only shrink. */
-const COVERAGE_FLOOR_MISSING = Number.POSITIVE_INFINITY;
+const COVERAGE_FLOOR_MISSING = 0;
 
 test('every kernel path (generator, Task-returning function or method, StepTask class in src/kernel) names its kernel function and version, or says [model]', () => {
   const missing = undocumented(PATHS).map((p) => `${p.file}:${p.line} ${p.symbol}: "${p.docText.slice(0, 60)}"`);
@@ -67,7 +67,7 @@ test('kernel paths are found mechanically: generators, Task-returning functions 
 test('the index lists, for every kernel function, the knobs its model reads', () => {
   const md = kernelIndexMarkdown(PATHS);
   const readers = PATHS.filter((p) => p.doc?.kind === 'kernel' && p.knobs.length > 0);
-  assert.ok(readers.length >= 5, `${readers.length} kernel paths read knobs`);
+  assert.ok(readers.length >= 15, `${readers.length} kernel paths read knobs`);
   for (const p of readers) {
     const row = md.split('\n').find((l) => l.includes(`\`${p.symbol}\` ${p.file}:${p.line} `));
     assert.ok(row !== undefined && p.knobs.every((k) => row.includes(`\`${k}\``)), `${p.symbol}: ${row ?? 'no row'}`);

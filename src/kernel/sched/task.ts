@@ -91,7 +91,7 @@ class Returned<T> implements Task<T> {
   }
 }
 
-/** A task that returns a value without ever yielding (for uniform call sites). */
+/** [model] A task that returns a value without ever yielding (for uniform call sites). */
 export function done<T>(v: T): Task<T> {
   return new Returned(v);
 }

@@ -181,7 +181,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
   }
 
   /**
-   * follow_fault_pfn (vfio_iommu_type1.c, 5.8, patch 41311242221e): the PTE's pfn, faulting
+   * follow_fault_pfn (drivers/vfio/vfio_iommu_type1.c, 5.8; patch 41311242221e): the PTE's pfn, faulting
    * it in with fixup_user_fault if absent. -EAGAIN when the mmap lock was dropped (the
    * caller must look the vma up again).
    */
@@ -385,6 +385,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return ret;
   }
 
+  /** vfio_dma_do_map (drivers/vfio/vfio_iommu_type1.c, 5.8): its body under iommu->lock. */
   private *dmaDoMapLocked(iommu: VfioIommu, vaddr: bigint, iova: bigint, size: bigint, prot: number): Task<number> {
     const pgsize = lowestBit(iommu.pgsizeBitmap);
     if (prot === 0 || size === 0n || ((size | iova | vaddr) & (pgsize - 1n)) !== 0n) return -EINVAL;
@@ -415,6 +416,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return r;
   }
 
+  /** vfio_dma_do_unmap (drivers/vfio/vfio_iommu_type1.c, 5.8): its body under iommu->lock. */
   private *dmaDoUnmapLocked(iommu: VfioIommu, iova: bigint, size: bigint, flags: number): Task<{ ret: number; unmapped: bigint }> {
     const pgsize = lowestBit(iommu.pgsizeBitmap);
     const fail = { ret: -EINVAL, unmapped: 0n };
