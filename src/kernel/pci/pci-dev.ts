@@ -203,8 +203,8 @@ class CfgWriteTask extends CfgAccessTask<void> {
 }
 
 /**
- * pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8): a kernel config read
- * (its scheduling point, then the read; see CfgAccessTask).
+ * pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8):
+ * a kernel config read (its scheduling point, then the read; see CfgAccessTask).
  */
 export function pciReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
   return new CfgReadTask(dev, offset, size);

@@ -91,8 +91,9 @@ function roAttr(show: () => string): SysfsAttr {
 }
 
 /**
- * pci_user_read_config_dword / pci_user_read_config_word / pci_user_read_config_byte (drivers/pci/access.c, 5.8): a config read from sysfs; wait while a reset blocks
- * config access, the config cycle's scheduling point, then the read (origin 'host').
+ * pci_user_read_config_dword / pci_user_read_config_word / pci_user_read_config_byte
+ * (drivers/pci/access.c, 5.8): a config read from sysfs; wait while a reset blocks config access,
+ * the config cycle's scheduling point, then the read (origin 'host').
  */
 function* userCfgRead(dev: PciDev, off: number, size: 1 | 2 | 4): Task<number> {
   yield* dev.cfgGate.wait();

@@ -146,8 +146,9 @@ function defaultConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos:
 }
 
 /**
- * vfio_default_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): its hardware read-modify-write when it must be scheduled:
- * from the read (`written` null) or, the read done, from the write of `written`.
+ * vfio_default_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): its hardware
+ * read-modify-write when it must be scheduled: from the read (`written` null) or, the read done,
+ * from the write of `written`.
  */
 function* defaultConfigWritePhys(vdev: VfioPciDevice, pos: number, size: 1 | 2 | 4, physMask: number, val: number, written: number | null): Task<number> {
   let nv = written;
@@ -274,9 +275,10 @@ function* barRestore(k: Kernel, vdev: VfioPciDevice): Task<void> {
 }
 
 /**
- * vfio_basic_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): a chunk starting at PCI_COMMAND takes memory_lock for
- * write — zapping first when the new value clears MEM (even if MEM was already clear) —
- * restores BARs after a backdoor reset, writes, and records the MEM/IO bits in vconfig.
+ * vfio_basic_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): a chunk starting at
+ * PCI_COMMAND takes memory_lock for write — zapping first when the new value clears MEM (even if
+ * MEM was already clear) — restores BARs after a backdoor reset, writes, and records the MEM/IO
+ * bits in vconfig.
  */
 function basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   return new BasicConfigWrite(k, pci, vdev, pos, count, p, offset, val);
@@ -442,7 +444,9 @@ function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
 }
 
 /**
- * vfio_exp_config_write / vfio_af_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): the FLR both virtualized FLR bits trigger; zap and write-lock memory_lock (5.8+), pci_try_reset_function, unlock.
+ * vfio_exp_config_write / vfio_af_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): the FLR
+ * both virtualized FLR bits trigger; zap and write-lock memory_lock (5.8+), pci_try_reset_function,
+ * unlock.
  */
 function* zappedFunctionReset(k: Kernel, pci: PciCore, vdev: VfioPciDevice, fn: string): Task<void> {
   if (k.knobs.zapOnDisable) yield* zapAndDownWriteMemoryLock(k, vdev);
@@ -588,8 +592,9 @@ function capLength(id: number, flags: number): number {
 }
 
 /**
- * vfio_config_init (drivers/vfio/pci/vfio_pci_config.c, 5.8): copy the hardware config space into vconfig, map each byte to
- * its capability, save the real BARs (rbar), virtualize VF ids/MEM and the INTx pin.
+ * vfio_config_init (drivers/vfio/pci/vfio_pci_config.c, 5.8): copy the hardware config space into
+ * vconfig, map each byte to its capability, save the real BARs (rbar), virtualize VF ids/MEM and
+ * the INTx pin.
  */
 export function* vfioConfigInit(vdev: VfioPciDevice, hasIntx: boolean): Task<number> {
   const pdev = vdev.pdev;
@@ -676,9 +681,9 @@ function capStartFor(vdev: VfioPciDevice, capId: number, pos: number): number {
 }
 
 /**
- * vfio_pci_config_rw (drivers/vfio/pci/vfio_pci_config.c, 5.8): chop into chunks, each done as vfio_config_do_rw does it —
- * inline here, so an access is one task however many chunks it has; the handlers
- * complete without a task of their own when they need not suspend. The file position
+ * vfio_pci_config_rw (drivers/vfio/pci/vfio_pci_config.c, 5.8): chop into chunks, each done as
+ * vfio_config_do_rw does it — inline here, so an access is one task however many chunks it has; the
+ * handlers complete without a task of their own when they need not suspend. The file position
  * advances by what was done. Returns bytes done or -errno.
  */
 export function vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {

@@ -64,8 +64,9 @@ export function* zapBarsAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): 
 }
 
 /**
- * vfio_pci_dev_set_hot_reset (drivers/vfio/pci/vfio_pci_core.c, 6.10): the per-device step; down_write_trylock(memory_lock) — false on contention (the caller unwinds with
- * -EBUSY) — then zap. No vma_lock, no mmap_lock.
+ * vfio_pci_dev_set_hot_reset (drivers/vfio/pci/vfio_pci_core.c, 6.10): the per-device step;
+ * down_write_trylock(memory_lock) — false on contention (the caller unwinds with -EBUSY) — then
+ * zap. No vma_lock, no mmap_lock.
  */
 export function* hotResetTryLockAndZap(k: Kernel, vdev: VfioPciDevice, fn: string): Task<boolean> {
   if (!(yield* vdev.memoryLock.downWriteTrylock(fn))) return false;

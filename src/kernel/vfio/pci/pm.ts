@@ -266,12 +266,12 @@ function* corePmExit(k: Kernel, vdev: VfioPciDevice, flags: number, argsz: numbe
 }
 
 /**
- * vfio_ioctl_device_feature (drivers/vfio/vfio_main.c, 6.1): VFIO_DEVICE_FEATURE on a vfio-pci device fd, → vfio_pci_core_ioctl_feature; in 5.7–5.19 the same
- * header checks sat in vfio_pci_ioctl. argsz below the header, unknown flag bits, or
- * GET and SET together without PROBE are -EINVAL; a feature this device or kernel does
- * not have is -ENOTTY — the low-power features without the lowPowerEntry knob, the
- * migration features (no migration driver), and the VF token (no SR-IOV PF with a
- * vf_token is modelled).
+ * vfio_ioctl_device_feature (drivers/vfio/vfio_main.c, 6.1): VFIO_DEVICE_FEATURE on a vfio-pci
+ * device fd, → vfio_pci_core_ioctl_feature; in 5.7–5.19 the same header checks sat in
+ * vfio_pci_ioctl. argsz below the header, unknown flag bits, or GET and SET together without PROBE
+ * are -EINVAL; a feature this device or kernel does not have is -ENOTTY — the low-power features
+ * without the lowPowerEntry knob, the migration features (no migration driver), and the VF token
+ * (no SR-IOV PF with a vf_token is modelled).
  */
 export function* vfioPciIoctlFeature(k: Kernel, vdev: VfioPciDevice, arg: number): Task<number> {
   const minsz = VFIO_DEVICE_FEATURE_MINSZ;

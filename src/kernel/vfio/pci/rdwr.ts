@@ -202,10 +202,10 @@ export function vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count:
 }
 
 /**
- * do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): for a read that is one naturally aligned 4/2/1-byte access of memory outside
- * any excluded range, with no per-access check, when its device read can be passed
- * (ioreadPassed): the read, the user copy and the end of vfio_pci_bar_rw run now, and a
- * finished task is returned — or, if the copy or the up_read must suspend, the task that
+ * do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): for a read that is one naturally aligned
+ * 4/2/1-byte access of memory outside any excluded range, with no per-access check, when its device
+ * read can be passed (ioreadPassed): the read, the user copy and the end of vfio_pci_bar_rw run
+ * now, and a finished task is returned — or, if the copy or the up_read must suspend, the task that
  * finishes the call from there. Null, having done nothing, when it does not apply.
  */
 function readOnePassed(k: Kernel, vdev: VfioPciDevice, base: number, off: number, buf: number, count: number, ppos: FilePos, checked: boolean): Task<number> | null {

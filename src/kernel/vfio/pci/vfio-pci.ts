@@ -290,9 +290,10 @@ export class VfioPciDriver implements VfioDeviceOps {
   }
 
   /**
-   * vfio_device_fops_unl_ioctl (drivers/vfio/vfio_main.c, 5.8, 6.1): a device-fd ioctl. With the lowPowerEntry knob (6.1) it
-   * brackets it with vfio_device_pm_runtime_get/put: a
-   * runtime-suspended device is resumed for the call and may suspend again after it.
+   * vfio_device_fops_unl_ioctl (drivers/vfio/vfio_main.c, 6.1; drivers/vfio/vfio.c in 5.8):
+   * a device-fd ioctl. With the lowPowerEntry knob (6.1) it is bracketed with
+   * vfio_device_pm_runtime_get/put: a runtime-suspended device is resumed for the call and
+   * may suspend again after it.
    */
   *ioctl(device: VfioDevice, cmd: number, arg: number): Task<number> {
     const vdev = this.vd(device);
@@ -504,9 +505,10 @@ export class VfioPciDriver implements VfioDeviceOps {
   }
 
   /**
-   * vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): VFIO_DEVICE_PCI_HOT_RESET; check flags/count/group fds, then for every
-   * affected device try-zap keeping vma_lock, then try-lock each memory_lock for write
-   * and drop its vma_lock, reset the bus, unwind. Any contention gives -EBUSY.
+   * vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): VFIO_DEVICE_PCI_HOT_RESET; check
+   * flags/count/group fds, then for every affected device try-zap keeping vma_lock, then try-lock
+   * each memory_lock for write and drop its vma_lock, reset the bus, unwind. Any contention gives
+   * -EBUSY.
    */
   private *hotReset(vdev: VfioPciDevice, arg: number): Task<number> {
     const k = this.k;
@@ -547,9 +549,10 @@ export class VfioPciDriver implements VfioDeviceOps {
   }
 
   /**
-   * vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): the locked part of VFIO_DEVICE_PCI_HOT_RESET; try-zap, try-lock memory_lock, reset,
-   * unwind. With zapMethod 'address-space' (vfio_pci_dev_set_hot_reset, 6.10): per device
-   * down_write_trylock(memory_lock) then unmap_mapping_range, no vma_lock.
+   * vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): the locked part of
+   * VFIO_DEVICE_PCI_HOT_RESET; try-zap, try-lock memory_lock, reset, unwind. With zapMethod
+   * 'address-space' (vfio_pci_dev_set_hot_reset, 6.10): per device down_write_trylock(memory_lock)
+   * then unmap_mapping_range, no vma_lock.
    */
   private *hotResetLocked(vdev: VfioPciDevice, devs: readonly PciDev[]): Task<number> {
     const k = this.k;
