@@ -41,7 +41,15 @@ export interface KernelPath {
 
 /** What a convention-following doc comment says. */
 export type KernelDoc =
-  | { readonly kind: 'kernel'; readonly names: readonly string[]; readonly file: string; readonly versions: readonly string[] }
+  | {
+      readonly kind: 'kernel';
+      /** Every kernel function named (a call chain `a → b`, or siblings `a / b`). */
+      readonly names: readonly string[];
+      /** The names as written, spacing normalized: `a → b`, `a / b`. */
+      readonly title: string;
+      readonly file: string;
+      readonly versions: readonly string[];
+    }
   | { readonly kind: 'model' };
 
 const NAME = String.raw`[A-Za-z_][A-Za-z0-9_]*(?:\(\d\))?`;
@@ -49,7 +57,7 @@ const VERSION = String.raw`(?:\d+\.\d+(?:\.\d+|\.y)?\+?|v\d+)`;
 const VERSIONS = String.raw`${VERSION}(?:-${VERSION})?`;
 /** `name[ → name | / name]... (file.c, VERSION[, VERSION | / VERSION]...[; or space, free text])` */
 const KERNEL_DOC = new RegExp(
-  String.raw`^(${NAME}(?:\s*(?:→|/)\s*${NAME})*)\s+\(([\w./-]+\.[chS]),\s*(${VERSIONS}(?:\s*[,/]\s*${VERSIONS})*)(?:[;\s][^)]*)?\)`,
+  String.raw`^(${NAME}(?:\s*(?:→|/)\s*${NAME})*)\s+\(([\w.-]+(?:/[\w.-]+)+\.[chS]),\s*(${VERSIONS}(?:\s*[,/]\s*${VERSIONS})*)(?:[;\s][^)]*)?\)`,
 );
 
 /** Parse the start of a doc comment's text against the convention; null when it does not follow it. */
@@ -62,6 +70,7 @@ export function parseKernelDoc(text: string): KernelDoc | null {
   return {
     kind: 'kernel',
     names: names.split(/→|\//).map((s) => s.trim()),
+    title: names.replace(/\s*(→|\/)\s*/g, ' $1 '),
     file,
     versions: versions.split(/[,/]/).map((s) => s.trim()),
   };
@@ -195,6 +204,27 @@ export function undocumented(paths: readonly KernelPath[]): KernelPath[] {
   return paths.filter((p) => p.doc === null);
 }
 
+/**
+ * Order of kernel versions: releases by number (6.1 < 6.1.y < 6.10); the patch series
+ * revisions v1, v2, v3 after 5.7 and before 5.8 (the series merged in 5.8); a range by its start.
+ */
+export function compareVersions(a: string, b: string): number {
+  const key = (v: string): number[] => {
+    const start = v.split('-')[0] ?? '';
+    const series = /^v(\d+)$/.exec(start);
+    if (series !== null) return [5, 7, 3, Number(series[1])];
+    const [major = '0', minor = '0', patch = '0'] = start.replace(/\+$/, '').split('.');
+    return [Number(major), Number(minor), 2, patch === 'y' ? 1e6 : Number(patch)];
+  };
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < 4; i++) {
+    const d = (ka[i] ?? 0) - (kb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|');
 }
@@ -205,7 +235,13 @@ export function kernelIndexMarkdown(paths: readonly KernelPath[]): string {
   const model = paths.filter((p) => p.doc?.kind === 'model');
   const missing = undocumented(paths);
   const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-  kernel.sort((a, b) => byName(a.doc.names.join(' → '), b.doc.names.join(' → ')) || byName(a.p.file, b.p.file) || a.p.line - b.p.line);
+  kernel.sort(
+    (a, b) =>
+      byName(a.doc.title, b.doc.title) ||
+      compareVersions(a.doc.versions[0] ?? '', b.doc.versions[0] ?? '') ||
+      byName(a.p.file, b.p.file) ||
+      a.p.line - b.p.line,
+  );
   const lines = [
     '# Kernel index',
     '',
@@ -227,7 +263,7 @@ export function kernelIndexMarkdown(paths: readonly KernelPath[]): string {
   ];
   for (const { p, doc } of kernel) {
     lines.push(
-      `| \`${cell(doc.names.join(' → '))}\` | ${doc.file} | ${doc.versions.join(', ')} | \`${p.symbol}\` ${p.file}:${p.line} | ${p.knobs.map((k) => `\`${k}\``).join(', ')} |`,
+      `| \`${cell(doc.title)}\` | ${doc.file} | ${doc.versions.join(', ')} | \`${p.symbol}\` ${p.file}:${p.line} | ${p.knobs.map((k) => `\`${k}\``).join(', ')} |`,
     );
   }
   lines.push('', "## The model's own helpers (`[model]`)", '', '| TypeScript | Knobs |', '|---|---|');

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { collectKernelPaths, kernelIndexMarkdown, parseKernelDoc, pathsInSource, repoRoot, undocumented } from '../../tools/kernel-index.js';
+import { collectKernelPaths, compareVersions, kernelIndexMarkdown, parseKernelDoc, pathsInSource, repoRoot, undocumented } from '../../tools/kernel-index.js';
 
 const ROOT = repoRoot();
 const PATHS = collectKernelPaths(ROOT);
@@ -22,19 +22,29 @@ test('every kernel path (generator, Task-returning function or method, StepTask 
 
 test('the doc-comment convention: kernel function, file and version(s) at the start, or [model]', () => {
   assert.deepEqual(parseKernelDoc('vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8): fault in the BAR'), {
-    kind: 'kernel', names: ['vfio_pci_mmap_fault'], file: 'drivers/vfio/pci/vfio_pci.c', versions: ['5.8'],
+    kind: 'kernel', names: ['vfio_pci_mmap_fault'], title: 'vfio_pci_mmap_fault', file: 'drivers/vfio/pci/vfio_pci.c', versions: ['5.8'],
   });
   assert.deepEqual(parseKernelDoc('kvm_put_kvm → kvm_destroy_vm (virt/kvm/kvm_main.c, 5.8-6.12, v1)'), {
-    kind: 'kernel', names: ['kvm_put_kvm', 'kvm_destroy_vm'], file: 'virt/kvm/kvm_main.c', versions: ['5.8-6.12', 'v1'],
+    kind: 'kernel', names: ['kvm_put_kvm', 'kvm_destroy_vm'], title: 'kvm_put_kvm → kvm_destroy_vm', file: 'virt/kvm/kvm_main.c', versions: ['5.8-6.12', 'v1'],
+  });
+  assert.deepEqual(parseKernelDoc('ioread32/ioread16 (lib/iomap.c, 5.8 / 6.1.y): sizes'), {
+    kind: 'kernel', names: ['ioread32', 'ioread16'], title: 'ioread32 / ioread16', file: 'lib/iomap.c', versions: ['5.8', '6.1.y'],
   });
   assert.deepEqual(parseKernelDoc('exit_mmap (mm/mmap.c, 5.8; 6.0+ with knob exitMmapWriteLock): unmap'), {
-    kind: 'kernel', names: ['exit_mmap'], file: 'mm/mmap.c', versions: ['5.8'],
+    kind: 'kernel', names: ['exit_mmap'], title: 'exit_mmap', file: 'mm/mmap.c', versions: ['5.8'],
   });
   assert.deepEqual(parseKernelDoc('[model] the scheduler hands a value back'), { kind: 'model' });
   assert.equal(parseKernelDoc('vfio_default_config_read (5.8): no file'), null);
   assert.equal(parseKernelDoc('mutex_lock: no file, no version'), null);
   assert.equal(parseKernelDoc('The rest of vfio_basic_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8)'), null);
   assert.equal(parseKernelDoc('vfio_pci_mmap (drivers/vfio/pci/vfio_pci.c): no version'), null);
+  assert.equal(parseKernelDoc('vfio_dma_do_map (vfio_iommu_type1.c, 5.8): a file without its directory'), null);
+  assert.equal(parseKernelDoc('pci_read_config_{byte,word} (drivers/pci/access.c, 5.8): not an identifier'), null);
+});
+
+test('kernel versions sort by release, the patch series v1..v3 between 5.7 and 5.8, 6.1.y after 6.1', () => {
+  const vs = ['6.10', '5.8', 'v1', '6.1.y', '5.7', '6.1', 'v3', '5.8-6.9', '5.14', '6.12'];
+  assert.deepEqual([...vs].sort(compareVersions), ['5.7', 'v1', 'v3', '5.8', '5.8-6.9', '5.14', '6.1', '6.1.y', '6.10', '6.12']);
 });
 
 test('kernel paths are found mechanically: generators, Task-returning functions and methods, StepTask classes; knobs read in the body', () => {
