@@ -16,8 +16,9 @@
  *
  * where VERSION is a release (5.8, 6.10, 6.1.y), a range (5.8-6.9) or a patch-series
  * revision (v1, v2). A "kernel path" is every generator function, every function or method
- * whose declared return type is Task<...>, and every class extending StepTask, in
- * src/kernel/** — the code a thread runs between scheduling points.
+ * whose declared return type is Task<...>, and every hand-written task class (extending
+ * StepTask or implementing Task), in src/kernel/** — the code a thread runs between
+ * scheduling points.
  */
 import ts from 'typescript';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -95,8 +96,17 @@ function isGenerator(node: ts.Node): boolean {
   return (ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isFunctionExpression(node)) && node.asteriskToken !== undefined;
 }
 
-function extendsStepTask(node: ts.ClassDeclaration): boolean {
-  return (node.heritageClauses ?? []).some((h) => h.types.some((x) => x.expression.getText() === 'StepTask'));
+/**
+ * Whether a class is a hand-written task: it extends StepTask, implements Task, or extends a
+ * class of the same file that is one (`taskClasses`).
+ */
+function isTaskClass(node: ts.ClassDeclaration, taskClasses: ReadonlySet<string>): boolean {
+  return (node.heritageClauses ?? []).some((h) =>
+    h.types.some((x) => {
+      const name = x.expression.getText();
+      return h.token === ts.SyntaxKind.ImplementsKeyword ? name === 'Task' : name === 'StepTask' || taskClasses.has(name);
+    }),
+  );
 }
 
 /** The text of the JSDoc comment attached to `node` (the last one), whitespace-collapsed. */
@@ -145,6 +155,7 @@ export function collectKernelPaths(root: string): KernelPath[] {
 export function pathsInSource(file: string, text: string): KernelPath[] {
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
   const out: KernelPath[] = [];
+  const taskClasses = new Set<string>();
   const add = (symbol: string, declNode: ts.Node, docNode: ts.Node, body: ts.Node | undefined): void => {
     const docText = docOf(docNode, sf);
     out.push({
@@ -159,7 +170,10 @@ export function pathsInSource(file: string, text: string): KernelPath[] {
   const visit = (n: ts.Node, owner: string | null): void => {
     if (ts.isClassDeclaration(n)) {
       const cname = n.name?.text ?? '(anonymous class)';
-      if (extendsStepTask(n)) add(cname, n, n, n);
+      if (isTaskClass(n, taskClasses)) {
+        taskClasses.add(cname);
+        add(cname, n, n, n);
+      }
       for (const m of n.members) visit(m, cname);
       return;
     }
@@ -247,11 +261,12 @@ export function kernelIndexMarkdown(paths: readonly KernelPath[]): string {
     '',
     '<!-- Generated from the doc comments in src/kernel by tools/kernel-index.ts. Do not edit: run `npm run index`. -->',
     '',
-    'Every kernel path of the model (a generator function, a function or method returning `Task`,',
-    'or a `StepTask` class in `src/kernel/`) and the kernel function it models, from the first words',
-    'of its doc comment — `kernel_fn (path/file.c, VERSION)` or `[model]` — as described in',
-    '[ARCHITECTURE.md, "Names"](ARCHITECTURE.md#names). Knobs are the `knobs.X` the body reads',
-    'directly (a knob read by a callee is listed at the callee). Regenerate with `npm run index`.',
+    'Every kernel path of the model (a generator function, a function or method returning',
+    '`Task`, or a hand-written task class in `src/kernel/`) and the kernel function it models,',
+    'from the first words of its doc comment — `kernel_fn (path/file.c, VERSION)` or `[model]` —',
+    'as described in [ARCHITECTURE.md, "Names"](ARCHITECTURE.md#names). Knobs are the `knobs.X`',
+    'the body reads directly (a knob read by a callee is listed at the callee). Regenerate with',
+    '`npm run index`.',
     '',
     `${kernel.length} kernel paths model a kernel function, ${model.length} are the model's own helpers` +
       (missing.length > 0 ? `, ${missing.length} do not follow the convention yet.` : '.'),

@@ -125,7 +125,7 @@ export function findCapability(fn: PciFunctionHw, id: number): number {
 }
 
 /**
- * The task of one kernel config access: its scheduling point (decided at the first
+ * [model] The task of one kernel config access: its scheduling point (decided at the first
  * `next()`, passed when Scheduler.passPoint allows), then the access. It behaves exactly
  * as the generator `if (!dev.sched.passPoint()) yield point; return access();` would,
  * but is a small object instead of a generator: config accesses are the most frequent
@@ -173,6 +173,7 @@ abstract class CfgAccessTask<T> implements Task<T> {
   }
 }
 
+/** pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8): as a CfgAccessTask. */
 class CfgReadTask extends CfgAccessTask<number> {
   constructor(
     dev: PciDev,
@@ -187,6 +188,7 @@ class CfgReadTask extends CfgAccessTask<number> {
   }
 }
 
+/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): as a CfgAccessTask. */
 class CfgWriteTask extends CfgAccessTask<void> {
   constructor(
     dev: PciDev,
