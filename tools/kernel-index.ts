@@ -38,6 +38,11 @@ export interface KernelPath {
   readonly docText: string;
   /** Knobs read in the body (`knobs.X`, `k.knobs.X`, `const { X } = k.knobs`), sorted, unique. */
   readonly knobs: readonly string[];
+  /**
+   * True for a synchronous function or method (no scheduling point, so not a kernel path)
+   * whose doc comment follows the convention: indexed, not required.
+   */
+  readonly sync: boolean;
 }
 
 /** What a convention-following doc comment says. */
@@ -156,15 +161,18 @@ export function pathsInSource(file: string, text: string): KernelPath[] {
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
   const out: KernelPath[] = [];
   const taskClasses = new Set<string>();
-  const add = (symbol: string, declNode: ts.Node, docNode: ts.Node, body: ts.Node | undefined): void => {
+  const add = (symbol: string, declNode: ts.Node, docNode: ts.Node, body: ts.Node | undefined, sync = false): void => {
     const docText = docOf(docNode, sf);
+    const doc = parseKernelDoc(docText);
+    if (sync && doc?.kind !== 'kernel') return;
     out.push({
       symbol,
       file,
       line: sf.getLineAndCharacterOfPosition(declNode.getStart(sf)).line + 1,
-      doc: parseKernelDoc(docText),
+      doc,
       docText,
       knobs: knobsRead(body),
+      sync,
     });
   };
   const visit = (n: ts.Node, owner: string | null): void => {
@@ -178,11 +186,11 @@ export function pathsInSource(file: string, text: string): KernelPath[] {
       return;
     }
     if (ts.isFunctionDeclaration(n) && n.name !== undefined) {
-      if (isGenerator(n) || returnsTask(n)) add(n.name.text, n, n, n.body);
+      add(n.name.text, n, n, n.body, !(isGenerator(n) || returnsTask(n)));
       return; // nested helpers belong to the path that contains them
     }
     if (ts.isMethodDeclaration(n) && owner !== null) {
-      if (isGenerator(n) || returnsTask(n)) add(`${owner}.${n.name.getText(sf)}`, n, n, n.body);
+      add(`${owner}.${n.name.getText(sf)}`, n, n, n.body, !(isGenerator(n) || returnsTask(n)));
       return;
     }
     if (ts.isVariableStatement(n)) {
@@ -190,7 +198,7 @@ export function pathsInSource(file: string, text: string): KernelPath[] {
         const init = d.initializer;
         if (init === undefined || !ts.isIdentifier(d.name)) continue;
         if (ts.isFunctionExpression(init) || ts.isArrowFunction(init)) {
-          if (isGenerator(init) || returnsTask(init)) add(d.name.text, d, n, init.body);
+          add(d.name.text, d, n, init.body, !(isGenerator(init) || returnsTask(init)));
         } else {
           visit(init, owner === null ? d.name.text : `${owner}.${d.name.text}`); // e.g. a file_operations table
         }
@@ -201,7 +209,7 @@ export function pathsInSource(file: string, text: string): KernelPath[] {
       const init = n.initializer;
       const name = `${owner}.${n.name.getText(sf)}`;
       if (ts.isFunctionExpression(init) || ts.isArrowFunction(init)) {
-        if (isGenerator(init) || returnsTask(init)) add(name, n, n, init.body);
+        add(name, n, n, init.body, !(isGenerator(init) || returnsTask(init)));
       } else {
         visit(init, name);
       }
@@ -215,7 +223,7 @@ export function pathsInSource(file: string, text: string): KernelPath[] {
 
 /** The kernel paths whose doc comment does not follow the convention. */
 export function undocumented(paths: readonly KernelPath[]): KernelPath[] {
-  return paths.filter((p) => p.doc === null);
+  return paths.filter((p) => !p.sync && p.doc === null);
 }
 
 /**
@@ -247,6 +255,7 @@ function cell(s: string): string {
 export function kernelIndexMarkdown(paths: readonly KernelPath[]): string {
   const kernel = paths.flatMap((p) => (p.doc?.kind === 'kernel' ? [{ p, doc: p.doc }] : []));
   const model = paths.filter((p) => p.doc?.kind === 'model');
+  const sync = kernel.filter(({ p }) => p.sync).length;
   const missing = undocumented(paths);
   const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
   kernel.sort(
@@ -268,8 +277,12 @@ export function kernelIndexMarkdown(paths: readonly KernelPath[]): string {
     'the body reads directly (a knob read by a callee is listed at the callee). Regenerate with',
     '`npm run index`.',
     '',
-    `${kernel.length} kernel paths model a kernel function, ${model.length} are the model's own helpers` +
-      (missing.length > 0 ? `, ${missing.length} do not follow the convention yet.` : '.'),
+    'Synchronous functions (no scheduling point, so not kernel paths) are listed too when their',
+    'doc comment follows the convention, marked *sync*; for them it is not required.',
+    '',
+    `${kernel.length - sync} kernel paths model a kernel function, ${model.length} are the model's own helpers` +
+      (missing.length > 0 ? `, ${missing.length} do not follow the convention yet` : '') +
+      `; ${sync} synchronous functions name theirs.`,
     '',
     '## Kernel functions',
     '',
@@ -278,7 +291,7 @@ export function kernelIndexMarkdown(paths: readonly KernelPath[]): string {
   ];
   for (const { p, doc } of kernel) {
     lines.push(
-      `| \`${cell(doc.title)}\` | ${doc.file} | ${doc.versions.join(', ')} | \`${p.symbol}\` ${p.file}:${p.line} | ${p.knobs.map((k) => `\`${k}\``).join(', ')} |`,
+      `| \`${cell(doc.title)}\` | ${doc.file} | ${doc.versions.join(', ')} | \`${p.symbol}\` ${p.file}:${p.line}${p.sync ? ' *sync*' : ''} | ${p.knobs.map((k) => `\`${k}\``).join(', ')} |`,
     );
   }
   lines.push('', "## The model's own helpers (`[model]`)", '', '| TypeScript | Knobs |', '|---|---|');
@@ -304,5 +317,6 @@ if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${proce
   if (out === undefined) process.stdout.write(text);
   else writeFileSync(out, text);
   const missing = undocumented(paths).length;
-  process.stderr.write(`kernel index: ${paths.length} kernel paths, ${paths.length - missing} follow the convention\n`);
+  const required = paths.filter((p) => !p.sync).length;
+  process.stderr.write(`kernel index: ${required} kernel paths, ${required - missing} follow the convention\n`);
 }

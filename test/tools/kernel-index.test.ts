@@ -63,19 +63,22 @@ test('kernel paths are found mechanically: generators, Task-returning functions 
     'abstract class Cfg<T> implements Task<T> { next() { return r; } }',
     'class CfgRead extends Cfg<number> {}',
     'class Plain extends Base implements Other {}',
+    '/** mmget_not_zero (include/linux/sched/mm.h, 5.8): synchronous, indexed because it says so */',
+    'export function mmgetNotZero(mm: Mm): boolean { return mm.users > 0; }',
   ].join('\n');
-  const got = pathsInSource('x.ts', src).map((p) => [p.symbol, p.line, p.doc?.kind ?? null, p.knobs.join(',')]);
+  const got = pathsInSource('x.ts', src).map((p) => [p.symbol, p.line, p.doc?.kind ?? null, p.knobs.join(','), p.sync]);
   assert.deepEqual(got, [
-    ['lock', 2, 'kernel', 'faultLocking'],
-    ['done', 4, 'model', 'rwLocking,zapMethod'],
-    ['Ops.fault', 5, null, ''],
-    ['Zap', 6, null, 'zapOrder'],
-    ['arrow', 8, null, ''],
-    ['Core.FOPS.read', 10, 'model', ''],
-    ['Core.FOPS.ioctl', 10, null, ''],
-    ['OPS.fault', 11, null, ''],
-    ['Cfg', 12, null, ''],
-    ['CfgRead', 13, null, ''],
+    ['lock', 2, 'kernel', 'faultLocking', false],
+    ['done', 4, 'model', 'rwLocking,zapMethod', false],
+    ['Ops.fault', 5, null, '', false],
+    ['Zap', 6, null, 'zapOrder', false],
+    ['arrow', 8, null, '', false],
+    ['Core.FOPS.read', 10, 'model', '', false],
+    ['Core.FOPS.ioctl', 10, null, '', false],
+    ['OPS.fault', 11, null, '', false],
+    ['Cfg', 12, null, '', false],
+    ['CfgRead', 13, null, '', false],
+    ['mmgetNotZero', 16, 'kernel', '', true],
   ]);
 });
 
