@@ -23,6 +23,7 @@
 import ts from 'typescript';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** One kernel path found in the sources. */
 export interface KernelPath {
@@ -306,10 +307,10 @@ export function kernelIndexMarkdown(paths: readonly KernelPath[]): string {
 
 /** The repository root, from this module's compiled location (dist/tools/kernel-index.js). */
 export function repoRoot(): string {
-  return new URL('../../', import.meta.url).pathname;
+  return fileURLToPath(new URL('../../', import.meta.url));
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const root = repoRoot();
   const paths = collectKernelPaths(root);
   const out = process.argv[2];
