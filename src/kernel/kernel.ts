@@ -64,7 +64,7 @@ export class Kernel implements LockCtx {
     return new RwSemaphore(this, cls, id);
   }
 
-  /** msleep(): a scheduling point that lets virtual time pass. */
+  /** msleep (kernel/time/timer.c, 5.8): a scheduling point that lets virtual time pass. */
   *msleep(ms: number, fn: string): Task<void> {
     yield SLEEP;
     this.hw.clock.advance(ms * 1_000_000);

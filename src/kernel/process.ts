@@ -50,7 +50,7 @@ export function spawnThread(k: Kernel, proc: KProcessImpl, name: string): KThrea
 }
 
 /**
- * fork (kernel/fork.c copy_process, 5.8): copy the fd table (each file gets a
+ * copy_process (kernel/fork.c, 5.8): fork; copy the fd table (each file gets a
  * reference), then the address space (dup_mmap). The child has one idle thread.
  * Returns the child, or -errno if dup_mmap failed.
  */

@@ -65,6 +65,7 @@ function exitToUserMode(ret: number): Task<number> {
   return taskWorkPending() ? runTaskWorkThen(ret) : done(ret);
 }
 
+/** task_work_run (kernel/task_work.c, 5.8): on the way back to user mode, then the syscall's return value. */
 function* runTaskWorkThen(ret: number): Task<number> {
   yield* taskWorkRun();
   return ret;
@@ -134,7 +135,7 @@ function vfsWrite(f: KFile, buf: number, count: number, pos: FilePos): Task<numb
   return op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
 }
 
-/** read(2) (ksys_read, 5.8): uses and advances the file position. */
+/** ksys_read (fs/read_write.c, 5.8): read(2); uses and advances the file position. */
 export function* sysRead(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number): Task<number> {
   const f = fdget(proc, fd);
   if (f === null) return yield* exitToUserMode(emitNum(k, proc, 'read', fd, buf, count, false, null, -EBADF));
@@ -145,7 +146,7 @@ export function* sysRead(k: Kernel, proc: KProcessImpl, fd: number, buf: number,
   return yield* exitToUserMode(emitNum(k, proc, 'read', fd, buf, count, false, null, ret));
 }
 
-/** write(2) (ksys_write, 5.8): uses and advances the file position. */
+/** ksys_write (fs/read_write.c, 5.8): write(2); uses and advances the file position. */
 export function* sysWrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number): Task<number> {
   const f = fdget(proc, fd);
   if (f === null) return yield* exitToUserMode(emitNum(k, proc, 'write', fd, buf, count, false, null, -EBADF));
@@ -156,12 +157,12 @@ export function* sysWrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number
   return yield* exitToUserMode(emitNum(k, proc, 'write', fd, buf, count, false, null, ret));
 }
 
-/** pread64(2) (ksys_pread64, 5.8): -EINVAL for a negative offset, -EBADF for a bad fd. */
+/** ksys_pread64 (fs/read_write.c, 5.8): pread64(2); -EINVAL for a negative offset, -EBADF for a bad fd. */
 export function sysPread(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
   return new PreadPwrite(k, proc, fd, buf, count, offset, false);
 }
 
-/** pwrite64(2) (ksys_pwrite64, 5.8). */
+/** ksys_pwrite64 (fs/read_write.c, 5.8): pwrite64(2). */
 export function sysPwrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
   return new PreadPwrite(k, proc, fd, buf, count, offset, true);
 }
@@ -225,7 +226,7 @@ class PreadPwrite extends StepTask<number> {
   }
 }
 
-/** ioctl(2) (ksys_ioctl → vfs_ioctl, 5.8): -ENOTTY without unlocked_ioctl or for -ENOIOCTLCMD. */
+/** ksys_ioctl → vfs_ioctl (fs/ioctl.c, 5.8): ioctl(2); -ENOTTY without unlocked_ioctl or for -ENOIOCTLCMD. */
 export function* sysIoctl(k: Kernel, proc: KProcessImpl, fd: number, cmd: number, arg: number): Task<number> {
   const f = fdget(proc, fd);
   if (f === null) return yield* exitToUserMode(emitNum(k, proc, 'ioctl', fd, cmd, arg, true, null, -EBADF));
@@ -237,7 +238,7 @@ export function* sysIoctl(k: Kernel, proc: KProcessImpl, fd: number, cmd: number
 }
 
 /**
- * mmap(2) (arch/x86/kernel/sys_x86_64.c → ksys_mmap_pgoff, 5.8): -EINVAL for an
+ * ksys_mmap_pgoff (mm/mmap.c, 5.8): mmap(2) via arch/x86/kernel/sys_x86_64.c; -EINVAL for an
  * offset that is not page aligned; the fd is used unless MAP_ANONYMOUS (-EBADF if bad).
  * Returns the address or -errno.
  */
@@ -263,7 +264,7 @@ export function* sysMmap(
   return yield* exitToUserMode(emit(k, proc, 'mmap', args, ret));
 }
 
-/** munmap(2) (mm/mmap.c __vm_munmap, 5.8). */
+/** __vm_munmap (mm/mmap.c, 5.8): munmap(2). */
 export function* sysMunmap(k: Kernel, proc: KProcessImpl, addr: number, len: number): Task<number> {
   const ret = yield* doMunmap(k, proc, addr, len);
   return yield* exitToUserMode(emit(k, proc, 'munmap', `${hex(addr)}, ${hex(len)}`, ret));
@@ -293,7 +294,7 @@ export function* sysFork(k: Kernel, proc: KProcessImpl, openBeforeCopy?: boolean
   return typeof r === 'number' ? r : r.pid;
 }
 
-/** fork(2) returning the child process itself (or -errno); emits the `syscall` event. */
+/** _do_fork (kernel/fork.c, 5.8): fork(2), returning the child process itself (or -errno); emits the `syscall` event. */
 export function* sysForkProcess(k: Kernel, proc: KProcessImpl, openBeforeCopy?: boolean): Task<KProcessImpl | number> {
   const r = yield* forkProcess(k, proc, openBeforeCopy ?? k.knobs.forkOpenBeforeCopy);
   emit(k, proc, 'fork', '', typeof r === 'number' ? r : r.pid);
@@ -302,7 +303,7 @@ export function* sysForkProcess(k: Kernel, proc: KProcessImpl, openBeforeCopy?: 
 }
 
 /**
- * readlink(2) (do_readlinkat, fs/stat.c 5.8) of a /sys path: copies at most `bufsiz`
+ * do_readlinkat (fs/stat.c, 5.8): readlink(2) of a /sys path; copies at most `bufsiz`
  * bytes of the target (no NUL) to `buf`; the count, or -EINVAL (not a link, bufsiz <= 0),
  * -ENOENT, -EFAULT.
  */

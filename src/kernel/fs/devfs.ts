@@ -50,7 +50,7 @@ export class Devfs {
   }
 
   /**
-   * do_filp_open for a device node: the driver's file, or -ENOENT for an unknown path.
+   * do_filp_open (fs/namei.c, 5.8): for a device node, the driver's file, or -ENOENT for an unknown path.
    * The lookup runs when it is called (callers `yield*` the result at once) and the
    * driver's open task is handed back as is.
    */

@@ -82,7 +82,7 @@ export function eventfdPoll(ctx: EventfdCtx): number {
   return ctx.count > 0n ? EPOLLIN : 0;
 }
 
-/** wake_up_locked_poll on ctx->wqh (include/linux/wait.h, 5.8): run every poll entry's wake function. */
+/** wake_up_locked_poll (include/linux/wait.h, 5.8): on ctx->wqh, run every poll entry's wake function. */
 function* wakeUpPoll(ctx: EventfdCtx, events: number): Task<void> {
   for (const e of ctx.pollWaiters.slice()) yield* e.wake(ctx, events);
 }

@@ -199,6 +199,7 @@ export function sysfsOpen(k: Kernel, path: string, flags: number): KFile | numbe
 
 /** generic_read_dir (fs/libfs.c): reading a directory is -EISDIR. */
 const DIR_FOPS = {
+  /** generic_read_dir (fs/libfs.c, 5.8) */
   *read(): Task<number> {
     return -EISDIR;
   },
@@ -206,6 +207,7 @@ const DIR_FOPS = {
 
 /** kernfs_file_fops: show/read at the file position, write through the binary attribute. */
 const ATTR_FOPS = {
+  /** kernfs_fop_read (fs/kernfs/file.c, 5.8): show, or the binary attribute's read, from the file position. */
   *read(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
     const { k } = file.privateData as SysfsFile;
     const a = fileNode(file);
@@ -224,6 +226,7 @@ const ATTR_FOPS = {
     pos.value += data.length;
     return data.length;
   },
+  /** kernfs_fop_write (fs/kernfs/file.c, 5.8): through the binary attribute's write. */
   *write(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
     const { k } = file.privateData as SysfsFile;
     const a = fileNode(file);

@@ -89,7 +89,7 @@ function* futexWakeOp(k: Kernel, uaddr1: number, uaddr2: number, encoded: number
   }
 }
 
-/** futex(2) (kernel/futex.c do_futex, 5.8): FUTEX_WAKE_OP only; other commands -ENOSYS. */
+/** do_futex (kernel/futex.c, 5.8): futex(2), FUTEX_WAKE_OP only; other commands -ENOSYS. */
 export function* sysFutex(k: Kernel, uaddr: number, op: number, _val: number, uaddr2: number, val3: number): Task<number> {
   const cmd = op & FUTEX_CMD_MASK;
   if (cmd !== FUTEX_WAKE_OP) return -ENOSYS;

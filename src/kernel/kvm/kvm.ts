@@ -145,7 +145,7 @@ export class KvmModule {
     release: (f) => kvmOf(f).deviceRelease(f.privateData as KvmDevice),
   };
 
-  /** /dev/kvm's open, for the module registered with the node. */
+  /** misc_open (drivers/char/misc.c, 5.8): /dev/kvm's open (kvm_chardev_ops has none), for the module registered with the node. */
   // eslint-disable-next-line require-yield
   private static *devOpen(_k: Kernel, flags: number, m: KvmModule): Task<KFile | number> {
     return new KFile('/dev/kvm', m.devFops, flags);
@@ -354,7 +354,7 @@ export class KvmModule {
   }
 }
 
-/** A KVM device fd has no ioctls in this model. */
+/** kvm_device_ioctl (virt/kvm/kvm_main.c, 5.8): reduced to -ENOTTY; a KVM device fd has no ioctls in this model. */
 // eslint-disable-next-line require-yield
 function* noIoctl(): Task<number> {
   return -ENOTTY;

@@ -32,7 +32,7 @@ export class WaitGate implements Waitable {
     return this.closedBy === null ? [] : [this.closedBy];
   }
 
-  /** Close the gate if open (pci_cfg_access_trylock); false if already closed. */
+  /** pci_cfg_access_trylock (drivers/pci/access.c, 5.8): close the gate if open; false if already closed. */
   *tryClose(): Task<boolean> {
     yield this.p;
     if (this.closedBy !== null) return false;
@@ -40,14 +40,14 @@ export class WaitGate implements Waitable {
     return true;
   }
 
-  /** Open it and wake every waiter (pci_cfg_access_unlock). */
+  /** pci_cfg_access_unlock (drivers/pci/access.c, 5.8): open the gate and wake every waiter. */
   *open(): Task<void> {
     yield this.p;
     this.closedBy = null;
     for (const w of this.waiters.splice(0)) this.ctx.sched.wake(w, this);
   }
 
-  /** Sleep while the gate is closed by another thread (pci_wait_cfg). */
+  /** pci_wait_cfg (drivers/pci/access.c, 5.8): sleep while the gate is closed by another thread. */
   *wait(): Task<void> {
     yield this.pWait;
     const t = this.ctx.sched.current;

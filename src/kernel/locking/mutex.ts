@@ -50,7 +50,7 @@ export class Mutex implements Waitable, LockSlot {
     return this.owner !== null;
   }
 
-  /** mutex_lock: sleep until the mutex is ours. */
+  /** mutex_lock (kernel/locking/mutex.c, 5.8): sleep until the mutex is ours. */
   *lock(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pLock;
     const t = currentThread(this.ctx);
@@ -94,7 +94,7 @@ export class Mutex implements Waitable, LockSlot {
     return true;
   }
 
-  /** mutex_trylock: take it if free, never sleep. */
+  /** mutex_trylock (kernel/locking/mutex.c, 5.8): take it if free, never sleep. */
   *trylock(fn: string): Task<boolean> {
     if (!this.ctx.sched.passPoint()) yield this.pLock;
     const t = currentThread(this.ctx);
@@ -109,7 +109,7 @@ export class Mutex implements Waitable, LockSlot {
     return true;
   }
 
-  /** mutex_unlock: release and hand off to the first waiter. */
+  /** mutex_unlock (kernel/locking/mutex.c, 5.8): release and hand off to the first waiter. */
   *unlock(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pUnlock;
     const t = currentThread(this.ctx);

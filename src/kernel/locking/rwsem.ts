@@ -92,7 +92,7 @@ export class RwSemaphore implements Waitable, LockSlot {
     else ev.skipCounted(ev.hot.lockAcquire);
   }
 
-  /** down_read (also mmap_read_lock for mmap_lock). */
+  /** down_read (kernel/locking/rwsem.c, 5.8): also mmap_read_lock for mmap_lock. */
   *downRead(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pRead;
     const t = currentThread(this.ctx);
@@ -146,7 +146,7 @@ export class RwSemaphore implements Waitable, LockSlot {
     return true;
   }
 
-  /** down_write (also mmap_write_lock). */
+  /** down_write (kernel/locking/rwsem.c, 5.8): also mmap_write_lock. */
   *downWrite(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pWrite;
     const t = currentThread(this.ctx);
@@ -161,7 +161,7 @@ export class RwSemaphore implements Waitable, LockSlot {
     this.granted(t, 'w', false, fn);
   }
 
-  /** down_read_trylock. */
+  /** down_read_trylock (kernel/locking/rwsem.c, 5.8) */
   *downReadTrylock(fn: string): Task<boolean> {
     if (!this.ctx.sched.passPoint()) yield this.pRead;
     const t = currentThread(this.ctx);
@@ -175,7 +175,7 @@ export class RwSemaphore implements Waitable, LockSlot {
     return true;
   }
 
-  /** down_write_trylock. */
+  /** down_write_trylock (kernel/locking/rwsem.c, 5.8) */
   *downWriteTrylock(fn: string): Task<boolean> {
     if (!this.ctx.sched.passPoint()) yield this.pWrite;
     const t = currentThread(this.ctx);
@@ -189,7 +189,7 @@ export class RwSemaphore implements Waitable, LockSlot {
     return true;
   }
 
-  /** up_read. */
+  /** up_read (kernel/locking/rwsem.c, 5.8) */
   *upRead(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pUpRead;
     const t = currentThread(this.ctx);
@@ -223,7 +223,7 @@ export class RwSemaphore implements Waitable, LockSlot {
     if (this.readers.length === 0) this.handOff();
   }
 
-  /** up_write. */
+  /** up_write (kernel/locking/rwsem.c, 5.8) */
   *upWrite(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pUpWrite;
     const t = currentThread(this.ctx);
@@ -254,7 +254,7 @@ export class RwSemaphore implements Waitable, LockSlot {
     this.handOff();
   }
 
-  /** downgrade_write: turn a write hold into a read hold, waking queued readers. */
+  /** downgrade_write (kernel/locking/rwsem.c, 5.8): turn a write hold into a read hold, waking queued readers. */
   *downgradeWrite(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pUpWrite;
     const t = currentThread(this.ctx);

@@ -266,7 +266,7 @@ interface SignalOut {
 }
 
 /**
- * Copy between `buf` and user memory [addr, addr + buf.length) page by page: RAM pages in
+ * [model] Copy between `buf` and user memory [addr, addr + buf.length) page by page: RAM pages in
  * one step, device pages in naturally aligned chunks of up to 8 bytes (each chunk
  * re-translated, so a zap between chunks is seen). A missing or read-only PTE takes the
  * fault path (user mode: a signal ends the copy and is stored in `out`; kernel mode: the
@@ -375,7 +375,7 @@ function accessOk(addr: number, len: number): boolean {
 }
 
 /**
- * A kernel user copy (copy_to_user when `write`, copy_from_user otherwise) that completes
+ * copy_to_user / copy_from_user (include/linux/uaccess.h, 5.8): a kernel user copy (to when `write`) that completes
  * without a generator when it can: the checks of accessRange's kernel-copy prologue
  * (might_fault, the current mm, access_ok) run now; if [addr, addr + len) lies in one
  * present RAM page (writable for copy_to_user) and the page-table point can be passed
@@ -448,7 +448,7 @@ export function copyValueFromUserFast(k: Kernel, addr: number, size: 1 | 2 | 4):
 }
 
 /**
- * copy_to_user of the `size` bytes of the little-endian value `v` (a bounce buffer the
+ * copy_to_user (include/linux/uaccess.h, 5.8): the `size` bytes of the little-endian value `v` (a bounce buffer the
  * caller would fill and copy), without a task or a buffer when it need not suspend: the
  * bytes NOT copied, or the copy task to `yield*` (see kernelCopyFast, which this equals).
  */
@@ -503,28 +503,28 @@ export function copyFromUser(k: Kernel, addr: number, dst: Uint8Array): Task<num
   return accessRange(k, null, null, addr, dst, false, false, null, true);
 }
 
-/** get_user of a u32: the value, or null on fault (-EFAULT for the caller). */
+/** get_user (arch/x86/include/asm/uaccess.h, 5.8): a u32; the value, or null on fault (-EFAULT for the caller). */
 export function* getUserU32(k: Kernel, addr: number): Task<number | null> {
   const b = new Uint8Array(4);
   if ((yield* copyFromUser(k, addr, b)) !== 0) return null;
   return Number(loadLe(b, 0, 4));
 }
 
-/** put_user of a u32: 0 or -EFAULT. */
+/** put_user (arch/x86/include/asm/uaccess.h, 5.8): a u32; 0 or -EFAULT. */
 export function* putUserU32(k: Kernel, addr: number, v: number): Task<number> {
   const b = new Uint8Array(4);
   storeLe(b, 0, 4, BigInt(v >>> 0));
   return (yield* copyToUser(k, addr, b)) === 0 ? 0 : -14;
 }
 
-/** get_user of a u64: the value, or null on fault. */
+/** get_user (arch/x86/include/asm/uaccess.h, 5.8): a u64; the value, or null on fault. */
 export function* getUserU64(k: Kernel, addr: number): Task<bigint | null> {
   const b = new Uint8Array(8);
   if ((yield* copyFromUser(k, addr, b)) !== 0) return null;
   return loadLe(b, 0, 8);
 }
 
-/** put_user of a u64: 0 or -EFAULT. */
+/** put_user (arch/x86/include/asm/uaccess.h, 5.8): a u64; 0 or -EFAULT. */
 export function* putUserU64(k: Kernel, addr: number, v: bigint): Task<number> {
   const b = new Uint8Array(8);
   storeLe(b, 0, 8, BigInt.asUintN(64, v));
@@ -534,7 +534,7 @@ export function* putUserU64(k: Kernel, addr: number, v: bigint): Task<number> {
 // ---- user-thread CPU accesses ------------------------------------------------------
 
 /**
- * A load or store of `size` bytes by the current user thread at `addr` (the MMU, then
+ * [model] A load or store of `size` bytes by the current user thread at `addr` (the MMU, then
  * do_user_addr_fault on a miss). One scheduling point on the page table per attempt;
  * a fault that resolves retries the access. A page-crossing access is performed as
  * byte accesses in address order.
@@ -543,7 +543,7 @@ export function userAccess(k: Kernel, addr: number, size: AccessSize, write: boo
   return new UserAccess(k, addr, size, write, value);
 }
 
-/** userAccess as a StepTask (a CPU access that faults; no generator). */
+/** [model] userAccess as a StepTask (a CPU access that faults; no generator). */
 class UserAccess extends StepTask<CpuAccessResult> {
   private proc: KProcess | null = null;
   private mm: MmStruct | null = null;
@@ -718,7 +718,7 @@ export function userBytesFast(k: Kernel, t: KThread, mm: MmStruct, addr: number,
 }
 
 /**
- * A user-mode memcpy out of user memory (a sequence of CPU loads): the bytes, or the
+ * [model] A user-mode memcpy out of user memory (a sequence of CPU loads): the bytes, or the
  * signal that stopped it and how many bytes were read before.
  */
 export function* userReadBytes(k: Kernel, addr: number, len: number): Task<{ data: Uint8Array; signal: CpuSignal | null }> {
@@ -730,7 +730,7 @@ export function* userReadBytes(k: Kernel, addr: number, len: number): Task<{ dat
   return { data: buf.subarray(0, n), signal: out.signal };
 }
 
-/** A user-mode memcpy into user memory (a sequence of CPU stores): bytes written and the signal, if any. */
+/** [model] A user-mode memcpy into user memory (a sequence of CPU stores): bytes written and the signal, if any. */
 export function* userWriteBytes(k: Kernel, addr: number, data: Uint8Array): Task<{ done: number; signal: CpuSignal | null }> {
   const proc = threadProcess(k.sched.current);
   if (proc === null) return { done: 0, signal: { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr } };
@@ -740,7 +740,7 @@ export function* userWriteBytes(k: Kernel, addr: number, data: Uint8Array): Task
 }
 
 /**
- * arch_futex_atomic_op_inuser under pagefault_disable (arch/x86/include/asm/futex.h, 5.8):
+ * arch_futex_atomic_op_inuser (arch/x86/include/asm/futex.h, 5.8): under pagefault_disable,
  * a locked read-modify-write of the naturally aligned u32 at `addr` of the current mm
  * that never faults: the old value, or -EFAULT when the PTE is missing or read-only (the
  * exception fixup; the caller then faults the page in and retries). One scheduling point

@@ -84,7 +84,7 @@ function unlinkLocked(m: AddressSpace, vma: Vma): void {
   if (i >= 0) m.iMmap.splice(i, 1);
 }
 
-/** Lock/link/unlock as one task (only built when the file has a mapping). */
+/** [model] Lock/link/unlock as one task (only built when the file has a mapping). */
 function* lockedUpdate(m: AddressSpace, vma: Vma, link: boolean, fn: string): Task<void> {
   yield* m.iMmapRwsem.downWrite(fn);
   if (link) linkLocked(m, vma);

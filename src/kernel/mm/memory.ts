@@ -448,7 +448,7 @@ function emitInstall(k: Kernel, mm: MmStruct, start: number, end: number, pfn: n
 }
 
 /**
- * Clear the PTEs of [start, end) page-table page by page (zap_pte_range; one scheduling
+ * zap_pte_range (mm/memory.c, 5.8): clear the PTEs of [start, end) page-table page by page (one scheduling
  * point per page-table page), dropping the references of ordinary (non-special) pages.
  * Returns how many PTEs were present.
  */
@@ -467,7 +467,7 @@ function putZapped(_vpn: number, pte: Pte, k: Kernel): void {
 }
 
 /**
- * zapRange as a StepTask; with `vma` it is zap_vma_ptes (mm/memory.c, 5.8): nothing for a
+ * zap_vma_ptes (mm/memory.c, 5.8): zapRange as a StepTask; with `vma`, nothing for a
  * range outside the vma or a vma without VM_PFNMAP, else the zap and a `pte.zap` event,
  * returning nothing.
  */

@@ -121,7 +121,7 @@ function emitMmap(k: Kernel, mm: MmStruct, start: number, len: number, prot: num
 }
 
 /**
- * vm_mmap_pgoff → do_mmap → mmap_region (mm/util.c, mm/mmap.c, 5.8): create a mapping
+ * vm_mmap_pgoff → do_mmap → mmap_region (mm/mmap.c, 5.8; vm_mmap_pgoff in mm/util.c): create a mapping
  * under mmap_lock (write). Returns the address or -errno.
  */
 export function* doMmap(

@@ -154,7 +154,7 @@ export function vmfInsertPfnPud(k: Kernel, vmf: VmFault, pfn: number, _write: bo
 }
 
 /**
- * The huge-fault half of __handle_mm_fault (mm/memory.c, 6.12): when the vma has
+ * __handle_mm_fault (mm/memory.c, 6.12): its huge-fault half; when the vma has
  * ->huge_fault, try a PUD leaf, then a PMD leaf (create_huge_pud / create_huge_pmd), each
  * only if that level is still empty for the address (pud_none / pmd_none: modelled as "no
  * entry at all in the aligned block" — the model does not keep empty PTE tables around,

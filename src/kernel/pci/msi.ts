@@ -12,7 +12,7 @@ import type { Task } from '../sched/task.js';
 import { pciIntx } from './enable.js';
 import { ioread, iowrite, type PciDev, pciReadConfig, pciWriteConfig } from './pci-dev.js';
 
-/** Physical address of MSI-X table entry `i` (msix_map_region, drivers/pci/msi.c 5.8). */
+/** msix_map_region (drivers/pci/msi.c, 5.8): the physical address of MSI-X table entry `i`. */
 function* msixEntryAddr(dev: PciDev, i: number): Task<number> {
   const table = yield* pciReadConfig(dev, dev.msixCap + PCI_MSIX_TABLE, 4);
   const bir = table & 7;
@@ -141,7 +141,7 @@ export function pciIrqVector(dev: PciDev, nr: number): number {
   return dev.irqs[nr] ?? -EINVAL;
 }
 
-/** request_irq on an MSI/MSI-X irq: installs the handler, then irq startup unmasks the MSI-X entry (MMIO). */
+/** request_irq → request_threaded_irq (kernel/irq/manage.c, 5.8): on an MSI/MSI-X irq, installs the handler, then irq startup unmasks the MSI-X entry (MMIO). */
 export function* requestMsiIrq(k: Kernel, irqs: IrqTable, dev: PciDev, vector: number, handler: IrqHandler, name: string): Task<number> {
   const irq = pciIrqVector(dev, vector);
   if (irq < 0) return irq;
@@ -151,7 +151,7 @@ export function* requestMsiIrq(k: Kernel, irqs: IrqTable, dev: PciDev, vector: n
   return 0;
 }
 
-/** free_irq on an MSI/MSI-X irq: irq shutdown masks the MSI-X entry (MMIO), then the handler goes. */
+/** free_irq (kernel/irq/manage.c, 5.8): on an MSI/MSI-X irq, irq shutdown masks the MSI-X entry (MMIO), then the handler goes. */
 export function* freeMsiIrq(k: Kernel, irqs: IrqTable, dev: PciDev, vector: number): Task<void> {
   const irq = pciIrqVector(dev, vector);
   if (irq < 0) return;

@@ -125,7 +125,7 @@ export function findCapability(fn: PciFunctionHw, id: number): number {
 }
 
 /**
- * The task of one kernel config access: its scheduling point (decided at the first
+ * [model] The task of one kernel config access: its scheduling point (decided at the first
  * `next()`, passed when Scheduler.passPoint allows), then the access. It behaves exactly
  * as the generator `if (!dev.sched.passPoint()) yield point; return access();` would,
  * but is a small object instead of a generator: config accesses are the most frequent
@@ -173,6 +173,7 @@ abstract class CfgAccessTask<T> implements Task<T> {
   }
 }
 
+/** pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8): as a CfgAccessTask. */
 class CfgReadTask extends CfgAccessTask<number> {
   constructor(
     dev: PciDev,
@@ -187,6 +188,7 @@ class CfgReadTask extends CfgAccessTask<number> {
   }
 }
 
+/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): as a CfgAccessTask. */
 class CfgWriteTask extends CfgAccessTask<void> {
   constructor(
     dev: PciDev,
@@ -203,14 +205,14 @@ class CfgWriteTask extends CfgAccessTask<void> {
 }
 
 /**
- * pci_read_config_{byte,word,dword} (drivers/pci/access.c, 5.8): a kernel config read
- * (its scheduling point, then the read; see CfgAccessTask).
+ * pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8):
+ * a kernel config read (its scheduling point, then the read; see CfgAccessTask).
  */
 export function pciReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
   return new CfgReadTask(dev, offset, size);
 }
 
-/** pci_write_config_{byte,word,dword} (drivers/pci/access.c, 5.8): a kernel config write (point, then the write). */
+/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): a kernel config write (point, then the write). */
 export function pciWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
   return new CfgWriteTask(dev, offset, size, value);
 }
@@ -241,21 +243,21 @@ function cfgGatePassed(dev: PciDev): boolean {
   return dev.sched.passPoint();
 }
 
-/** pci_user_read_config_* (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
+/** pci_user_read_config_dword / pci_user_read_config_word / pci_user_read_config_byte (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
 export function* pciUserReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
   if (!cfgGatePassed(dev)) yield* dev.cfgGate.wait();
   if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
   return dev.fn.cfgRead(offset, size, 'vfio-user');
 }
 
-/** pci_user_write_config_* (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
+/** pci_user_write_config_dword / pci_user_write_config_word / pci_user_write_config_byte (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
 export function* pciUserWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
   if (!cfgGatePassed(dev)) yield* dev.cfgGate.wait();
   if (!dev.sched.passPoint()) yield dev.cfgPoint;
   dev.fn.cfgWrite(offset, size, value, 'vfio-user');
 }
 
-/** ioread8/16/32 on a kernel mapping of device memory: a CPU access at a physical address. */
+/** ioread32 / ioread16 / ioread8 (lib/iomap.c, 5.8): on a kernel mapping of device memory, a CPU access at a physical address. */
 export function* ioread(k: Kernel, dev: PciDev, addr: number, size: 1 | 2 | 4 | 8): Task<bigint> {
   if (!dev.sched.passPoint()) yield dev.hwPoint;
   return k.hw.memRead(addr, size);
@@ -279,19 +281,19 @@ export function iowritePassed(k: Kernel, addr: number, size: 1 | 2 | 4 | 8, valu
   return true;
 }
 
-/** iowrite8/16/32 on a kernel mapping of device memory. */
+/** iowrite32 / iowrite16 / iowrite8 (lib/iomap.c, 5.8): on a kernel mapping of device memory. */
 export function* iowrite(k: Kernel, dev: PciDev, addr: number, size: 1 | 2 | 4 | 8, value: bigint): Task<void> {
   if (!dev.sched.passPoint()) yield dev.hwPoint;
   k.hw.memWrite(addr, size, value);
 }
 
-/** inb/inw/inl: port I/O. */
+/** inl / inw / inb (arch/x86/include/asm/io.h, 5.8): port I/O. */
 export function* ioportRead(k: Kernel, dev: PciDev, port: number, size: 1 | 2 | 4): Task<number> {
   if (!dev.sched.passPoint()) yield dev.hwPoint;
   return k.hw.ioRead(port, size);
 }
 
-/** outb/outw/outl: port I/O. */
+/** outl / outw / outb (arch/x86/include/asm/io.h, 5.8): port I/O. */
 export function* ioportWrite(k: Kernel, dev: PciDev, port: number, size: 1 | 2 | 4, value: number): Task<void> {
   if (!dev.sched.passPoint()) yield dev.hwPoint;
   k.hw.ioWrite(port, size, value);

@@ -91,8 +91,9 @@ function roAttr(show: () => string): SysfsAttr {
 }
 
 /**
- * A config read as pci_user_read_config_* does it from sysfs: wait while a reset blocks
- * config access, the config cycle's scheduling point, then the read (origin 'host').
+ * pci_user_read_config_dword / pci_user_read_config_word / pci_user_read_config_byte
+ * (drivers/pci/access.c, 5.8): a config read from sysfs; wait while a reset blocks config access,
+ * the config cycle's scheduling point, then the read (origin 'host').
  */
 function* userCfgRead(dev: PciDev, off: number, size: 1 | 2 | 4): Task<number> {
   yield* dev.cfgGate.wait();
@@ -100,7 +101,7 @@ function* userCfgRead(dev: PciDev, off: number, size: 1 | 2 | 4): Task<number> {
   return dev.fn.cfgRead(off, size, 'host');
 }
 
-/** The write twin of userCfgRead (pci_user_write_config_*). */
+/** pci_user_write_config_dword / pci_user_write_config_word / pci_user_write_config_byte (drivers/pci/access.c, 5.8): the write twin of userCfgRead. */
 function* userCfgWrite(dev: PciDev, off: number, size: 1 | 2 | 4, value: number): Task<void> {
   yield* dev.cfgGate.wait();
   if (!dev.sched.passPoint()) yield dev.cfgPoint;

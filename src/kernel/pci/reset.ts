@@ -40,7 +40,7 @@ function pcieHasFlr(dev: PciDev): Task<boolean> {
   return pcieHasFlrRead(dev);
 }
 
-/** pcie_has_flr's DevCap read. */
+/** pcie_has_flr (drivers/pci/pci.c, 5.8): its DevCap read. */
 function* pcieHasFlrRead(dev: PciDev): Task<boolean> {
   const cap = yield* pciReadConfig(dev, dev.pcieCap + PCI_EXP_DEVCAP, 4);
   return (cap & PCI_EXP_DEVCAP_FLR) !== 0;
@@ -63,7 +63,7 @@ function pciAfFlr(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
   return pciAfFlrCap(k, dev, probe);
 }
 
-/** pci_af_flr from its AF capability read on. */
+/** pci_af_flr (drivers/pci/pci.c, 5.8): from its AF capability read on. */
 function* pciAfFlrCap(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
   const cap = yield* pciReadConfig(dev, dev.afCap + PCI_AF_CAP, 1);
   if ((cap & PCI_AF_CAP_TP) === 0 || (cap & PCI_AF_CAP_FLR) === 0) return -ENOTTY;
@@ -82,7 +82,7 @@ function pciPmReset(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
   return pciPmResetCsr(k, dev, probe);
 }
 
-/** pci_pm_reset from its PMCSR read on. */
+/** pci_pm_reset (drivers/pci/pci.c, 5.8): from its PMCSR read on. */
 function* pciPmResetCsr(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
   const csr = yield* pciReadConfig(dev, dev.pmCap + PCI_PM_CTRL, 2);
   if ((csr & PCI_PM_CTRL_NO_SOFT_RESET) !== 0) return -ENOTTY;
@@ -99,7 +99,7 @@ function* pciPmResetCsr(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
   return r;
 }
 
-/** pci_reset_secondary_bus + pci_bridge_secondary_bus_reset (drivers/pci/pci.c, 5.8). */
+/** pci_bridge_secondary_bus_reset → pci_reset_secondary_bus (drivers/pci/pci.c, 5.8) */
 export function* pciBridgeSecondaryBusReset(k: Kernel, pci: PciCore, bridge: PciDev): Task<number> {
   k.events.emit({ kind: 'reset', dev: bridge.name, method: 'bus', phase: 'start' });
   const ctl = yield* pciReadConfig(bridge, PCI_BRIDGE_CONTROL, 2);

@@ -62,7 +62,7 @@ export const FINISHED: Task<void> = (function* finished(): Task<void> {})();
 FINISHED.next();
 
 /**
- * A task that returns `value` at its first `next()` without ever yielding: what the
+ * [model] A task that returns `value` at its first `next()` without ever yielding: what the
  * generator `function* () { return value; }` does, as a small object instead of a
  * generator (it is the result of every check that fails before any scheduling point).
  */
@@ -91,7 +91,7 @@ class Returned<T> implements Task<T> {
   }
 }
 
-/** A task that returns a value without ever yielding (for uniform call sites). */
+/** [model] A task that returns a value without ever yielding (for uniform call sites). */
 export function done<T>(v: T): Task<T> {
   return new Returned(v);
 }
@@ -100,7 +100,7 @@ export function done<T>(v: T): Task<T> {
 const STEP_DONE: IteratorResult<Yielded, never> = Object.freeze({ value: undefined as never, done: true }) as IteratorResult<Yielded, never>;
 
 /**
- * A kernel path written as an explicit state machine instead of a generator function:
+ * [model] A kernel path written as an explicit state machine instead of a generator function:
  * the same scheduling points in the same order and the same result, but a small object
  * instead of a generator (whose frame costs several hundred bytes) — for the paths a
  * synchronous run takes thousands of times per second (config writes, the zap, the

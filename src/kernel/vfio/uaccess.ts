@@ -9,7 +9,7 @@ import type { Task } from '../sched/task.js';
 
 const PAGE_SIZE = 4096;
 
-/** copy_from_user of `len` bytes at `addr`: the bytes, or -EFAULT if any byte could not be read. */
+/** copy_from_user (include/linux/uaccess.h, 5.8): `len` bytes at `addr`; the bytes, or -EFAULT if any byte could not be read. */
 export function* fetchUser(k: Kernel, addr: number, len: number): Task<Uint8Array | number> {
   const buf = new Uint8Array(len);
   if (len === 0) return buf;
@@ -18,7 +18,7 @@ export function* fetchUser(k: Kernel, addr: number, len: number): Task<Uint8Arra
   return left === 0 ? buf : -EFAULT;
 }
 
-/** copy_to_user: 0, or -EFAULT if any byte could not be written. */
+/** copy_to_user (include/linux/uaccess.h, 5.8): 0, or -EFAULT if any byte could not be written. */
 export function* storeUser(k: Kernel, addr: number, data: Uint8Array): Task<number> {
   if (data.byteLength === 0) return 0;
   const c = copyToUserFast(k, addr, data);
@@ -26,7 +26,7 @@ export function* storeUser(k: Kernel, addr: number, data: Uint8Array): Task<numb
   return left === 0 ? 0 : -EFAULT;
 }
 
-/** get_user of an int (s32) at `addr`. */
+/** get_user (arch/x86/include/asm/uaccess.h, 5.8): an int (s32) at `addr`. */
 export function* getUserS32(k: Kernel, addr: number): Task<{ ok: true; value: number } | { ok: false; err: number }> {
   const b = yield* fetchUser(k, addr, 4);
   if (typeof b === 'number') return { ok: false, err: b };

@@ -144,12 +144,12 @@ export class VfioCore {
     registerDevice(k, '/dev/vfio/vfio', VfioCore.containerDevOpen, this);
   }
 
-  /** /dev/vfio/vfio's open: vfio_fops_open for the core registered with the node. */
+  /** vfio_fops_open (drivers/vfio/vfio.c, 5.8): /dev/vfio/vfio's open, for the core registered with the node. */
   private static containerDevOpen(_k: Kernel, flags: number, core: VfioCore): Task<KFile | number> {
     return core.containerOpen(flags);
   }
 
-  /** /dev/vfio/<group>'s open: vfio_group_fops_open for the group registered with the node. */
+  /** vfio_group_fops_open (drivers/vfio/vfio.c, 5.8): /dev/vfio/<group>'s open, for the group registered with the node. */
   private static groupDevOpen(_k: Kernel, flags: number, group: VfioGroup): Task<KFile | number> {
     return group.core.groupOpen(group, flags);
   }
@@ -461,6 +461,7 @@ export class VfioCore {
 
   /** The group file's operations (vfio_group_fops, 5.8), shared by every core (see VfioFops). */
   private static readonly GROUP_FOPS: FileOperations = {
+    /** vfio_group_fops_unl_ioctl (drivers/vfio/vfio.c, 5.8) */
     // not a generator of its own: the check runs when it is called (the VFS `yield*`s the
     // result at once) and groupIoctl's task is handed back, one generator level less
     unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
@@ -468,6 +469,7 @@ export class VfioCore {
       if (!(g instanceof VfioGroup)) return done(-EINVAL);
       return coreOf(file).groupIoctl(g, cmd, arg);
     },
+    /** vfio_group_fops_release (drivers/vfio/vfio.c, 5.8) */
     *release(file: KFile): Task<void> {
       const g = file.privateData;
       file.privateData = null;
@@ -571,21 +573,25 @@ export class VfioCore {
 
   /** The container file's operations (vfio_fops, 5.8), shared by every core (see VfioFops). */
   private static readonly CONTAINER_FOPS: FileOperations = {
+    /** vfio_fops_unl_ioctl (drivers/vfio/vfio.c, 5.8) */
     // hands containerIoctl's task back (see the group file's unlockedIoctl)
     unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
       const c = file.privateData;
       if (!(c instanceof VfioContainer)) return done(-EINVAL);
       return coreOf(file).containerIoctl(c, cmd, arg);
     },
+    /** vfio_fops_read (drivers/vfio/vfio.c, 5.8): -EINVAL, type1 has no read. */
     // vfio_fops_read/write/mmap: passed to the IOMMU driver if it has them; type1 has none.
     // eslint-disable-next-line require-yield
     *read(): Task<number> {
       return -EINVAL;
     },
+    /** vfio_fops_write (drivers/vfio/vfio.c, 5.8): -EINVAL, type1 has no write. */
     // eslint-disable-next-line require-yield
     *write(): Task<number> {
       return -EINVAL;
     },
+    /** vfio_fops_mmap (drivers/vfio/vfio.c, 5.8): -EINVAL, type1 has no mmap. */
     // eslint-disable-next-line require-yield
     *mmap(): Task<number> {
       return -EINVAL;

@@ -43,7 +43,7 @@ export class Virqfd implements EventfdPollEntry {
     }
   }
 
-  /** The EPOLLIN half of virqfd_wakeup: handler, then the thread through the inject work if asked. */
+  /** virqfd_wakeup (drivers/vfio/virqfd.c, 5.8): its EPOLLIN half; handler, then the thread through the inject work if asked. */
   *fire(): Task<void> {
     const useThread = this.handler === null ? true : yield* this.handler();
     if (useThread && this.inject !== null) this.inject.schedule();

@@ -30,7 +30,7 @@ export class WorkStruct {
     return true;
   }
 
-  /** process_one_work, repeated while the item was re-queued during its run. */
+  /** process_one_work (kernel/workqueue.c, 5.8): repeated while the item was re-queued during its run. */
   private *loop(): Task<void> {
     while (this.pending) {
       this.pending = false;

@@ -104,7 +104,7 @@ function putLe(buf: Uint8Array, off: number, size: number, v: number): void {
 
 const ALL = 0xffffffff;
 
-/** vfio_default_config_read (5.8): virtual bits from vconfig, the rest from hardware. */
+/** vfio_default_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): virtual bits from vconfig, the rest from hardware. */
 function defaultConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): number | Task<number> {
   const vconfig = vdev.vconfig as Uint8Array; // open devices always have vconfig
   const virt = le(p.virt, offset, count);
@@ -117,13 +117,13 @@ function defaultConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: P
   return val;
 }
 
-/** The rest of vfio_default_config_read when the hardware read must be scheduled. */
+/** vfio_default_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): the rest of it, when the hardware read must be scheduled. */
 function* defaultConfigReadPhys(vdev: VfioPciDevice, pos: number, count: number, virt: number, val: number): Task<number> {
   const phys = yield* pciUserReadConfig(vdev.pdev, pos, count as 1 | 2 | 4);
   return ((phys & ~virt) | (val & virt)) >>> 0;
 }
 
-/** vfio_default_config_write (5.8): writable virtual bits to vconfig, writable non-virtual bits to hardware. */
+/** vfio_default_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): writable virtual bits to vconfig, writable non-virtual bits to hardware. */
 function defaultConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): number | Task<number> {
   const vconfig = vdev.vconfig as Uint8Array;
   const write = le(p.write, offset, count);
@@ -146,8 +146,9 @@ function defaultConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos:
 }
 
 /**
- * The hardware read-modify-write of vfio_default_config_write when it must be scheduled:
- * from the read (`written` null) or, the read done, from the write of `written`.
+ * vfio_default_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): its hardware
+ * read-modify-write when it must be scheduled: from the read (`written` null) or, the read done,
+ * from the write of `written`.
  */
 function* defaultConfigWritePhys(vdev: VfioPciDevice, pos: number, size: 1 | 2 | 4, physMask: number, val: number, written: number | null): Task<number> {
   let nv = written;
@@ -159,7 +160,7 @@ function* defaultConfigWritePhys(vdev: VfioPciDevice, pos: number, size: 1 | 2 |
   return size;
 }
 
-/** vfio_direct_config_read (5.8): hardware value, with the capability's next pointer virtualized. */
+/** vfio_direct_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): hardware value, with the capability's next pointer virtualized. */
 function* directConfigRead(vdev: VfioPciDevice, pos: number, count: number, _p: PermBits, offset: number): Task<number> {
   let val = yield* pciUserReadConfig(vdev.pdev, pos, count as 1 | 2 | 4);
   if (pos >= PCI_CFG_SPACE_SIZE) return val;
@@ -171,10 +172,11 @@ function* directConfigRead(vdev: VfioPciDevice, pos: number, count: number, _p: 
   return val;
 }
 
-/** vfio_raw_config_read / vfio_raw_config_write (5.8): straight to hardware. */
+/** vfio_raw_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): straight to hardware. */
 function* rawConfigRead(vdev: VfioPciDevice, pos: number, count: number): Task<number> {
   return yield* pciUserReadConfig(vdev.pdev, pos, count as 1 | 2 | 4);
 }
+/** vfio_raw_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): straight to hardware. */
 function* rawConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, _p: PermBits, _o: number, val: number): Task<number> {
   yield* pciUserWriteConfig(vdev.pdev, pos, count as 1 | 2 | 4, val);
   return count;
@@ -221,7 +223,7 @@ function barFixup(vdev: VfioPciDevice): void {
   vdev.bardirty = false;
 }
 
-/** vfio_basic_config_read (5.8): BAR fixup, and the virtual MEM bit ORed in for VFs. */
+/** vfio_basic_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): BAR fixup, and the virtual MEM bit ORed in for VFs. */
 function basicConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): number | Task<number> {
   if (offset >= PCI_BASE_ADDRESS_0 && offset <= PCI_ROM_ADDRESS + 3 && vdev.bardirty) barFixup(vdev);
   const r = defaultConfigRead(vdev, pos, count, p, offset);
@@ -235,12 +237,12 @@ function basicReadFixup(vdev: VfioPciDevice, val: number, offset: number): numbe
   return val;
 }
 
-/** The rest of vfio_basic_config_read when the default read must be scheduled. */
+/** vfio_basic_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): the rest of it, when the default read must be scheduled. */
 function* basicConfigReadRest(vdev: VfioPciDevice, read: Task<number>, offset: number): Task<number> {
   return basicReadFixup(vdev, yield* read, offset);
 }
 
-/** vfio_need_bar_restore (5.8): do the hardware BARs still hold what we saw at open? */
+/** vfio_need_bar_restore (drivers/vfio/pci/vfio_pci_config.c, 5.8): do the hardware BARs still hold what we saw at open? */
 function needBarRestore(vdev: VfioPciDevice): boolean | Task<boolean> {
   for (let i = 0; i < 6; i++) {
     const rb = vdev.rbar[i] ?? 0;
@@ -252,7 +254,7 @@ function needBarRestore(vdev: VfioPciDevice): boolean | Task<boolean> {
   return false;
 }
 
-/** vfio_need_bar_restore from BAR `from` on, when its reads must be scheduled. */
+/** vfio_need_bar_restore (drivers/vfio/pci/vfio_pci_config.c, 5.8): from BAR `from` on, when its reads must be scheduled. */
 function* needBarRestoreFrom(vdev: VfioPciDevice, from: number): Task<boolean> {
   for (let i = from; i < 6; i++) {
     const rb = vdev.rbar[i] ?? 0;
@@ -263,7 +265,7 @@ function* needBarRestoreFrom(vdev: VfioPciDevice, from: number): Task<boolean> {
   return false;
 }
 
-/** vfio_bar_restore (5.8): rewrite the real BARs after a backdoor reset. */
+/** vfio_bar_restore (drivers/vfio/pci/vfio_pci_config.c, 5.8): rewrite the real BARs after a backdoor reset. */
 function* barRestore(k: Kernel, vdev: VfioPciDevice): Task<void> {
   k.events.emit({ kind: 'note', text: `${vdev.name}: reset recovery - restoring BARs` });
   for (let i = 0; i < 6; i++) {
@@ -273,9 +275,10 @@ function* barRestore(k: Kernel, vdev: VfioPciDevice): Task<void> {
 }
 
 /**
- * vfio_basic_config_write (5.8): a chunk starting at PCI_COMMAND takes memory_lock for
- * write — zapping first when the new value clears MEM (even if MEM was already clear) —
- * restores BARs after a backdoor reset, writes, and records the MEM/IO bits in vconfig.
+ * vfio_basic_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): a chunk starting at
+ * PCI_COMMAND takes memory_lock for write — zapping first when the new value clears MEM (even if
+ * MEM was already clear) — restores BARs after a backdoor reset, writes, and records the MEM/IO
+ * bits in vconfig.
  */
 function basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   return new BasicConfigWrite(k, pci, vdev, pos, count, p, offset, val);
@@ -283,7 +286,7 @@ function basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: num
 
 const BASIC_WRITE_FN = 'vfio_basic_config_write';
 
-/** vfio_basic_config_write (5.8) as a StepTask (every command write; no generator). */
+/** vfio_basic_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8) as a StepTask (every command write; no generator). */
 class BasicConfigWrite extends StepTask<number> {
   private physCmd = 0;
   private virtCmd = 0;
@@ -416,7 +419,7 @@ class BasicConfigWrite extends StepTask<number> {
 }
 
 /**
- * vfio_pci_lock_and_set_power_state (drivers/vfio/pci/vfio_pci_core.c, 5.19, 2b2c651baf1c):
+ * vfio_pci_lock_and_set_power_state (drivers/vfio/pci/vfio_pci_core.c, 5.19; 2b2c651baf1c):
  * entering D3hot zaps and write-locks memory_lock; other transitions only write-lock it.
  */
 function* lockAndSetPowerState(k: Kernel, vdev: VfioPciDevice, state: 'D0' | 'D1' | 'D2' | 'D3hot'): Task<void> {
@@ -427,7 +430,7 @@ function* lockAndSetPowerState(k: Kernel, vdev: VfioPciDevice, state: 'D0' | 'D1
   yield* vdev.memoryLock.upWrite(fn);
 }
 
-/** vfio_pm_config_write (5.8; 5.19 with the d3hotBlocks knob): a chunk starting at PM_CTRL changes the power state — with no lock and no zap in 5.8. */
+/** vfio_pm_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8; 5.19 with the d3hotBlocks knob): a chunk starting at PM_CTRL changes the power state — with no lock and no zap in 5.8. */
 function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   const r = typeof w === 'number' ? w : yield* w;
@@ -441,8 +444,9 @@ function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
 }
 
 /**
- * The FLR both virtualized FLR bits trigger (vfio_exp_config_write, vfio_af_config_write,
- * 5.8): zap and write-lock memory_lock (5.8+), pci_try_reset_function, unlock.
+ * vfio_exp_config_write / vfio_af_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): the FLR
+ * both virtualized FLR bits trigger; zap and write-lock memory_lock (5.8+), pci_try_reset_function,
+ * unlock.
  */
 function* zappedFunctionReset(k: Kernel, pci: PciCore, vdev: VfioPciDevice, fn: string): Task<void> {
   if (k.knobs.zapOnDisable) yield* zapAndDownWriteMemoryLock(k, vdev);
@@ -450,7 +454,7 @@ function* zappedFunctionReset(k: Kernel, pci: PciCore, vdev: VfioPciDevice, fn: 
   if (k.knobs.zapOnDisable) yield* vdev.memoryLock.upWrite(fn);
 }
 
-/** vfio_exp_config_write (5.8): the virtualized FLR bit triggers a zapped, write-locked function reset. */
+/** vfio_exp_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): the virtualized FLR bit triggers a zapped, write-locked function reset. */
 function* expConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   const r = typeof w === 'number' ? w : yield* w;
@@ -468,7 +472,7 @@ function* expConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numb
   return r;
 }
 
-/** vfio_af_config_write (5.8): the virtualized AF FLR bit, same as above. */
+/** vfio_af_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): the virtualized AF FLR bit, same as above. */
 function* afConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   const r = typeof w === 'number' ? w : yield* w;
@@ -485,7 +489,7 @@ function* afConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
   return r;
 }
 
-/** vfio_msi_config_write (5.8): virtual MSI registers; enable only via SET_IRQS; queue size clamped. */
+/** vfio_msi_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): virtual MSI registers; enable only via SET_IRQS; queue size clamped. */
 function* msiConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   const r = typeof w === 'number' ? w : yield* w;
@@ -588,8 +592,9 @@ function capLength(id: number, flags: number): number {
 }
 
 /**
- * vfio_config_init (5.8): copy the hardware config space into vconfig, map each byte to
- * its capability, save the real BARs (rbar), virtualize VF ids/MEM and the INTx pin.
+ * vfio_config_init (drivers/vfio/pci/vfio_pci_config.c, 5.8): copy the hardware config space into
+ * vconfig, map each byte to its capability, save the real BARs (rbar), virtualize VF ids/MEM and
+ * the INTx pin.
  */
 export function* vfioConfigInit(vdev: VfioPciDevice, hasIntx: boolean): Task<number> {
   const pdev = vdev.pdev;
@@ -676,9 +681,9 @@ function capStartFor(vdev: VfioPciDevice, capId: number, pos: number): number {
 }
 
 /**
- * vfio_pci_config_rw (5.8): chop into chunks, each done as vfio_config_do_rw does it —
- * inline here, so an access is one task however many chunks it has; the handlers
- * complete without a task of their own when they need not suspend. The file position
+ * vfio_pci_config_rw (drivers/vfio/pci/vfio_pci_config.c, 5.8): chop into chunks, each done as
+ * vfio_config_do_rw does it — inline here, so an access is one task however many chunks it has; the
+ * handlers complete without a task of their own when they need not suspend. The file position
  * advances by what was done. Returns bytes done or -errno.
  */
 export function vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
@@ -695,7 +700,7 @@ function offsetInRegion(pos: number): number {
   return pos > 0 && pos <= Number.MAX_SAFE_INTEGER ? pos - Math.floor(pos / unit) * unit : pos % unit;
 }
 
-/** vfio_pci_config_rw (5.8) with vfio_config_do_rw inline, as a StepTask. */
+/** vfio_pci_config_rw (drivers/vfio/pci/vfio_pci_config.c, 5.8): with vfio_config_do_rw inline, as a StepTask. */
 class ConfigRw extends StepTask<number> {
   private pos = 0;
   private done = 0;

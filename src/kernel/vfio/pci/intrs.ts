@@ -15,7 +15,7 @@ import type { Task } from '../../sched/task.js';
 import { memoryLockAndEnable, memoryUnlockAndRestore } from './mmap.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 
-/** Run `body` between memory_lock_and_enable and unlock_and_restore when the variant wraps each MSI callout (v3). */
+/** vfio_pci_memory_lock_and_enable / vfio_pci_memory_unlock_and_restore (drivers/vfio/pci/vfio_pci.c, 5.8): run `body` between them when the variant wraps each MSI callout (v3). */
 function* lockedCallout<T>(k: Kernel, vdev: VfioPciDevice, body: () => Task<T>): Task<T> {
   if (k.knobs.msiMemoryLock !== 'callouts') return yield* body();
   const cmd = yield* memoryLockAndEnable(vdev);

@@ -10,7 +10,7 @@ import { ioread, ioreadPassed, iowrite, iowritePassed } from '../../pci/pci-dev.
 import type { Task } from '../../sched/task.js';
 import { memoryEnabled, type VfioPciDevice } from './vfio-pci-device.js';
 
-/** vfio_pci_iowrite8/16/32/64 (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9): 0, or -EIO with the write dropped. */
+/** vfio_pci_iowrite64 / vfio_pci_iowrite32 / vfio_pci_iowrite16 / vfio_pci_iowrite8 (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9): 0, or -EIO with the write dropped. */
 export function* vfioPciIowrite(k: Kernel, vdev: VfioPciDevice, testMem: boolean, addr: number, size: 1 | 2 | 4 | 8, value: bigint, fn: string): Task<number> {
   if (testMem) {
     if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
@@ -24,7 +24,7 @@ export function* vfioPciIowrite(k: Kernel, vdev: VfioPciDevice, testMem: boolean
   return 0;
 }
 
-/** vfio_pci_ioread8/16/32 (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9): the value, or -EIO without touching the device. */
+/** vfio_pci_ioread32 / vfio_pci_ioread16 / vfio_pci_ioread8 (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9): the value, or -EIO without touching the device. */
 export function* vfioPciIoread(k: Kernel, vdev: VfioPciDevice, testMem: boolean, addr: number, size: 1 | 2 | 4 | 8, fn: string): Task<bigint | number> {
   if (testMem) {
     if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);

@@ -38,7 +38,7 @@ export class VfioPciIoeventfd implements VirqfdSlot {
   ) {}
 }
 
-/** The write itself, unchecked (vfio_pci_ioeventfd_do_write with test_mem false / the 5.8.0 handler body). */
+/** vfio_pci_ioeventfd_do_write (drivers/vfio/pci/vfio_pci_rdwr.c, 5.10): the write itself, unchecked (test_mem false; before 5.10 the handler body). */
 function* doWrite(k: Kernel, io: VfioPciIoeventfd): Task<void> {
   const pdev = io.vdev.pdev;
   if (!io.port) yield* iowrite(k, pdev, io.addr, io.count, BigInt.asUintN(io.count * 8, io.data));
@@ -51,7 +51,7 @@ function* doWrite(k: Kernel, io: VfioPciIoeventfd): Task<void> {
   io.performed++;
 }
 
-/** vfio_pci_ioeventfd_do_write with test_mem (5.9): the checked write; dropped (-EIO ignored) while disabled. */
+/** vfio_pci_ioeventfd_do_write (drivers/vfio/pci/vfio_pci_rdwr.c, 5.10): with test_mem (in 5.9 the handler body), the checked write; dropped (-EIO ignored) while disabled. */
 function* checkedWrite(k: Kernel, io: VfioPciIoeventfd, fn: string): Task<void> {
   if (io.port) return yield* doWrite(k, io);
   const r = yield* vfioPciIowrite(k, io.vdev, io.testMem, io.addr, io.count, BigInt.asUintN(io.count * 8, io.data), fn);
@@ -75,7 +75,7 @@ function mightSleepInAtomic(k: Kernel, file: string, fn: string): void {
 }
 
 /**
- * vfio_pci_ioeventfd_handler (drivers/vfio/pci/vfio_pci_rdwr.c): runs in the eventfd
+ * vfio_pci_ioeventfd_handler (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8, 5.9, 5.10): runs in the eventfd
  * wakeup. 5.8.0 writes unconditionally; 5.9 takes memory_lock with a sleeping down_read in
  * atomic context; 5.10-rc3+ try-locks and defers to the thread on contention.
  */

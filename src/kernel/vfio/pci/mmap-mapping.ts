@@ -64,9 +64,9 @@ export function* zapBarsAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): 
 }
 
 /**
- * The per-device step of vfio_pci_dev_set_hot_reset (drivers/vfio/pci/vfio_pci_core.c,
- * 6.10): down_write_trylock(memory_lock) — false on contention (the caller unwinds with
- * -EBUSY) — then zap. No vma_lock, no mmap_lock.
+ * vfio_pci_dev_set_hot_reset (drivers/vfio/pci/vfio_pci_core.c, 6.10): the per-device step;
+ * down_write_trylock(memory_lock) — false on contention (the caller unwinds with -EBUSY) — then
+ * zap. No vma_lock, no mmap_lock.
  */
 export function* hotResetTryLockAndZap(k: Kernel, vdev: VfioPciDevice, fn: string): Task<boolean> {
   if (!(yield* vdev.memoryLock.downWriteTrylock(fn))) return false;
@@ -155,6 +155,7 @@ class MmapOps implements VmOperations {
 
   constructor(protected readonly k: Kernel) {}
 
+  /** vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci_core.c, 6.10): the vm_operations_struct entry. */
   fault(vmf: VmFault): Task<number> {
     return mmapFaultInsertFullVma(this.k, vmf);
   }
@@ -162,10 +163,12 @@ class MmapOps implements VmOperations {
 
 /** vfio_pci_mmap_ops (6.12): {fault = huge_fault at order 0, huge_fault}. */
 class MmapOpsHuge extends MmapOps {
+  /** vfio_pci_mmap_page_fault (drivers/vfio/pci/vfio_pci_core.c, 6.12): huge_fault at order 0. */
   override fault(vmf: VmFault): Task<number> {
     return mmapHugeFault(this.k, vmf, 0);
   }
 
+  /** vfio_pci_mmap_huge_fault (drivers/vfio/pci/vfio_pci_core.c, 6.12): the vm_operations_struct entry. */
   hugeFault(vmf: VmFault, order: number): Task<number> {
     return mmapHugeFault(this.k, vmf, order);
   }

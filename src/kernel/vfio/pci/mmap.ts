@@ -395,7 +395,7 @@ class MmapFault extends StepTask<number> {
 }
 
 /**
- * The middle of 5.8's vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8), entered with
+ * vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8): its middle, entered with
  * vma_lock and memory_lock (read) held and leaving with only memory_lock: SIGBUS if the
  * device may not be mapped; otherwise push a tracking node (no duplicate check), drop
  * vma_lock, and remap the whole vma. A StepTask.
@@ -456,15 +456,15 @@ function addVma(k: Kernel, vdev: VfioPciDevice, vma: Vma): void {
 }
 
 /**
- * vfio_pci_mmap_fault after 6a45ece4c9af "vfio/pci: Handle concurrent vma faults"
- * (drivers/vfio/pci/vfio_pci.c, v5.14-rc1 and stable; vfio_pci_core.c in 5.15; knob
- * faultLocking 'hold-across-remap'): vma_lock then memory_lock (read) are held to the
- * end. SIGBUS while disabled; a vma already on vma_list was mapped by a concurrent
- * fault: VM_FAULT_NOPAGE without a second remap (closes H1); the whole vma is remapped
- * (io_remap_pfn_range, the same as remap_pfn_range here) and zapped again on failure;
- * the tracking node is added only after a successful map, still under vma_lock, so a
- * zapper can never see the node before the PTEs exist (closes H2). (The GFP_KERNEL
- * node allocation cannot fail in the model, so its VM_FAULT_OOM branch is absent.)
+ * vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.14; after 6a45ece4c9af "vfio/pci: Handle
+ * concurrent vma faults", v5.14-rc1 and stable; vfio_pci_core.c in 5.15; knob faultLocking
+ * 'hold-across-remap'): vma_lock then memory_lock (read) are held to the end. SIGBUS while
+ * disabled; a vma already on vma_list was mapped by a concurrent fault: VM_FAULT_NOPAGE without a
+ * second remap (closes H1); the whole vma is remapped (io_remap_pfn_range, the same as
+ * remap_pfn_range here) and zapped again on failure; the tracking node is added only after a
+ * successful map, still under vma_lock, so a zapper can never see the node before the PTEs exist
+ * (closes H2). (The GFP_KERNEL node allocation cannot fail in the model, so its VM_FAULT_OOM branch
+ * is absent.)
  */
 function* mmapFaultHoldAcrossRemap(k: Kernel, vmf: VmFault): Task<number> {
   const fn = 'vfio_pci_mmap_fault';
@@ -491,11 +491,11 @@ function* mmapFaultHoldAcrossRemap(k: Kernel, vmf: VmFault): Task<number> {
 }
 
 /**
- * vfio_pci_mmap_fault of patch series v1 ("[PATCH 3/3] vfio-pci: Invalidate mmaps and
- * block MMIO access on disabled memory", 2020-05-01, as quoted in Jason Gunthorpe's
- * reply 20200501234849.GQ26002@ziepe.ca; spec §3.3; knob faultLocking
- * 'trylock-retry'). Zappers hold memory_lock for write while they take mmap_lock, so
- * the fault, which runs under mmap_lock, may only try memory_lock:
+ * vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, v1): of patch series v1 ("[PATCH 3/3] vfio-pci:
+ * Invalidate mmaps and block MMIO access on disabled memory", 2020-05-01, as quoted in Jason
+ * Gunthorpe's reply 20200501234849.GQ26002@ziepe.ca; spec §3.3; knob faultLocking 'trylock-retry').
+ * Zappers hold memory_lock for write while they take mmap_lock, so the fault, which runs under
+ * mmap_lock, may only try memory_lock:
  * - on contention, without FAULT_FLAG_ALLOW_RETRY: VM_FAULT_SIGBUS (the defect: a
  *   caller that cannot retry gets SIGBUS although memory is enabled);
  * - with FAULT_FLAG_RETRY_NOWAIT: VM_FAULT_RETRY at once, mmap_lock still held;
@@ -536,14 +536,17 @@ class VfioPciMmapOps implements VmOperations {
 
   constructor(private readonly k: Kernel) {}
 
+  /** vfio_pci_mmap_open (drivers/vfio/pci/vfio_pci.c, 5.8): the vm_operations_struct entry. */
   open(vma: Vma): Task<void> {
     return mmapOpen(this.k, vma);
   }
 
+  /** vfio_pci_mmap_close (drivers/vfio/pci/vfio_pci.c, 5.8): the vm_operations_struct entry. */
   close(vma: Vma): Task<void> {
     return mmapClose(this.k, vma);
   }
 
+  /** vfio_pci_mmap_fault (drivers/vfio/pci/vfio_pci.c, 5.8, 5.14, v1): the vm_operations_struct entry; the version by the faultLocking knob. */
   fault(vmf: VmFault): Task<number> {
     const k = this.k;
     switch (k.knobs.faultLocking) {

@@ -119,8 +119,8 @@ function* runtimeSuspend(k: Kernel, vdev: VfioPciDevice): Task<void> {
 }
 
 /**
- * pci_pm_runtime_resume (drivers/pci/pci-driver.c: power up to D0, restore the saved
- * config state) then vfio_pci_core_runtime_resume (drivers/vfio/pci/vfio_pci_core.c,
+ * pci_pm_runtime_resume → vfio_pci_core_runtime_resume (drivers/pci/pci-driver.c, 6.1): power up to D0,
+ * restore the saved config state, then vfio_pci_core_runtime_resume (drivers/vfio/pci/vfio_pci_core.c,
  * 6.1): with a wake-up eventfd, signal it and leave low power, under the write lock.
  */
 function* runtimeResume(k: Kernel, vdev: VfioPciDevice): Task<void> {
@@ -139,7 +139,7 @@ function* runtimeResume(k: Kernel, vdev: VfioPciDevice): Task<void> {
 }
 
 /**
- * pm_runtime_resume_and_get (include/linux/pm_runtime.h): take a reference and, if the
+ * pm_runtime_resume_and_get (include/linux/pm_runtime.h, 6.1): take a reference and, if the
  * device is runtime-suspended, resume it now (waiting while another thread suspends or
  * resumes it). The model's resume cannot fail, so this returns 0.
  */
@@ -162,7 +162,7 @@ export function* pmRuntimeResumeAndGet(k: Kernel, vdev: VfioPciDevice): Task<num
 }
 
 /**
- * pm_runtime_put (include/linux/pm_runtime.h): drop a reference; when none is left and
+ * pm_runtime_put (include/linux/pm_runtime.h, 6.1): drop a reference; when none is left and
  * the user's low-power entry gave up the open-time one (pm_runtime_engaged), the device
  * runtime-suspends (in the model: now, in this thread).
  */
@@ -180,8 +180,8 @@ export function* pmRuntimePut(k: Kernel, vdev: VfioPciDevice): Task<void> {
 }
 
 /**
- * The runtime-PM bracket of vfio_device_fops_unl_ioctl (vfio_device_pm_runtime_get/put,
- * drivers/vfio/vfio_main.c, 6.1) and of vfio_pci_rw (drivers/vfio/pci/vfio_pci_core.c,
+ * vfio_device_pm_runtime_get / vfio_device_pm_runtime_put (drivers/vfio/vfio_main.c, 6.1): the runtime-PM
+ * bracket of vfio_device_fops_unl_ioctl and of vfio_pci_rw (drivers/vfio/pci/vfio_pci_core.c,
  * 6.1): resume and hold the device across `body` (created only once it is active), then
  * let it suspend again.
  */
@@ -266,13 +266,12 @@ function* corePmExit(k: Kernel, vdev: VfioPciDevice, flags: number, argsz: numbe
 }
 
 /**
- * VFIO_DEVICE_FEATURE on a vfio-pci device fd: vfio_ioctl_device_feature
- * (drivers/vfio/vfio_main.c, 6.1) → vfio_pci_core_ioctl_feature; in 5.7–5.19 the same
- * header checks sat in vfio_pci_ioctl. argsz below the header, unknown flag bits, or
- * GET and SET together without PROBE are -EINVAL; a feature this device or kernel does
- * not have is -ENOTTY — the low-power features without the lowPowerEntry knob, the
- * migration features (no migration driver), and the VF token (no SR-IOV PF with a
- * vf_token is modelled).
+ * vfio_ioctl_device_feature (drivers/vfio/vfio_main.c, 6.1): VFIO_DEVICE_FEATURE on a vfio-pci
+ * device fd, → vfio_pci_core_ioctl_feature; in 5.7–5.19 the same header checks sat in
+ * vfio_pci_ioctl. argsz below the header, unknown flag bits, or GET and SET together without PROBE
+ * are -EINVAL; a feature this device or kernel does not have is -ENOTTY — the low-power features
+ * without the lowPowerEntry knob, the migration features (no migration driver), and the VF token
+ * (no SR-IOV PF with a vf_token is modelled).
  */
 export function* vfioPciIoctlFeature(k: Kernel, vdev: VfioPciDevice, arg: number): Task<number> {
   const minsz = VFIO_DEVICE_FEATURE_MINSZ;
@@ -296,7 +295,7 @@ export function* vfioPciIoctlFeature(k: Kernel, vdev: VfioPciDevice, arg: number
 }
 
 /**
- * The runtime-PM part of vfio_pci_core_disable (drivers/vfio/pci/vfio_pci_core.c, 6.1),
+ * vfio_pci_core_disable (drivers/vfio/pci/vfio_pci_core.c, 6.1): its runtime-PM part,
  * on the last close: leave low power (vfio_pci_runtime_pm_exit) and resume the device
  * (pm_runtime_resume) before it is torn down.
  */

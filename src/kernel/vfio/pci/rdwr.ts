@@ -9,13 +9,13 @@ import { done, type Task } from '../../sched/task.js';
 import { vfioPciIoread, vfioPciIowrite } from './io.js';
 import { memoryEnabled, type VfioPciDevice } from './vfio-pci-device.js';
 
-/** ioread32/16/8 or inl/inw/inb of the target (`port`: an I/O-port BAR at `base`). */
+/** [model] ioread32/16/8 or inl/inw/inb of the target, as do_io_rw picks them (`port`: an I/O-port BAR at `base`). */
 function* ioRead(k: Kernel, pdev: PciDev, port: boolean, addr: number, size: 1 | 2 | 4): Task<number> {
   if (port) return yield* ioportRead(k, pdev, addr, size);
   return Number(yield* ioread(k, pdev, addr, size));
 }
 
-/** iowrite32/16/8 or outl/outw/outb of the target. */
+/** [model] iowrite32/16/8 or outl/outw/outb of the target, as do_io_rw picks them. */
 function* ioWrite(k: Kernel, pdev: PciDev, port: boolean, addr: number, size: 1 | 2 | 4, v: number): Task<void> {
   if (port) yield* ioportWrite(k, pdev, addr, size, v);
   else yield* iowrite(k, pdev, addr, size, BigInt(v >>> 0));
@@ -148,7 +148,7 @@ function* doIoRw(
 const BAR_RW = 'vfio_pci_bar_rw';
 
 /**
- * vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c), by the rwLocking knob:
+ * vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.7, 5.8, 5.9), by the rwLocking knob:
  * - 'whole-call' (5.8.0 as merged): for a memory BAR or the ROM, memory_lock is read-held
  *   across the whole call — ROM mapping and the user copies included (defect H3) — and the
  *   call fails with -EIO while memory is disabled.
@@ -202,10 +202,10 @@ export function vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count:
 }
 
 /**
- * do_io_rw for a read that is one naturally aligned 4/2/1-byte access of memory outside
- * any excluded range, with no per-access check, when its device read can be passed
- * (ioreadPassed): the read, the user copy and the end of vfio_pci_bar_rw run now, and a
- * finished task is returned — or, if the copy or the up_read must suspend, the task that
+ * do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): for a read that is one naturally aligned
+ * 4/2/1-byte access of memory outside any excluded range, with no per-access check, when its device
+ * read can be passed (ioreadPassed): the read, the user copy and the end of vfio_pci_bar_rw run
+ * now, and a finished task is returned — or, if the copy or the up_read must suspend, the task that
  * finishes the call from there. Null, having done nothing, when it does not apply.
  */
 function readOnePassed(k: Kernel, vdev: VfioPciDevice, base: number, off: number, buf: number, count: number, ppos: FilePos, checked: boolean): Task<number> | null {
@@ -222,7 +222,7 @@ function readOnePassed(k: Kernel, vdev: VfioPciDevice, base: number, off: number
   return done(done_);
 }
 
-/** readOnePassed from a user copy that must be scheduled. */
+/** do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): readOnePassed from a user copy that must be scheduled. */
 function* copyThenEnd(copy: Task<number>, size: number, vdev: VfioPciDevice, ppos: FilePos, checked: boolean): Task<number> {
   const done_ = (yield* copy) !== 0 ? -EFAULT : size;
   if (done_ >= 0) ppos.value += done_;
@@ -230,27 +230,27 @@ function* copyThenEnd(copy: Task<number>, size: number, vdev: VfioPciDevice, ppo
   return done_;
 }
 
-/** vfio_pci_bar_rw's final up_read when it must be scheduled; then `ret`. */
+/** vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): its final up_read when it must be scheduled; then `ret`. */
 function* upReadThen(vdev: VfioPciDevice, ret: number): Task<number> {
   yield* vdev.memoryLock.upRead(BAR_RW);
   return ret;
 }
 
-/** vfio_pci_bar_rw's refusal while memory is disabled (whole-call), memory_lock held for read: drop it, -EIO. */
+/** vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): its refusal while memory is disabled (whole-call), memory_lock held for read: drop it, -EIO. */
 function barRwBlocked(k: Kernel, vdev: VfioPciDevice, iswrite: boolean): Task<number> {
   if (!vdev.memoryLock.upReadPassed(BAR_RW)) return barRwBlockedTask(k, vdev, iswrite);
   k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
   return done(-EIO);
 }
 
-/** barRwBlocked when up_read must be scheduled. */
+/** vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): barRwBlocked when up_read must be scheduled. */
 function* barRwBlockedTask(k: Kernel, vdev: VfioPciDevice, iswrite: boolean): Task<number> {
   yield* vdev.memoryLock.upRead(BAR_RW);
   k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
   return -EIO;
 }
 
-/** vfio_pci_bar_rw as one generator (see vfioPciBarRw): the ROM, or memory_lock taken with a scheduling point. */
+/** vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.7, 5.8, 5.9): as one generator (see vfioPciBarRw), the ROM, or memory_lock taken with a scheduling point. */
 function* vfioPciBarRwTask(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
   const fn = BAR_RW;
   const pdev = vdev.pdev;

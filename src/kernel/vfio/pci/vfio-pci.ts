@@ -253,7 +253,7 @@ export class VfioPciDriver implements VfioDeviceOps {
   }
 
   /**
-   * The runtime-PM bracket of vfio_pci_rw (drivers/vfio/pci/vfio_pci_core.c, 6.1, with the
+   * vfio_pci_rw (drivers/vfio/pci/vfio_pci_core.c, 6.1): its runtime-PM bracket (with the
    * lowPowerEntry knob): after the region index check, pm_runtime_resume_and_get around
    * the access — a runtime-suspended device is woken for it, pm_runtime_engaged does not
    * block it. Without the knob: rw as is.
@@ -284,14 +284,16 @@ export class VfioPciDriver implements VfioDeviceOps {
     }
   }
 
+  /** vfio_pci_mmap (drivers/vfio/pci/vfio_pci.c, 5.8): the vfio_device_ops entry. */
   *mmap(device: VfioDevice, vma: Vma): Task<number> {
     return yield* vfioPciMmap(this.k, this.vd(device), vma, this.mmapOps);
   }
 
   /**
-   * A device-fd ioctl. With the lowPowerEntry knob (6.1) vfio_device_fops_unl_ioctl
-   * (drivers/vfio/vfio_main.c) brackets it with vfio_device_pm_runtime_get/put: a
-   * runtime-suspended device is resumed for the call and may suspend again after it.
+   * vfio_device_fops_unl_ioctl (drivers/vfio/vfio_main.c, 6.1; drivers/vfio/vfio.c in 5.8):
+   * a device-fd ioctl. With the lowPowerEntry knob (6.1) it is bracketed with
+   * vfio_device_pm_runtime_get/put: a runtime-suspended device is resumed for the call and
+   * may suspend again after it.
    */
   *ioctl(device: VfioDevice, cmd: number, arg: number): Task<number> {
     const vdev = this.vd(device);
@@ -315,7 +317,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     }
   }
 
-  /** The VFIO_DEVICE_IOEVENTFD case of vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8). */
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): its VFIO_DEVICE_IOEVENTFD case. */
   private *ioeventfd(vdev: VfioPciDevice, arg: number): Task<number> {
     const minsz = VFIO_DEVICE_IOEVENTFD_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
@@ -328,6 +330,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     return yield* vfioPciIoeventfd(this.k, vdev, a.offset, a.data, count, a.fd);
   }
 
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): its VFIO_DEVICE_GET_INFO case. */
   private *getInfo(vdev: VfioPciDevice, arg: number): Task<number> {
     const minsz = VFIO_DEVICE_INFO_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
@@ -340,6 +343,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     return yield* storeUser(this.k, arg, VFIO_DEVICE_INFO.encode(info, b));
   }
 
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): its VFIO_DEVICE_GET_REGION_INFO case. */
   private *getRegionInfo(vdev: VfioPciDevice, arg: number): Task<number> {
     const k = this.k;
     const minsz = VFIO_REGION_INFO_MINSZ;
@@ -410,6 +414,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     return yield* storeUser(k, arg, VFIO_REGION_INFO.encode(info, b));
   }
 
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): the ROM probe of VFIO_DEVICE_GET_REGION_INFO (pci_map_rom, then pci_unmap_rom). */
   private *probeRom(pdev: PciDev): Task<boolean> {
     const rom = yield* pciMapRom(this.k, pdev);
     if (rom === null) return false;
@@ -417,6 +422,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     return true;
   }
 
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): its VFIO_DEVICE_GET_IRQ_INFO case. */
   private *getIrqInfo(vdev: VfioPciDevice, arg: number): Task<number> {
     const minsz = VFIO_IRQ_INFO_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
@@ -433,6 +439,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     return yield* storeUser(this.k, arg, VFIO_IRQ_INFO.encode(info, b));
   }
 
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): its VFIO_DEVICE_SET_IRQS case. */
   private *setIrqs(vdev: VfioPciDevice, arg: number): Task<number> {
     const k = this.k;
     const hb = yield* fetchUser(k, arg, VFIO_IRQ_SET_MINSZ);
@@ -455,7 +462,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     return ret;
   }
 
-  /** VFIO_DEVICE_RESET (5.8): -EINVAL without reset support (no zap); else zap + write lock + try reset. */
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): VFIO_DEVICE_RESET; -EINVAL without reset support (no zap); else zap + write lock + try reset. */
   private *reset(vdev: VfioPciDevice): Task<number> {
     if (!vdev.resetWorks) return -EINVAL;
     const zap = this.k.knobs.zapOnDisable;
@@ -470,6 +477,7 @@ export class VfioPciDriver implements VfioDeviceOps {
     return this.pci.walkBus(vdev.pdev.fn.bus);
   }
 
+  /** vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): its VFIO_DEVICE_GET_PCI_HOT_RESET_INFO case. */
   private *hotResetInfo(vdev: VfioPciDevice, arg: number): Task<number> {
     const k = this.k;
     const minsz = VFIO_PCI_HOT_RESET_INFO_MINSZ;
@@ -497,9 +505,10 @@ export class VfioPciDriver implements VfioDeviceOps {
   }
 
   /**
-   * VFIO_DEVICE_PCI_HOT_RESET (5.8): check flags/count/group fds, then for every
-   * affected device try-zap keeping vma_lock, then try-lock each memory_lock for write
-   * and drop its vma_lock, reset the bus, unwind. Any contention gives -EBUSY.
+   * vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): VFIO_DEVICE_PCI_HOT_RESET; check
+   * flags/count/group fds, then for every affected device try-zap keeping vma_lock, then try-lock
+   * each memory_lock for write and drop its vma_lock, reset the bus, unwind. Any contention gives
+   * -EBUSY.
    */
   private *hotReset(vdev: VfioPciDevice, arg: number): Task<number> {
     const k = this.k;
@@ -540,9 +549,10 @@ export class VfioPciDriver implements VfioDeviceOps {
   }
 
   /**
-   * The locked part of VFIO_DEVICE_PCI_HOT_RESET (5.8): try-zap, try-lock memory_lock, reset,
-   * unwind. With zapMethod 'address-space' (vfio_pci_dev_set_hot_reset, 6.10): per device
-   * down_write_trylock(memory_lock) then unmap_mapping_range, no vma_lock.
+   * vfio_pci_ioctl (drivers/vfio/pci/vfio_pci.c, 5.8): the locked part of
+   * VFIO_DEVICE_PCI_HOT_RESET; try-zap, try-lock memory_lock, reset, unwind. With zapMethod
+   * 'address-space' (vfio_pci_dev_set_hot_reset, 6.10): per device down_write_trylock(memory_lock)
+   * then unmap_mapping_range, no vma_lock.
    */
   private *hotResetLocked(vdev: VfioPciDevice, devs: readonly PciDev[]): Task<number> {
     const k = this.k;

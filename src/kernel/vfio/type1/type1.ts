@@ -165,12 +165,12 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
 
   // ---- pinning -------------------------------------------------------------------------
 
-  /** is_invalid_reserved_pfn (vfio_iommu_type1.c, 5.8): not ordinary RAM. */
+  /** is_invalid_reserved_pfn (drivers/vfio/vfio_iommu_type1.c, 5.8): not ordinary RAM. */
   private isInvalidReservedPfn(pfn: number): boolean {
     return !this.k.hw.ram.isRam(pfn);
   }
 
-  /** put_pfn (vfio_iommu_type1.c, 5.8): unpin a RAM page; returns 1 if one was unpinned. */
+  /** put_pfn (drivers/vfio/vfio_iommu_type1.c, 5.8): unpin a RAM page; returns 1 if one was unpinned. */
   private putPfn(pfn: number): number {
     if (!this.isInvalidReservedPfn(pfn)) {
       unpinUserPage(this.k, pfn);
@@ -179,7 +179,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return 0;
   }
 
-  /** vfio_lock_acct (vfio_iommu_type1.c, 5.8): adjust locked_vm under mmap_write_lock. */
+  /** vfio_lock_acct (drivers/vfio/vfio_iommu_type1.c, 5.8): adjust locked_vm under mmap_write_lock. */
   private *lockAcct(mm: MmStructRef, npage: number, async: boolean): Task<number> {
     if (npage === 0) return 0;
     // get_task_mm fails once the process has exited
@@ -191,7 +191,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
   }
 
   /**
-   * follow_fault_pfn (vfio_iommu_type1.c, 5.8, patch 41311242221e): the PTE's pfn, faulting
+   * follow_fault_pfn (drivers/vfio/vfio_iommu_type1.c, 5.8; patch 41311242221e): the PTE's pfn, faulting
    * it in with fixup_user_fault if absent. -EAGAIN when the mmap lock was dropped (the
    * caller must look the vma up again).
    */
@@ -208,7 +208,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
   }
 
   /**
-   * vaddr_get_pfn (vfio_iommu_type1.c, 5.8; 5.7 without fault-in when
+   * vaddr_get_pfn (drivers/vfio/vfio_iommu_type1.c, 5.8; 5.7 without fault-in when
    * !knobs.type1FaultIn): the pfn backing `vaddr`, pinned if it is RAM, or -errno.
    */
   private *vaddrGetPfn(mm: MmStructRef, vaddr: number, prot: number): Task<number> {
@@ -244,7 +244,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
   }
 
   /**
-   * vfio_pin_pages_remote (vfio_iommu_type1.c, 5.8): pin the first page at `vaddr` and
+   * vfio_pin_pages_remote (drivers/vfio/vfio_iommu_type1.c, 5.8): pin the first page at `vaddr` and
    * every following page that is physically contiguous with it and of the same kind
    * (RAM vs reserved), up to `npage`. Returns {pinned, pfnBase} or -errno (only when the
    * first page fails).
@@ -275,7 +275,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return { pinned, pfnBase };
   }
 
-  /** vfio_unpin_pages_remote (vfio_iommu_type1.c, 5.8): returns the number of RAM pages unpinned. */
+  /** vfio_unpin_pages_remote (drivers/vfio/vfio_iommu_type1.c, 5.8): returns the number of RAM pages unpinned. */
   private *unpinPagesRemote(dma: VfioDma, pfn: number, npage: number, doAccounting: boolean): Task<number> {
     let unlocked = 0;
     for (let i = 0; i < npage; i++) unlocked += this.putPfn(pfn + i);
@@ -285,7 +285,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
 
   // ---- mapping ---------------------------------------------------------------------------
 
-  /** vfio_iommu_map (vfio_iommu_type1.c, 5.8): map a pinned chunk into every domain, unwinding on failure. */
+  /** vfio_iommu_map (drivers/vfio/vfio_iommu_type1.c, 5.8): map a pinned chunk into every domain, unwinding on failure. */
   private *iommuMap(iommu: VfioIommu, iova: number, pfn: number, npage: number, prot: number): Task<number> {
     for (let i = 0; i < iommu.domains.length; i++) {
       const d = iommu.domains[i] as VfioDomain;
@@ -302,7 +302,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return 0;
   }
 
-  /** vfio_unmap_unpin (vfio_iommu_type1.c, 5.8): unmap the dma from every domain and unpin its RAM pages. */
+  /** vfio_unmap_unpin (drivers/vfio/vfio_iommu_type1.c, 5.8): unmap the dma from every domain and unpin its RAM pages. */
   private *unmapUnpin(iommu: VfioIommu, dma: VfioDma, doAccounting: boolean): Task<number> {
     if (dma.size === 0) return 0;
     const first = iommu.domains[0];
@@ -347,7 +347,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return unlocked;
   }
 
-  /** vfio_remove_dma (vfio_iommu_type1.c, 5.8) */
+  /** vfio_remove_dma (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private *removeDma(iommu: VfioIommu, dma: VfioDma): Task<void> {
     yield* this.unmapUnpin(iommu, dma, true);
     const i = iommu.dmaList.indexOf(dma);
@@ -355,7 +355,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     iommu.dmaAvail++;
   }
 
-  /** vfio_pin_map_dma (vfio_iommu_type1.c, 5.8): pin and map in contiguous chunks; on error remove everything. */
+  /** vfio_pin_map_dma (drivers/vfio/vfio_iommu_type1.c, 5.8): pin and map in contiguous chunks; on error remove everything. */
   private *pinMapDma(iommu: VfioIommu, dma: VfioDma, mapSize: number): Task<number> {
     let size = mapSize;
     let ret = 0;
@@ -378,13 +378,13 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return ret;
   }
 
-  /** vfio_iommu_iova_dma_valid (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_iova_dma_valid (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private iovaDmaValid(iommu: VfioIommu, start: bigint, end: bigint): boolean {
     if (iommu.iovaList.length === 0) return true;
     return iommu.iovaList.some((n) => start >= BigInt(n.start) && end <= BigInt(n.end));
   }
 
-  /** vfio_dma_do_map (vfio_iommu_type1.c, 5.8) */
+  /** vfio_dma_do_map (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private *dmaDoMap(iommu: VfioIommu, vaddr: bigint, iova: bigint, size: bigint, flags: number): Task<number> {
     let prot = 0;
     if ((flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0) prot |= IOMMU_WRITE;
@@ -395,6 +395,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return ret;
   }
 
+  /** vfio_dma_do_map (drivers/vfio/vfio_iommu_type1.c, 5.8): its body under iommu->lock. */
   private *dmaDoMapLocked(iommu: VfioIommu, vaddr: bigint, iova: bigint, size: bigint, prot: number): Task<number> {
     const pgsize = lowestBit(iommu.pgsizeBitmap);
     if (prot === 0 || size === 0n || ((size | iova | vaddr) & (pgsize - 1n)) !== 0n) return -EINVAL;
@@ -417,7 +418,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return yield* this.pinMapDma(iommu, dma, Number(size));
   }
 
-  /** vfio_dma_do_unmap (vfio_iommu_type1.c, 5.8): returns {ret, unmapped bytes}. */
+  /** vfio_dma_do_unmap (drivers/vfio/vfio_iommu_type1.c, 5.8): returns {ret, unmapped bytes}. */
   private *dmaDoUnmap(iommu: VfioIommu, iova: bigint, size: bigint, flags: number): Task<{ ret: number; unmapped: bigint }> {
     yield* iommu.lock.lock('vfio_dma_do_unmap');
     const r = yield* this.dmaDoUnmapLocked(iommu, iova, size, flags);
@@ -425,6 +426,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return r;
   }
 
+  /** vfio_dma_do_unmap (drivers/vfio/vfio_iommu_type1.c, 5.8): its body under iommu->lock. */
   private *dmaDoUnmapLocked(iommu: VfioIommu, iova: bigint, size: bigint, flags: number): Task<{ ret: number; unmapped: bigint }> {
     const pgsize = lowestBit(iommu.pgsizeBitmap);
     const fail = { ret: -EINVAL, unmapped: 0n };
@@ -457,7 +459,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
 
   // ---- ioctls ------------------------------------------------------------------------------
 
-  /** vfio_iommu_type1_get_info (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_get_info (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private *getInfo(iommu: VfioIommu, arg: number): Task<number> {
     let minsz = VFIO_IOMMU_TYPE1_INFO_MINSZ;
     const capsz = VFIO_IOMMU_TYPE1_INFO_CAPSZ;
@@ -492,7 +494,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return yield* storeUser(this.k, arg, encodeIommuType1Info(info).subarray(0, minsz));
   }
 
-  /** vfio_iommu_type1_map_dma (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_map_dma (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private *mapDma(iommu: VfioIommu, arg: number): Task<number> {
     const minsz = VFIO_IOMMU_TYPE1_DMA_MAP_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
@@ -503,7 +505,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return yield* this.dmaDoMap(iommu, map.vaddr, map.iova, map.size, map.flags);
   }
 
-  /** vfio_iommu_type1_unmap_dma (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_unmap_dma (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private *unmapDma(iommu: VfioIommu, arg: number): Task<number> {
     const minsz = VFIO_IOMMU_TYPE1_DMA_UNMAP_MINSZ;
     const b = yield* fetchUser(this.k, arg, minsz);
@@ -522,7 +524,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return yield* storeUser(this.k, arg, encodeDmaUnmap(unmap).subarray(0, minsz));
   }
 
-  /** vfio_domains_have_iommu_cache (vfio_iommu_type1.c, 5.8) */
+  /** vfio_domains_have_iommu_cache (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private *domainsHaveIommuCache(iommu: VfioIommu): Task<number> {
     yield* iommu.lock.lock('vfio_domains_have_iommu_cache');
     const ret = iommu.domains.every((d) => d.prot !== 0) ? 1 : 0;
@@ -530,7 +532,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return ret;
   }
 
-  /** vfio_iommu_type1_check_extension (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_check_extension (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private *checkExtension(iommu: VfioIommu | null, arg: number): Task<number> {
     switch (arg) {
       case VFIO_TYPE1_IOMMU:
@@ -545,7 +547,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     }
   }
 
-  /** vfio_iommu_type1_ioctl (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_ioctl (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   *ioctl(data: object | null, cmd: number, arg: number): Task<number> {
     const iommu = this.asIommu(data);
     if (cmd === VFIO_CHECK_EXTENSION) return yield* this.checkExtension(iommu, arg);
@@ -565,7 +567,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
 
   // ---- open / release / attach / detach ----------------------------------------------------
 
-  /** vfio_iommu_type1_open (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_open (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   // eslint-disable-next-line require-yield
   *open(arg: number): Task<object | number> {
     switch (arg) {
@@ -589,7 +591,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return BigInt(PAGE_SIZE) | this.k.hw.iommu.superpageBitmap;
   }
 
-  /** vfio_update_pgsize_bitmap (vfio_iommu_type1.c, 5.8) */
+  /** vfio_update_pgsize_bitmap (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private updatePgsizeBitmap(iommu: VfioIommu): void {
     // ULONG_MAX & every domain's bitmap; sub-page sizes are hidden behind PAGE_SIZE
     let bm = U64_MAX;
@@ -605,7 +607,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     iommu.iovaList.push({ start: 0, end: TYPE1_RESV_MSI_START - 1 }, { start: TYPE1_RESV_MSI_END + 1, end: apertureEnd(this.k.hw.iommu.addressWidth) });
   }
 
-  /** vfio_iommu_type1_attach_group (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_attach_group (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   *attachGroup(data: object, iommuGroup: number): Task<number> {
     const iommu = this.asIommu(data);
     if (iommu === null) return -EINVAL;
@@ -634,7 +636,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     return ret;
   }
 
-  /** vfio_iommu_unmap_unpin_all (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_unmap_unpin_all (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   private *unmapUnpinAll(iommu: VfioIommu): Task<void> {
     for (;;) {
       const dma = iommu.dmaList[0];
@@ -643,7 +645,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     }
   }
 
-  /** vfio_iommu_type1_detach_group (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_detach_group (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   *detachGroup(data: object, iommuGroup: number): Task<void> {
     const iommu = this.asIommu(data);
     if (iommu === null) return;
@@ -667,7 +669,7 @@ export class VfioIommuType1 implements VfioIommuDriverOps {
     yield* iommu.lock.unlock('vfio_iommu_type1_detach_group');
   }
 
-  /** vfio_iommu_type1_release (vfio_iommu_type1.c, 5.8) */
+  /** vfio_iommu_type1_release (drivers/vfio/vfio_iommu_type1.c, 5.8) */
   *release(data: object): Task<void> {
     const iommu = this.asIommu(data);
     if (iommu === null) return;
