@@ -148,3 +148,21 @@ test('the same schedule gives the same events with the edu DMA timer thread (ran
     assert.equal(runScenario(RACE, { replay: a.token }).token, a.token);
   }
 });
+
+test('explore orders the edu DMA timer against a concurrent UNMAP_DMA: both the faulted and the completed transfer are reached', () => {
+  const s = load(`name: edu dma against an unmap
+processes:
+  - name: qemu
+${SETUP}    threads:
+      - name: dma
+        steps:
+          - edu_dma: { at: bar, src: 0x100000, dst: 0x40000, count: 8, wait: true }
+      - name: unmap
+        steps:
+          - ioctl: { fd: dev.container, cmd: UNMAP_DMA, iova: 0x100000, size: 0x1000 }
+`);
+  const result = (want: 'ok' | 'iommu-fault') => (r: RunResult): string | null => (r.events.some((e) => e.kind === 'dma' && e.dev === EDU0 && e.result === want) ? `the transfer: ${want}` : null);
+  const res = exploreScenario(s, { properties: [{ name: 'transferred', check: result('ok') }, { name: 'faulted', check: result('iommu-fault') }], only: ['transferred', 'faulted'], noShrink: true, noReplays: true, maxPreemptions: 1 });
+  assert.equal(res.search.complete, true);
+  assert.deepEqual(res.search.counterexamples.map((c) => c.property).sort(), ['faulted', 'transferred']);
+});
