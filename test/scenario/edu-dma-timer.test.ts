@@ -129,6 +129,10 @@ test('explore covers the edu DMA armed before a MEM clear and transferred after 
   assert.equal(res.search.complete, true);
   const names = res.search.counterexamples.map((c) => c.property).sort();
   assert.deepEqual(names, ['early-dma', 'late-dma']);
+  // the world copied after the setup (its clock, the armed timers, the hardware threads) explores as the rebuilt one does
+  const rebuilt = exploreScenario(RACE, { properties: [{ name: 'late-dma', check: late }, { name: 'early-dma', check: early }], only: ['late-dma', 'early-dma'], noShrink: true, noReplays: true, maxPreemptions: 1, snapshot: false });
+  assert.deepEqual(rebuilt.search.outcomes, res.search.outcomes);
+  assert.equal(rebuilt.search.stats.executions, res.search.stats.executions);
   // the late one, replayed from its token by runScenario, is that interleaving again, bit for bit
   const cx = res.counterexamples.find((c) => c.cx.property === 'late-dma');
   assert.ok(cx !== undefined && cx.run !== null);
@@ -165,4 +169,27 @@ ${SETUP}    threads:
   const res = exploreScenario(s, { properties: [{ name: 'transferred', check: result('ok') }, { name: 'faulted', check: result('iommu-fault') }], only: ['transferred', 'faulted'], noShrink: true, noReplays: true, maxPreemptions: 1 });
   assert.equal(res.search.complete, true);
   assert.deepEqual(res.search.counterexamples.map((c) => c.property).sort(), ['faulted', 'transferred']);
+});
+
+test('a thread blocked in eventfd read for the edu DMA interrupt is woken by the transfer 100 ms later: the CPUs idle until the device timer (no false deadlock)', () => {
+  const s = load(`name: edu dma interrupt
+processes:
+  - name: qemu
+${SETUP}      - eventfd: { nonblock: false }
+        as: efd
+      - ioctl: { fd: dev, cmd: SET_IRQS, index: msi, eventfds: [efd] }
+        expect: ok
+      - edu_dma: { fd: dev, src: 0x100000, dst: 0x40000, count: 8, irq: true }
+      - eventfd_read: efd
+        expect: 1
+`);
+  const r = runScenario(s);
+  assert.equal(r.end.kind, 'done');
+  assert.equal(r.expectations.failed, 0, r.steps.map((x) => `${x.thread}#${x.index} ${x.status}: ${x.result}`).join('\n'));
+  const idle = ofKind(r, 'sleep').filter((e) => e.fn === 'do_idle');
+  assert.equal(idle.length, 1, 'the CPUs idled once, until the DMA deadline');
+  const dma = ofKind(r, 'dma').find((e) => e.dev === EDU0);
+  const irq = ofKind(r, 'irq').find((e) => e.dev === EDU0);
+  assert.ok(dma !== undefined && irq !== undefined && idle[0] !== undefined);
+  assert.ok(idle[0].seq < dma.seq && dma.seq < irq.seq);
 });
