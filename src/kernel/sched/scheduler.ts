@@ -199,7 +199,7 @@ export class Scheduler {
 
   /** The hardware threads (one per device timer that has expired so far), in spawn order. */
   hardwareThreads(): KThread[] {
-    return [...this.hwThreads.values()];
+    return Array.from(this.hwThreads.values());
   }
 
   /** Whether `t` is a hardware thread (runs a device timer's expiry). */
