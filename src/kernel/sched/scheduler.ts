@@ -222,7 +222,7 @@ export class Scheduler {
         t = this.spawn(name);
         this.hwThreads.set(name, t);
       }
-      if (t.state === 'runnable') continue;
+      if (t.state === 'runnable' || t.state === 'dead') continue; // dead: a kernel BUG in its interrupt handler killed it
       this.start(t, deviceTimerTask(c, timer), `${name}: timer expired`);
       t.next = { op: 'timer', obj: timer.obj, access: 'w' };
     }
@@ -297,6 +297,7 @@ export class Scheduler {
         t.task = null;
         t.next = null;
         if (this.onDeath !== null) this.onDeath(t, e);
+        if (this.hwThreads.size > 0 && this.isHardware(t)) this.hardwareRan();
       } else {
         throw e;
       }
