@@ -24,6 +24,7 @@ import {
   decodeToken,
   describeSchedule,
   encodeToken,
+  hardwareThreadNames,
   parseSchedule,
   RecordingChooser,
   ScenarioInputError,
@@ -267,7 +268,7 @@ function resolveRun(s: Scenario, opts: RunOptions): { choice: VariantChoice; sch
   return { choice, schedule, finding: null };
 }
 
-/** Thread names a schedule list may use: every declared thread (incl. fork children). */
+/** Thread names a schedule list may use: every declared thread (incl. fork children) and the devices' hardware threads. */
 function allThreadNames(s: Scenario): string[] {
   const out: string[] = [];
   const walk = (ts: readonly ThreadDecl[]): void => {
@@ -280,6 +281,7 @@ function allThreadNames(s: Scenario): string[] {
     for (const st of p.setup) if (st.fork !== null) walk(st.fork.threads);
     walk(p.threads);
   }
+  for (const h of hardwareThreadNames(s.machine.devices)) out.push(h);
   return out;
 }
 

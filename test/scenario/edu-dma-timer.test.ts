@@ -193,3 +193,42 @@ ${SETUP}      - eventfd: { nonblock: false }
   assert.ok(dma !== undefined && irq !== undefined && idle[0] !== undefined);
   assert.ok(idle[0].seq < dma.seq && dma.seq < irq.seq);
 });
+
+test('a schedule list may name edu\'s DMA hardware thread (dma@<bdf>): running it before the MEM clear gives the early transfer, after it the late one', () => {
+  const body = `processes:
+  - name: qemu
+${SETUP}      - edu_dma: { fd: dev, src: 0x100000, dst: 0x40000, count: 8 }
+    threads:
+      - name: sleeper
+        steps:
+          - edu_dma: { fd: dev, src: 0x100000, dst: 0x40000, count: 8, wait: true }
+      - name: clr
+        steps:
+          - clear_mem: dev
+`;
+  const s = load(`name: edu dma named in a schedule\n${body}`);
+  // the sleeper polls from the start (its register writes are dropped: the engine runs); how
+  // many choices it takes until its sleep passes the deadline (then it waits for the timer):
+  const probe = runScenario(s, { schedule: 'sleeper*100000' });
+  const m = /^schedule entry 'sleeper' at choice (\d+): sleeper is not runnable \(runnable: clr, dma@0000:01:00\.0\)/.exec(probe.scheduleWarnings[0] ?? '');
+  assert.ok(m !== null, probe.scheduleWarnings.join('\n'));
+  const n = Number(m[1]) - 1;
+  const run = (schedule: string): { xfer: number; clear: number } => {
+    const r = runScenario(s, { schedule });
+    assert.deepEqual(r.scheduleWarnings, []);
+    const from = r.events.find((e) => e.kind === 'scenario.step' && e.thread === 'clr' && e.phase === 'start')?.seq ?? Infinity;
+    return {
+      xfer: r.events.find((e) => e.kind === 'dma' && e.dev === EDU0)?.seq ?? -1,
+      clear: r.events.find((e) => e.kind === 'cfg.write' && e.seq > from && e.dev === EDU0 && e.offset === 4 && (e.value & 2) === 0)?.seq ?? -1,
+    };
+  };
+  const early = run(`sleeper*${n},dma@${EDU0}`);
+  assert.ok(early.xfer >= 0 && early.xfer < early.clear, JSON.stringify(early));
+  const late = run(`sleeper*${n},clr*100000`);
+  assert.ok(late.clear >= 0 && late.xfer > late.clear, JSON.stringify(late));
+  // a scenario's own schedule may name it too (the machine's edu devices have one each)
+  const own = load(`name: own schedule\nschedule: sleeper*${n},dma@${EDU0}\n${body}`);
+  const r = runScenario(own);
+  assert.deepEqual(r.scheduleWarnings, []);
+  assert.throws(() => runScenario(s, { schedule: 'dma@0000:02:00.1' }), /unknown thread 'dma@0000:02:00\.1'/);
+});
