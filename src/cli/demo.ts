@@ -104,6 +104,12 @@ export function runDemo(out: Out, variant = '5.8', color = false): number {
     p.store(addr + 0x88, 8, BigInt(iova + 4)); // destination: edu #2 BAR0 liveness register
     p.store(addr + 0x90, 8, 4n);
     p.store(addr + 0x98, 8, 0x3n); // start, buffer -> bus address
+    // edu transfers from a timer 100 ms later: poll the start bit as a driver does
+    for (let i = 0; i < 100; i++) {
+      const r = p.load(addr + 0x98, 4);
+      if (!r.ok || (r.value & 1n) === 0n) break;
+      p.sleep(10);
+    }
   };
   kick();
   trace(KINDS);

@@ -112,10 +112,30 @@ export interface IommuHw {
 export const IOMMU_READ = 1;
 export const IOMMU_WRITE = 2;
 
-/** Virtual time: advanced only by the kernel's sleeps; deterministic. */
+/** A device timer as the kernel's scheduler sees it (see DeviceTimer in clock.ts). */
+export interface DeviceTimerHw {
+  /** The function it belongs to. */
+  readonly dev: string;
+  /** Short name; the scheduler's hardware thread is `<name>@<dev>`. */
+  readonly name: string;
+  /** The device object its expiry touches (`hw:<dev>:bar`), for the explorer. */
+  readonly obj: string;
+  /** Deadline in ns, -1 when not armed. */
+  readonly at: number;
+}
+
+/** Virtual time: advanced only by the kernel's sleeps (and its idle CPUs); deterministic. */
 export interface ClockHw {
   readonly nowNs: number;
   advance(ns: number): void;
+  /** Whether `advance` runs device timers itself (true on bare hardware; a kernel clears it and schedules them). */
+  deviceTimersInline: boolean;
+  /** The armed device timers whose deadline has passed, in deadline order. */
+  dueDeviceTimers(): readonly DeviceTimerHw[];
+  /** The earliest armed device timer's deadline, or -1 when none is armed. */
+  nextDeviceDeadline(): number;
+  /** Expire a due device timer (runs the device's activity); nothing if it is no longer armed and due. */
+  fireDevice(timer: DeviceTimerHw): void;
 }
 
 export type UrPolicy = 'log' | 'fatal';

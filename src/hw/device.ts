@@ -22,6 +22,7 @@
  * BAR never reach `mmioRead`/`mmioWrite`), resets (FLR, bus reset, PM soft reset)
  * of the PCI-visible state, bus-master and IOMMU checks on DMA.
  */
+import type { DeviceTimer, DeviceTimerTarget } from './clock.js';
 
 /** One BAR of a device. A 64-bit BAR also occupies register index + 1. */
 export interface BarSpec {
@@ -88,6 +89,17 @@ export interface DeviceContext {
   dmaWrite(busAddr: number, data: Uint8Array): boolean;
   /** Emit a free-text `note` event (the device's "log"). */
   log(text: string): void;
+  /** The machine's virtual time in ns (QEMU_CLOCK_VIRTUAL; only the kernel's sleeps and idle CPUs advance it). */
+  readonly nowNs: number;
+  /**
+   * A new device timer (QEMU timer_new on QEMU_CLOCK_VIRTUAL) named `name` ('dma'):
+   * `target.timerExpired` runs once armed and virtual time reaches the deadline — on a
+   * booted machine as a step of a hardware thread the scheduler interleaves with the
+   * others, so a program may act between the arming and the expiry.
+   */
+  newTimer(name: string, target: DeviceTimerTarget): DeviceTimer;
+  /** Arm `timer` to expire at `atNs` of virtual time (QEMU timer_mod). */
+  armTimer(timer: DeviceTimer, atNs: number): void;
 }
 
 /** The device-specific logic behind the BARs. Offsets are relative to the BAR start. */

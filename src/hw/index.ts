@@ -2,7 +2,7 @@
 export * from './api.js';
 export * from './regs.js';
 export { ConfigSpace } from './config-space.js';
-export { Clock } from './clock.js';
+export { Clock, DeviceTimer, type DeviceTimerTarget } from './clock.js';
 export { Ram, RAM_FIRST_ALLOC_PFN } from './ram.js';
 export { Iommu, type IommuFaultReason, type Translation } from './iommu.js';
 export {

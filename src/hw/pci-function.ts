@@ -8,7 +8,7 @@ import type {
   PciResource,
   PowerState,
 } from './api.js';
-import type { Clock } from './clock.js';
+import type { Clock, DeviceTimer, DeviceTimerTarget } from './clock.js';
 import type { ConfigSpace } from './config-space.js';
 import type { DeviceBehavior, DeviceContext, ResetKind, RomSpec } from './device.js';
 import * as R from './regs.js';
@@ -120,6 +120,18 @@ class FunctionContext implements DeviceContext {
   log(text: string): void {
     this.fn.deviceLog(text);
   }
+
+  get nowNs(): number {
+    return this.fn.clock.nowNs;
+  }
+
+  newTimer(name: string, target: DeviceTimerTarget): DeviceTimer {
+    return this.fn.clock.deviceTimer(this.name, name, `hw:${this.name}:bar`, target);
+  }
+
+  armTimer(timer: DeviceTimer, atNs: number): void {
+    this.fn.clock.arm(timer, atNs);
+  }
 }
 
 export class PciFunction implements PciFunctionHw {
@@ -180,6 +192,11 @@ export class PciFunction implements PciFunctionHw {
     this.romSpec = tpl.rom;
     this.behavior = tpl.behavior === null ? null : tpl.behavior(new FunctionContext(this));
     this.refreshDecode();
+  }
+
+  /** The machine's virtual clock (device timers: DeviceContext.newTimer). */
+  get clock(): Clock {
+    return this.host.clock;
   }
 
   /** The behaviour's log line, as a `note` event (DeviceContext.log). */

@@ -39,6 +39,9 @@ export class Kernel implements LockCtx {
   ) {
     this.sched = new Scheduler(hw.events, hw.platform);
     this.config = options.config ?? 'debug';
+    // device timers run as hardware threads of the scheduler (not inside whoever advances time)
+    this.sched.deviceClock = hw.clock;
+    hw.clock.deviceTimersInline = false;
     const ld = options.lockdep ?? false;
     if (ld !== false) this.validator = new Lockdep(hw.events, ld === true ? {} : ld);
   }
@@ -64,11 +67,16 @@ export class Kernel implements LockCtx {
     return new RwSemaphore(this, cls, id);
   }
 
-  /** msleep (kernel/time/timer.c, 5.8): a scheduling point that lets virtual time pass. */
+  /**
+   * msleep (kernel/time/timer.c, 5.8): a scheduling point that lets virtual time pass. Device
+   * timers that expire during the sleep run (as hardware threads, see Scheduler.deviceClock)
+   * before the sleeper goes on.
+   */
   *msleep(ms: number, fn: string): Task<void> {
     yield SLEEP;
     this.hw.clock.advance(ms * 1_000_000);
     this.events.emit({ kind: 'sleep', ms, fn });
+    if (this.sched.startDueHardware()) yield this.sched.hardwareWait;
   }
 }
 

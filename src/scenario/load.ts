@@ -9,7 +9,7 @@ import { FORK_OP, OP_BY_NAME, OPS } from './ops.js';
 import { describeValue, issuesToErrors, valueAt } from './issues.js';
 import { type MachinePlan, machineSchema, planMachine } from './machine.js';
 import { type DataPath, escapeControls, type ScenarioError, YamlSource } from './source.js';
-import { parseSchedule, ScenarioInputError, type ScheduleSpec } from './schedule.js';
+import { hardwareThreadNames, parseSchedule, ScenarioInputError, type ScheduleSpec } from './schedule.js';
 import { checkVariant, DEFAULT_VARIANT, type VariantChoice, variantNames, variantSchema } from './variant.js';
 import { BUILTIN_PROPERTIES, type BuiltinProperty } from '../check/property.js';
 import { EVENT_KINDS, STATE_OBSERVABLES, type StateObservable, stepKey } from './property-names.js';
@@ -642,7 +642,7 @@ export function loadScenario(text: string, fileName = 'scenario.yaml'): LoadResu
     try {
       schedule = parseSchedule(rawSched, typeof rawSeed === 'number' ? rawSeed : undefined);
       if (schedule.kind === 'list' && !L.unnamedThread) {
-        const known = L.knownThreads();
+        const known = [...L.knownThreads(), ...(plan === null ? [] : hardwareThreadNames(plan.devices))];
         const badEntry = schedule.entries.find((e) => !known.includes(e.thread));
         if (badEntry !== undefined) L.err(['schedule'], `the schedule names an unknown thread '${badEntry.thread}'${suggest(badEntry.thread, known)} (threads: ${known.join(', ')})`);
       }

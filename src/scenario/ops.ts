@@ -477,30 +477,51 @@ const dmaOp = defineOp<{ device: DeviceRef; iova: number; size?: number; value?:
   },
 });
 
-const eduDma = defineOp<{ at?: NameRef | number; fd?: NameRef | number; src: bigint; dst: bigint; count: bigint; to_ram?: boolean; irq?: boolean }>({
+/** edu_dma `wait`: the poll interval (usleep(10000)) and how many polls before giving up (1 s of virtual time). */
+const EDU_POLL_MS = 10;
+const EDU_POLL_MAX = 100;
+
+const eduDma = defineOp<{ at?: NameRef | number; fd?: NameRef | number; src: bigint; dst: bigint; count: bigint; to_ram?: boolean; irq?: boolean; wait?: boolean }>({
   name: 'edu_dma',
-  doc: "Program an edu device's DMA engine through BAR0 (source 0x80, destination 0x88, count 0x90, command 0x98): CPU stores at a BAR0 mapping (`at`) or pwrites through a device fd (`fd`). `to_ram: true` copies from the edu buffer (0x40000) to `dst`.",
-  args: obj({ at: addr().optional(), fd: fdRef(['device', 'fd']).optional(), src: u64(), dst: u64(), count: u64(), to_ram: z.boolean().optional(), irq: z.boolean().optional() }, 'edu_dma'),
+  doc: "Program an edu device's DMA engine through BAR0 (source 0x80, destination 0x88, count 0x90, command 0x98): CPU stores at a BAR0 mapping (`at`) or pwrites through a device fd (`fd`). `to_ram: true` copies from the edu buffer (0x40000) to `dst`. The engine transfers 100 ms of model time after the command write (edu's DMA timer); `wait: true` then polls the command register's start bit as a driver does, sleeping 10 ms between reads, until the engine is idle (at most 1 s).",
+  args: obj({ at: addr().optional(), fd: fdRef(['device', 'fd']).optional(), src: u64(), dst: u64(), count: u64(), to_ram: z.boolean().optional(), irq: z.boolean().optional(), wait: z.boolean().optional() }, 'edu_dma'),
   binds: null,
   check: (a) => ((a.at === undefined) === (a.fd === undefined) ? { path: [], message: 'edu_dma needs exactly one of at (a BAR0 mapping) and fd (a device fd)' } : null),
-  describe: (a) => `edu_dma ${a.at !== undefined ? refText(a.at) : refText(a.fd ?? 0)} ${hex(a.src)} -> ${hex(a.dst)} x${a.count}`,
+  describe: (a) => `edu_dma ${a.at !== undefined ? refText(a.at) : refText(a.fd ?? 0)} ${hex(a.src)} -> ${hex(a.dst)} x${a.count}${a.wait === true ? ' (wait)' : ''}`,
   *run(ctx, a) {
     const cmd = 1n | (a.to_ram === true ? 2n : 0n) | (a.irq === true ? 4n : 0n);
     const regs: [number, bigint][] = [[0x80, a.src], [0x88, a.dst], [0x90, a.count], [0x98, cmd]];
-    if (a.at !== undefined) {
-      const base = ctx.addr(a.at);
+    const base = a.at !== undefined ? ctx.addr(a.at) : -1;
+    const fd = a.at !== undefined ? -1 : ctx.fd(a.fd ?? -1);
+    if (base >= 0) {
       for (const [off, v] of regs) {
         const r = yield* ctx.p.ops.store(base + off, 8, v);
         if (!r.ok) return { signal: { sig: r.signal, code: r.code, addr: r.addr }, where: `store to ${hex(off)}` };
       }
-      return { ret: 0 };
+    } else {
+      for (const [off, v] of regs) {
+        const r = yield* pwriteScratch(ctx, fd, leBytes(v, 8), vfioPciIndexToOffset(0) + off);
+        if (r < 0) return { errno: -r, where: `pwrite to ${hex(off)}` };
+      }
     }
-    const fd = ctx.fd(a.fd ?? -1);
-    for (const [off, v] of regs) {
-      const r = yield* pwriteScratch(ctx, fd, leBytes(v, 8), vfioPciIndexToOffset(0) + off);
-      if (r < 0) return { errno: -r, where: `pwrite to ${hex(off)}` };
+    if (a.wait !== true) return { ret: 0 };
+    // a driver's poll: read the command register until the start bit clears, usleep between reads
+    for (let polls = 0; ; polls++) {
+      let v: bigint;
+      if (base >= 0) {
+        const r = yield* ctx.p.ops.load(base + 0x98, 4);
+        if (!r.ok) return { signal: { sig: r.signal, code: r.code, addr: r.addr }, where: 'load of 0x98 (polling)' };
+        v = r.value;
+      } else {
+        const r = yield* preadScratch(ctx, fd, 4, vfioPciIndexToOffset(0) + 0x98);
+        if (r.ret < 0) return { errno: -r.ret, where: 'pread of 0x98 (polling)' };
+        if (r.ret !== 4) return { failure: `pread of 0x98 (polling) returned ${r.ret}` };
+        v = leValue(r.data);
+      }
+      if ((v & 1n) === 0n) return { ret: 0, value: v, note: `(idle after ${polls * EDU_POLL_MS} ms)` };
+      if (polls >= EDU_POLL_MAX) return { failure: `the DMA engine is still busy after ${polls * EDU_POLL_MS} ms (0x98 reads ${hex(v)})` };
+      yield* ctx.sys.kernel.msleep(EDU_POLL_MS, 'hrtimer_nanosleep');
     }
-    return { ret: 0 };
   },
 });
 

@@ -24,6 +24,7 @@ import {
   decodeToken,
   describeSchedule,
   encodeToken,
+  hardwareThreadNames,
   parseSchedule,
   RecordingChooser,
   ScenarioInputError,
@@ -267,7 +268,7 @@ function resolveRun(s: Scenario, opts: RunOptions): { choice: VariantChoice; sch
   return { choice, schedule, finding: null };
 }
 
-/** Thread names a schedule list may use: every declared thread (incl. fork children). */
+/** Thread names a schedule list may use: every declared thread (incl. fork children) and the devices' hardware threads. */
 function allThreadNames(s: Scenario): string[] {
   const out: string[] = [];
   const walk = (ts: readonly ThreadDecl[]): void => {
@@ -280,6 +281,7 @@ function allThreadNames(s: Scenario): string[] {
     for (const st of p.setup) if (st.fork !== null) walk(st.fork.threads);
     walk(p.threads);
   }
+  for (const h of hardwareThreadNames(s.machine.devices)) out.push(h);
   return out;
 }
 
@@ -581,10 +583,16 @@ export class Runner {
     return { ret: child.pid, note: `(child pid ${child.pid})` };
   }
 
-  private runSched(): RunEnd {
+  /**
+   * Run the started threads under the chooser. `drain` (the thread phase): once every
+   * thread has finished, the machine idles until the device activity still armed (an edu
+   * DMA in flight) has happened, so the run shows it; a setup does not drain (its DMA is
+   * still in flight when the threads start).
+   */
+  private runSched(drain = false): RunEnd {
     const chooser = this.chooser;
     if (chooser === null) throw new Error('Runner: no hooks (hookUp before running)');
-    return this.sys.kernel.sched.run(chooser.choose, Math.max(0, this.maxSteps - this.sys.kernel.sched.steps));
+    return this.sys.kernel.sched.run(chooser.choose, Math.max(0, this.maxSteps - this.sys.kernel.sched.steps), drain);
   }
 
   /** Both phases. */
@@ -637,7 +645,7 @@ export class Runner {
         this.start(this.newThread(w.decl.name, proc.rt, 'thread', w.view, w.decl.steps, new Map(setup.ctx.bindings)));
       }
       for (const d of this.deferred) this.start(d);
-      end = this.runSched();
+      end = this.runSched(true);
     }
     return this.finish(end, this.sys.kernel.sched.steps - this.stepBase);
   }

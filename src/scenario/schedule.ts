@@ -34,8 +34,17 @@ export class ScenarioInputError extends Error {
 export const MAX_SCHEDULE_COUNT = 100_000_000;
 
 /**
+ * The hardware threads a machine's devices run (Scheduler.deviceClock), by device model:
+ * edu's DMA timer is `dma@<bdf>`. A schedule list may name them like threads.
+ */
+export function hardwareThreadNames(devices: readonly { readonly model: string; readonly bdf: string }[]): string[] {
+  return devices.filter((d) => d.model === 'edu').map((d) => `dma@${d.bdf}`);
+}
+
+/**
  * `rr`, `random` (with `seed`, default 1) or a list `main,vcpu*3,main`: at each choice
- * the named thread runs (`*n`: for n choices); after the list, round-robin.
+ * the named thread runs (`*n`: for n choices; a device's hardware thread is named
+ * `dma@0000:01:00.0`); after the list, round-robin.
  */
 export function parseSchedule(s: string | readonly string[], seed?: number): ScheduleSpec {
   if (typeof s === 'string' && s.trim() === 'rr') return { kind: 'rr' };
@@ -45,7 +54,7 @@ export function parseSchedule(s: string | readonly string[], seed?: number): Sch
   for (const raw of items) {
     const it = raw.trim();
     if (it === '') continue;
-    const m = /^([A-Za-z_][A-Za-z0-9_-]*)(?:\*(\d+))?$/.exec(it);
+    const m = /^([A-Za-z_][A-Za-z0-9_-]*(?:@[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])?)(?:\*(\d+))?$/.exec(it);
     if (m === null) throw new ScenarioInputError(`bad schedule entry '${it}': expected rr, random, or a list of thread names like main,vcpu*3,main`);
     const count = m[2] === undefined ? 1 : Number(m[2]);
     if (count < 1) throw new ScenarioInputError(`bad schedule entry '${it}': the count must be at least 1`);

@@ -405,6 +405,14 @@ export class Process {
     return this.run(this.ops.fork(openBeforeCopy), 'fork');
   }
 
+  /**
+   * Sleep `ms` milliseconds of model time (nanosleep(2); the kernel's hrtimer_nanosleep).
+   * Device timers that expire meanwhile (an edu DMA in flight) run before it returns.
+   */
+  sleep(ms: number): void {
+    this.run(this.k.msleep(ms, 'hrtimer_nanosleep'), 'nanosleep');
+  }
+
   /** Exit: release the address space (vm_ops.close of every mapping) and close every fd. */
   exit(): void {
     this.run(this.ops.exit(), 'exit');

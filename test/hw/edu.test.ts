@@ -105,11 +105,13 @@ test('edu DMA RAM -> EDU buffer -> RAM through an IOMMU mapping', () => {
   e.w(EDU_REG_DMA_DST, BigInt(EDU_DMA_START), 8);
   e.w(EDU_REG_DMA_COUNT, 64n, 8);
   e.w(EDU_REG_DMA_CMD, 1n | 4n, 8); // RAM -> EDU, irq
+  m.clock.advance(100 * MS);
   assert.equal(e.r(EDU_REG_DMA_CMD), 4n, 'start bit cleared on completion');
   assert.equal(e.r(EDU_REG_IRQ_STATUS), 0x100n);
   e.w(EDU_REG_DMA_SRC, BigInt(EDU_DMA_START), 8);
   e.w(EDU_REG_DMA_DST, 0x101000n + 8n, 8);
   e.w(EDU_REG_DMA_CMD, 1n | 2n, 8); // EDU -> RAM
+  m.clock.advance(100 * MS);
   const dstPage = m.ram.page(dst);
   for (let i = 0; i < 64; i++) assert.equal(dstPage[8 + i], (i * 7) & 0xff);
   const dmas = eventsOf(m, 'dma');
@@ -127,8 +129,10 @@ test('edu DMA to an unmapped IOVA faults in the IOMMU and transfers nothing', ()
   e.w(EDU_REG_DMA_DST, 0x200000n, 8);
   e.w(EDU_REG_DMA_COUNT, 16n, 8);
   e.w(EDU_REG_DMA_CMD, 3n, 8);
+  m.clock.advance(100 * MS);
   e.w(EDU_REG_DMA_DST, 0x100000n, 8);
   e.w(EDU_REG_DMA_CMD, 3n, 8); // read-only mapping
+  m.clock.advance(100 * MS);
   const faults = eventsOf(m, 'iommu.fault');
   assert.deepEqual(faults.map((f) => [f.iova, f.write, f.reason]), [
     [0x200000, true, 'not-mapped'],
@@ -145,6 +149,7 @@ test('edu DMA without bus master does nothing', () => {
   e.w(EDU_REG_DMA_DST, 0x100000n, 8);
   e.w(EDU_REG_DMA_COUNT, 16n, 8);
   e.w(EDU_REG_DMA_CMD, 3n, 8);
+  m.clock.advance(100 * MS);
   assert.deepEqual(eventsOf(m, 'dma').map((d) => d.result), ['master-disabled']);
   assert.equal(eventsOf(m, 'iommu.fault').length, 0);
 });
@@ -184,7 +189,51 @@ test('edu DMA with a buffer range outside 0x40000..0x40fff is refused (logged), 
   e.w(EDU_REG_DMA_DST, BigInt(EDU_DMA_START + 4090), 8);
   e.w(EDU_REG_DMA_COUNT, 16n, 8);
   e.w(EDU_REG_DMA_CMD, 1n, 8);
+  m.clock.advance(100 * MS);
   assert.equal(eventsOf(m, 'dma').length, 0);
   assert.equal(eventsOf(m, 'note').length, 1);
   assert.equal(e.r(EDU_REG_DMA_CMD), 0n);
+});
+
+test('edu DMA runs from its timer 100 ms of virtual time after the command write (edu.c dma_rw: timer_mod(now_ms + 100)); the start bit reads set until then', () => {
+  const m = machine();
+  const e = edu(m);
+  const [src] = mapDma(m, 0x100000, 1);
+  assert.ok(src !== undefined);
+  m.ram.page(src).fill(0x5a, 0, 16);
+  m.clock.advance(MS / 2); // mid-millisecond: the deadline counts from the current millisecond
+  e.w(EDU_REG_DMA_SRC, 0x100000n, 8);
+  e.w(EDU_REG_DMA_DST, BigInt(EDU_DMA_START), 8);
+  e.w(EDU_REG_DMA_COUNT, 16n, 8);
+  e.w(EDU_REG_DMA_CMD, 1n, 8);
+  assert.equal(e.r(EDU_REG_DMA_CMD), 1n, 'start bit set: the transfer waits for the timer');
+  e.w(EDU_REG_DMA_COUNT, 32n, 8);
+  assert.equal(e.r(EDU_REG_DMA_COUNT, 8), 16n, 'registers are read-only while the engine runs');
+  m.clock.advance(99 * MS);
+  assert.equal(e.r(EDU_REG_DMA_CMD), 1n, 'still running at 99.5 ms');
+  assert.equal(eventsOf(m, 'dma').length, 0, 'no transfer before the deadline');
+  m.clock.advance(MS / 2);
+  assert.equal(e.r(EDU_REG_DMA_CMD), 0n, 'done at 100 ms after the armed millisecond');
+  assert.deepEqual(eventsOf(m, 'dma').map((d) => [d.dir, d.result]), [['r', 'ok']]);
+  const st = m.fn(EDU1).behavior;
+  assert.ok(st instanceof EduState);
+  assert.deepEqual([...st.dmaBuf.subarray(0, 16)], new Array<number>(16).fill(0x5a));
+});
+
+test('edu DMA read that the IOMMU faults leaves zeros in the device buffer (QEMU pci_dma_read of an unassigned translation), not its old contents', () => {
+  const m = machine();
+  const e = edu(m);
+  mapDma(m, 0x100000, 1);
+  const st = m.fn(EDU1).behavior;
+  assert.ok(st instanceof EduState);
+  st.dmaBuf.fill(0xee, 0, 64);
+  e.w(EDU_REG_DMA_SRC, 0x300000n, 8); // not mapped
+  e.w(EDU_REG_DMA_DST, BigInt(EDU_DMA_START + 8), 8);
+  e.w(EDU_REG_DMA_COUNT, 32n, 8);
+  e.w(EDU_REG_DMA_CMD, 1n, 8);
+  m.clock.advance(100 * MS);
+  assert.deepEqual(eventsOf(m, 'iommu.fault').map((f) => [f.iova, f.write, f.reason]), [[0x300000, false, 'not-mapped']]);
+  assert.deepEqual([...st.dmaBuf.subarray(8, 40)], new Array<number>(32).fill(0), 'the faulted range reads zeros');
+  assert.deepEqual([...st.dmaBuf.subarray(0, 8)], new Array<number>(8).fill(0xee), 'outside the transfer: untouched');
+  assert.deepEqual([...st.dmaBuf.subarray(40, 64)], new Array<number>(24).fill(0xee));
 });

@@ -21,7 +21,7 @@ import {
   NIC_REG_SCRATCH,
   type DeviceDefinition,
 } from '../../src/hw/index.js';
-import { EDU1, NIC, bar, enable, eventsOf, machine } from './util.js';
+import { EDU1, MS, NIC, bar, enable, eventsOf, machine } from './util.js';
 
 test('IOMMU map refuses overlapping mappings; unmap reports how many pages were mapped', () => {
   const m = machine();
@@ -74,6 +74,7 @@ test('peer-to-peer DMA into another device BAR reaches it when it decodes, and i
   wr(EDU_REG_DMA_DST, BigInt(0x800000 + NIC_REG_SCRATCH));
   wr(EDU_REG_DMA_COUNT, 4n);
   wr(EDU_REG_DMA_CMD, 3n);
+  m.clock.advance(100 * MS); // edu's DMA timer
   assert.equal(m.memRead(nicBar0 + NIC_REG_SCRATCH, 4), 0x12345678n, 'P2P write reached the nic');
   const p2p = eventsOf(m, 'mmio').find((x) => x.initiator === 'dma');
   assert.deepEqual(p2p && [p2p.dev, p2p.requester, p2p.dir], [NIC, EDU1, 'w']);
@@ -81,6 +82,7 @@ test('peer-to-peer DMA into another device BAR reaches it when it decodes, and i
   m.fn(NIC).cfgWrite(4, 2, 0); // nic decode off
   const seq = m.events.lastSeq;
   wr(EDU_REG_DMA_CMD, 3n);
+  m.clock.advance(100 * MS);
   const ur = eventsOf(m, 'platform.error', seq);
   assert.equal(ur.length, 1);
   assert.deepEqual([ur[0]?.initiator, ur[0]?.requester, ur[0]?.target, ur[0]?.dir], ['dma', EDU1, NIC, 'w']);

@@ -83,6 +83,10 @@ export class FakeHw implements HwMachine {
     advance: (ns: number) => {
       this.ns += ns;
     },
+    deviceTimersInline: true,
+    dueDeviceTimers: () => [],
+    nextDeviceDeadline: () => -1,
+    fireDevice: () => undefined,
   };
   readonly platform: PlatformHw = { urPolicy: 'log', unassigned: 'ones', haltReason: null, urCount: 0 };
   functions(): readonly PciFunctionHw[] {

@@ -15,15 +15,24 @@
  * above 4 or 8 bytes; anything else reads all-ones and ignores writes. Unknown
  * registers read all-ones.
  *
+ * The DMA engine runs as in QEMU: writing the command register with the start bit arms
+ * a timer 100 ms of virtual time later (timer_mod on QEMU_CLOCK_VIRTUAL at the current
+ * millisecond + 100), and the transfer happens when it expires (edu_dma_timer): the start
+ * bit reads set until then, and the program may do anything meanwhile (clear MEM, reset,
+ * unmap the IOVA). On a booted machine the expiry is a step of its own hardware thread,
+ * `dma@<function>`, that the scheduler interleaves with the threads (Scheduler.deviceClock).
+ * A DMA read that fails (IOMMU fault, bus master off) fills the buffer with zeros, as
+ * QEMU's pci_dma_read leaves it (a failed translation reads the unassigned region: 0).
+ *
  * Deliberate differences from QEMU, for determinism: the factorial is computed
- * immediately (status 0x01 is never observed set) and a DMA command runs
- * synchronously when written (QEMU: a thread, and a timer 100 ms later). A DMA whose
+ * immediately (status 0x01 is never observed set). A DMA whose
  * buffer range falls outside 0x40000..0x40fff is not performed (QEMU only logs it
  * and overruns its buffer); it still completes (start bit clears, interrupt raised).
  *
  * edu.c has no reset handler: none of this state is reset by FLR, bus reset or a
  * PM transition. Only the PCI-visible state (command, BAR, MSI, INTx status) resets.
  */
+import type { DeviceTimer, DeviceTimerTarget } from '../clock.js';
 import { defineDevice, type DeviceBehavior, type DeviceContext, type DeviceDefinition } from '../device.js';
 import { optionRomImage } from './option-rom.js';
 
@@ -55,13 +64,15 @@ export const EDU_DMA_DIR_TO_RAM = 0x2;
 export const EDU_DMA_IRQ_EN = 0x4;
 export const EDU_DMA_START = 0x40000;
 export const EDU_DMA_SIZE = 4096;
+/** How long after the command write the DMA timer expires (edu.c: timer_mod(now_ms + 100)). */
+export const EDU_DMA_DELAY_MS = 100;
 /** edu's default dma_mask: bus addresses are clamped to 28 bits. */
 export const EDU_DMA_MASK = (1 << 28) - 1;
 
 const ONES64 = 0xffff_ffff_ffff_ffffn;
 
 /** The edu device state (exposed for tests and diagnostics). */
-export class EduState implements DeviceBehavior {
+export class EduState implements DeviceBehavior, DeviceTimerTarget {
   addr4 = 0;
   fact = 0;
   status = 0;
@@ -78,7 +89,12 @@ export class EduState implements DeviceBehavior {
     return this.dmaBytes;
   }
 
-  constructor(private readonly ctx: DeviceContext) {}
+  /** edu's dma_timer (QEMU_CLOCK_VIRTUAL, ms): armed by a command write, runs the transfer. */
+  private readonly dmaTimer: DeviceTimer;
+
+  constructor(private readonly ctx: DeviceContext) {
+    this.dmaTimer = ctx.newTimer('dma', this);
+  }
 
   /** edu_raise_irq (hw/misc/edu.c, QEMU master 06b40d25) */
   private raiseIrq(val: number): void {
@@ -157,7 +173,7 @@ export class EduState implements DeviceBehavior {
       case EDU_REG_DMA_CMD:
         if ((value & BigInt(EDU_DMA_RUN)) === 0n || running) break;
         this.dmaCmd = value;
-        this.dmaRun();
+        this.armDma();
         break;
       default:
         break;
@@ -178,7 +194,18 @@ export class EduState implements DeviceBehavior {
     if ((this.status & EDU_STATUS_IRQFACT) !== 0) this.raiseIrq(EDU_FACT_IRQ);
   }
 
-  /** edu_dma_timer (hw/misc/edu.c, QEMU master 06b40d25), run synchronously. */
+  /** dma_rw's timer_mod (hw/misc/edu.c, QEMU 7.2): the transfer runs 100 ms of virtual time from the current millisecond. */
+  private armDma(): void {
+    const nowMs = Math.floor(this.ctx.nowNs / 1_000_000);
+    this.ctx.armTimer(this.dmaTimer, (nowMs + EDU_DMA_DELAY_MS) * 1_000_000);
+  }
+
+  /** The DMA timer expired (DeviceTimerTarget). */
+  timerExpired(timer: DeviceTimer): void {
+    if (timer === this.dmaTimer) this.dmaRun();
+  }
+
+  /** edu_dma_timer (hw/misc/edu.c, QEMU master 06b40d25). */
   private dmaRun(): void {
     const cmd = this.dmaCmd;
     if ((cmd & BigInt(EDU_DMA_RUN)) === 0n) return;
@@ -196,8 +223,11 @@ export class EduState implements DeviceBehavior {
       if (toRam) {
         this.ctx.dmaWrite(busAddr, this.dmaBuf.slice(off, off + n));
       } else {
+        // pci_dma_read's result is not checked: a failed read (IOMMU fault, bus master
+        // off) leaves what the unassigned region reads, zeros, in the buffer
         const data = this.ctx.dmaRead(busAddr, n);
         if (data !== null) this.dmaBuf.set(data, off);
+        else this.dmaBuf.fill(0, off, off + n);
       }
     }
     this.dmaCmd &= ~BigInt(EDU_DMA_RUN);

@@ -1,9 +1,28 @@
 import type { EventStream } from '../../events/stream.js';
+import type { ClockHw, DeviceTimerHw } from '../../hw/api.js';
 import { KernelBug, KernelDeadlock, MachineHalted, ThreadKilled, type WaitEdge } from './errors.js';
-import type { SchedPoint, Task, Waitable } from './task.js';
+import type { BlockOn, KThreadRef, SchedPoint, Task, Waitable } from './task.js';
 import { KThread } from './thread.js';
 
 const START: SchedPoint = { op: 'start', obj: 'thread', access: 'r' };
+
+/** [model] A hardware thread's only step: the device timer expires (the device's activity runs; QEMU's timer callback, not kernel code). */
+function* deviceTimerTask(clock: ClockHw, timer: DeviceTimerHw): Task<void> {
+  clock.fireDevice(timer);
+}
+
+/**
+ * What a thread sleeps on while device timers that expired during its sleep have not run:
+ * held by the hardware threads that are to run them. An object, not a closure (snapshots).
+ */
+class HardwareWait implements Waitable {
+  readonly id = 'device-timers';
+  constructor(private readonly sched: Scheduler) {}
+
+  holders(): readonly KThreadRef[] {
+    return this.sched.hardwareThreads().filter((t) => t.state === 'runnable');
+  }
+}
 
 /** How a scheduled run ended. */
 export type RunEnd =
@@ -86,6 +105,32 @@ export class Scheduler {
   /** Called when a thread dies or on halt; set by the kernel to report it. */
   onDeath: ((t: KThread, err: KernelBug) => void) | null = null;
 
+  /**
+   * The machine's clock, whose device timers (DeviceTimer in src/hw/clock.ts) the scheduler
+   * runs as hardware threads; null: none (set by the Kernel).
+   *
+   * Device-side activity armed for later — edu's DMA engine, 100 ms after its command is
+   * written — is a thread of its own, `<timer>@<function>` (e.g. `dma@0000:01:00.0`):
+   * it becomes runnable once the model's clock has reached its deadline, and then takes one
+   * step (the device's timer callback) wherever the chooser puts it among the runnable
+   * threads, so `explore` interleaves it with every thread's steps. Virtual time alone
+   * orders it with the threads, never step counts or the wall clock:
+   * - a thread whose msleep passes the deadline starts the hardware thread and does not
+   *   wake before it has run (the timer expired while it slept); the threads that were not
+   *   asleep may take their steps before or after it;
+   * - when no thread can run but some sleep (waiting for an interrupt, a lock, ...), the
+   *   CPUs idle: time jumps to the next deadline and its hardware thread runs;
+   * - `run(..., drain = true)` also idles when every thread has finished, so that activity
+   *   armed by the program still happens (a scenario's run; its setup does not drain, so a
+   *   DMA armed by a setup is still in flight when the threads start).
+   * In runSync (the synchronous API) the due hardware threads run while the thread sleeps.
+   */
+  deviceClock: ClockHw | null = null;
+  /** Per device timer (`<name>@<dev>`): the hardware thread that runs its expiry, in spawn order. */
+  private readonly hwThreads = new Map<string, KThread>();
+  /** A sleeper waiting for the device timers that expired during its sleep (Kernel.msleep yields it). */
+  readonly hardwareWait: BlockOn = { block: true, on: new HardwareWait(this) };
+
   /** Whether the machine has halted (an object, not a closure: see currentTid). */
   private readonly halt: HaltSource;
 
@@ -152,6 +197,65 @@ export class Scheduler {
     t.next = { op: 'wake', obj: on.id, access: 'r' };
   }
 
+  /** The hardware threads (one per device timer that has expired so far), in spawn order. */
+  hardwareThreads(): KThread[] {
+    return Array.from(this.hwThreads.values());
+  }
+
+  /** Whether `t` is a hardware thread (runs a device timer's expiry). */
+  isHardware(t: KThread): boolean {
+    return this.hwThreads.get(t.name) === t;
+  }
+
+  /**
+   * Make the hardware thread of every device timer whose deadline has passed runnable (its
+   * pending step: op 'timer' on the device's object). Returns whether some hardware thread
+   * is runnable (has not run yet).
+   */
+  startDueHardware(): boolean {
+    const c = this.deviceClock;
+    if (c === null) return false;
+    for (const timer of c.dueDeviceTimers()) {
+      const name = `${timer.name}@${timer.dev}`;
+      let t = this.hwThreads.get(name);
+      if (t === undefined) {
+        t = this.spawn(name);
+        this.hwThreads.set(name, t);
+      }
+      if (t.state === 'runnable' || t.state === 'dead') continue; // dead: a kernel BUG in its interrupt handler killed it
+      this.start(t, deviceTimerTask(c, timer), `${name}: timer expired`);
+      t.next = { op: 'timer', obj: timer.obj, access: 'w' };
+    }
+    let pending = false;
+    for (const t of this.hwThreads.values()) if (t.state === 'runnable') pending = true;
+    return pending;
+  }
+
+  /**
+   * Every CPU idles until the next device timer expires (the kernel's do_idle): virtual time
+   * jumps to its deadline and its hardware thread becomes runnable. False when no device
+   * timer is armed.
+   */
+  private idleUntilDeviceTimer(): boolean {
+    const c = this.deviceClock;
+    if (c === null) return false;
+    const at = c.nextDeviceDeadline();
+    if (at < 0) return false;
+    const now = c.nowNs;
+    if (at > now) {
+      c.advance(at - now);
+      this.events.emit({ kind: 'sleep', ms: (at - now) / 1_000_000, fn: 'do_idle' });
+    }
+    return this.startDueHardware();
+  }
+
+  /** A hardware thread finished: start timers that came due meanwhile, else wake the sleepers waiting for them. */
+  private hardwareRan(): void {
+    if (this.startDueHardware()) return;
+    const on = this.hardwareWait.on;
+    for (const w of this.threads) if (w.state === 'blocked' && w.blockedOn === on) this.wake(w, on);
+  }
+
   runnable(): KThread[] {
     return this.threads.filter((t) => t.state === 'runnable');
   }
@@ -178,6 +282,7 @@ export class Scheduler {
         t.result = r.value;
         t.task = null;
         t.next = null;
+        if (this.hwThreads.size > 0 && this.isHardware(t)) this.hardwareRan();
       } else if (r.value.block === true) {
         t.state = 'blocked';
         t.blockedOn = r.value.on;
@@ -192,6 +297,7 @@ export class Scheduler {
         t.task = null;
         t.next = null;
         if (this.onDeath !== null) this.onDeath(t, e);
+        if (this.hwThreads.size > 0 && this.isHardware(t)) this.hardwareRan();
       } else {
         throw e;
       }
@@ -211,7 +317,11 @@ export class Scheduler {
     const prevSync = this.syncThread;
     this.syncThread = t;
     try {
-      while (t.state === 'runnable') this.step(t);
+      for (;;) {
+        if (t.state === 'runnable') this.step(t);
+        else if (t.state === 'blocked' && t.blockedOn === this.hardwareWait.on) this.runHardware();
+        else break;
+      }
     } finally {
       this.syncThread = prevSync;
     }
@@ -219,6 +329,19 @@ export class Scheduler {
     if (t.state === 'dead') throw new ThreadKilled(t, t.deathReason ?? 'dead');
     t.state = 'idle';
     return t.result as T;
+  }
+
+  /** Run every runnable hardware thread (runSync: the device timers that expired while its thread slept). */
+  private runHardware(): void {
+    let ran = true;
+    while (ran) {
+      ran = false;
+      for (const h of this.hwThreads.values()) {
+        if (h.state !== 'runnable') continue;
+        this.step(h);
+        ran = true;
+      }
+    }
   }
 
   /** The wait-for graph: who sleeps on what, held by whom. */
@@ -233,9 +356,11 @@ export class Scheduler {
 
   /**
    * Run every runnable thread until all are done, a deadlock (no runnable thread while
-   * some sleep), a halt, or `maxSteps`. The chooser picks each step's thread.
+   * some sleep, and no device timer armed to wake anything), a halt, or `maxSteps`. The
+   * chooser picks each step's thread. With `drain`, the CPUs also idle until every armed
+   * device timer has expired once all threads are done (see `deviceClock`).
    */
-  run(choose: Chooser, maxSteps = 1_000_000): RunEnd {
+  run(choose: Chooser, maxSteps = 1_000_000, drain = false): RunEnd {
     for (let i = 0; i < maxSteps; i++) {
       const halt = this.haltReason();
       if (halt !== null) return { kind: 'halted', reason: halt };
@@ -243,7 +368,9 @@ export class Scheduler {
       rs.length = 0;
       for (const th of this.threads) if (th.state === 'runnable') rs.push(th);
       if (rs.length === 0) {
-        if (this.threads.some((t) => t.state === 'blocked')) return { kind: 'deadlock', edges: this.waitEdges() };
+        const blocked = this.threads.some((t) => t.state === 'blocked');
+        if ((blocked || drain) && this.idleUntilDeviceTimer()) continue;
+        if (blocked) return { kind: 'deadlock', edges: this.waitEdges() };
         for (const t of this.threads) if (t.state === 'done') t.state = 'idle';
         return { kind: 'done' };
       }
