@@ -17,6 +17,7 @@
  * `node dist/bench/explore.js` runs these alone; `node dist/bench/explore.js --suite-child`
  * is the child of 5 (prints one JSON line).
  */
+import { plural } from '../src/util/plural.js';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -196,7 +197,7 @@ export async function runExploreBenchmarks(): Promise<void> {
     const shMs = performance.now() - t0;
     const sc = sh.counterexample;
     worst = Math.max(worst, task.latency.mean);
-    out(`  ${name}: ${task.latency.mean.toFixed(0)} ms (median ${task.latency.p50.toFixed(0)} ms), ${r.search.stats.executions} executions, ${cx.preemptions}p/${cx.steps} steps; shrunk to ${sc.preemptions}p/${sc.steps} steps in ${sh.attempts} attempts (${shMs.toFixed(0)} ms)`);
+    out(`  ${name}: ${task.latency.mean.toFixed(0)} ms (median ${task.latency.p50.toFixed(0)} ms), ${plural(r.search.stats.executions, 'execution')}, ${cx.preemptions}p/${cx.steps} steps; shrunk to ${sc.preemptions}p/${sc.steps} steps in ${plural(sh.attempts, 'attempt')} (${shMs.toFixed(0)} ms)`);
   }
   out(`  slowest: ${worst === Infinity ? 'a defect was not found' : `${worst.toFixed(0)} ms`}  [goal < 1 s]`);
 
