@@ -10,6 +10,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { STRATEGIES, type Strategy } from '../check/search.js';
 import { formatScenarioError, loadScenario, ScenarioInputError, type Scenario } from '../scenario/index.js';
 import { checkSuiteAsync } from '../scenario/check-suite.js';
@@ -22,12 +23,25 @@ import { plural } from '../util/plural.js';
 import { Progress, type ProgressMode } from './progress.js';
 import { PLAIN, type Terminal } from './terminal.js';
 
+/** `items` joined with ', ' over lines of at most `width` characters. */
+function wrapList(items: readonly string[], width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const [i, it] of items.entries()) {
+    const word = `${it}${i < items.length - 1 ? ',' : ''}`;
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  return [...lines, line].join('\n');
+}
+
 export const EXPLORE_USAGE = `usage: vfio-sim explore <scenario.yaml> [options]
 
 Searches the scenario's thread interleavings (its own schedule and expectations are
 ignored, unless --expect-as-properties) and checks the properties on every execution:
-unsupported-request, p2p-dma, deadlock, lockdep, kernel-bug, kernel-warning, spurious-error,
-stale-mapping, tracking, termination, and the scenario's own 'properties:' (event counts,
+${wrapList(BUILTIN_PROPERTIES, 92)}, and the scenario's own 'properties:' (event counts,
 never/always results of steps, the state after a step: see the README).
 
 options:

@@ -58,3 +58,12 @@ test('counts of one are singular: an exploration of one execution says "1 execut
   assert.match(out, /^1 execution \(1 distinct trace, 0 sleep-set blocked\), 1 distinct outcome, longest \d+ steps/m);
   assert.doesNotMatch(out, /\b1 (executions|distinct traces|distinct outcomes|steps|preemptions)\b/);
 });
+
+test('vfio-sim explore --help names every built-in property (the list comes from BUILTIN_PROPERTIES, so a new one cannot be left out)', async () => {
+  const { BUILTIN_PROPERTIES } = await import('../../src/check/property.js');
+  let out = '';
+  const code = await main(['explore', '--help'], (s) => (out += s + '\n'), () => undefined);
+  assert.equal(code, 0);
+  const listed = out.replace(/\n/g, ' ');
+  for (const p of BUILTIN_PROPERTIES) assert.match(listed, new RegExp(`[ :]${p}[,]`), p);
+});
