@@ -48,3 +48,16 @@ test('README device example: a user-defined device behind a root port is usable 
   unwrap(d.reset());
   assert.deepEqual(p.load(bar, 4), { ok: true, value: 0n });
 });
+
+test('README scenario example (the first yaml block, H3 under 5.8 with an until-schedule): it loads and its expectations hold — the recursive read deadlocks', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { loadScenario, runScenario } = await import('../src/scenario/index.js');
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const m = /```yaml\n([^]*?)```/.exec(readme);
+  assert.ok(m !== null, 'a yaml block');
+  const l = loadScenario(m[1] ?? '', 'README.md');
+  assert.ok(l.ok, JSON.stringify(l.ok ? [] : l.errors));
+  const r = runScenario(l.scenario);
+  assert.ok(r.ok);
+  assert.equal(r.end.kind, 'deadlock');
+});

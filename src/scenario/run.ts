@@ -445,7 +445,7 @@ export class Runner {
     const old = this.chooser;
     this.schedule = h.schedule;
     this.nameOf = (t: KThread): string => this.threadOfTid.get(t.tid) ?? t.name;
-    const chooser = new RecordingChooser(h.schedule, this.nameOf);
+    const chooser = new RecordingChooser(h.schedule, this.nameOf, this.sys.events);
     if (old !== null) {
       pushAll(chooser.choices, old.choices);
       pushAll(chooser.warnings, old.warnings);

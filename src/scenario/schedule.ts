@@ -13,14 +13,34 @@ import type { Chooser } from '../kernel/sched/scheduler.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import type { KnobValue } from './variant.js';
 import { pushAll } from '../util/array.js';
+import type { EventStream } from '../events/stream.js';
+import { formatEvent } from '../events/format.js';
+import { COUNTABLE_EVENTS } from './observe-ops.js';
+
+/** The event kinds an `until` entry may wait for (those an `events` step counts). */
+const UNTIL_KINDS: readonly string[] = COUNTABLE_EVENTS;
 
 export type ScheduleSpec =
   | { readonly kind: 'rr' }
   | { readonly kind: 'random'; readonly seed: number }
-  | { readonly kind: 'list'; readonly entries: readonly { readonly thread: string; readonly count: number }[] }
+  | { readonly kind: 'list'; readonly entries: readonly ScheduleEntry[] }
   | { readonly kind: 'replay'; readonly choices: readonly number[] }
   /** Chosen by a program (the explorer): `pick` returns an index into the runnable threads. */
   | { readonly kind: 'custom'; readonly pick: (runnable: readonly KThread[]) => number; readonly description: string };
+
+/**
+ * One entry of a schedule list: the thread runs at `count` choices (`main*3`), or — when
+ * `until` is set — at every choice until it has emitted `until.n` events of kind
+ * `until.kind` whose text contains `until.text` since the entry began (`main until
+ * lock.contended`, `vcpu until 2 fault`, `main until reset:01:00.0`), or until it is not
+ * runnable (`main until blocked`). An `until` entry does not depend on how many
+ * scheduling points the kernel paths have, so a new one does not break the schedule.
+ */
+export interface ScheduleEntry {
+  readonly thread: string;
+  readonly count: number;
+  readonly until?: { readonly kind: string; readonly n: number; readonly text: string | null };
+}
 
 /** Bad schedule text, a bad token: the user's input, not the model. */
 export class ScenarioInputError extends Error {
@@ -50,12 +70,23 @@ export function parseSchedule(s: string | readonly string[], seed?: number): Sch
   if (typeof s === 'string' && s.trim() === 'rr') return { kind: 'rr' };
   if (typeof s === 'string' && s.trim() === 'random') return { kind: 'random', seed: seed ?? 1 };
   const items = typeof s === 'string' ? s.split(',') : s;
-  const entries: { thread: string; count: number }[] = [];
+  const entries: ScheduleEntry[] = [];
+  const THREAD = '[A-Za-z_][A-Za-z0-9_-]*(?:@[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7])?';
   for (const raw of items) {
     const it = raw.trim();
     if (it === '') continue;
-    const m = /^([A-Za-z_][A-Za-z0-9_-]*(?:@[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])?)(?:\*(\d+))?$/.exec(it);
-    if (m === null) throw new ScenarioInputError(`bad schedule entry '${it}': expected rr, random, or a list of thread names like main,vcpu*3,main`);
+    const u = new RegExp(`^(${THREAD})\\s+until\\s+(?:(\\d+)\\s+)?([a-z][a-z0-9.-]*)(?::(.+))?$`).exec(it);
+    if (u !== null) {
+      const n = u[2] === undefined ? 1 : Number(u[2]);
+      const kind = u[3] ?? '';
+      if (n < 1 || n > MAX_SCHEDULE_COUNT) throw new ScenarioInputError(`bad schedule entry '${it}': the number of events must be from 1 to ${MAX_SCHEDULE_COUNT}`);
+      if (kind !== 'blocked' && !(UNTIL_KINDS as readonly string[]).includes(kind)) throw new ScenarioInputError(`bad schedule entry '${it}': '${kind}' is no event kind (until: blocked, ${UNTIL_KINDS.join(', ')})`);
+      if (kind === 'blocked' && (u[2] !== undefined || u[4] !== undefined)) throw new ScenarioInputError(`bad schedule entry '${it}': 'until blocked' takes no number or text`);
+      entries.push({ thread: u[1] ?? '', count: 1, until: { kind, n, text: u[4]?.trim() ?? null } });
+      continue;
+    }
+    const m = new RegExp(`^(${THREAD})(?:\\*(\\d+))?$`).exec(it);
+    if (m === null) throw new ScenarioInputError(`bad schedule entry '${it}': expected rr, random, or a list of thread names like main,vcpu*3,main until lock.contended`);
     const count = m[2] === undefined ? 1 : Number(m[2]);
     if (count < 1) throw new ScenarioInputError(`bad schedule entry '${it}': the count must be at least 1`);
     if (count > MAX_SCHEDULE_COUNT) throw new ScenarioInputError(`bad schedule entry '${it}': the count must be at most ${MAX_SCHEDULE_COUNT} (the largest max_steps)`);
@@ -65,11 +96,16 @@ export function parseSchedule(s: string | readonly string[], seed?: number): Sch
   return { kind: 'list', entries };
 }
 
+function entryText(e: ScheduleEntry): string {
+  if (e.until !== undefined) return `${e.thread} until ${e.until.n > 1 ? `${e.until.n} ` : ''}${e.until.kind}${e.until.text !== null ? `:${e.until.text}` : ''}`;
+  return e.count > 1 ? `${e.thread}*${e.count}` : e.thread;
+}
+
 export function describeSchedule(s: ScheduleSpec): string {
   switch (s.kind) {
     case 'rr': return 'round-robin';
     case 'random': return `random (seed ${s.seed})`;
-    case 'list': return `list ${s.entries.map((e) => (e.count > 1 ? `${e.thread}*${e.count}` : e.thread)).join(',')} then round-robin`;
+    case 'list': return `list ${s.entries.map(entryText).join(',')} then round-robin`;
     case 'replay': return `replay (${plural(s.choices.length, 'choice')})`;
     case 'custom': return s.description;
   }
@@ -88,15 +124,24 @@ export class RecordingChooser {
   private replayPos = 0;
   private diverged = false;
 
+  /** The event sequence number where the current `until` entry began (null: not begun). */
+  private untilFrom: number | null = null;
+
   constructor(
     private readonly spec: ScheduleSpec,
     /** Display name of a thread (the scenario's thread names). */
     private readonly nameOf: (t: KThread) => string,
+    /** The run's events (what `until` entries wait for); without it they run round-robin. */
+    private readonly events: EventStream | null = null,
   ) {
     this.rand = spec.kind === 'random' ? mulberry32(spec.seed) : null;
   }
 
+  /** Scenario names of the threads seen at choices, by tid (for `until` entries). */
+  private readonly names = new Map<number, string>();
+
   readonly choose: Chooser = (runnable) => {
+    if (this.events !== null) for (const t of runnable) if (!this.names.has(t.tid)) this.names.set(t.tid, this.nameOf(t));
     const i = this.pick(runnable);
     const t = runnable[i] ?? runnable[0];
     if (t === undefined) throw new Error('chooser called with no runnable thread');
@@ -129,11 +174,19 @@ export class RecordingChooser {
         return c;
       }
       case 'list': {
-        const e = this.spec.entries[this.entry];
+        let e = this.spec.entries[this.entry];
+        // an `until` entry ends with what it waits for — possibly between two choices, while
+        // its thread ran alone: the next entry then starts counting right after that event
+        for (let end = e?.until !== undefined ? this.untilEnd(e, runnable) : null; e !== undefined && end !== null; end = e?.until !== undefined ? this.untilEnd(e, runnable) : null) {
+          this.entry++;
+          this.untilFrom = end;
+          e = this.spec.entries[this.entry];
+        }
         if (e === undefined) return this.rr(runnable);
-        if (++this.used >= e.count) {
+        if (e.until === undefined && ++this.used >= e.count) {
           this.entry++;
           this.used = 0;
+          this.untilFrom = null;
         }
         const i = runnable.findIndex((t) => this.nameOf(t) === e.thread);
         if (i < 0) {
@@ -143,6 +196,31 @@ export class RecordingChooser {
         return i;
       }
     }
+  }
+
+  /**
+   * Where the `until` entry `e` saw what it waits for: the sequence number of that event
+   * (or, for `until blocked`, the latest event when its thread is not runnable at a
+   * choice), or null while it waits. Its window starts where the previous `until` entry
+   * ended, else at its first choice.
+   */
+  private untilEnd(e: ScheduleEntry, runnable: readonly KThread[]): number | null {
+    const u = e.until;
+    if (u === undefined || this.events === null) return this.events?.lastSeq ?? 0;
+    if (this.untilFrom === null) this.untilFrom = this.events.lastSeq;
+    if (u.kind === 'blocked') return runnable.some((x) => this.nameOf(x) === e.thread) ? null : this.events.lastSeq;
+    let n = 0;
+    for (const ev of this.events.since(this.untilFrom)) {
+      if (ev.kind !== u.kind || this.threadOfTid(ev.tid) !== e.thread) continue;
+      if (u.text !== null && !formatEvent(ev).includes(u.text)) continue;
+      if (++n >= u.n) return ev.seq;
+    }
+    return null;
+  }
+
+  /** The scenario name of the thread with `tid` (threads seen at choices so far). */
+  private threadOfTid(tid: number): string | undefined {
+    return this.names.get(tid);
   }
 }
 
