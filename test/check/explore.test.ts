@@ -6,7 +6,7 @@ import { formatScenarioError, loadScenario, runScenario, type Scenario } from '.
 import { exploreScenario } from '../../src/scenario/explore.js';
 import { checkSuite } from '../../src/scenario/check-suite.js';
 import { main } from '../../src/cli/main.js';
-import { EXAMPLES_DIR as DIR, load, example, ONE_DEVICE_SETUP as SETUP } from '../scenario/helpers.js';
+import { EXAMPLES_DIR as DIR, load, example, ONE_DEVICE_SETUP as SETUP, MAIN_OPENS_EDU0 } from '../scenario/helpers.js';
 
 /**
  * Both searches exhaust the bound; dpor reaches exactly naive's outcomes and broken
@@ -233,14 +233,7 @@ test('MEM cleared behind vfio-pci\'s back (setpci) leaves the user\'s mapping li
 
 test('host-disabled-memory ends when vfio-pci writes the command register again: clearing MEM through vfio-pci after a setpci is the variant\'s business (5.7 leaves the mapping: stale-mapping)', () => {
   const text = `variant: '5.7'
-processes:
-  - name: qemu
-    threads:
-      - name: main
-        steps:
-          - open_device: edu0
-            as: dev
-          - mmap: { fd: dev, region: bar0 }
+${MAIN_OPENS_EDU0}          - mmap: { fd: dev, region: bar0 }
             as: bar
           - load: bar
           - setpci: { device: edu0, offset: 0x4, size: 2, clear: 0x2 }

@@ -9,17 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runScenario } from '../../src/scenario/index.js';
 import { variantNames } from '../../src/scenario/variant.js';
-import { load } from '../scenario/helpers.js';
+import { load, MAIN_OPENS_EDU0 } from '../scenario/helpers.js';
 
 const OPEN_AND_READ = `name: command register after open
-processes:
-  - name: qemu
-    threads:
-      - name: main
-        steps:
-          - open_device: edu0
-            as: dev
-          - config_read: { fd: dev, offset: 0x4, size: 2 }
+${MAIN_OPENS_EDU0}          - config_read: { fd: dev, offset: 0x4, size: 2 }
             expect: 0x0103
           - host_config_read: { device: edu0, offset: 0x4, size: 2 }
             expect: 0x0103

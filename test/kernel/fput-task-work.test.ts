@@ -11,16 +11,9 @@ import assert from 'node:assert/strict';
 import { runScenario, type RunResult } from '../../src/scenario/index.js';
 import { variantNames } from '../../src/scenario/variant.js';
 import type { SimEvent } from '../../src/events/event.js';
-import { load } from '../scenario/helpers.js';
+import { load, MAIN_OPENS_EDU0 } from '../scenario/helpers.js';
 
-const OPEN_MAP_CLOSE = `processes:
-  - name: qemu
-    threads:
-      - name: main
-        steps:
-          - open_device: edu0
-            as: dev
-          - mmap: { anonymous: true, length: 0x2000 }
+const OPEN_MAP_CLOSE = `${MAIN_OPENS_EDU0}          - mmap: { anonymous: true, length: 0x2000 }
             as: ram
           - ioctl: { fd: dev.container, cmd: MAP_DMA, vaddr: ram, iova: 0x100000, size: 0x2000 }
             expect: ok

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runScenario, type RunResult } from '../../src/scenario/index.js';
 import { variantNames } from '../../src/scenario/variant.js';
-import { load } from '../scenario/helpers.js';
+import { load, MAIN_OPENS_EDU0 } from '../scenario/helpers.js';
 
 function run(variant: string, body: string): RunResult {
   return runScenario(load(`name: irq delivery\nvariant: '${variant}'\n${body}`), { schedule: 'rr' });
@@ -19,14 +19,7 @@ function failures(r: RunResult): string {
 }
 
 /** edu: MSI through SET_IRQS, bus master set, then the IRQ_RAISE register (0x60). */
-const EDU_MSI = `processes:
-  - name: qemu
-    threads:
-      - name: main
-        steps:
-          - open_device: edu0
-            as: dev
-          - mmap: { fd: dev, region: bar0 }
+const EDU_MSI = `${MAIN_OPENS_EDU0}          - mmap: { fd: dev, region: bar0 }
             as: bar
           - eventfd:
             as: efd0
@@ -41,14 +34,7 @@ const EDU_MSI = `processes:
 `;
 
 /** edu: MSI enabled while MEM is clear; MEM set again afterwards; then the device raises. */
-const EDU_MSI_MEM_CLEAR = `processes:
-  - name: qemu
-    threads:
-      - name: main
-        steps:
-          - open_device: edu0
-            as: dev
-          - mmap: { fd: dev, region: bar0 }
+const EDU_MSI_MEM_CLEAR = `${MAIN_OPENS_EDU0}          - mmap: { fd: dev, region: bar0 }
             as: bar
           - eventfd:
             as: efd0

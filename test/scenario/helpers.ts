@@ -20,6 +20,19 @@ export const ONE_DEVICE_SETUP = `processes:
     threads:
 `;
 
+/**
+ * The start of a scenario's `processes:`: one process (qemu) with one thread (main) whose
+ * first step opens edu0 as `dev`; append main's further steps (indented 10 spaces).
+ */
+export const MAIN_OPENS_EDU0 = `processes:
+  - name: qemu
+    threads:
+      - name: main
+        steps:
+          - open_device: edu0
+            as: dev
+`;
+
 /** A scenario from YAML text; the test fails with the positioned errors if it does not load. */
 export function load(text: string, file = 'inline.yaml'): Scenario {
   const r = loadScenario(text, file);

@@ -16,7 +16,7 @@ import { main } from '../../src/cli/main.js';
 import { MAX_SCENARIO_BYTES } from '../../src/scenario/load.js';
 import { loadScenario, runScenario, type RunResult, type StepResult } from '../../src/scenario/index.js';
 import { renderSummary, renderTrace, runToJson } from '../../src/scenario/report.js';
-import { load } from './helpers.js';
+import { load, MAIN_OPENS_EDU0 } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-input-'));
 const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
@@ -36,14 +36,7 @@ function file(name: string, text: string): string {
   return p;
 }
 
-const BODY = `processes:
-  - name: qemu
-    threads:
-      - name: main
-        steps:
-          - open_device: edu0
-            as: dev
-`;
+const BODY = `${MAIN_OPENS_EDU0}`;
 
 /** A positioned scenario error for `f`, on one line, with no stack. */
 function assertPositioned(r: { code: number; err: string }, f: string, message: RegExp): void {
