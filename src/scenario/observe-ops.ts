@@ -13,7 +13,7 @@ import { point, type Task } from '../kernel/sched/task.js';
 import type { Outcome } from './context.js';
 import { defineOp, hex, refText, short } from './op-def.js';
 import { addr, cfgSize, device, type DeviceRef, type NameRef, obj, uint } from './values.js';
-import { SideTable } from '../kernel/side-table.js';
+import { SideTable } from '../util/side-table.js';
 
 const PAGE = 4096;
 

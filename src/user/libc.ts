@@ -35,7 +35,7 @@ import { MAP_SHARED_VALIDATE } from '../kernel/mm/mmap.js';
 import { O_ACCMODE, O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } from '../kernel/syscalls.js';
 import { LINUX_DIRENT64, LINUX_DIRENT64_NAME_OFFSET } from '../uapi/dirent.js';
 import type { FieldRow, StructInput, StructLayout, StructValue } from '../uapi/layout.js';
-import { SideTable } from '../kernel/side-table.js';
+import { SideTable } from '../util/side-table.js';
 import type { CpuSignal, Process } from './process.js';
 
 export {

@@ -114,7 +114,7 @@ import {
 } from '../uapi/vfio.js';
 import { type Libc, libc } from './libc.js';
 import type { Process } from './process.js';
-import { SideTable } from '../kernel/side-table.js';
+import { SideTable } from '../util/side-table.js';
 
 /** O_RDWR */
 const O_RDWR = 0o2;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { auditGraph, deepClone, reachable, Snapshot, SnapshotRefused } from '../../src/check/snapshot.js';
-import { SideTable } from '../../src/kernel/side-table.js';
+import { SideTable } from '../../src/util/side-table.js';
 import type { Scenario } from '../../src/scenario/index.js';
 import { type ExploreOptions, type ExploreResult, exploreScenario, scenarioProgram, searchOptions } from '../../src/scenario/explore.js';
 import { prepareRun, type RunResult, runScenario, type SetupWorld, snapshotSetup } from '../../src/scenario/run.js';

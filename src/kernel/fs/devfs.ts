@@ -7,7 +7,7 @@ import { ENOENT } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import { done, type Task } from '../sched/task.js';
 import type { KFile } from './file.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 
 /**
  * A driver's open: the new file (with one reference) or -errno. `arg` is the value the

@@ -9,7 +9,7 @@ import type { KProcess } from '../proc.js';
 import type { SchedPoint, Task, Waitable } from '../sched/task.js';
 import type { KThread } from '../sched/thread.js';
 import { type FileOperations, type FilePos, KFile } from './file.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;

@@ -8,7 +8,7 @@
 import { EACCES, EINVAL, ENAMETOOLONG, ENODEV, EISDIR, ELOOP, ENOENT, ENOTDIR } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../sched/task.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 import { fetchUser, storeUser } from '../vfio/uaccess.js';
 import { type FilePos, KFile } from './file.js';
 import { spliceAll } from '../../util/array.js';

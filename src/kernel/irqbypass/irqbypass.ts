@@ -9,7 +9,7 @@ import { EBUSY } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import type { Mutex } from '../locking/mutex.js';
 import type { Task } from '../sched/task.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 
 /** struct irq_bypass_producer */
 export interface IrqBypassProducer {

@@ -23,7 +23,7 @@ import { copyFromUser, copyToUser } from '../mm/index.js';
 import type { MmStructRef } from '../mm/types.js';
 import { threadProcess } from '../proc.js';
 import type { Task } from '../sched/task.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 
 const O_RDWR = 2;
 

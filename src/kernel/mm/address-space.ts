@@ -16,7 +16,7 @@ import { FINISHED, type Task } from '../sched/task.js';
 import { zapRange } from './memory.js';
 import { mmOf, PAGE_SIZE } from './mm.js';
 import type { Vma } from './types.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 
 /** Lock class of every mapping's i_mmap_rwsem, as lockdep names it. */
 export const I_MMAP_RWSEM_CLASS = '&mapping->i_mmap_rwsem';

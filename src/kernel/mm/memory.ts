@@ -44,7 +44,7 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from './types.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 
 /** VM_MIXEDMAP (include/linux/mm.h); not in the shared contract because no driver here sets it. */
 export const VM_MIXEDMAP = 0x10000000;

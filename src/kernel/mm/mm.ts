@@ -8,7 +8,7 @@ import type { RwSemaphore } from '../locking/rwsem.js';
 import type { SchedPoint } from '../sched/task.js';
 import { PageTable } from './pagetable.js';
 import type { MmStructRef, Vma, VmOperations } from './types.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 
 export const PAGE_SIZE = 4096;
 export const PAGE_SHIFT = 12;

@@ -19,7 +19,7 @@ import {
 import { sysfsDir, type SysfsAttr, type SysfsNode, sysfsRegisterRoot } from '../fs/sysfs.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../sched/task.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 import type { PciCore } from './core.js';
 import type { PciDev } from './pci-dev.js';
 

@@ -9,7 +9,7 @@ import type { KFile } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import { AddressSpace, setFileMapping } from '../mm/address-space.js';
 import type { VfioDevice } from './device.js';
-import { SideTable } from '../side-table.js';
+import { SideTable } from '../../util/side-table.js';
 
 const inodes = new SideTable<VfioDevice, AddressSpace>('inodes');
 

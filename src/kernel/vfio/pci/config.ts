@@ -27,7 +27,7 @@ import type { FilePos } from '../../fs/file.js';
 import { StepTask, type Task, type Yielded } from '../../sched/task.js';
 import { zapAndDownWriteMemoryLock } from './mmap.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
-import { SideTable } from '../../side-table.js';
+import { SideTable } from '../../../util/side-table.js';
 import { and32, barHighMask, barLowMask } from '../../../hw/bits32.js';
 
 /** pci_config_map markers (vfio_pci_private.h, 5.8). */

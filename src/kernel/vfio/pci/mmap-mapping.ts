@@ -32,7 +32,7 @@ import {
 import type { Task } from '../../sched/task.js';
 import { vfioDeviceMapping } from '../vfio-fs.js';
 import { faultMayMap, type VfioPciDevice } from './vfio-pci-device.js';
-import { SideTable } from '../../side-table.js';
+import { SideTable } from '../../../util/side-table.js';
 
 /** Pages per region index in the fd offset space (1 << (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT)). */
 const INDEX_PAGES = 2 ** (VFIO_PCI_OFFSET_SHIFT - PAGE_SHIFT);

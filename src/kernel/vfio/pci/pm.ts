@@ -45,7 +45,7 @@ import type { Task } from '../../sched/task.js';
 import { fetchUser } from '../uaccess.js';
 import { zapAndDownWriteMemoryLock } from './mmap.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
-import { SideTable } from '../../side-table.js';
+import { SideTable } from '../../../util/side-table.js';
 
 /**
  * The part of struct dev_pm_info the model needs, per device: references held by

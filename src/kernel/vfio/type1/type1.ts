@@ -51,7 +51,7 @@ import { point, type Task } from '../../sched/task.js';
 import type { VfioIommuDriverOps } from '../device.js';
 import { VfioInfoCapChain } from '../info-cap.js';
 import { fetchUser, storeUser } from '../uaccess.js';
-import { SideTable } from '../../side-table.js';
+import { SideTable } from '../../../util/side-table.js';
 
 const PAGE_SIZE = 4096;
 /** dma_entry_limit module parameter default (U16_MAX). */
