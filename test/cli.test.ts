@@ -2,30 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from '../src/cli/main.js';
 import { runDemo } from '../src/cli/demo.js';
+import { runCli } from './cli/helpers.js';
 
-function run(args: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(args, (s) => (out += s + '\n'), (s) => (err += s + '\n'));
-  if (typeof code !== 'number') throw new Error('a synchronous command returned a promise');
-  return { code, out, err };
-}
 
 test('CLI: unknown flag is bad input (exit 2) with a message, not a stack trace', () => {
-  const r = run(['demo', '--bogus']);
+  const r = runCli(['demo', '--bogus']);
   assert.equal(r.code, 2);
   assert.match(r.err, /Unknown option '--bogus'/);
   assert.doesNotMatch(r.err, /at .*\.js:\d+/);
 });
 
 test('CLI: unknown variant and unknown command exit 2', () => {
-  assert.equal(run(['demo', '--variant', '9.9']).code, 2);
-  assert.equal(run(['frobnicate']).code, 2);
-  assert.equal(run([]).code, 2);
+  assert.equal(runCli(['demo', '--variant', '9.9']).code, 2);
+  assert.equal(runCli(['frobnicate']).code, 2);
+  assert.equal(runCli([]).code, 2);
 });
 
 test('CLI: variants lists every preset in history order with the knobs it changed', () => {
-  const r = run(['variants']);
+  const r = runCli(['variants']);
   assert.equal(r.code, 0);
   const names = [...r.out.matchAll(/^(\S+) +(?:Linux|patch)/gm)].map((m) => m[1]);
   assert.deepEqual(names, ['5.7', 'v1', 'v2', '5.8', '5.9', '5.13', '5.19', '6.1', '6.1.y', '6.6', '6.10', '6.12']);
@@ -35,7 +29,7 @@ test('CLI: variants lists every preset in history order with the knobs it change
 });
 
 test('CLI: variants --knobs prints every knob of every variant as a grid', () => {
-  const r = run(['variants', '--knobs']);
+  const r = runCli(['variants', '--knobs']);
   assert.equal(r.code, 0);
   assert.match(r.out, /^ +5\.7 +v1 +v2 +5\.8 +5\.9 +5\.13 +5\.19 +6\.1 +6\.1\.y +6\.6 +6\.10 +6\.12 *$/m);
   assert.match(r.out, /^rwLocking +none +whole-call +whole-call +whole-call +per-access /m);
@@ -63,5 +57,5 @@ test('CLI colors: NO_COLOR wins, FORCE_COLOR forces, a CI variable alone does no
   const colored: string[] = [];
   main(['demo'], (s) => colored.push(s), () => undefined, { color: true, columns: undefined });
   assert.match(colored.join('\n'), /\x1b\[/, 'the demo colors when asked');
-  assert.doesNotMatch(run(['demo']).out, /\x1b\[/, 'and is plain by default');
+  assert.doesNotMatch(runCli(['demo']).out, /\x1b\[/, 'and is plain by default');
 });

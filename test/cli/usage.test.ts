@@ -6,31 +6,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
+import { runCli } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-function run(args: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(args, (s) => (out += s + '\n'), (s) => (err += s + '\n'));
-  if (typeof code !== 'number') throw new Error('a synchronous command returned a promise');
-  return { code, out, err };
-}
 
 test('vfio-sim --version prints the package version and exits 0', () => {
-  const r = run(['--version']);
+  const r = runCli(['--version']);
   assert.equal(r.code, 0);
   assert.equal(r.out, `${VERSION}\n`);
   assert.equal(r.err, '');
 });
 
 test('vfio-sim demo --help and variants --help print their own usage (exit 0), not the top-level one', () => {
-  const demo = run(['demo', '--help']);
+  const demo = runCli(['demo', '--help']);
   assert.equal(demo.code, 0);
   assert.match(demo.out, /^usage: vfio-sim demo \[--variant V\]/);
   assert.match(demo.out, /--variant V +design variant preset/);
-  const variants = run(['variants', '-h']);
+  const variants = runCli(['variants', '-h']);
   assert.equal(variants.code, 0);
   assert.match(variants.out, /^usage: vfio-sim variants \[--knobs\]/);
   assert.doesNotMatch(demo.out + variants.out, /^commands:/m);

@@ -9,18 +9,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.js';
+import { runCli } from '../cli/helpers.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-run-'));
 
-function run(args: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(args, (s) => (out += s + '\n'), (s) => (err += s + '\n'));
-  if (typeof code !== 'number') throw new Error('a synchronous command returned a promise');
-  return { code, out, err };
-}
 
 function file(name: string, text: string): string {
   const p = join(dir, name);
@@ -49,7 +42,7 @@ processes:
 `;
 
 test('run: a scenario whose expectations hold exits 0 and prints the trace, the summary and a replay token', () => {
-  const r = run(['run', file('ok.yaml', OK)]);
+  const r = runCli(['run', file('ok.yaml', OK)]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^t1 +t2$/m, 'one column per thread');
   assert.match(r.out, /Summary/);
@@ -59,14 +52,14 @@ test('run: a scenario whose expectations hold exits 0 and prints the trace, the 
 });
 
 test('run: a failed expectation exits 1 and says what was expected', () => {
-  const r = run(['run', file('fail.yaml', OK.replace('expect: 0x010000ed\n      - name: t2', 'expect: EIO\n      - name: t2'))]);
+  const r = runCli(['run', file('fail.yaml', OK.replace('expect: 0x010000ed\n      - name: t2', 'expect: EIO\n      - name: t2'))]);
   assert.equal(r.code, 1);
   assert.match(r.out, /✗ FAILED t1 +1 +load bar\/4 +0x10000ed — expected -EIO, got 0x10000ed/);
 });
 
 test('run: a malformed scenario exits 2 with file:line:col errors on stderr', () => {
   const p = file('bad.yaml', OK.replace('region: bar0, size: 4', 'region: bar0, sise: 4'));
-  const r = run(['run', p]);
+  const r = runCli(['run', p]);
   assert.equal(r.code, 2);
   assert.equal(r.out, '');
   assert.match(r.err, new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:17:45: unknown field 'sise' in pread \\(did you mean 'size'\\?\\)`));
@@ -90,7 +83,7 @@ test('run: bad flags and inputs are one-line errors with exit 2', () => {
     [['run', p, '--trace', 'loud'], /--trace expects steps, key or all/],
   ];
   for (const [args, msg] of cases) {
-    const r = run(args);
+    const r = runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
     assert.match(r.err, msg, args.join(' '));
     assert.equal(r.err.trim().split('\n').length, 1, `one line: ${r.err}`);
@@ -99,7 +92,7 @@ test('run: bad flags and inputs are one-line errors with exit 2', () => {
 });
 
 test('run --json: the event stream, per-step verdicts, the end of the run and the token', () => {
-  const r = run(['run', file('ok3.yaml', OK), '--json', '--seed', '5']);
+  const r = runCli(['run', file('ok3.yaml', OK), '--json', '--seed', '5']);
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out) as Record<string, unknown>;
   assert.equal(j['ok'], true);
@@ -118,14 +111,14 @@ test('run --json: the event stream, per-step verdicts, the end of the run and th
   assert.deepEqual(j['expectations'], { met: 4, failed: 0 });
 
   // the token replays the run: the same event stream
-  const again = JSON.parse(run(['run', join(dir, 'ok3.yaml'), '--json', '--replay', String(j['token'])]).out) as Record<string, unknown>;
+  const again = JSON.parse(runCli(['run', join(dir, 'ok3.yaml'), '--json', '--replay', String(j['token'])]).out) as Record<string, unknown>;
   const mask = (x: unknown): string => JSON.stringify(x).replace(/(container_group_lock|iommu_lock):\d+/g, '$1:#');
   assert.equal(mask(again['events']), mask(j['events']));
   assert.equal(again['token'], j['token']);
 });
 
 test('run --json on a malformed scenario prints the errors as JSON and exits 2', () => {
-  const r = run(['run', file('bad2.yaml', 'processes: 3\n'), '--json']);
+  const r = runCli(['run', file('bad2.yaml', 'processes: 3\n'), '--json']);
   assert.equal(r.code, 2);
   const j = JSON.parse(r.out) as { ok: boolean; errors: { line: number; col: number; message: string }[] };
   assert.equal(j.ok, false);
@@ -134,19 +127,19 @@ test('run --json on a malformed scenario prints the errors as JSON and exits 2',
 });
 
 test('run: the examples folder runs with every expectation met (exit 0)', () => {
-  const r = run(['run', join(EXAMPLES, 'disable-blocks-access.yaml'), '--trace', 'steps']);
+  const r = runCli(['run', join(EXAMPLES, 'disable-blocks-access.yaml'), '--trace', 'steps']);
   assert.equal(r.code, 0, r.out);
 });
 
 test('run --help and the top-level usage mention run', () => {
-  const h = run(['run', '--help']);
+  const h = runCli(['run', '--help']);
   assert.equal(h.code, 0);
   assert.match(h.out, /usage: vfio-sim run <scenario\.yaml>/);
-  assert.match(run(['--help']).out, /run <scenario\.yaml>/);
+  assert.match(runCli(['--help']).out, /run <scenario\.yaml>/);
 });
 
 test('run --all-variants: one row per preset; exit 0 when the defect is present exactly where the scenario declares it', () => {
-  const r = run(['run', `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, '--all-variants']);
+  const r = runCli(['run', `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, '--all-variants']);
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(r.out, /^ {2}5\.8 +hold +present ✓ 1 UR$/m);
   assert.match(r.out, /^ {2}5\.13 +fail +absent {2}✓ platform errors: expected 1, got 0$/m);
@@ -155,14 +148,14 @@ test('run --all-variants: one row per preset; exit 0 when the defect is present 
 
 test('run --all-variants: a wrong present_in declaration exits 1 and names the contradicting variants', () => {
   const text = readFileSync(`${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, 'utf8').replace(/present_in: \[[^\]]*\]/, "present_in: ['5.8']");
-  const r = run(['run', file('h4-wrong.yaml', text), '--all-variants']);
+  const r = runCli(['run', file('h4-wrong.yaml', text), '--all-variants']);
   assert.equal(r.code, 1);
   assert.match(r.out, /^ {2}5\.7 +hold +present ✗/m);
   assert.match(r.out, /not as declared in: 5\.7, v1, v2/);
 });
 
 test('run --all-variants --json: rows with verdict, asDeclared and a replay token per variant', () => {
-  const r = run(['run', `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, '--all-variants', '--json']);
+  const r = runCli(['run', `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, '--all-variants', '--json']);
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out) as { ok: boolean; defect: { id: string }; rows: { variant: string; verdict: string; asDeclared: boolean; token: string }[] };
   assert.equal(j.ok, true);
@@ -173,16 +166,16 @@ test('run --all-variants --json: rows with verdict, asDeclared and a replay toke
 
 test('run --all-variants refuses --variant and --replay (bad input, exit 2)', () => {
   const f = `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`;
-  const a = run(['run', f, '--all-variants', '--variant', '5.8']);
+  const a = runCli(['run', f, '--all-variants', '--variant', '5.8']);
   assert.equal(a.code, 2);
   assert.match(a.err, /--all-variants runs every variant; drop --variant/);
-  const b = run(['run', f, '--all-variants', '--replay', 'vs1.AAAA']);
+  const b = runCli(['run', f, '--all-variants', '--replay', 'vs1.AAAA']);
   assert.equal(b.code, 2);
 });
 
 test('scenario: an unknown variant in defect.present_in is reported at its position', () => {
   const text = readFileSync(`${EXAMPLES}h4-ioeventfd-while-disabled.yaml`, 'utf8').replace(/present_in: \[[^\]]*\]/, "present_in: ['5.8', 5.99]");
-  const r = run(['run', file('h4-bad.yaml', text)]);
+  const r = runCli(['run', file('h4-bad.yaml', text)]);
   assert.equal(r.code, 2);
   assert.match(r.err, /h4-bad\.yaml:\d+:\d+: unknown variant '5\.99'/);
 });

@@ -8,22 +8,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.js';
 import { decodeToken, encodeToken, runScenario, ScenarioInputError } from '../../src/scenario/index.js';
 import { exploreScenario } from '../../src/scenario/explore.js';
 import { MAX_TOKEN_CHARS } from '../../src/scenario/schedule.js';
 import { load } from './helpers.js';
+import { runCli } from '../cli/helpers.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-function run(args: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const code = main(args, (s) => (out += s + '\n'), (s) => (err += s + '\n'));
-  if (typeof code !== 'number') throw new Error('a synchronous command returned a promise');
-  return { code, out, err };
-}
 
 const TWO = `name: two threads
 description: a disable racing two loads
@@ -163,14 +156,14 @@ test('vfio-sim replay with a token of another scenario, of an unknown variant or
   const a = `${EXAMPLES}h4-ioeventfd-while-disabled.yaml`;
   const b = `${EXAMPLES}h2-fault-races-disable.yaml`;
   const tok = runScenario(load(readFileSync(a, 'utf8'), a)).token;
-  const other = run(['replay', b, tok]);
+  const other = runCli(['replay', b, tok]);
   assert.equal(other.code, 2);
   assert.match(other.err, /^vfio-sim replay: the replay token is for a different scenario[^\n]*\n$/);
   const t = decodeToken(tok);
-  const unknown = run(['replay', a, encodeToken({ ...t, variant: '9.99' })]);
+  const unknown = runCli(['replay', a, encodeToken({ ...t, variant: '9.99' })]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.err, /^vfio-sim replay: [^\n]*unknown variant '9\.99'[^\n]*\n$/);
-  const changed = run(['replay', a, tok.slice(0, 10) + (tok[10] === 'A' ? 'B' : 'A') + tok.slice(11)]);
+  const changed = runCli(['replay', a, tok.slice(0, 10) + (tok[10] === 'A' ? 'B' : 'A') + tok.slice(11)]);
   assert.equal(changed.code, 2);
   assert.match(changed.err, /^vfio-sim replay: bad replay token: [^\n]*\n$/);
 });
@@ -182,7 +175,7 @@ test('replaying an explorer counterexample leads with the property it breaks (H2
   const cx = r.search.counterexamples[0];
   assert.ok(cx !== undefined && cx.property === 'stale-mapping');
   assert.ok(decodeToken(cx.token).finding?.properties.includes('stale-mapping'));
-  const o = run(['replay', f, cx.token]);
+  const o = runCli(['replay', f, cx.token]);
   assert.equal(o.code, 1);
   // the lead, before the run's header: every property the finding broke, checked again
   const lead = o.out.split('\n\n')[0] ?? '';
@@ -193,13 +186,13 @@ test('replaying an explorer counterexample leads with the property it breaks (H2
   assert.match(o.out, /expectations \(written for the scenario's own schedule, not this interleaving\): \d+ met, [1-9]\d* unmet/);
   // the replay keeps the finding's token, and --json says what broke
   assert.match(o.out, new RegExp(`--replay ${cx.token}\\n`));
-  const j = run(['replay', f, cx.token, '--json']);
+  const j = runCli(['replay', f, cx.token, '--json']);
   assert.equal(j.code, 1);
   const parsed = JSON.parse(j.out) as { finding: { properties: { property: string; broken: boolean }[] } };
   assert.deepEqual(parsed.finding.properties.find((p) => p.property === 'stale-mapping')?.broken, true);
   // a plain run's token is judged by the expectations, as before
   const plain = runScenario(s, { variant: '5.8' });
-  const p = run(['replay', f, plain.token]);
+  const p = runCli(['replay', f, plain.token]);
   assert.equal(p.code, plain.ok ? 0 : 1);
   assert.doesNotMatch(p.out, /explorer finding/);
 });
