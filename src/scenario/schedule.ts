@@ -177,7 +177,7 @@ export class RecordingChooser {
         let e = this.spec.entries[this.entry];
         // an `until` entry ends with what it waits for — possibly between two choices, while
         // its thread ran alone: the next entry then starts counting right after that event
-        for (let end = e?.until !== undefined ? this.untilEnd(e, runnable) : null; e !== undefined && end !== null; end = e?.until !== undefined ? this.untilEnd(e, runnable) : null) {
+        for (let end = this.untilEnd(e, runnable); end !== null; end = this.untilEnd(e, runnable)) {
           this.entry++;
           this.untilFrom = end;
           e = this.spec.entries[this.entry];
@@ -201,12 +201,13 @@ export class RecordingChooser {
   /**
    * Where the `until` entry `e` saw what it waits for: the sequence number of that event
    * (or, for `until blocked`, the latest event when its thread is not runnable at a
-   * choice), or null while it waits. Its window starts where the previous `until` entry
+   * choice), or null while it waits (and for an entry that is not an `until` entry). Its window starts where the previous `until` entry
    * ended, else at its first choice.
    */
-  private untilEnd(e: ScheduleEntry, runnable: readonly KThread[]): number | null {
-    const u = e.until;
-    if (u === undefined || this.events === null) return this.events?.lastSeq ?? 0;
+  private untilEnd(e: ScheduleEntry | undefined, runnable: readonly KThread[]): number | null {
+    const u = e?.until;
+    if (e === undefined || u === undefined) return null;
+    if (this.events === null) return 0; // nothing to wait for: the entry is over
     if (this.untilFrom === null) this.untilFrom = this.events.lastSeq;
     if (u.kind === 'blocked') return runnable.some((x) => this.nameOf(x) === e.thread) ? null : this.events.lastSeq;
     let n = 0;
