@@ -34,16 +34,17 @@ function* futexAtomicOpInuser(k: Kernel, encoded: number, uaddr: number): Task<n
     if (oparg < 0 || oparg > 31) oparg &= 31; // the kernel warns once ("futex_wake_op: ... tries to shift op by ...")
     oparg = 1 << oparg;
   }
-  let apply: (old: number) => number;
   switch (op) {
-    case FUTEX_OP_SET: apply = () => oparg; break;
-    case FUTEX_OP_ADD: apply = (o) => o + oparg; break;
-    case FUTEX_OP_OR: apply = (o) => o | oparg; break;
-    case FUTEX_OP_ANDN: apply = (o) => o & ~oparg; break;
-    case FUTEX_OP_XOR: apply = (o) => o ^ oparg; break;
-    default: return -ENOSYS;
+    case FUTEX_OP_SET:
+    case FUTEX_OP_ADD:
+    case FUTEX_OP_OR:
+    case FUTEX_OP_ANDN:
+    case FUTEX_OP_XOR:
+      break;
+    default:
+      return -ENOSYS;
   }
-  const r = yield* atomicOpInuserNoFault(k, uaddr, apply);
+  const r = yield* atomicOpInuserNoFault(k, uaddr, op, oparg);
   if (typeof r === 'number') return r; // -EFAULT
   const old = r.old | 0;
   switch (cmp) {

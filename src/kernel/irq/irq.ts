@@ -2,11 +2,17 @@ import type { PciFunctionHw } from '../../hw/api.js';
 import { inMsiWindow } from '../../hw/bits32.js';
 import type { Kernel } from '../kernel.js';
 
-/** An interrupt handler (irq_handler_t); runs synchronously when the interrupt arrives. */
-export type IrqHandler = (irq: number) => void;
+/**
+ * An interrupt handler (irq_handler_t): a module-level function, called with the irq and
+ * the `dev_id` given to request_irq (the handler's state lives in that object, never in a
+ * closure: a snapshot of the world copies objects, not closures); runs synchronously when
+ * the interrupt arrives.
+ */
+export type IrqHandler = (irq: number, devId: never) => void;
 
 interface IrqDesc {
   handler: IrqHandler | null;
+  devId: unknown;
   name: string;
   dev: string;
   vector: number;
@@ -36,7 +42,7 @@ export class IrqTable {
     this.next = base + n;
     const irqs: number[] = [];
     for (let i = 0; i < n; i++) {
-      this.descs.set(base + i, { handler: null, name: '', dev, vector: i });
+      this.descs.set(base + i, { handler: null, devId: null, name: '', dev, vector: i });
       irqs.push(base + i);
     }
     return irqs;
@@ -47,11 +53,12 @@ export class IrqTable {
   }
 
   /** request_irq (kernel/irq/manage.c, 5.8): install a handler; -EBUSY if one is present. */
-  request(irq: number, handler: IrqHandler, name: string): number {
+  request<D>(irq: number, handler: (irq: number, devId: D) => void, name: string, devId: D): number {
     const d = this.descs.get(irq);
     if (d === undefined) return -22;
     if (d.handler !== null) return -16;
-    d.handler = handler;
+    d.handler = handler as IrqHandler;
+    d.devId = devId;
     d.name = name;
     return 0;
   }
@@ -59,7 +66,10 @@ export class IrqTable {
   /** free_irq (kernel/irq/manage.c, 5.8) */
   freeIrq(irq: number): void {
     const d = this.descs.get(irq);
-    if (d !== undefined) d.handler = null;
+    if (d !== undefined) {
+      d.handler = null;
+      d.devId = null;
+    }
   }
 
   hasHandler(irq: number): boolean {
@@ -71,6 +81,6 @@ export class IrqTable {
     if (!inMsiWindow(addr)) return;
     const d = this.descs.get(data);
     this.k.events.emit({ kind: 'irq', irq: data, dev: source.name, vector: d?.vector ?? -1, eventfd: null });
-    if (d !== undefined && d.handler !== null) d.handler(data);
+    if (d !== undefined && d.handler !== null) d.handler(data, d.devId as never);
   }
 }

@@ -3,6 +3,7 @@
  * path (arch/x86/mm/fault.c, 5.8), and the kernel's user copies (copy_to_user /
  * copy_from_user, lib/usercopy.c + exception fixup, 5.8).
  */
+import { FUTEX_OP_ADD, FUTEX_OP_ANDN, FUTEX_OP_OR, FUTEX_OP_SET } from '../../uapi/futex.js';
 import type { AccessSize } from '../../hw/api.js';
 import type { Kernel } from '../kernel.js';
 import { threadProcess, type KProcess } from '../proc.js';
@@ -746,7 +747,7 @@ export function* userWriteBytes(k: Kernel, addr: number, data: Uint8Array): Task
  * exception fixup; the caller then faults the page in and retries). One scheduling point
  * on the page table. A device page gets a read then a write through the root complex.
  */
-export function* atomicOpInuserNoFault(k: Kernel, addr: number, op: (old: number) => number): Task<number | { old: number }> {
+export function* atomicOpInuserNoFault(k: Kernel, addr: number, op: number, oparg: number): Task<number | { old: number }> {
   const mm = currentMm(k);
   if (mm === null || !accessOk(addr, 4)) return -EFAULT_;
   const vpn = Math.floor(addr / PAGE_SIZE);
@@ -755,8 +756,24 @@ export function* atomicOpInuserNoFault(k: Kernel, addr: number, op: (old: number
   if (pte === undefined || !pte.writable) return -EFAULT_;
   const off = pageOffset(addr);
   const old = Number(physAccess(k, pte.pfn, off, 4, false, 0n)) >>> 0;
-  physAccess(k, pte.pfn, off, 4, true, BigInt(op(old) >>> 0));
+  physAccess(k, pte.pfn, off, 4, true, BigInt(futexOpApply(op, oparg, old) >>> 0));
   return { old };
 }
 
 const EFAULT_ = 14;
+
+/** [model] The new value of the u32 under a futex op (the body of arch_futex_atomic_op_inuser's switch; the op was checked by the caller). */
+function futexOpApply(op: number, oparg: number, old: number): number {
+  switch (op) {
+    case FUTEX_OP_SET:
+      return oparg;
+    case FUTEX_OP_ADD:
+      return old + oparg;
+    case FUTEX_OP_OR:
+      return old | oparg;
+    case FUTEX_OP_ANDN:
+      return old & ~oparg;
+    default: // FUTEX_OP_XOR
+      return old ^ oparg;
+  }
+}

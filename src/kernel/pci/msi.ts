@@ -6,7 +6,7 @@ import {
   PCI_MSIX_FLAGS_QSIZE, PCI_MSIX_TABLE,
 } from '../../uapi/pci-regs.js';
 import { EINVAL, ENOSPC } from '../errno.js';
-import { MSI_ADDR_BASE, type IrqHandler, type IrqTable } from '../irq/irq.js';
+import { MSI_ADDR_BASE, type IrqTable } from '../irq/irq.js';
 import type { Kernel } from '../kernel.js';
 import type { Task } from '../sched/task.js';
 import { pciIntx } from './enable.js';
@@ -142,10 +142,10 @@ export function pciIrqVector(dev: PciDev, nr: number): number {
 }
 
 /** request_irq → request_threaded_irq (kernel/irq/manage.c, 5.8): on an MSI/MSI-X irq, installs the handler, then irq startup unmasks the MSI-X entry (MMIO). */
-export function* requestMsiIrq(k: Kernel, irqs: IrqTable, dev: PciDev, vector: number, handler: IrqHandler, name: string): Task<number> {
+export function* requestMsiIrq<D>(k: Kernel, irqs: IrqTable, dev: PciDev, vector: number, handler: (irq: number, devId: D) => void, name: string, devId: D): Task<number> {
   const irq = pciIrqVector(dev, vector);
   if (irq < 0) return irq;
-  const r = irqs.request(irq, handler, name);
+  const r = irqs.request(irq, handler, name, devId);
   if (r !== 0) return r;
   if (dev.msixEnabled) yield* msixMaskEntry(k, dev, vector, false);
   return 0;

@@ -24,6 +24,11 @@ function* lockedCallout<T>(k: Kernel, vdev: VfioPciDevice, body: () => Task<T>):
   return r;
 }
 
+/** vfio_msihandler (drivers/vfio/pci/vfio_pci_intrs.c, 5.8): the MSI/MSI-X interrupt signals the vector's trigger eventfd. */
+function vfioMsihandler(_irq: number, trigger: EventfdCtx): void {
+  eventfdSignal(trigger, 1);
+}
+
 /** vfio_msi_enable (drivers/vfio/pci/vfio_pci_intrs.c, 5.8) */
 function* msiEnable(k: Kernel, irqs: IrqTable, vdev: VfioPciDevice, nvec: number, msix: boolean): Task<number> {
   if (vdev.irqType !== VFIO_PCI_NUM_IRQS || vdev.ctx.length > 0) return -EINVAL;
@@ -61,12 +66,9 @@ function* msiSetVectorSignal(k: Kernel, irqs: IrqTable, vdev: VfioPciDevice, vec
   const trigger = eventfdCtxFdget(proc, fd);
   if (typeof trigger === 'number') return trigger;
   c.name = `vfio-msi${msix ? 'x' : ''}[${vector}](${vdev.name})`;
-  const handler = (): void => {
-    eventfdSignal(trigger, 1);
-  };
   const ret = yield* lockedCallout(k, vdev, function* () {
     if (msix) yield* pciWriteMsiMsg(k, vdev.pdev, vector); // restore the cached message (backdoor resets)
-    return yield* requestMsiIrq(k, irqs, vdev.pdev, vector, handler, c.name);
+    return yield* requestMsiIrq(k, irqs, vdev.pdev, vector, vfioMsihandler, c.name, trigger);
   });
   if (ret !== 0) {
     eventfdCtxPut(trigger);
