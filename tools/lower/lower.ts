@@ -624,8 +624,12 @@ class GenLowering {
       if (this.fields.has(s)) return false;
       const d = s.valueDeclaration ?? s.declarations?.[0];
       if (d === undefined) return true; // a global
-      // Module-level declarations and imports do not change while the frame sleeps.
-      return ts.isSourceFile(containerOf(d)) || ts.isImportSpecifier(d) || ts.isImportClause(d) || ts.isNamespaceImport(d);
+      // Imports (functions and constants) and module-level consts, functions and classes do
+      // not change while the frame sleeps; a module-level `let` may.
+      if (ts.isImportSpecifier(d) || ts.isImportClause(d) || ts.isNamespaceImport(d)) return true;
+      if (!ts.isSourceFile(containerOf(d))) return false;
+      if (ts.isVariableDeclaration(d)) return (d.parent.flags & ts.NodeFlags.Const) !== 0;
+      return ts.isFunctionDeclaration(d) || ts.isClassDeclaration(d) || ts.isEnumDeclaration(d);
     }
     return false;
   }
