@@ -1,8 +1,8 @@
 /**
  * The build: type-check the project as `tsc -p tsconfig.json` does, then emit it with the
  * generator lowering (tools/lower/lower.ts) applied to every Task generator, and emit the
- * plain (unlowered) form of src/ into dist/plain/ for the differential test
- * (test/lower/differential.test.ts). docs/ARCHITECTURE.md, "The lowering".
+ * plain (unlowered) form of src/ (and of the property-test harness, test/property/) into
+ * dist/plain/ for the differential tests (test/lower/). docs/ARCHITECTURE.md, "The lowering".
  *
  * Usage: node dist/tools/build.js [--no-plain]. Exit 1 with tsc's diagnostics on a type
  * error, with `file:line:col: cannot lower ...` on a construct the lowering refuses.
@@ -67,8 +67,9 @@ function main(argv: readonly string[]): number {
         mkdirSync(dirname(to), { recursive: true });
         writeFileSync(to, text.replace(/\n\/\/# sourceMappingURL=.*$/, ''));
       };
+      const propertyDir = join(root, 'test', 'property').split(sep).join('/') + '/';
       for (const sf of program.getSourceFiles()) {
-        if (!sf.fileName.startsWith(srcDir)) continue;
+        if (!sf.fileName.startsWith(srcDir) && !sf.fileName.startsWith(propertyDir)) continue;
         program.emit(sf, write);
       }
     }

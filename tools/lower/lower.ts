@@ -453,12 +453,16 @@ class GenLowering {
 
   // ---- building the switch
 
+  /** The statement being lowered: synthesized code maps to it (source maps, stack traces). */
+  private origin: ts.Node | null = null;
+
   private emit(e: Emit): void {
-    this.cur.code.push(e);
+    const at = this.origin;
+    this.cur.code.push(at === null ? e : () => e().map((x) => (x.pos < 0 ? ts.setSourceMapRange(x, at) : x)));
   }
 
   private emitStmt(s: ts.Statement): void {
-    this.cur.code.push(() => [s]);
+    this.emit(() => [s]);
   }
 
   private mark(l: Label): void {
@@ -902,6 +906,16 @@ class GenLowering {
   }
 
   private stmt(s: ts.Statement): void {
+    const saved = this.origin;
+    this.origin = s;
+    try {
+      this.stmtAt(s);
+    } finally {
+      this.origin = saved;
+    }
+  }
+
+  private stmtAt(s: ts.Statement): void {
     if (!this.hasYield(s)) {
       this.plain(s);
       return;
