@@ -302,6 +302,11 @@ class GenLowering {
   usesThis = false;
   /** Whether a try statement was taken apart (the frame needs the handler stack). */
   private hasHandlers = false;
+  /**
+   * Temporaries in use: `$tmp0` .. `$tmp<temps-1>`. A statement's temporaries are free again
+   * once its code has run (its values consumed), so the next statement reuses them: a frame
+   * has as many temporary fields as its most demanding statement, not as all of them.
+   */
   private temps = 0;
   private tries = 0;
   private readonly blocks: Block[] = [];
@@ -346,6 +351,7 @@ class GenLowering {
 
   private newTemp(): string {
     const n = `$tmp${this.temps++}`;
+    if (this.fieldNames.has(n)) return n;
     this.fieldNames.add(n);
     return n;
   }
@@ -665,8 +671,10 @@ class GenLowering {
     if (ts.isYieldExpression(e)) {
       const v = e.expression !== undefined ? this.expr(e.expression) : f.createVoidZero();
       if (e.asteriskToken !== undefined) {
+        // `$got` is read before the next delegation can change it: every consumer uses the
+        // value at once, and `operands` spills an operand that a later yield would outlive
         this.delegate(v);
-        return this.spill(this.self('$got'));
+        return this.self('$got');
       }
       this.yieldPoint(v);
       return f.createVoidZero();
@@ -907,13 +915,17 @@ class GenLowering {
 
   private stmt(s: ts.Statement): void {
     const saved = this.origin;
+    const temps = this.temps;
     this.origin = s;
     try {
       this.stmtAt(s);
     } finally {
       this.origin = saved;
     }
+    // every value the statement kept in a temporary has been used by the end of its code
+    this.temps = temps;
   }
+
 
   private stmtAt(s: ts.Statement): void {
     if (!this.hasYield(s)) {
