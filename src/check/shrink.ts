@@ -35,7 +35,8 @@
  * counterexample give the same result.
  */
 import type { KThread } from '../kernel/sched/thread.js';
-import { type Counterexample, type ExecControl, ExecutionAborted, type ExecReport, isPreemption, type Program, simpler } from './search.js';
+import { type Counterexample, isPreemption, simpler } from './options.js';
+import { type ExecControl, ExecutionAborted, type ExecReport, type Program } from './program.js';
 
 /** The default budget of program executions. */
 export const DEFAULT_SHRINK_ATTEMPTS = 500;

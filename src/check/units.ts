@@ -49,7 +49,11 @@
  * executions of every earlier unit (random/pct: the unit's first execution number − 1).
  */
 import { BUILTIN_PROPERTIES } from './property.js';
-import { type Counterexample, DEFAULT_PREEMPTION_BOUND, type SearchOptions, type SearchResult, type SearchStats, simpler, type Strategy, type TraceStep } from './search.js';
+import { type Counterexample, DEFAULT_PREEMPTION_BOUND, type SearchOptions, type SearchResult, type SearchStats, simpler, type Strategy } from './options.js';
+import type { TraceStep } from './program.js';
+import type { UnitSplit, WorkUnit } from './work-unit.js';
+
+export type { UnitSplit, WorkUnit } from './work-unit.js';
 
 /** Split until there are at least this many units... */
 export const MIN_UNITS = 8;
@@ -59,33 +63,6 @@ export const MAX_SPLIT_DEPTH = 3;
 /** random/pct: executions per unit, a function of the budget alone. */
 export function unitSamples(maxExecutions: number): number {
   return Math.max(1, Math.min(250, Math.ceil(maxExecutions / MIN_UNITS)));
-}
-
-/** A forced choice at one split node. */
-export interface UnitSplit {
-  /** The thread the unit runs there. */
-  readonly thread: string;
-  /** dpor without a bound: the earlier siblings, asleep below, with the step each took there. */
-  readonly asleep: readonly TraceStep[];
-}
-
-/** One part of the search, as plain data (it crosses to worker threads). */
-export interface WorkUnit {
-  /** Position in merge order. */
-  readonly index: number;
-  /** bfs: the round (= its bound); 0 otherwise. */
-  readonly round: number;
-  /** Exhaustive strategies: the forced choices at the split nodes, outermost first. */
-  readonly splits: readonly UnitSplit[];
-  /** The bound the split nodes were found with (a node is a split node when more than one candidate is within it). */
-  readonly splitBound: number;
-  /** The preemption bound of the unit's own search. */
-  readonly bound: number;
-  /** random/pct: the 1-based number of the unit's first execution, and how many it runs. */
-  readonly first: number;
-  readonly count: number;
-  /** pct: the execution length the priority-change points are drawn over. */
-  readonly pctLength: number;
 }
 
 /** What one unit's search found (plain data). Counterexample execution numbers are the unit's own (1-based). */
