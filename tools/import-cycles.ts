@@ -26,8 +26,8 @@ function walk(dir: string, out: string[]): void {
   }
 }
 
-/** The value imports of one source text: module specifiers as written. */
-export function valueImports(fileName: string, text: string): string[] {
+/** The imports of one source text (module specifiers as written): value imports only, or with `types` type-only ones too. */
+export function imports(fileName: string, text: string, types = false): string[] {
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
   const out: string[] = [];
   const visit = (node: ts.Node): void => {
@@ -37,11 +37,11 @@ export function valueImports(fileName: string, text: string): string[] {
         c !== undefined &&
         (c.isTypeOnly ||
           (c.name === undefined && c.namedBindings !== undefined && ts.isNamedImports(c.namedBindings) && c.namedBindings.elements.length > 0 && c.namedBindings.elements.every((e) => e.isTypeOnly)));
-      if (!typeOnly) out.push(node.moduleSpecifier.text);
+      if (types || !typeOnly) out.push(node.moduleSpecifier.text);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier)) {
       const c = node.exportClause;
       const typeOnly = node.isTypeOnly || (c !== undefined && ts.isNamedExports(c) && c.elements.length > 0 && c.elements.every((e) => e.isTypeOnly));
-      if (!typeOnly) out.push(node.moduleSpecifier.text);
+      if (types || !typeOnly) out.push(node.moduleSpecifier.text);
     } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
       const a = node.arguments[0];
       if (a !== undefined && ts.isStringLiteral(a)) out.push(a.text);
@@ -52,15 +52,18 @@ export function valueImports(fileName: string, text: string): string[] {
   return out;
 }
 
-/** The module graph of `dir`: repository-relative file → the files of `dir` it imports (as values). */
-export function moduleGraph(root: string, dir = 'src'): Map<string, string[]> {
+/**
+ * The module graph of `dir`: repository-relative file → the files of `dir` it imports (as
+ * values; with `types`, type-only imports too).
+ */
+export function moduleGraph(root: string, dir = 'src', types = false): Map<string, string[]> {
   const files: string[] = [];
   walk(join(root, dir), files);
   const rel = (p: string): string => relative(root, p).split(sep).join('/');
   const graph = new Map<string, string[]>();
   for (const f of files) {
     const deps: string[] = [];
-    for (const spec of valueImports(f, readFileSync(f, 'utf8'))) {
+    for (const spec of imports(f, readFileSync(f, 'utf8'), types)) {
       if (!spec.startsWith('.')) continue;
       const target = resolve(dirname(f), spec.replace(/\.js$/, '.ts'));
       const ts2 = existsSync(target) ? target : existsSync(join(target, 'index.ts')) ? join(target, 'index.ts') : null;

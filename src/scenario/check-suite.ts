@@ -9,7 +9,8 @@ import { type Counterexample, type SearchOptions, simpler, type Strategy } from 
 import { VARIANTS } from '../kernel/variant/knobs.js';
 import { knownProperties, ScenarioExploration } from './explore.js';
 import { type Scenario, scenarioText } from './load.js';
-import { type CellOptions, type CellResult, drain, runCellsSteps } from './parallel.js';
+import { type CellResult, drain } from '../check/parallel/index.js';
+import { type CellOptions, runCellsSteps } from './worker-program.js';
 import { ScenarioInputError } from './schedule.js';
 import { knobConflictsFor } from './matrix.js';
 

@@ -28,20 +28,18 @@ import type { SimEvent } from '../events/event.js';
 import type { RunEnd } from '../kernel/sched/scheduler.js';
 import type { System } from '../system.js';
 import { type Scenario, scenarioText } from './load.js';
-import { ParallelSearch, workerOptions } from './parallel.js';
+import { ParallelSearch } from '../check/parallel/index.js';
+import { scenarioWorker, WORKER_OPTION_KEYS, type WorkerExploreOptions } from './worker-program.js';
 import { prepareRun, type RunOptions, type RunResult, type Runner, type RunnerHooks, runScenario, type SetupWorld, snapshotSetup } from './run.js';
-import { declaredProperty, describeProperty, expectPropertyName, expectProperties, type MappingResolver, scenarioStateMonitor, type StateMonitor } from './property-decl.js';
+import { declaredProperty, describeProperty, expectPropertyName, expectProperties, type MappingResolver, scenarioStateMonitor, type StateMonitor, type UserProperty } from './property-decl.js';
+
+export type { UserProperty } from './property-decl.js';
 import { eventCountObject } from './observe-ops.js';
 import type { PropertyDecl, StepDecl, ThreadDecl } from './load.js';
 import { decodeToken, encodeToken, ScenarioInputError } from './schedule.js';
 import { escapeControls } from './source.js';
 import { checkVariant, type KnobValue } from './variant.js';
 
-/** A property of the user's: a predicate over a finished run (null: holds; else why not). */
-export interface UserProperty {
-  readonly name: string;
-  readonly check: (r: RunResult) => string | null;
-}
 
 export interface ExploreOptions extends Omit<SearchOptions, 'properties'> {
   /** A preset replacing the scenario's variant (as `run --variant`). */
@@ -578,13 +576,20 @@ function meta(s: Scenario, opts: ExploreOptions): Pick<ExploreResult, 'scenario'
   };
 }
 
+/** The plain-data part of `opts` (what a worker needs to build the same program). */
+export function workerOptions(opts: ExploreOptions): WorkerExploreOptions {
+  const out: Record<string, unknown> = {};
+  for (const k of WORKER_OPTION_KEYS) if (opts[k] !== undefined) out[k] = opts[k];
+  return out as WorkerExploreOptions;
+}
+
 /** The search behind an exploration: over worker threads when asked and possible, else in this thread. */
 function searchFor(s: Scenario, opts: ExploreOptions): { search: Search | ParallelSearch; program: ScenarioProgram } {
   const program = scenarioProgram(s, opts);
   const text = scenarioText(s);
   const workers = opts.workers ?? 1;
   if (workers > 1 && text !== undefined && (opts.properties ?? []).length === 0) {
-    return { search: new ParallelSearch(program, { text, file: s.file, hash: s.hash }, workerOptions(opts), searchOptions(opts), workers), program };
+    return { search: new ParallelSearch(program, scenarioWorker({ text, file: s.file, hash: s.hash }, workerOptions(opts)), searchOptions(opts), workers), program };
   }
   return { search: new Search(program, searchOptions(opts)), program };
 }

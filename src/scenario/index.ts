@@ -13,5 +13,7 @@ export type { StepCtx, Outcome, Binding } from './context.js';
 export type { VariantChoice, KnobValue } from './variant.js';
 export { exploreScenario, ScenarioExploration, scenarioProgram, type ExploreOptions, type ExploreResult, type UserProperty } from './explore.js';
 export { checkSuite, checkSuiteAsync, forcedKnobs, type CheckOptions, type CheckResult, type CheckCell, type CheckHit, type DefectRow } from './check-suite.js';
-export { ParallelSearch, WorkerPool, runCells, workerOptions, type WorkerExploreOptions, type CellOptions, type CellResult, type ScenarioSource } from './parallel.js';
+export { ParallelSearch, WorkerPool, type CellResult } from '../check/parallel/index.js';
+export { workerOptions } from './explore.js';
+export { runCells, type WorkerExploreOptions, type CellOptions, type ScenarioSource } from './worker-program.js';
 export { renderExplore, exploreToJson, renderCheck, checkToJson } from './explore-report.js';

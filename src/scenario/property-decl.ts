@@ -33,8 +33,13 @@ import type { MmStructRef } from '../kernel/mm/types.js';
 import type { System } from '../system.js';
 import type { PropertyDecl, StateCheck } from './load.js';
 import { expectationMismatch, expectText, type RunResult, type StepResult } from './run.js';
-import type { UserProperty } from './explore.js';
 import { pushAll } from '../util/array.js';
+
+/** A property of the user's: a predicate over a finished run (null: holds; else why not). */
+export interface UserProperty {
+  readonly name: string;
+  readonly check: (r: RunResult) => string | null;
+}
 
 export { EVENT_KINDS, STATE_OBSERVABLES, type StateObservable, stepKey } from './property-names.js';
 
