@@ -291,7 +291,7 @@ export class Search {
   /**
    * Inside an execution, every 256 scheduler steps: stop it (ExecutionAborted 'stopped')
    * when `interrupted` says so. A search in units is always driven with an `interrupted`
-   * that includes the time budget (units.ts, parallel.ts), so no execution outlasts it by
+   * that includes the time budget (units.ts, parallel/parallel-search.ts), so no execution outlasts it by
    * more than 256 steps.
    */
   private poll(): void {

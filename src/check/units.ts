@@ -1,7 +1,7 @@
 /**
  * Work units: the search as "plan units, run each, merge in unit order" — the one
  * algorithm behind `runSearch`, `Search` in slices and the worker threads of
- * src/scenario/parallel.ts, so that the result never depends on how many workers ran it.
+ * src/check/parallel/, so that the result never depends on how many workers ran it.
  *
  * Planning (`planUnits`, in the calling thread):
  * - exhaustive strategies (dpor, naive, bfs): one probe execution (the default choices:
