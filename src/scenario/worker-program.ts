@@ -9,8 +9,8 @@ import { type CellResult, type LocalCell, runCells as runCellsOn, runCellsSteps 
 import type { Strategy } from '../check/options.js';
 import type { KnobValue } from './variant.js';
 
-/** The worker entry (compiled next to this file). */
-export const EXPLORE_WORKER = new URL('./explore-worker.js', import.meta.url);
+/** The worker entry's file URL (compiled next to this file). */
+export const EXPLORE_WORKER: string = new URL('./explore-worker.js', import.meta.url).href;
 
 /** The explore options a worker needs to build the program and run units (plain data). */
 export interface WorkerExploreOptions {

@@ -18,7 +18,7 @@ export interface LocalCell {
  * exploration here) and `workers` − 1 worker threads; `onResult` sees each result in cell
  * order. Blocks until every cell is done.
  */
-export function runCells(entry: URL, cells: readonly unknown[], workers: number, local: (i: number) => LocalCell, onResult: (i: number, r: CellResult) => void): CellResult[] {
+export function runCells(entry: string, cells: readonly unknown[], workers: number, local: (i: number) => LocalCell, onResult: (i: number, r: CellResult) => void): CellResult[] {
   return drain(runCellsSteps(entry, cells, workers, local, onResult));
 }
 
@@ -38,7 +38,7 @@ export function drain<T>(it: Generator<void, T, void>): T {
  * cell order).
  */
 export function* runCellsSteps(
-  entry: URL,
+  entry: string,
   cells: readonly unknown[],
   workers: number,
   local: (i: number) => LocalCell,

@@ -15,7 +15,8 @@ import type { WorkUnit } from '../work-unit.js';
  * plain data its `init` hook gets.
  */
 export interface WorkerProgram {
-  readonly entry: URL;
+  /** The entry module's file URL (`new URL('./worker.js', import.meta.url).href`). */
+  readonly entry: string;
   readonly init: unknown;
 }
 

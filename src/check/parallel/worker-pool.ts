@@ -28,7 +28,7 @@ interface Slot {
  * or a pool of its own when the shared one is lent out; `release()` gives it back.
  */
 export class WorkerPool {
-  /** The shared pool of each entry module (by URL). */
+  /** The shared pool of each entry module (by its file URL). */
   private static readonly shared = new Map<string, WorkerPool>();
   private readonly ctrl = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
   private readonly slots: Slot[] = [];
@@ -39,7 +39,7 @@ export class WorkerPool {
   private closed = false;
 
   private constructor(
-    private readonly entry: URL,
+    private readonly entry: string,
     private readonly isShared: boolean,
   ) {
     if (!existsSync(fileURLToPath(entry))) throw new Error(`the explorer's worker entry is missing: ${fileURLToPath(entry)}`);
@@ -47,9 +47,9 @@ export class WorkerPool {
   }
 
   /** A pool of `n` workers for one search or suite; give it back with `release()`. */
-  static acquire(n: number, entry: URL): WorkerPool {
-    let p = WorkerPool.shared.get(entry.href);
-    if (p === undefined || p.closed) WorkerPool.shared.set(entry.href, (p = new WorkerPool(entry, true)));
+  static acquire(n: number, entry: string): WorkerPool {
+    let p = WorkerPool.shared.get(entry);
+    if (p === undefined || p.closed) WorkerPool.shared.set(entry, (p = new WorkerPool(entry, true)));
     else if (p.leased) p = new WorkerPool(entry, false);
     p.leased = true;
     p.grow(n);
@@ -64,7 +64,7 @@ export class WorkerPool {
   private grow(n: number): void {
     while (this.slots.length < n) {
       const ch = new MessageChannel();
-      const worker = new Worker(this.entry, { workerData: { port: ch.port2, ctrl: this.ctrl }, transferList: [ch.port2] });
+      const worker = new Worker(new URL(this.entry), { workerData: { port: ch.port2, ctrl: this.ctrl }, transferList: [ch.port2] });
       worker.unref();
       const slot: Slot = { worker, port: ch.port1, busy: false, failure: null };
       // seen between slices only (the event loop runs then); a worker reports its own errors as messages
@@ -179,7 +179,7 @@ export class WorkerPool {
     if (this.closed) return;
     this.closed = true;
     this.stopAll();
-    if (WorkerPool.shared.get(this.entry.href) === this) WorkerPool.shared.delete(this.entry.href);
+    if (WorkerPool.shared.get(this.entry) === this) WorkerPool.shared.delete(this.entry);
     for (const s of this.slots) {
       s.port.close();
       void s.worker.terminate();
