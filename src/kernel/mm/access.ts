@@ -110,12 +110,8 @@ class DoUserAddrFault extends StepTask<FaultOutcome> {
     const sem = this.mm.mmapLock;
     const fn = FAULT_FN;
     if (this.pc === 0) {
-      if (sem.downReadTrylockPassed(fn)) {
-        this.pc = 2;
-      } else {
-        const s = this.call(sem.downReadTrylock(fn), 1);
-        if (s !== null) return s;
-      }
+      const s = this.call(sem.downReadTrylock(fn), 1);
+      if (s !== null) return s;
     }
     if (this.pc === 1) {
       this.pc = 2;
@@ -135,7 +131,7 @@ class DoUserAddrFault extends StepTask<FaultOutcome> {
         if (bad !== null) {
           this.bad = bad;
           this.pc = 5;
-          if (!sem.upReadPassed(fn)) {
+          {
             const s = this.call(sem.upRead(fn), 5);
             if (s !== null) return s;
           }
@@ -154,7 +150,7 @@ class DoUserAddrFault extends StepTask<FaultOutcome> {
           continue;
         }
         this.pc = 4;
-        if (!sem.upReadPassed(fn)) {
+        {
           const s = this.call(sem.upRead(fn), 4);
           if (s !== null) return s;
         }

@@ -231,28 +231,16 @@ export function pciWriteConfigAfterPoint(dev: PciDev, offset: number, size: 1 | 
   dev.fn.cfgWrite(offset, size, value, 'kernel');
 }
 
-/**
- * pci_wait_cfg's gate check when its scheduling point can be passed (a synchronous run,
- * see Scheduler.passPoint) and the gate is open to the current thread: the point is
- * passed and true returned — exactly what `yield* dev.cfgGate.wait()` would do there.
- * Otherwise nothing is done and the caller must `yield* dev.cfgGate.wait()`.
- */
-function cfgGatePassed(dev: PciDev): boolean {
-  const closer = dev.cfgGate.closedBy;
-  if (closer !== null && closer !== dev.sched.current) return false;
-  return dev.sched.passPoint();
-}
-
 /** pci_user_read_config_dword / pci_user_read_config_word / pci_user_read_config_byte (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
 export function* pciUserReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
-  if (!cfgGatePassed(dev)) yield* dev.cfgGate.wait();
+  yield* dev.cfgGate.wait();
   if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
   return dev.fn.cfgRead(offset, size, 'vfio-user');
 }
 
 /** pci_user_write_config_dword / pci_user_write_config_word / pci_user_write_config_byte (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
 export function* pciUserWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
-  if (!cfgGatePassed(dev)) yield* dev.cfgGate.wait();
+  yield* dev.cfgGate.wait();
   if (!dev.sched.passPoint()) yield dev.cfgPoint;
   dev.fn.cfgWrite(offset, size, value, 'vfio-user');
 }
@@ -261,24 +249,6 @@ export function* pciUserWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4
 export function* ioread(k: Kernel, dev: PciDev, addr: number, size: 1 | 2 | 4 | 8): Task<bigint> {
   if (!dev.sched.passPoint()) yield dev.hwPoint;
   return k.hw.memRead(addr, size);
-}
-
-/**
- * ioread when its scheduling point can be passed without suspending (a synchronous run,
- * see Scheduler.passPoint): the value read, exactly as `yield* ioread(...)` would give
- * it; or null, having done nothing, when the caller must `yield* ioread(...)` instead.
- * Saves a generator on the device-access hot path.
- */
-export function ioreadPassed(k: Kernel, addr: number, size: 1 | 2 | 4 | 8): bigint | null {
-  if (!k.sched.passPoint()) return null;
-  return k.hw.memRead(addr, size);
-}
-
-/** iowrite when its scheduling point can be passed (see ioreadPassed): true if done, false if the caller must `yield* iowrite(...)`. */
-export function iowritePassed(k: Kernel, addr: number, size: 1 | 2 | 4 | 8, value: bigint): boolean {
-  if (!k.sched.passPoint()) return false;
-  k.hw.memWrite(addr, size, value);
-  return true;
 }
 
 /** iowrite32 / iowrite16 / iowrite8 (lib/iomap.c, 5.8): on a kernel mapping of device memory. */

@@ -336,7 +336,7 @@ class BasicConfigWrite extends StepTask<number> {
         if ((newCmd & PCI_COMMAND_MEMORY) === 0) {
           const s = this.call(zapAndDownWriteMemoryLock(k, vdev), 2);
           if (s !== null) return s;
-        } else if (!vdev.memoryLock.downWritePassed(fn)) {
+        } else {
           const s = this.call(vdev.memoryLock.downWrite(fn), 2);
           if (s !== null) return s;
         }
@@ -389,7 +389,7 @@ class BasicConfigWrite extends StepTask<number> {
       this.r = r;
       if (r < 0) {
         this.pc = 8;
-        if (locking && !vdev.memoryLock.upWritePassed(fn)) {
+        if (locking) {
           const s = this.call(vdev.memoryLock.upWrite(fn), 8);
           if (s !== null) return s;
         }
@@ -399,7 +399,7 @@ class BasicConfigWrite extends StepTask<number> {
           const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
           const cur = vdev.vconfigCommand;
           putLe(vdev.vconfig as Uint8Array, PCI_COMMAND, 2, (cur & ~mask) | (newCmd & mask));
-          if (locking && !vdev.memoryLock.upWritePassed(fn)) {
+          if (locking) {
             const s = this.call(vdev.memoryLock.upWrite(fn), 9);
             if (s !== null) return s;
           }

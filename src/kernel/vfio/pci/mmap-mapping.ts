@@ -59,7 +59,7 @@ export function* vfioPciZapBars(k: Kernel, vdev: VfioPciDevice): Task<void> {
  */
 export function* zapBarsAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): Task<void> {
   const fn = 'vfio_pci_zap_and_down_write_memory_lock';
-  if (!vdev.memoryLock.downWritePassed(fn)) yield* vdev.memoryLock.downWrite(fn);
+  yield* vdev.memoryLock.downWrite(fn);
   yield* vfioPciZapBars(k, vdev);
 }
 
@@ -97,7 +97,7 @@ function* mmapFaultInsertFullVma(k: Kernel, vmf: VmFault): Task<number> {
   const pfn = vmaToPfn(vma);
   const pgoff = vmf.pgoff - vma.pgoff;
   let ret = VM_FAULT_SIGBUS;
-  if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
+  yield* vdev.memoryLock.downRead(fn);
   if (!faultMayMap(k, vdev)) {
     k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0, ...(vdev.pmRuntimeEngaged ? { lowPower: true as const } : {}) });
   } else {
@@ -108,7 +108,7 @@ function* mmapFaultInsertFullVma(k: Kernel, vmf: VmFault): Task<number> {
       yield* vmfInsertPfnEach(k, vma, vma.start, (vma.end - vma.start) / PAGE_SIZE, pfn);
     }
   }
-  if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+  yield* vdev.memoryLock.upRead(fn);
   return ret;
 }
 
@@ -129,7 +129,7 @@ function* mmapHugeFault(k: Kernel, vmf: VmFault, order: number): Task<number> {
   const pfn = vmaToPfn(vma) + pgoff;
   if (order !== 0 && (addr < vma.start || addr + size > vma.end || pfn % 2 ** order !== 0)) return VM_FAULT_FALLBACK;
   let ret = VM_FAULT_SIGBUS;
-  if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
+  yield* vdev.memoryLock.downRead(fn);
   if (!faultMayMap(k, vdev)) {
     k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0, ...(vdev.pmRuntimeEngaged ? { lowPower: true as const } : {}) });
   } else if (order === 0) {
@@ -141,7 +141,7 @@ function* mmapHugeFault(k: Kernel, vmf: VmFault, order: number): Task<number> {
   } else {
     ret = VM_FAULT_FALLBACK;
   }
-  if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+  yield* vdev.memoryLock.upRead(fn);
   return ret;
 }
 

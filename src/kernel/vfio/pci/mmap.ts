@@ -62,7 +62,7 @@ class ZapAndVmaLock extends StepTask<boolean> {
             continue;
           }
           this.pc = 2;
-          if (!vdev.vmaLock.lockPassed(fn)) {
+          {
             const s = this.call(vdev.vmaLock.lock(fn), 2);
             if (s !== null) return s;
           }
@@ -91,7 +91,7 @@ class ZapAndVmaLock extends StepTask<boolean> {
           }
           this.mm = mm;
           this.pc = 3;
-          if (!vdev.vmaLock.unlockPassed(fn)) {
+          {
             const s = this.call(vdev.vmaLock.unlock(fn), 3);
             if (s !== null) return s;
           }
@@ -105,7 +105,7 @@ class ZapAndVmaLock extends StepTask<boolean> {
             continue;
           }
           this.pc = 6;
-          if (!mm.mmapLock.downReadPassed(fn)) {
+          {
             const s = this.call(mm.mmapLock.downRead(fn), 6);
             if (s !== null) return s;
           }
@@ -134,7 +134,7 @@ class ZapAndVmaLock extends StepTask<boolean> {
             continue;
           }
           this.pc = 10;
-          if (!vdev.vmaLock.lockPassed(fn)) {
+          {
             const s = this.call(vdev.vmaLock.lock(fn), 10);
             if (s !== null) return s;
           }
@@ -147,7 +147,7 @@ class ZapAndVmaLock extends StepTask<boolean> {
           }
           const mm = this.roundMm();
           this.pc = 8;
-          if (!mm.mmapLock.upReadPassed(fn)) {
+          {
             const s = this.call(mm.mmapLock.upRead(fn), 8);
             if (s !== null) return s;
           }
@@ -182,7 +182,7 @@ class ZapAndVmaLock extends StepTask<boolean> {
             this.zapped++;
           }
           this.pc = 12;
-          if (!vdev.vmaLock.unlockPassed(fn)) {
+          {
             const s = this.call(vdev.vmaLock.unlock(fn), 12);
             if (s !== null) return s;
           }
@@ -197,7 +197,7 @@ class ZapAndVmaLock extends StepTask<boolean> {
           // (reached from the zap loop's unlock, or directly when mmget_still_valid failed)
           const mm = this.roundMm();
           this.pc = 14;
-          if (!mm.mmapLock.upReadPassed(fn)) {
+          {
             const s = this.call(mm.mmapLock.upRead(fn), 14);
             if (s !== null) return s;
           }
@@ -256,7 +256,7 @@ class ZapAndDownWriteMemoryLock extends StepTask<void> {
           }
           if (k.knobs.zapOrder === 'memory-lock-first') {
             this.pc = 1;
-            if (!vdev.memoryLock.downWritePassed(fn)) {
+            {
               const s = this.call(vdev.memoryLock.downWrite(fn), 1);
               if (s !== null) return s;
             }
@@ -275,7 +275,7 @@ class ZapAndDownWriteMemoryLock extends StepTask<void> {
         case 4: {
           // vma-lock-first: memory_lock while vma_list is empty
           this.pc = 5;
-          if (!vdev.memoryLock.downWritePassed(fn)) {
+          {
             const s = this.call(vdev.memoryLock.downWrite(fn), 5);
             if (s !== null) return s;
           }
@@ -283,7 +283,7 @@ class ZapAndDownWriteMemoryLock extends StepTask<void> {
         }
         case 5: {
           this.pc = 9;
-          if (!vdev.vmaLock.unlockPassed(fn)) {
+          {
             const s = this.call(vdev.vmaLock.unlock(fn), 9);
             if (s !== null) return s;
           }
@@ -323,13 +323,13 @@ function* mmapOpen(k: Kernel, vma: Vma): Task<void> {
 /** vfio_pci_mmap_close (drivers/vfio/pci/vfio_pci.c, 5.8): drop the first tracking node of this vma. */
 function* mmapClose(k: Kernel, vma: Vma): Task<void> {
   const vdev = vma.privateData as VfioPciDevice;
-  if (!vdev.vmaLock.lockPassed('vfio_pci_mmap_close')) yield* vdev.vmaLock.lock('vfio_pci_mmap_close');
+  yield* vdev.vmaLock.lock('vfio_pci_mmap_close');
   const i = vdev.vmaList.indexOf(vma);
   if (i >= 0) {
     vdev.vmaList.splice(i, 1);
     k.events.emit({ kind: 'vfio.vma-track', dev: vdev.name, op: 'del', mm: vma.mm.id, start: vma.start, end: vma.end });
   }
-  if (!vdev.vmaLock.unlockPassed('vfio_pci_mmap_close')) yield* vdev.vmaLock.unlock('vfio_pci_mmap_close');
+  yield* vdev.vmaLock.unlock('vfio_pci_mmap_close');
 }
 
 /**
@@ -357,7 +357,7 @@ class MmapFault extends StepTask<number> {
       switch (this.pc) {
         case 0: {
           this.pc = 1;
-          if (!vdev.vmaLock.lockPassed(fn)) {
+          {
             const s = this.call(vdev.vmaLock.lock(fn), 1);
             if (s !== null) return s;
           }
@@ -365,7 +365,7 @@ class MmapFault extends StepTask<number> {
         }
         case 1: {
           this.pc = 2;
-          if (!vdev.memoryLock.downReadPassed(fn)) {
+          {
             const s = this.call(vdev.memoryLock.downRead(fn), 2);
             if (s !== null) return s;
           }
@@ -379,7 +379,7 @@ class MmapFault extends StepTask<number> {
         case 3: {
           this.ret = this.got as number;
           this.pc = 4;
-          if (!vdev.memoryLock.upReadPassed(fn)) {
+          {
             const s = this.call(vdev.memoryLock.upRead(fn), 4);
             if (s !== null) return s;
           }
@@ -417,7 +417,7 @@ class CheckTrackRemap extends StepTask<number> {
         case 0: {
           if (!faultMayMap(k, vdev)) {
             this.pc = 1;
-            if (!vdev.vmaLock.unlockPassed(fn)) {
+            {
               const s = this.call(vdev.vmaLock.unlock(fn), 1);
               if (s !== null) return s;
             }
@@ -425,7 +425,7 @@ class CheckTrackRemap extends StepTask<number> {
           }
           addVma(k, vdev, vma);
           this.pc = 2;
-          if (!vdev.vmaLock.unlockPassed(fn)) {
+          {
             const s = this.call(vdev.vmaLock.unlock(fn), 2);
             if (s !== null) return s;
           }
@@ -471,8 +471,8 @@ function* mmapFaultHoldAcrossRemap(k: Kernel, vmf: VmFault): Task<number> {
   const vma = vmf.vma;
   const vdev = vma.privateData as VfioPciDevice;
   let ret = VM_FAULT_NOPAGE;
-  if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
-  if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
+  yield* vdev.vmaLock.lock(fn);
+  yield* vdev.memoryLock.downRead(fn);
   if (!faultMayMap(k, vdev)) {
     ret = VM_FAULT_SIGBUS;
     k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: 'fault', errno: 0, ...(vdev.pmRuntimeEngaged ? { lowPower: true as const } : {}) });
@@ -485,8 +485,8 @@ function* mmapFaultHoldAcrossRemap(k: Kernel, vmf: VmFault): Task<number> {
       addVma(k, vdev, vma);
     }
   }
-  if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
-  if (!vdev.vmaLock.unlockPassed(fn)) yield* vdev.vmaLock.unlock(fn);
+  yield* vdev.memoryLock.upRead(fn);
+  yield* vdev.vmaLock.unlock(fn);
   return ret;
 }
 
@@ -511,7 +511,7 @@ function* mmapFaultTrylockRetry(k: Kernel, vmf: VmFault): Task<number> {
   const vma = vmf.vma;
   const vdev = vma.privateData as VfioPciDevice;
   const sem = vdev.memoryLock;
-  if (!sem.downReadTrylockPassed(fn) && !(yield* sem.downReadTrylock(fn))) {
+  if (!(yield* sem.downReadTrylock(fn))) {
     // Not 'vfio.blocked': memory may well be enabled; the trace shows the failed trylock.
     if ((vmf.flags & FAULT_FLAG_ALLOW_RETRY) === 0) return VM_FAULT_SIGBUS;
     if ((vmf.flags & FAULT_FLAG_RETRY_NOWAIT) !== 0) return VM_FAULT_RETRY;
@@ -520,9 +520,9 @@ function* mmapFaultTrylockRetry(k: Kernel, vmf: VmFault): Task<number> {
     yield* sem.upRead(fn);
     return VM_FAULT_RETRY;
   }
-  if (!vdev.vmaLock.lockPassed(fn)) yield* vdev.vmaLock.lock(fn);
+  yield* vdev.vmaLock.lock(fn);
   const ret = yield* new CheckTrackRemap(k, vdev, vma, fn);
-  if (!sem.upReadPassed(fn)) yield* sem.upRead(fn);
+  yield* sem.upRead(fn);
   return ret;
 }
 
