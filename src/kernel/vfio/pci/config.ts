@@ -25,7 +25,7 @@ import { pciSetPowerState } from '../../pci/power.js';
 import { pciTryResetFunction } from '../../pci/reset.js';
 import type { FilePos } from '../../fs/file.js';
 import { StepTask, type Task, type Yielded } from '../../sched/task.js';
-import { zapAndDownWriteMemoryLock } from './mmap.js';
+import { zapAndDownWriteMemoryLock } from './memory-lock.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 import { SideTable } from '../../../util/side-table.js';
 import { and32, barHighMask, barLowMask } from '../../../hw/bits32.js';
