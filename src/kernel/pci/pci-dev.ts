@@ -7,7 +7,7 @@ import type { Kernel } from '../kernel.js';
 import { WaitGate } from '../locking/gate.js';
 import type { Mutex } from '../locking/mutex.js';
 import type { Scheduler } from '../sched/scheduler.js';
-import type { SchedPoint, Task, Yielded } from '../sched/task.js';
+import type { SchedPoint, Task } from '../sched/task.js';
 
 /**
  * What pci_save_state saves (the model's pci_saved_state): the 16 header dwords
@@ -124,110 +124,15 @@ export function findCapability(fn: PciFunctionHw, id: number): number {
   return 0;
 }
 
-/**
- * [model] The task of one kernel config access: its scheduling point (decided at the first
- * `next()`, passed when Scheduler.passPoint allows), then the access. It behaves exactly
- * as the generator `if (!dev.sched.passPoint()) yield point; return access();` would,
- * but is a small object instead of a generator: config accesses are the most frequent
- * kernel steps (about 120 when a device is opened), and a generator object costs about
- * ten times the memory.
- */
-abstract class CfgAccessTask<T> implements Task<T> {
-  /** 0: not started; 1: suspended at the point; 2: finished. */
-  private state = 0;
-
-  constructor(
-    protected readonly dev: PciDev,
-    private readonly point: SchedPoint,
-  ) {}
-
-  /** The access itself, once the point is passed. */
-  protected abstract access(): T;
-
-  next(): IteratorResult<Yielded, T> {
-    if (this.state === 0) {
-      if (!this.dev.sched.passPoint()) {
-        this.state = 1;
-        return { value: this.point, done: false };
-      }
-    } else if (this.state === 2) {
-      // a finished generator answers `{ value: undefined, done: true }`; nobody resumes these
-      return { value: undefined as T, done: true };
-    }
-    this.state = 2;
-    return { value: this.access(), done: true };
-  }
-
-  return(value: T): IteratorResult<Yielded, T> {
-    this.state = 2;
-    return { value, done: true };
-  }
-
-  throw(e: unknown): IteratorResult<Yielded, T> {
-    this.state = 2;
-    throw e;
-  }
-
-  [Symbol.iterator](): this {
-    return this;
-  }
-}
-
-/** pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8): as a CfgAccessTask. */
-class CfgReadTask extends CfgAccessTask<number> {
-  constructor(
-    dev: PciDev,
-    private readonly offset: number,
-    private readonly size: 1 | 2 | 4,
-  ) {
-    super(dev, dev.cfgReadPoint);
-  }
-
-  protected access(): number {
-    return this.dev.fn.cfgRead(this.offset, this.size, 'kernel');
-  }
-}
-
-/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): as a CfgAccessTask. */
-class CfgWriteTask extends CfgAccessTask<void> {
-  constructor(
-    dev: PciDev,
-    private readonly offset: number,
-    private readonly size: 1 | 2 | 4,
-    private readonly value: number,
-  ) {
-    super(dev, dev.cfgPoint);
-  }
-
-  protected access(): void {
-    this.dev.fn.cfgWrite(this.offset, this.size, this.value, 'kernel');
-  }
-}
-
-/**
- * pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8):
- * a kernel config read (its scheduling point, then the read; see CfgAccessTask).
- */
-export function pciReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
-  return new CfgReadTask(dev, offset, size);
-}
-
-/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): a kernel config write (point, then the write). */
-export function pciWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
-  return new CfgWriteTask(dev, offset, size, value);
-}
-
-/**
- * The read of pci_read_config_* once its scheduling point is passed, for loops that yield
- * the point themselves (`if (!dev.sched.passPoint()) yield dev.cfgReadPoint;` then this):
- * the same step as `yield* pciReadConfig(...)` without a task object per read.
- */
-export function pciReadConfigAfterPoint(dev: PciDev, offset: number, size: 1 | 2 | 4): number {
+/** pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8): a kernel config read (its scheduling point, then the read). */
+export function* pciReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
+  if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
   return dev.fn.cfgRead(offset, size, 'kernel');
 }
 
-/** The write of pci_write_config_* once its scheduling point (dev.cfgPoint) is passed (see pciReadConfigAfterPoint). */
-export function pciWriteConfigAfterPoint(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): void {
+/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): a kernel config write (point, then the write). */
+export function* pciWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
+  if (!dev.sched.passPoint()) yield dev.cfgPoint;
   dev.fn.cfgWrite(offset, size, value, 'kernel');
 }
 

@@ -20,7 +20,7 @@ import { EFAULT } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
 import { copyFromUser, copyToUser } from '../../mm/index.js';
 import type { PciCore } from '../../pci/core.js';
-import { pciReadConfigAfterPoint, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
+import { pciReadConfig, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
 import { pciSetPowerState } from '../../pci/power.js';
 import { pciTryResetFunction } from '../../pci/reset.js';
 import type { FilePos } from '../../fs/file.js';
@@ -425,9 +425,7 @@ export function* vfioConfigInit(vdev: VfioPciDevice, hasIntx: boolean): Task<num
   const vconfig = new Uint8Array(size);
   const map = new Uint8Array(size).fill(CAP_ID_INVALID);
   for (let off = 0; off < size; off += 4) {
-    // pci_read_config_dword, inline: its scheduling point, then the read (no task per dword)
-    if (!pdev.sched.passPoint()) yield pdev.cfgReadPoint;
-    putLe(vconfig, off, 4, pciReadConfigAfterPoint(pdev, off, 4));
+    putLe(vconfig, off, 4, yield* pciReadConfig(pdev, off, 4));
   }
   map.fill(CAP_ID_BASIC, 0, 64);
   const perms: DevicePerms = { msi: null, capStart: new Map() };
