@@ -16,7 +16,7 @@ import { doMmap, doMunmap, fileCanRead, fileCanWrite } from './mm/mmap.js';
 import { PAGE_SIZE, TASK_SIZE } from './mm/mm.js';
 import { MAP_ANONYMOUS } from './mm/types.js';
 import { forkProcess, type KProcessImpl } from './process.js';
-import { done, FINISHED, StepTask, type Task, type Yielded } from './sched/task.js';
+import type { Task } from './sched/task.js';
 
 export const O_RDONLY = 0;
 export const O_WRONLY = 1;
@@ -59,15 +59,10 @@ function emitNum(k: Kernel, proc: KProcessImpl, name: string, a: number, b: numb
  * before 5.8): a system call's return to user space runs the task's queued task_work
  * first (task_work_run: the deferred __fput of files whose last reference the call
  * dropped), after the call itself has finished and dropped its locks. `ret` is the
- * call's result; with no work queued no generator is made.
+ * call's result.
  */
-function exitToUserMode(ret: number): Task<number> {
-  return taskWorkPending() ? runTaskWorkThen(ret) : done(ret);
-}
-
-/** task_work_run (kernel/task_work.c, 5.8): on the way back to user mode, then the syscall's return value. */
-function* runTaskWorkThen(ret: number): Task<number> {
-  yield* taskWorkRun();
+function* exitToUserMode(ret: number): Task<number> {
+  if (taskWorkPending()) yield* taskWorkRun();
   return ret;
 }
 
@@ -111,28 +106,24 @@ function verifyArea(buf: number, count: number, pos: number): number {
   return 0;
 }
 
-/**
- * vfs_read (fs/read_write.c, 5.8). Not a generator of its own: the checks run when it is
- * called (callers `yield*` it at once) and the driver's read task is handed back as is,
- * so a read is one generator level shallower.
- */
-function vfsRead(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
-  if (!fileCanRead(f)) return done(-EBADF);
+/** vfs_read (fs/read_write.c, 5.8): the mode and area checks, then the driver's read at `pos`. */
+function* vfsRead(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+  if (!fileCanRead(f)) return -EBADF;
   const op = f.fops.read;
-  if (op === undefined) return done(-EINVAL);
+  if (op === undefined) return -EINVAL;
   const err = verifyArea(buf, count, pos.value);
-  if (err !== 0) return done(err);
-  return op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
+  if (err !== 0) return err;
+  return yield* op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
 }
 
-/** vfs_write (fs/read_write.c, 5.8); like vfsRead, hands the driver's task back. */
-function vfsWrite(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
-  if (!fileCanWrite(f)) return done(-EBADF);
+/** vfs_write (fs/read_write.c, 5.8): the mode and area checks, then the driver's write at `pos`. */
+function* vfsWrite(f: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+  if (!fileCanWrite(f)) return -EBADF;
   const op = f.fops.write;
-  if (op === undefined) return done(-EINVAL);
+  if (op === undefined) return -EINVAL;
   const err = verifyArea(buf, count, pos.value);
-  if (err !== 0) return done(err);
-  return op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
+  if (err !== 0) return err;
+  return yield* op(f, buf, Math.min(count, MAX_RW_COUNT), pos);
 }
 
 /** ksys_read (fs/read_write.c, 5.8): read(2); uses and advances the file position. */
@@ -158,72 +149,25 @@ export function* sysWrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number
 }
 
 /** ksys_pread64 (fs/read_write.c, 5.8): pread64(2); -EINVAL for a negative offset, -EBADF for a bad fd. */
-export function sysPread(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
-  return new PreadPwrite(k, proc, fd, buf, count, offset, false);
+export function* sysPread(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
+  if (offset < 0) return yield* exitToUserMode(emitNum(k, proc, 'pread64', fd, buf, count, false, offset, -EINVAL));
+  const f = fdget(proc, fd);
+  if (f === null) return yield* exitToUserMode(emitNum(k, proc, 'pread64', fd, buf, count, false, offset, -EBADF));
+  const pos: FilePos = { value: offset };
+  const ret = yield* vfsRead(f, buf, count, pos);
+  yield* fput(f);
+  return yield* exitToUserMode(emitNum(k, proc, 'pread64', fd, buf, count, false, offset, ret));
 }
 
-/** ksys_pwrite64 (fs/read_write.c, 5.8): pwrite64(2). */
-export function sysPwrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
-  return new PreadPwrite(k, proc, fd, buf, count, offset, true);
-}
-
-/**
- * ksys_pread64 / ksys_pwrite64 (fs/read_write.c, 5.8) as a StepTask (no generator per
- * call): the offset check, fdget, vfs_read / vfs_write at the given position, fput, and
- * the `syscall` event.
- */
-class PreadPwrite extends StepTask<number> {
-  private f: KFile | null = null;
-  private ret = 0;
-
-  constructor(
-    private readonly k: Kernel,
-    private readonly proc: KProcessImpl,
-    private readonly fd: number,
-    private readonly buf: number,
-    private readonly count: number,
-    private readonly offset: number,
-    private readonly write: boolean,
-  ) {
-    super();
-  }
-
-  private end(ret: number): IteratorResult<Yielded, number> {
-    const { k, proc, fd, buf, count, offset } = this;
-    const r = emitNum(k, proc, this.write ? 'pwrite64' : 'pread64', fd, buf, count, false, offset, ret);
-    if (taskWorkPending()) {
-      // exit_to_user_mode: the fdget reference was the last (another thread closed the fd)
-      this.ret = r;
-      const s = this.call(taskWorkRun(), 3);
-      if (s !== null) return s;
-    }
-    return this.finish(r);
-  }
-
-  // The states only go forward, so they are checked in order (see StepTask).
-  protected run(): IteratorResult<Yielded, number> {
-    if (this.pc === 0) {
-      const offset = this.offset;
-      if (offset < 0) return this.end(-EINVAL);
-      const f = fdget(this.proc, this.fd);
-      if (f === null) return this.end(-EBADF);
-      this.f = f;
-      const pos: FilePos = { value: offset };
-      const t = this.write ? vfsWrite(f, this.buf, this.count, pos) : vfsRead(f, this.buf, this.count, pos);
-      const s = this.call(t, 1);
-      if (s !== null) return s;
-    }
-    if (this.pc === 1) {
-      this.ret = this.got as number;
-      const t = fput(this.f as KFile); // set in state 0
-      if (t === FINISHED) return this.end(this.ret);
-      const s = this.call(t, 2);
-      if (s !== null) return s;
-    }
-    if (this.pc === 2) return this.end(this.ret);
-    if (this.pc === 3) return this.finish(this.ret);
-    throw new Error(`PreadPwrite: bad state ${this.pc}`);
-  }
+/** ksys_pwrite64 (fs/read_write.c, 5.8): pwrite64(2); -EINVAL for a negative offset, -EBADF for a bad fd. */
+export function* sysPwrite(k: Kernel, proc: KProcessImpl, fd: number, buf: number, count: number, offset: number): Task<number> {
+  if (offset < 0) return yield* exitToUserMode(emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, -EINVAL));
+  const f = fdget(proc, fd);
+  if (f === null) return yield* exitToUserMode(emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, -EBADF));
+  const pos: FilePos = { value: offset };
+  const ret = yield* vfsWrite(f, buf, count, pos);
+  yield* fput(f);
+  return yield* exitToUserMode(emitNum(k, proc, 'pwrite64', fd, buf, count, false, offset, ret));
 }
 
 /** ksys_ioctl → vfs_ioctl (fs/ioctl.c, 5.8): ioctl(2); -ENOTTY without unlocked_ioctl or for -ENOIOCTLCMD. */

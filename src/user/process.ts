@@ -17,13 +17,11 @@ import {
   type CpuAccessResult,
   type CpuSignal,
   userAccess,
-  userAccessFast,
-  userBytesFast,
   userReadBytes,
   userWriteBytes,
 } from '../kernel/mm/access.js';
 import { sysFutex } from '../kernel/futex/futex.js';
-import { asMm, type MmStruct, pageAlignUp } from '../kernel/mm/mm.js';
+import { pageAlignUp } from '../kernel/mm/mm.js';
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../kernel/mm/types.js';
 import { createProcess, exitProcess, type KProcessImpl, spawnThread } from '../kernel/process.js';
 import type { Task } from '../kernel/sched/task.js';
@@ -110,7 +108,6 @@ export class Process {
   readonly kthread: KThread;
   /** Task-returning twins of every operation, for scheduled (interleaved) runs. */
   readonly ops: ProcessOps;
-  private readonly mm: MmStruct;
   private readonly arena: Arena;
   /** Per-thread scratch buffer for preadBytes/pwriteBytes. */
   private scratch = { addr: 0, size: 0 };
@@ -127,7 +124,6 @@ export class Process {
   ) {
     this.kproc = proc;
     this.kthread = thread ?? proc.mainThread;
-    this.mm = asMm(proc.mm);
     this.arena = arena ?? { base: 0, used: 0, size: 0 };
     this.ops = new Process.Ops(this);
   }
@@ -420,39 +416,22 @@ export class Process {
 
   /** A CPU load of `size` bytes at `addr` (little endian): the value, or the signal raised. */
   load(addr: number, size: AccessSize): CpuAccessResult {
-    const r = userAccessFast(this.k, this.kthread, this.mm, addr, size, false, 0n, 'load');
-    if (r !== null) return r;
     return this.run(userAccess(this.k, addr, size, false, 0n), 'load');
   }
 
   /** A CPU store of `size` bytes at `addr`: `{ok: true, value: 0n}`, or the signal raised. */
   store(addr: number, size: AccessSize, value: bigint | number): CpuAccessResult {
     const v = typeof value === 'bigint' ? value : BigInt(value);
-    const r = userAccessFast(this.k, this.kthread, this.mm, addr, size, true, v, 'store');
-    if (r !== null) return r;
     return this.run(userAccess(this.k, addr, size, true, v), 'store');
   }
 
   /** memcpy out of user memory by CPU loads; stops at the first signal. */
   readBytes(addr: number, len: number): ReadBytesResult {
-    if (len >= 0 && addr >= 0) {
-      const data = new Uint8Array(len);
-      if (userBytesFast(this.k, this.kthread, this.mm, addr, data, false, 'readBytes')) {
-        const r: ReadBytesResult = { ok: true, data };
-        this.kthread.result = r;
-        return r;
-      }
-    }
     return this.run(this.ops.readBytes(addr, len), 'readBytes');
   }
 
   /** memcpy into user memory by CPU stores; stops at the first signal. */
   writeBytes(addr: number, data: Uint8Array): WriteBytesResult {
-    if (addr >= 0 && userBytesFast(this.k, this.kthread, this.mm, addr, data, true, 'writeBytes')) {
-      const r: WriteBytesResult = { ok: true };
-      this.kthread.result = r;
-      return r;
-    }
     return this.run(this.ops.writeBytes(addr, data), 'writeBytes');
   }
 

@@ -28,7 +28,7 @@ test('downgrade_write turns the held write into a read hold; a later down_write 
   assert.equal(sem.isLocked(), false);
 });
 
-test('an up_write whose scheduling point is passed (synchronous run) releases as a scheduled up_write does: same steps, events, held locks and lockdep state', () => {
+test('lock operations whose scheduling points are passed (synchronous run: the lock\'s own fast path) release as scheduled ones do: same steps, events, held locks and lockdep state', () => {
   const trace = (events: readonly SimEvent[]) => events.map((e) => JSON.stringify({ ...e, tid: 0 }));
   const runs = [true, false].map((sync) => {
     const w = world();
@@ -37,10 +37,10 @@ test('an up_write whose scheduling point is passed (synchronous run) releases as
     const t = w.thread('app');
     const body = function* (): Task<void> {
       yield* b.lock('vfio_pci_zap_and_vma_lock');
-      if (!a.downWritePassed('vfio_pci_zap_and_down_write_memory_lock')) yield* a.downWrite('vfio_pci_zap_and_down_write_memory_lock');
+      yield* a.downWrite('vfio_pci_zap_and_down_write_memory_lock');
       // out of order: vma_lock released under memory_lock, as in the kernel
-      if (!b.unlockPassed('vfio_pci_zap_and_down_write_memory_lock')) yield* b.unlock('vfio_pci_zap_and_down_write_memory_lock');
-      if (!a.upWritePassed('vfio_basic_config_write')) yield* a.upWrite('vfio_basic_config_write');
+      yield* b.unlock('vfio_pci_zap_and_down_write_memory_lock');
+      yield* a.upWrite('vfio_basic_config_write');
     };
     if (sync) {
       w.run(t, 'zap and write-lock', body);

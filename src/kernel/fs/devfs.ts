@@ -5,7 +5,7 @@
  */
 import { ENOENT } from '../errno.js';
 import type { Kernel } from '../kernel.js';
-import { done, type Task } from '../sched/task.js';
+import type { Task } from '../sched/task.js';
 import type { KFile } from './file.js';
 import { SideTable } from '../../util/side-table.js';
 
@@ -49,15 +49,11 @@ export class Devfs {
     return [...this.nodes.keys()].sort();
   }
 
-  /**
-   * do_filp_open (fs/namei.c, 5.8): for a device node, the driver's file, or -ENOENT for an unknown path.
-   * The lookup runs when it is called (callers `yield*` the result at once) and the
-   * driver's open task is handed back as is.
-   */
-  open(k: Kernel, path: string, flags: number): Task<KFile | number> {
+  /** do_filp_open (fs/namei.c, 5.8): for a device node, the driver's file, or -ENOENT for an unknown path. */
+  *open(k: Kernel, path: string, flags: number): Task<KFile | number> {
     const n = this.nodes.get(path);
-    if (n === undefined) return done(-ENOENT);
-    return n.open(k, flags, n.arg);
+    if (n === undefined) return -ENOENT;
+    return yield* n.open(k, flags, n.arg);
   }
 }
 

@@ -49,7 +49,7 @@ export class WaitGate implements Waitable {
 
   /** pci_wait_cfg (drivers/pci/access.c, 5.8): sleep while the gate is closed by another thread. */
   *wait(): Task<void> {
-    yield this.pWait;
+    if (!this.ctx.sched.passPoint()) yield this.pWait;
     const t = this.ctx.sched.current;
     while (this.closedBy !== null && this.closedBy !== t && t !== null) {
       this.waiters.push(t);

@@ -76,24 +76,6 @@ export class Mutex implements Waitable, LockSlot {
     else ev.skipCounted(ev.hot.lockAcquire);
   }
 
-  /**
-   * mutex_lock's uncontended case in a synchronous run (see Scheduler.passPoint): when
-   * the mutex is free and the scheduling point can be passed, take it exactly as lock()
-   * would and return true; otherwise do nothing and return false, and the caller runs
-   * `yield* lock(fn)`. Saves a generator per lock operation on hot paths.
-   */
-  lockPassed(fn: string): boolean {
-    if (this.owner !== null || !this.ctx.sched.passPoint()) return false;
-    const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn, this);
-    this.owner = t;
-    t.held.push(this.records.get('w', false, fn));
-    const ev = this.ctx.events;
-    if (ev.active) ev.emit({ kind: 'lock.acquire', lock: this.id, cls: this.cls, mode: 'w', trylock: false, fn });
-    else ev.skipCounted(ev.hot.lockAcquire);
-    return true;
-  }
-
   /** mutex_trylock (kernel/locking/mutex.c, 5.8): take it if free, never sleep. */
   *trylock(fn: string): Task<boolean> {
     if (!this.ctx.sched.passPoint()) yield this.pLock;
@@ -115,18 +97,6 @@ export class Mutex implements Waitable, LockSlot {
     const t = currentThread(this.ctx);
     if (this.owner !== t) throw new KernelBug(`mutex_unlock of ${this.id} not owned by ${t.name}`, fn);
     this.released(t, fn);
-  }
-
-  /**
-   * mutex_unlock by the owner in a synchronous run when the scheduling point can be
-   * passed: released as unlock() would, true; otherwise nothing done, false (the caller
-   * runs `yield* unlock(fn)`).
-   */
-  unlockPassed(fn: string): boolean {
-    const t = this.ctx.sched.current;
-    if (t === null || this.owner !== t || !this.ctx.sched.passPoint()) return false;
-    this.released(t, fn);
-    return true;
   }
 
   /** The release half of mutex_unlock, after the point and the owner check. */

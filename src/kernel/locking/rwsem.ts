@@ -107,45 +107,6 @@ export class RwSemaphore implements Waitable, LockSlot {
     this.granted(t, 'r', false, fn);
   }
 
-  /**
-   * down_read's uncontended case in a synchronous run (see Scheduler.passPoint): when
-   * readers may enter and the scheduling point can be passed, take the lock exactly as
-   * downRead would and return true; otherwise do nothing and return false, and the
-   * caller runs `yield* downRead(fn)`. Saves a generator per lock operation.
-   */
-  downReadPassed(fn: string): boolean {
-    if (!this.canRead() || !this.ctx.sched.passPoint()) return false;
-    const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', false, fn, this);
-    this.readers.push(t);
-    this.granted(t, 'r', false, fn);
-    return true;
-  }
-
-  /** down_write's uncontended case in a synchronous run; see downReadPassed. */
-  downWritePassed(fn: string): boolean {
-    if (!this.canWrite() || !this.ctx.sched.passPoint()) return false;
-    const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'w', false, fn, this);
-    this.writer = t;
-    this.granted(t, 'w', false, fn);
-    return true;
-  }
-
-  /**
-   * down_read_trylock's successful case in a synchronous run: true when it took the lock
-   * exactly as downReadTrylock would; false, having done nothing, otherwise (the caller
-   * runs `yield* downReadTrylock(fn)`, which may still fail).
-   */
-  downReadTrylockPassed(fn: string): boolean {
-    if (!this.canRead() || !this.ctx.sched.passPoint()) return false;
-    const t = currentThread(this.ctx);
-    this.ctx.validator?.acquire(t, this.id, this.cls, 'r', true, fn, this);
-    this.readers.push(t);
-    this.granted(t, 'r', true, fn);
-    return true;
-  }
-
   /** down_write (kernel/locking/rwsem.c, 5.8): also mmap_write_lock. */
   *downWrite(fn: string): Task<void> {
     if (!this.ctx.sched.passPoint()) yield this.pWrite;
@@ -198,20 +159,6 @@ export class RwSemaphore implements Waitable, LockSlot {
     this.readReleased(t, i, fn);
   }
 
-  /**
-   * up_read by a reader in a synchronous run when the scheduling point can be passed:
-   * released as upRead would, true; otherwise nothing done, false (the caller runs
-   * `yield* upRead(fn)`).
-   */
-  upReadPassed(fn: string): boolean {
-    const t = this.ctx.sched.current;
-    if (t === null) return false;
-    const i = this.readers.lastIndexOf(t);
-    if (i < 0 || !this.ctx.sched.passPoint()) return false;
-    this.readReleased(t, i, fn);
-    return true;
-  }
-
   /** The release half of up_read, after the point: `t` is readers[i]. */
   private readReleased(t: KThread, i: number, fn: string): void {
     removeAt(this.readers, i);
@@ -229,18 +176,6 @@ export class RwSemaphore implements Waitable, LockSlot {
     const t = currentThread(this.ctx);
     if (this.writer !== t) throw new KernelBug(`up_write of ${this.id} not write-held by ${t.name}`, fn);
     this.writeReleased(t, fn);
-  }
-
-  /**
-   * up_write by the writer in a synchronous run when the scheduling point can be passed:
-   * released as upWrite would, true; otherwise nothing done, false (the caller runs
-   * `yield* upWrite(fn)`).
-   */
-  upWritePassed(fn: string): boolean {
-    const t = this.ctx.sched.current;
-    if (t === null || this.writer !== t || !this.ctx.sched.passPoint()) return false;
-    this.writeReleased(t, fn);
-    return true;
   }
 
   /** The release half of up_write, after the point and the owner check. */

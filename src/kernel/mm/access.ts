@@ -7,9 +7,7 @@ import { FUTEX_OP_ADD, FUTEX_OP_ANDN, FUTEX_OP_OR, FUTEX_OP_SET } from '../../ua
 import type { AccessSize } from '../../hw/api.js';
 import type { Kernel } from '../kernel.js';
 import { threadProcess, type KProcess } from '../proc.js';
-import { MachineHalted } from '../sched/errors.js';
-import { StepTask, type Task, type Yielded } from '../sched/task.js';
-import type { KThread } from '../sched/thread.js';
+import type { Task } from '../sched/task.js';
 import { handleMmFault } from './memory.js';
 import { asMm, findVmaImpl, type MmStruct, PAGE_SIZE, pageAlignDown, pageOffset, TASK_SIZE } from './mm.js';
 import {
@@ -77,96 +75,34 @@ const FAULT_ACCERR: FaultOutcome = { kind: 'accerr' };
  * never sets FAULT_FLAG_RETRY_NOWAIT, so a VM_FAULT_RETRY always comes back with
  * mmap_lock released and must not be unlocked again.
  */
-function doUserAddrFault(k: Kernel, mm: MmStruct, addr: number, write: boolean, user: boolean): Task<FaultOutcome> {
-  return new DoUserAddrFault(k, mm, addr, write, user);
-}
-
-const FAULT_FN = 'do_user_addr_fault';
-
-/** do_user_addr_fault (arch/x86/mm/fault.c, 5.8) as a StepTask (every refault; no generator). */
-class DoUserAddrFault extends StepTask<FaultOutcome> {
-  private flags: number;
-  private fault = 0;
-  /** The outcome of a fault with no usable vma (returned once mmap_lock is dropped). */
-  private bad: FaultOutcome = FAULT_OK;
-
-  constructor(
-    private readonly k: Kernel,
-    private readonly mm: MmStruct,
-    private readonly addr: number,
-    private readonly write: boolean,
-    user: boolean,
-  ) {
-    super();
-    let flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
-    if (user) flags |= FAULT_FLAG_USER;
-    if (write) flags |= FAULT_FLAG_WRITE;
-    this.flags = flags;
-  }
-
-  // States are checked in order (a state that completes sets `pc` to a later one and falls
-  // through to it); a VM_FAULT_RETRY goes back to 2.
-  protected run(): IteratorResult<Yielded, FaultOutcome> {
-    const sem = this.mm.mmapLock;
-    const fn = FAULT_FN;
-    if (this.pc === 0) {
-      if (sem.downReadTrylockPassed(fn)) {
-        this.pc = 2;
-      } else {
-        const s = this.call(sem.downReadTrylock(fn), 1);
-        if (s !== null) return s;
-      }
+function* doUserAddrFault(k: Kernel, mm: MmStruct, addr: number, write: boolean, user: boolean): Task<FaultOutcome> {
+  const fn = 'do_user_addr_fault';
+  let flags = FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
+  if (user) flags |= FAULT_FLAG_USER;
+  if (write) flags |= FAULT_FLAG_WRITE;
+  const sem = mm.mmapLock;
+  if (!(yield* sem.downReadTrylock(fn))) yield* sem.downRead(fn);
+  for (;;) {
+    const vma = findVmaImpl(mm, addr);
+    if (vma === null || vma.start > addr) {
+      // bad_area
+      yield* sem.upRead(fn);
+      return FAULT_MAPERR;
     }
-    if (this.pc === 1) {
-      this.pc = 2;
-      if (!(this.got as boolean)) {
-        const s = this.call(sem.downRead(fn), 2);
-        if (s !== null) return s;
-      }
+    if (accessError(write, vma)) {
+      // bad_area_access_error
+      yield* sem.upRead(fn);
+      return FAULT_ACCERR;
     }
-    for (;;) {
-      if (this.pc === 2) {
-        // the (re)try with mmap_lock held for read
-        const addr = this.addr;
-        const vma = findVmaImpl(this.mm, addr);
-        let bad: FaultOutcome | null = null;
-        if (vma === null || vma.start > addr) bad = FAULT_MAPERR;
-        else if (accessError(this.write, vma)) bad = FAULT_ACCERR;
-        if (bad !== null) {
-          this.bad = bad;
-          this.pc = 5;
-          if (!sem.upReadPassed(fn)) {
-            const s = this.call(sem.upRead(fn), 5);
-            if (s !== null) return s;
-          }
-        } else {
-          const s = this.call(handleMmFault(this.k, vma as Vma, addr, this.flags), 3);
-          if (s !== null) return s;
-        }
-      }
-      if (this.pc === 3) {
-        const fault = this.got as number;
-        this.fault = fault;
-        if ((fault & VM_FAULT_RETRY) !== 0 && (this.flags & FAULT_FLAG_ALLOW_RETRY) !== 0) {
-          this.flags |= FAULT_FLAG_TRIED;
-          const s = this.call(sem.downRead(fn), 2);
-          if (s !== null) return s;
-          continue;
-        }
-        this.pc = 4;
-        if (!sem.upReadPassed(fn)) {
-          const s = this.call(sem.upRead(fn), 4);
-          if (s !== null) return s;
-        }
-      }
-      if (this.pc === 4) {
-        const fault = this.fault;
-        if ((fault & VM_FAULT_ERROR) !== 0) return this.finish({ kind: 'error', fault });
-        return this.finish(FAULT_OK);
-      }
-      if (this.pc === 5) return this.finish(this.bad);
-      throw new Error(`DoUserAddrFault: bad state ${this.pc}`);
+    const fault = yield* handleMmFault(k, vma, addr, flags);
+    if ((fault & VM_FAULT_RETRY) !== 0 && (flags & FAULT_FLAG_ALLOW_RETRY) !== 0) {
+      flags |= FAULT_FLAG_TRIED;
+      yield* sem.downRead(fn); // retry:
+      continue;
     }
+    yield* sem.upRead(fn);
+    if ((fault & VM_FAULT_ERROR) !== 0) return { kind: 'error', fault };
+    return FAULT_OK;
   }
 }
 
@@ -288,11 +224,10 @@ function* accessRange(
   user: boolean,
   out: SignalOut | null,
   kernelCopy: boolean,
-  prechecked = false,
 ): Task<number> {
   const len = buf.length;
   let mm = mmIn;
-  if (kernelCopy && !prechecked) {
+  if (kernelCopy) {
     mightFault(k, write ? 'copy_to_user' : 'copy_from_user');
     mm = currentMm(k);
     if (mm === null || !accessOk(addr, len)) {
@@ -376,115 +311,6 @@ function accessOk(addr: number, len: number): boolean {
 }
 
 /**
- * copy_to_user / copy_from_user (include/linux/uaccess.h, 5.8): a kernel user copy (to when `write`) that completes
- * without a generator when it can: the checks of accessRange's kernel-copy prologue
- * (might_fault, the current mm, access_ok) run now; if [addr, addr + len) lies in one
- * present RAM page (writable for copy_to_user) and the page-table point can be passed
- * (Scheduler.passPoint), the copy is done and the number of bytes not copied returned —
- * exactly what the copy task would return. Otherwise the copy task from the page-table
- * point on is returned, for the caller to `yield*` at once.
- */
-function kernelCopyFast(k: Kernel, addr: number, buf: Uint8Array, write: boolean): number | Task<number> {
-  const len = buf.length;
-  mightFault(k, write ? 'copy_to_user' : 'copy_from_user');
-  const mm = currentMm(k);
-  if (mm === null || !accessOk(addr, len)) {
-    if (!write) buf.fill(0);
-    return len;
-  }
-  if (len === 0) return 0;
-  const pageOff = pageOffset(addr);
-  const pte = pageOff + len <= PAGE_SIZE ? mm.pt.get(Math.floor(addr / PAGE_SIZE)) : undefined;
-  const ram = k.hw.ram;
-  if (pte !== undefined && (!write || pte.writable) && ram.isRam(pte.pfn) && k.sched.passPoint()) {
-    copyPage(ram.page(pte.pfn), pageOff, buf, 0, len, write);
-    return 0;
-  }
-  return accessRange(k, mm, null, addr, buf, write, false, null, true, true);
-}
-
-/**
- * copy_from_user of `len` bytes for a caller that only looks at them before it next
- * suspends: when kernelCopyFast would copy without suspending, a view of the bytes in
- * their RAM page instead of a copy (the caller must copy what it keeps across a
- * suspension). Otherwise what kernelCopyFast gives for a fresh buffer `buf` of `len`
- * bytes: `left`, the bytes not copied (a number, or the copy task to `yield*`).
- */
-export function copyFromUserView(k: Kernel, addr: number, len: number): Uint8Array | { left: number | Task<number>; buf: Uint8Array } {
-  mightFault(k, 'copy_from_user');
-  const mm = currentMm(k);
-  if (mm === null || !accessOk(addr, len)) return { left: len, buf: new Uint8Array(len) };
-  if (len > 0) {
-    const pageOff = pageOffset(addr);
-    const pte = pageOff + len <= PAGE_SIZE ? mm.pt.get(Math.floor(addr / PAGE_SIZE)) : undefined;
-    const ram = k.hw.ram;
-    if (pte !== undefined && ram.isRam(pte.pfn) && k.sched.passPoint()) return ram.page(pte.pfn).subarray(pageOff, pageOff + len);
-  }
-  const buf = new Uint8Array(len);
-  return { left: len === 0 ? 0 : accessRange(k, mm, null, addr, buf, false, false, null, true, true), buf };
-}
-
-/**
- * copy_from_user (include/linux/uaccess.h, 5.8) of a `size`-byte little-endian value
- * into a bounce buffer the caller only decodes: when kernelCopyFast would copy without
- * suspending, the value itself (read from the RAM page; no buffer). Otherwise what
- * kernelCopyFast gives for a fresh buffer `buf` of `size` bytes: `left`, the bytes not
- * copied (a number, or the copy task to `yield*`), and the buffer to decode afterwards.
- */
-export function copyValueFromUserFast(k: Kernel, addr: number, size: 1 | 2 | 4): number | { left: number | Task<number>; buf: Uint8Array } {
-  mightFault(k, 'copy_from_user');
-  const mm = currentMm(k);
-  if (mm === null || !accessOk(addr, size)) return { left: size, buf: new Uint8Array(size) };
-  const pageOff = pageOffset(addr);
-  const pte = pageOff + size <= PAGE_SIZE ? mm.pt.get(Math.floor(addr / PAGE_SIZE)) : undefined;
-  const ram = k.hw.ram;
-  if (pte !== undefined && ram.isRam(pte.pfn) && k.sched.passPoint()) {
-    const page = ram.page(pte.pfn);
-    let v = 0;
-    for (let i = 0; i < size; i++) v |= (page[pageOff + i] as number) << (8 * i);
-    return v >>> 0;
-  }
-  const buf = new Uint8Array(size);
-  return { left: accessRange(k, mm, null, addr, buf, false, false, null, true, true), buf };
-}
-
-/**
- * copy_to_user (include/linux/uaccess.h, 5.8): the `size` bytes of the little-endian value `v` (a bounce buffer the
- * caller would fill and copy), without a task or a buffer when it need not suspend: the
- * bytes NOT copied, or the copy task to `yield*` (see kernelCopyFast, which this equals).
- */
-export function copyValueToUserFast(k: Kernel, addr: number, size: 1 | 2 | 4, v: number): number | Task<number> {
-  mightFault(k, 'copy_to_user');
-  const mm = currentMm(k);
-  if (mm === null || !accessOk(addr, size)) return size;
-  const pageOff = pageOffset(addr);
-  const pte = pageOff + size <= PAGE_SIZE ? mm.pt.get(Math.floor(addr / PAGE_SIZE)) : undefined;
-  const ram = k.hw.ram;
-  if (pte !== undefined && pte.writable && ram.isRam(pte.pfn) && k.sched.passPoint()) {
-    const page = ram.page(pte.pfn);
-    for (let i = 0; i < size; i++) page[pageOff + i] = (v >>> (8 * i)) & 0xff;
-    return 0;
-  }
-  const b = new Uint8Array(size);
-  for (let i = 0; i < size; i++) b[i] = (v >>> (8 * i)) & 0xff;
-  return accessRange(k, mm, null, addr, b, true, false, null, true, true);
-}
-
-/**
- * copy_to_user (include/linux/uaccess.h, 5.8) without a task when it need not suspend:
- * the bytes NOT copied, or the copy task to `yield*` (see kernelCopyFast). Used as
- * `const c = copyToUserFast(k, addr, data); const left = typeof c === 'number' ? c : yield* c;`.
- */
-export function copyToUserFast(k: Kernel, addr: number, data: Uint8Array): number | Task<number> {
-  return kernelCopyFast(k, addr, data, true);
-}
-
-/** copy_from_user (include/linux/uaccess.h, 5.8) without a task when it need not suspend; see copyToUserFast. */
-export function copyFromUserFast(k: Kernel, addr: number, dst: Uint8Array): number | Task<number> {
-  return kernelCopyFast(k, addr, dst, false);
-}
-
-/**
  * copy_to_user (include/linux/uaccess.h, 5.8): copy `data` to the current process's user
  * memory at `addr`. Returns the number of bytes NOT copied (0 on success).
  *
@@ -540,182 +366,37 @@ export function* putUserU64(k: Kernel, addr: number, v: bigint): Task<number> {
  * a fault that resolves retries the access. A page-crossing access is performed as
  * byte accesses in address order.
  */
-export function userAccess(k: Kernel, addr: number, size: AccessSize, write: boolean, value: bigint): Task<CpuAccessResult> {
-  return new UserAccess(k, addr, size, write, value);
-}
-
-/** [model] userAccess as a StepTask (a CPU access that faults; no generator). */
-class UserAccess extends StepTask<CpuAccessResult> {
-  private proc: KProcess | null = null;
-  private mm: MmStruct | null = null;
-  private tries = 0;
-  private buf: Uint8Array | null = null;
-  private out: SignalOut | null = null;
-
-  constructor(
-    private readonly k: Kernel,
-    private readonly addr: number,
-    private readonly size: AccessSize,
-    private readonly write: boolean,
-    private readonly value: bigint,
-  ) {
-    super();
+export function* userAccess(k: Kernel, addr: number, size: AccessSize, write: boolean, value: bigint): Task<CpuAccessResult> {
+  const proc = threadProcess(k.sched.current);
+  if (proc === null) return { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr };
+  const mm = asMm(proc.mm);
+  if (addr < 0 || addr + size > TASK_SIZE) {
+    const sig: CpuSignal = { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr };
+    k.events.emit({ kind: 'signal', pid: proc.pid, sig: sig.signal, code: sig.code, addr });
+    return sig;
   }
-
-  // State 0 once; then 1, 2, 3 per attempt (checked in order; 3 goes back to 1); 4 ends a
-  // page-crossing access.
-  protected run(): IteratorResult<Yielded, CpuAccessResult> {
-    const { k, addr, size, write } = this;
-    if (this.pc === 0) {
-      const proc = threadProcess(k.sched.current);
-      if (proc === null) return this.finish({ ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr });
-      const mm = asMm(proc.mm);
-      this.proc = proc;
-      this.mm = mm;
-      if (addr < 0 || addr + size > TASK_SIZE) {
-        const sig: CpuSignal = { ok: false, signal: 'SIGSEGV', code: 'SEGV_MAPERR', addr };
-        k.events.emit({ kind: 'signal', pid: proc.pid, sig: sig.signal, code: sig.code, addr });
-        return this.finish(sig);
-      }
-      if (pageOffset(addr) + size > PAGE_SIZE) {
-        const buf = new Uint8Array(size);
-        if (write) storeLe(buf, 0, size, this.value);
-        const out: SignalOut = { signal: null };
-        this.buf = buf;
-        this.out = out;
-        const s = this.call(accessRange(k, mm, proc, addr, buf, write, true, out, false), 4);
-        if (s !== null) return s;
-      } else {
-        this.tries = 0;
-        this.pc = 1;
-      }
-    }
-    for (;;) {
-      if (this.pc === 1) {
-        // an attempt: the page-table point
-        if (this.tries > LIVELOCK_LIMIT) throw livelock(addr);
-        if (!k.sched.passPoint()) {
-          const pg = pageAlignDown(addr);
-          return this.yieldAt((this.mm as MmStruct).ptReadAt(pg, pg + PAGE_SIZE), 2);
-        }
-        this.pc = 2;
-      }
-      if (this.pc === 2) {
-        const mm = this.mm as MmStruct; // set in state 0
-        const pte = mm.pt.get(Math.floor(addr / PAGE_SIZE));
-        if (pte !== undefined && (!write || pte.writable)) {
-          const v = physAccess(k, pte.pfn, pageOffset(addr), size, write, this.value);
-          return this.finish(write ? OK_STORE : { ok: true, value: v });
-        }
-        const s = this.call(doUserAddrFault(k, mm, addr, write, true), 3);
-        if (s !== null) return s;
-      }
-      if (this.pc === 3) {
-        const sig = userSignal(k, this.proc, addr, this.got as FaultOutcome);
-        if (sig !== null) return this.finish(sig);
-        this.tries++;
-        this.pc = 1;
-        continue;
-      }
-      if (this.pc === 4) {
-        // the page-crossing access is done
-        const out = this.out as SignalOut;
-        if (out.signal !== null) return this.finish(out.signal);
-        return this.finish(write ? OK_STORE : { ok: true, value: loadLe(this.buf as Uint8Array, 0, size) });
-      }
-      throw new Error(`UserAccess: bad state ${this.pc}`);
-    }
-  }
-}
-
-/**
- * The synchronous fast path of `k.sched.runSync(t, userAccess(...))` for the common case
- * of a present, permitted PTE and an access within one page: same result, same step
- * count, same event stream, without creating a generator. Returns null when the slow
- * path must be taken (no PTE, insufficient PTE, page-crossing access, busy/dead thread).
- */
-export function userAccessFast(
-  k: Kernel,
-  t: KThread,
-  mm: MmStruct,
-  addr: number,
-  size: AccessSize,
-  write: boolean,
-  value: bigint,
-  label = '',
-): CpuAccessResult | null {
-  if (t.state !== 'idle' && t.state !== 'done') return null;
   const pageOff = pageOffset(addr);
-  if (addr < 0 || pageOff + size > PAGE_SIZE || addr + size > TASK_SIZE) return null;
-  const pte = mm.pt.get(Math.floor(addr / PAGE_SIZE));
-  if (pte === undefined || (write && !pte.writable)) return null;
-  const halt = k.hw.platform.haltReason;
-  if (halt !== null) throw new MachineHalted(halt);
-  const sched = k.sched;
-  // runSync would take two steps: 'start' → the page-table point, then the access.
-  sched.steps += 2;
-  t.label = label;
-  const prev = sched.current;
-  sched.current = t;
-  let res: CpuAccessResult;
-  try {
-    const v = physAccess(k, pte.pfn, pageOff, size, write, value);
-    res = write ? OK_STORE : { ok: true, value: v };
-  } finally {
-    sched.current = prev;
+  if (pageOff + size > PAGE_SIZE) {
+    const buf = new Uint8Array(size);
+    if (write) storeLe(buf, 0, size, value);
+    const out: SignalOut = { signal: null };
+    yield* accessRange(k, mm, proc, addr, buf, write, true, out, false);
+    if (out.signal !== null) return out.signal;
+    return write ? OK_STORE : { ok: true, value: loadLe(buf, 0, size) };
   }
-  t.result = res;
-  t.state = 'idle';
-  return res;
-}
-
-/**
- * The synchronous fast path of `k.sched.runSync(t, userReadBytes / userWriteBytes)` (a
- * user-mode memcpy on thread `t`) when every page of [addr, addr + buf.length) has a
- * present RAM PTE (writable for a store): the bytes are copied with the same step count
- * (the start step and one page-table point per page) and the same (empty) event stream,
- * without a generator, and true is returned. False, having done nothing, when the slow
- * path must be taken (a missing or insufficient PTE, a device page, a busy thread).
- */
-export function userBytesFast(k: Kernel, t: KThread, mm: MmStruct, addr: number, buf: Uint8Array, write: boolean, label: string): boolean {
-  if (t.state !== 'idle' && t.state !== 'done') return false;
-  const len = buf.length;
-  const ram = k.hw.ram;
-  const first = pageOffset(addr);
-  if (len > 0 && first + len <= PAGE_SIZE) {
-    // within one page (most copies): one lookup
+  const page = pageAlignDown(addr);
+  for (let tries = 0; ; tries++) {
+    if (tries > LIVELOCK_LIMIT) throw livelock(addr);
+    if (!k.sched.passPoint()) yield mm.ptReadAt(page, page + PAGE_SIZE);
     const pte = mm.pt.get(Math.floor(addr / PAGE_SIZE));
-    if (pte === undefined || (write && !pte.writable) || !ram.isRam(pte.pfn)) return false;
-    const halt = k.hw.platform.haltReason;
-    if (halt !== null) throw new MachineHalted(halt);
-    k.sched.steps += 2;
-    t.label = label;
-    copyPage(ram.page(pte.pfn), first, buf, 0, len, write);
-    t.state = 'idle';
-    return true;
+    if (pte !== undefined && (!write || pte.writable)) {
+      const v = physAccess(k, pte.pfn, pageOff, size, write, value);
+      return write ? OK_STORE : { ok: true, value: v };
+    }
+    const o = yield* doUserAddrFault(k, mm, addr, write, true);
+    const sig = userSignal(k, proc, addr, o);
+    if (sig !== null) return sig;
   }
-  let pages = 0;
-  for (let off = 0; off < len; pages++) {
-    const a = addr + off;
-    const pte = mm.pt.get(Math.floor(a / PAGE_SIZE));
-    if (pte === undefined || (write && !pte.writable) || !ram.isRam(pte.pfn)) return false;
-    off += Math.min(len - off, PAGE_SIZE - (pageOffset(a)));
-  }
-  const halt = k.hw.platform.haltReason;
-  if (halt !== null) throw new MachineHalted(halt);
-  // runSync would take the 'start' step, then pass one page-table point per page
-  k.sched.steps += 1 + pages;
-  t.label = label;
-  for (let off = 0; off < len; ) {
-    const a = addr + off;
-    const pte = mm.pt.get(Math.floor(a / PAGE_SIZE)) as { pfn: number };
-    const pageOff = pageOffset(a);
-    const n = Math.min(len - off, PAGE_SIZE - pageOff);
-    copyPage(ram.page(pte.pfn), pageOff, buf, off, n, write);
-    off += n;
-  }
-  t.state = 'idle';
-  return true;
 }
 
 /**

@@ -4,8 +4,7 @@
 import { EINVAL, ENOMEM } from '../errno.js';
 import type { Kernel } from '../kernel.js';
 import { KernelBug } from '../sched/errors.js';
-import { StepTask, type Task, type Yielded } from '../sched/task.js';
-import type { KThread } from '../sched/thread.js';
+import type { Task } from '../sched/task.js';
 import { createHugeFault } from './pfn-insert.js';
 import {
   allocUserPage,
@@ -82,140 +81,76 @@ export function vmaIsAnonymous(vma: Vma): boolean {
   return vma.ops === null;
 }
 
-/** handle_mm_fault (mm/memory.c, 5.8): resolve one page fault in `vma`; returns a VM_FAULT_* mask. */
-export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): Task<number> {
-  return new HandleMmFault(k, vma, addr, flags);
-}
-
 /**
- * handle_mm_fault (mm/memory.c, 5.8) with handle_pte_fault (mm/memory.c, 5.8) — and
- * do_anonymous_page / do_fault / do_wp_page — folded in, as a StepTask (the fault path of
- * every refault; no generator). The thread's inFault count is raised around the
- * handle_pte_fault part, also when it throws; then the `fault` event.
+ * handle_mm_fault (mm/memory.c, 5.8): resolve one page fault in `vma`; returns a VM_FAULT_* mask.
+ * The thread's inFault count is raised around handle_pte_fault, also when it throws; then the
+ * `fault` event.
  */
-class HandleMmFault extends StepTask<number> {
-  private readonly mm: MmStruct;
-  private readonly page: number;
-  private readonly vpn: number;
-  private t: KThread | null = null;
-  /** Inside the handle_pte_fault part (inFault raised). */
-  private inPte = false;
-
-  constructor(
-    private readonly k: Kernel,
-    private readonly vma: Vma,
-    private readonly addr: number,
-    private readonly flags: number,
-  ) {
-    super();
-    this.mm = mmOf(vma);
-    this.page = pageAlignDown(addr);
-    this.vpn = vpnOf(this.page);
-  }
-
-  override next(): IteratorResult<Yielded, number> {
-    try {
-      return super.next();
-    } catch (e) {
-      // handle_mm_fault's `finally`: the count drops however handle_pte_fault ends
-      if (this.inPte) this.pteDone();
-      throw e;
-    }
-  }
-
-  private pteDone(): void {
-    this.inPte = false;
-    const t = this.t;
+export function* handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): Task<number> {
+  const t = k.sched.current;
+  if (t !== null) t.inFault++;
+  let ret: number;
+  try {
+    ret = yield* handlePteFault(k, vma, addr, flags);
+  } finally {
     if (t !== null) t.inFault--;
   }
-
-  /** handle_mm_fault's end: the count drops, then the `fault` event. */
-  private done(ret: number): IteratorResult<Yielded, number> {
-    this.pteDone();
-    const { k, vma, flags } = this;
-    const ev = k.events;
-    if (!ev.active) {
-      ev.skipCounted(ev.hot.fault);
-      return this.finish(ret);
-    }
-    ev.emit({
-      kind: 'fault',
-      mm: vma.mm.id,
-      addr: this.addr,
-      write: (flags & FAULT_FLAG_WRITE) !== 0,
-      user: (flags & FAULT_FLAG_USER) !== 0,
-      fn: vma.ops?.fault !== undefined ? vma.ops.name : 'handle_mm_fault',
-      result: vmFaultName(ret),
-    });
-    return this.finish(ret);
+  const ev = k.events;
+  if (!ev.active) {
+    ev.skipCounted(ev.hot.fault);
+    return ret;
   }
+  ev.emit({
+    kind: 'fault',
+    mm: vma.mm.id,
+    addr,
+    write: (flags & FAULT_FLAG_WRITE) !== 0,
+    user: (flags & FAULT_FLAG_USER) !== 0,
+    fn: vma.ops?.fault !== undefined ? vma.ops.name : 'handle_mm_fault',
+    result: vmFaultName(ret),
+  });
+  return ret;
+}
 
-  // The states only go forward, so they are checked in order (see StepTask).
-  protected run(): IteratorResult<Yielded, number> {
-    const { k, vma, mm, vpn } = this;
-    if (this.pc === 0) {
-      const t = k.sched.current;
-      this.t = t;
-      if (t !== null) t.inFault++;
-      this.inPte = true;
-      // handle_pte_fault
-      if (!k.sched.passPoint()) return this.yieldAt(mm.ptReadAt(this.page, this.page + PAGE_SIZE), 1);
-      this.pc = 1;
-    }
-    if (this.pc === 1) {
-      const pte = mm.pt.get(vpn);
-      if (pte !== undefined) {
-        // Present: a write to a read-only PTE of a writable vma is a write-protect fault
-        // (do_wp_page: reuse / pfn_mkwrite); anything else was a spurious fault.
-        if ((this.flags & FAULT_FLAG_WRITE) === 0 || pte.writable || (vma.flags & VM_WRITE) === 0) return this.done(0);
-        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWriteAt(this.page, this.page + PAGE_SIZE), 2);
-        this.pc = 2;
-      } else if (vmaIsAnonymous(vma)) {
-        const impl = vma as VmaImpl;
-        if (vma.file === null && impl.shmem !== null) {
-          const s = this.call(shmemFault(k, mm, impl, this.page), 5);
-          if (s !== null) return s;
-        } else {
-          // do_anonymous_page: a shared mapping without vm_ops cannot be served.
-          if ((vma.flags & VM_SHARED) !== 0) return this.done(VM_FAULT_SIGBUS);
-          const s = this.call(doAnonymousPage(k, mm, vma, this.page), 5);
-          if (s !== null) return s;
-        }
-      } else if (vma.ops?.hugeFault !== undefined) {
-        // __handle_mm_fault (6.12): a vma with ->huge_fault first gets a PUD, then a PMD try.
-        const s = this.call(createHugeFault(k, vma, this.addr, this.flags), 3);
-        if (s !== null) return s;
-      } else {
-        this.pc = 4;
-      }
-    }
-    if (this.pc === 2) {
+/** handle_pte_fault (mm/memory.c, 5.8) with do_anonymous_page / do_fault / do_wp_page folded in. */
+function* handlePteFault(k: Kernel, vma: Vma, addr: number, flags: number): Task<number> {
+  const mm = mmOf(vma);
+  const page = pageAlignDown(addr);
+  const vpn = vpnOf(page);
+  if (!k.sched.passPoint()) yield mm.ptReadAt(page, page + PAGE_SIZE);
+  const pte = mm.pt.get(vpn);
+  if (pte !== undefined) {
+    // Present: a write to a read-only PTE of a writable vma is a write-protect fault
+    // (do_wp_page: reuse / pfn_mkwrite); anything else was a spurious fault.
+    if ((flags & FAULT_FLAG_WRITE) !== 0 && !pte.writable && (vma.flags & VM_WRITE) !== 0) {
+      if (!k.sched.passPoint()) yield mm.ptWriteAt(page, page + PAGE_SIZE);
       const cur = mm.pt.get(vpn);
       if (cur !== undefined) mm.pt.set(vpn, mkPte(cur.pfn, true, cur.special));
-      return this.done(0);
     }
-    if (this.pc === 3) {
-      const huge = this.got as number;
-      if ((huge & VM_FAULT_FALLBACK) === 0) return this.done(huge);
-      this.pc = 4;
-    }
-    if (this.pc === 4) {
-      const ops = vma.ops;
-      if (ops === null || ops.fault === undefined) return this.done(VM_FAULT_SIGBUS); // do_fault without ->fault
-      const page = this.page;
-      const vmf: VmFault = {
-        vma,
-        address: page,
-        realAddress: this.addr,
-        flags: this.flags,
-        pgoff: vma.pgoff + (page - vma.start) / PAGE_SIZE,
-      };
-      const s = this.call(ops.fault(vmf), 5);
-      if (s !== null) return s;
-    }
-    if (this.pc === 5) return this.done(this.got as number);
-    throw new Error(`HandleMmFault: bad state ${this.pc}`);
+    return 0;
   }
+  if (vmaIsAnonymous(vma)) {
+    const impl = vma as VmaImpl;
+    if (vma.file === null && impl.shmem !== null) return yield* shmemFault(k, mm, impl, page);
+    // do_anonymous_page: a shared mapping without vm_ops cannot be served.
+    if ((vma.flags & VM_SHARED) !== 0) return VM_FAULT_SIGBUS;
+    return yield* doAnonymousPage(k, mm, vma, page);
+  }
+  // __handle_mm_fault (6.12): a vma with ->huge_fault first gets a PUD, then a PMD try.
+  if (vma.ops?.hugeFault !== undefined) {
+    const huge = yield* createHugeFault(k, vma, addr, flags);
+    if ((huge & VM_FAULT_FALLBACK) === 0) return huge;
+  }
+  const ops = vma.ops;
+  if (ops === null || ops.fault === undefined) return VM_FAULT_SIGBUS; // do_fault without ->fault
+  const vmf: VmFault = {
+    vma,
+    address: page,
+    realAddress: addr,
+    flags,
+    pgoff: vma.pgoff + (page - vma.start) / PAGE_SIZE,
+  };
+  return yield* ops.fault(vmf);
 }
 
 /**
@@ -343,24 +278,6 @@ function setVmFlags(k: Kernel, vma: Vma, flags: number, chain: string): void {
   vma.flags = flags;
 }
 
-/**
- * remap_pfn_range (mm/memory.c, 5.8): map `size` bytes at `addr` to consecutive pfns from
- * `pfn` with special PTEs. Marks the vma VM_IO|VM_PFNMAP|VM_DONTEXPAND|VM_DONTDUMP. A PTE
- * that is already present is the kernel's BUG_ON(!pte_none(*pte)) in remap_pte_range.
- * `caller` names the function that called it (for the H9 warning's call chain).
- */
-export function remapPfnRange(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pfn: number,
-  size: number,
-  prot: { prot: number; uncached: boolean },
-  caller?: string,
-): Task<number> {
-  return new RemapPfnRange(k, vma, addr, pfn, size, prot, caller);
-}
-
 /** The H9 call chain `remap_pfn_range <- caller`, the last one kept (the fault path asks for the same one every time). */
 let lastChainCaller: string | null = null;
 let lastChain = 'remap_pfn_range';
@@ -373,92 +290,62 @@ function remapChain(caller: string | undefined): string {
   return lastChain;
 }
 
-/** remap_pfn_range (mm/memory.c, 5.8) as a StepTask: the checks, then one scheduling point per page-table page. */
-class RemapPfnRange extends StepTask<number> {
-  private end = 0;
-  private writable = false;
-  private a = 0;
-  private next_ = 0;
+/** The end of the page-table page (PTRS_PER_PTE entries, one PTE lock) holding `addr`, or `end` (pmd_addr_end). */
+function ptPageEnd(addr: number, end: number): number {
+  return Math.min(end, (Math.floor(addr / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
+}
 
-  constructor(
-    private readonly k: Kernel,
-    private readonly vma: Vma,
-    private readonly addr: number,
-    private readonly pfn: number,
-    private readonly size: number,
-    private readonly prot: { prot: number; uncached: boolean },
-    private readonly caller: string | undefined,
-  ) {
-    super();
+/**
+ * remap_pfn_range (mm/memory.c, 5.8): map `size` bytes at `addr` to consecutive pfns from
+ * `pfn` with special PTEs, one page-table page at a time (one scheduling point each). Marks the
+ * vma VM_IO|VM_PFNMAP|VM_DONTEXPAND|VM_DONTDUMP. A PTE that is already present is the kernel's
+ * BUG_ON(!pte_none(*pte)) in remap_pte_range. `caller` names the function that called it (for
+ * the H9 warning's call chain).
+ */
+export function* remapPfnRange(
+  k: Kernel,
+  vma: Vma,
+  addr: number,
+  pfn: number,
+  size: number,
+  prot: { prot: number; uncached: boolean },
+  caller?: string,
+): Task<number> {
+  const end = addr + pageAlignUp(size);
+  const mm = mmOf(vma);
+  if (pageOffset(addr) !== 0 || addr < vma.start || end > vma.end) return -EINVAL;
+  if (isCowMapping(vma.flags)) {
+    if (addr !== vma.start || end !== vma.end) return -EINVAL;
+    vma.pgoff = pfn;
   }
-
-  // State 0 once, then 1 and 2 per page-table page (checked in order; 2 goes back to 1).
-  protected run(): IteratorResult<Yielded, number> {
-    const { k, vma, addr, pfn } = this;
-    const mm = mmOf(vma);
-    if (this.pc === 0) {
-      const end = addr + pageAlignUp(this.size);
-      if (pageOffset(addr) !== 0 || addr < vma.start || end > vma.end) return this.finish(-EINVAL);
-      if (isCowMapping(vma.flags)) {
-        if (addr !== vma.start || end !== vma.end) return this.finish(-EINVAL);
-        vma.pgoff = pfn;
+  setVmFlags(k, vma, vma.flags | VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, remapChain(caller));
+  if (addr >= end) throw new KernelBug('BUG_ON(addr >= end)', 'remap_pfn_range');
+  const writable = (prot.prot & PROT_WRITE) !== 0;
+  for (let a = addr; a < end; ) {
+    const next = ptPageEnd(a, end);
+    if (!k.sched.passPoint()) yield mm.ptWriteAt(a, next);
+    // remap_pte_range fills the PTEs in address order and BUGs at the first present one:
+    // the pages before it end up installed.
+    const firstPfn = pfn + (a - addr) / PAGE_SIZE;
+    const busy = mm.pt.firstPresent(vpnOf(a), vpnOf(next));
+    if (busy >= 0) {
+      const at = busy * PAGE_SIZE;
+      if (at > a) {
+        mm.pt.installRun(vpnOf(a), busy - vpnOf(a), firstPfn, writable, true);
+        emitInstall(k, mm, a, at, firstPfn);
       }
-      setVmFlags(k, vma, vma.flags | VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, remapChain(this.caller));
-      if (addr >= end) throw new KernelBug('BUG_ON(addr >= end)', 'remap_pfn_range');
-      this.end = end;
-      this.writable = (this.prot.prot & PROT_WRITE) !== 0;
-      this.a = addr;
-      this.pc = 1;
+      throw new KernelBug(`BUG_ON(!pte_none(*pte)) at 0x${at.toString(16)} (mm${mm.id})`, 'remap_pte_range');
     }
-    for (;;) {
-      if (this.pc === 1) {
-        const a = this.a;
-        if (a >= this.end) return this.finish(0);
-        // One page-table page at a time: the PTE lock covers PTRS_PER_PTE entries.
-        this.next_ = Math.min(this.end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
-        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWriteAt(a, this.next_), 2);
-        this.pc = 2;
-      }
-      if (this.pc !== 2) throw new Error(`RemapPfnRange: bad state ${this.pc}`);
-      const first = this.a;
-      const next = this.next_;
-      const firstPfn = pfn + (first - addr) / PAGE_SIZE;
-      // remap_pte_range fills the PTEs in address order and BUGs at the first present one:
-      // the pages before it end up installed.
-      const busy = mm.pt.firstPresent(vpnOf(first), vpnOf(next));
-      if (busy >= 0) {
-        const at = busy * PAGE_SIZE;
-        if (at > first) {
-          mm.pt.installRun(vpnOf(first), busy - vpnOf(first), firstPfn, this.writable, true);
-          emitInstall(k, mm, first, at, firstPfn);
-        }
-        throw new KernelBug(`BUG_ON(!pte_none(*pte)) at 0x${at.toString(16)} (mm${mm.id})`, 'remap_pte_range');
-      }
-      mm.pt.installRun(vpnOf(first), (next - first) / PAGE_SIZE, firstPfn, this.writable, true);
-      this.a = next;
-      emitInstall(k, mm, first, next, firstPfn);
-      this.pc = 1;
-    }
+    mm.pt.installRun(vpnOf(a), (next - a) / PAGE_SIZE, firstPfn, writable, true);
+    emitInstall(k, mm, a, next, firstPfn);
+    a = next;
   }
+  return 0;
 }
 
 function emitInstall(k: Kernel, mm: MmStruct, start: number, end: number, pfn: number): void {
   if (k.events.active) k.events.emit({ kind: 'pte.install', mm: mm.id, start, end, pfn, fn: 'remap_pfn_range' });
   else k.events.skipCounted(k.events.hot.pteInstall);
-}
-
-/**
- * zap_pte_range (mm/memory.c, 5.8): clear the PTEs of [start, end) page-table page by page (one scheduling
- * point per page-table page), dropping the references of ordinary (non-special) pages.
- * Returns how many PTEs were present.
- */
-export function zapRange(k: Kernel, mm: MmStruct, start: number, end: number): Task<number> {
-  return new ZapRange(k, null, mm, start, end) as Task<number>;
-}
-
-/** zap_vma_ptes (mm/memory.c, 5.8): remove the PTEs of a range of a VM_PFNMAP vma. */
-export function zapVmaPtes(k: Kernel, vma: Vma, addr: number, size: number): Task<void> {
-  return new ZapRange(k, vma, mmOf(vma), addr, addr + size) as Task<void>;
 }
 
 /** A zapped ordinary (non-special) page: its reference is dropped. */
@@ -467,53 +354,32 @@ function putZapped(_vpn: number, pte: Pte, k: Kernel): void {
 }
 
 /**
- * zap_vma_ptes (mm/memory.c, 5.8): zapRange as a StepTask; with `vma`, nothing for a
- * range outside the vma or a vma without VM_PFNMAP, else the zap and a `pte.zap` event,
- * returning nothing.
+ * zap_pte_range (mm/memory.c, 5.8): clear the PTEs of [start, end) page-table page by page (one
+ * scheduling point per page-table page), dropping the references of ordinary (non-special) pages.
+ * Returns how many PTEs were present.
  */
-class ZapRange extends StepTask<number | undefined> {
-  private present = 0;
-  private a: number;
-  private next_ = 0;
-
-  constructor(
-    private readonly k: Kernel,
-    private readonly vma: Vma | null,
-    private readonly mm: MmStruct,
-    private readonly start: number,
-    private readonly end: number,
-  ) {
-    super();
-    this.a = start;
+export function* zapRange(k: Kernel, mm: MmStruct, start: number, end: number): Task<number> {
+  let present = 0;
+  for (let a = start; a < end; ) {
+    const next = ptPageEnd(a, end);
+    if (!k.sched.passPoint()) yield mm.ptWriteAt(a, next);
+    present += mm.pt.deleteRange(vpnOf(a), vpnOf(next), putZapped, k);
+    a = next;
   }
+  return present;
+}
 
-  // State 0 once, then 1 and 2 per page-table page (checked in order; 2 goes back to 1).
-  protected run(): IteratorResult<Yielded, number | undefined> {
-    const { k, mm, end } = this;
-    if (this.pc === 0) {
-      const vma = this.vma;
-      if (vma !== null && (this.start < vma.start || end > vma.end || (vma.flags & VM_PFNMAP) === 0)) return this.finish(undefined);
-      this.pc = 1;
-    }
-    for (;;) {
-      if (this.pc === 1) {
-        const a = this.a;
-        if (a >= end) {
-          if (this.vma === null) return this.finish(this.present);
-          if (k.events.active) k.events.emit({ kind: 'pte.zap', mm: mm.id, start: this.start, end, present: this.present, fn: 'zap_vma_ptes' });
-          else k.events.skipCounted(k.events.hot.pteZap);
-          return this.finish(undefined);
-        }
-        this.next_ = Math.min(end, (Math.floor(a / PAGE_SIZE / PTRS_PER_PTE) + 1) * PTRS_PER_PTE * PAGE_SIZE);
-        if (!k.sched.passPoint()) return this.yieldAt(mm.ptWriteAt(a, this.next_), 2);
-        this.pc = 2;
-      }
-      if (this.pc !== 2) throw new Error(`ZapRange: bad state ${this.pc}`);
-      this.present += mm.pt.deleteRange(vpnOf(this.a), vpnOf(this.next_), putZapped, k);
-      this.a = this.next_;
-      this.pc = 1;
-    }
-  }
+/**
+ * zap_vma_ptes (mm/memory.c, 5.8): remove the PTEs of a range of a VM_PFNMAP vma (nothing for a
+ * range outside the vma or a vma without VM_PFNMAP), then the `pte.zap` event.
+ */
+export function* zapVmaPtes(k: Kernel, vma: Vma, addr: number, size: number): Task<void> {
+  const end = addr + size;
+  if (addr < vma.start || end > vma.end || (vma.flags & VM_PFNMAP) === 0) return;
+  const mm = mmOf(vma);
+  const present = yield* zapRange(k, mm, addr, end);
+  if (k.events.active) k.events.emit({ kind: 'pte.zap', mm: mm.id, start: addr, end, present, fn: 'zap_vma_ptes' });
+  else k.events.skipCounted(k.events.hot.pteZap);
 }
 
 /** follow_pfn (mm/memory.c, 5.8): the pfn mapped at `addr` of a VM_IO/VM_PFNMAP vma, or -EINVAL. */

@@ -7,7 +7,7 @@ import type { Kernel } from '../kernel.js';
 import { WaitGate } from '../locking/gate.js';
 import type { Mutex } from '../locking/mutex.js';
 import type { Scheduler } from '../sched/scheduler.js';
-import type { SchedPoint, Task, Yielded } from '../sched/task.js';
+import type { SchedPoint, Task } from '../sched/task.js';
 
 /**
  * What pci_save_state saves (the model's pci_saved_state): the 16 header dwords
@@ -124,135 +124,28 @@ export function findCapability(fn: PciFunctionHw, id: number): number {
   return 0;
 }
 
-/**
- * [model] The task of one kernel config access: its scheduling point (decided at the first
- * `next()`, passed when Scheduler.passPoint allows), then the access. It behaves exactly
- * as the generator `if (!dev.sched.passPoint()) yield point; return access();` would,
- * but is a small object instead of a generator: config accesses are the most frequent
- * kernel steps (about 120 when a device is opened), and a generator object costs about
- * ten times the memory.
- */
-abstract class CfgAccessTask<T> implements Task<T> {
-  /** 0: not started; 1: suspended at the point; 2: finished. */
-  private state = 0;
-
-  constructor(
-    protected readonly dev: PciDev,
-    private readonly point: SchedPoint,
-  ) {}
-
-  /** The access itself, once the point is passed. */
-  protected abstract access(): T;
-
-  next(): IteratorResult<Yielded, T> {
-    if (this.state === 0) {
-      if (!this.dev.sched.passPoint()) {
-        this.state = 1;
-        return { value: this.point, done: false };
-      }
-    } else if (this.state === 2) {
-      // a finished generator answers `{ value: undefined, done: true }`; nobody resumes these
-      return { value: undefined as T, done: true };
-    }
-    this.state = 2;
-    return { value: this.access(), done: true };
-  }
-
-  return(value: T): IteratorResult<Yielded, T> {
-    this.state = 2;
-    return { value, done: true };
-  }
-
-  throw(e: unknown): IteratorResult<Yielded, T> {
-    this.state = 2;
-    throw e;
-  }
-
-  [Symbol.iterator](): this {
-    return this;
-  }
-}
-
-/** pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8): as a CfgAccessTask. */
-class CfgReadTask extends CfgAccessTask<number> {
-  constructor(
-    dev: PciDev,
-    private readonly offset: number,
-    private readonly size: 1 | 2 | 4,
-  ) {
-    super(dev, dev.cfgReadPoint);
-  }
-
-  protected access(): number {
-    return this.dev.fn.cfgRead(this.offset, this.size, 'kernel');
-  }
-}
-
-/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): as a CfgAccessTask. */
-class CfgWriteTask extends CfgAccessTask<void> {
-  constructor(
-    dev: PciDev,
-    private readonly offset: number,
-    private readonly size: 1 | 2 | 4,
-    private readonly value: number,
-  ) {
-    super(dev, dev.cfgPoint);
-  }
-
-  protected access(): void {
-    this.dev.fn.cfgWrite(this.offset, this.size, this.value, 'kernel');
-  }
-}
-
-/**
- * pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8):
- * a kernel config read (its scheduling point, then the read; see CfgAccessTask).
- */
-export function pciReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
-  return new CfgReadTask(dev, offset, size);
-}
-
-/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): a kernel config write (point, then the write). */
-export function pciWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
-  return new CfgWriteTask(dev, offset, size, value);
-}
-
-/**
- * The read of pci_read_config_* once its scheduling point is passed, for loops that yield
- * the point themselves (`if (!dev.sched.passPoint()) yield dev.cfgReadPoint;` then this):
- * the same step as `yield* pciReadConfig(...)` without a task object per read.
- */
-export function pciReadConfigAfterPoint(dev: PciDev, offset: number, size: 1 | 2 | 4): number {
+/** pci_read_config_dword / pci_read_config_word / pci_read_config_byte (drivers/pci/access.c, 5.8): a kernel config read (its scheduling point, then the read). */
+export function* pciReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
+  if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
   return dev.fn.cfgRead(offset, size, 'kernel');
 }
 
-/** The write of pci_write_config_* once its scheduling point (dev.cfgPoint) is passed (see pciReadConfigAfterPoint). */
-export function pciWriteConfigAfterPoint(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): void {
+/** pci_write_config_dword / pci_write_config_word / pci_write_config_byte (drivers/pci/access.c, 5.8): a kernel config write (point, then the write). */
+export function* pciWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
+  if (!dev.sched.passPoint()) yield dev.cfgPoint;
   dev.fn.cfgWrite(offset, size, value, 'kernel');
-}
-
-/**
- * pci_wait_cfg's gate check when its scheduling point can be passed (a synchronous run,
- * see Scheduler.passPoint) and the gate is open to the current thread: the point is
- * passed and true returned — exactly what `yield* dev.cfgGate.wait()` would do there.
- * Otherwise nothing is done and the caller must `yield* dev.cfgGate.wait()`.
- */
-function cfgGatePassed(dev: PciDev): boolean {
-  const closer = dev.cfgGate.closedBy;
-  if (closer !== null && closer !== dev.sched.current) return false;
-  return dev.sched.passPoint();
 }
 
 /** pci_user_read_config_dword / pci_user_read_config_word / pci_user_read_config_byte (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
 export function* pciUserReadConfig(dev: PciDev, offset: number, size: 1 | 2 | 4): Task<number> {
-  if (!cfgGatePassed(dev)) yield* dev.cfgGate.wait();
+  yield* dev.cfgGate.wait();
   if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
   return dev.fn.cfgRead(offset, size, 'vfio-user');
 }
 
 /** pci_user_write_config_dword / pci_user_write_config_word / pci_user_write_config_byte (drivers/pci/access.c, 5.8): waits while a reset blocks config access. */
 export function* pciUserWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4, value: number): Task<void> {
-  if (!cfgGatePassed(dev)) yield* dev.cfgGate.wait();
+  yield* dev.cfgGate.wait();
   if (!dev.sched.passPoint()) yield dev.cfgPoint;
   dev.fn.cfgWrite(offset, size, value, 'vfio-user');
 }
@@ -261,24 +154,6 @@ export function* pciUserWriteConfig(dev: PciDev, offset: number, size: 1 | 2 | 4
 export function* ioread(k: Kernel, dev: PciDev, addr: number, size: 1 | 2 | 4 | 8): Task<bigint> {
   if (!dev.sched.passPoint()) yield dev.hwPoint;
   return k.hw.memRead(addr, size);
-}
-
-/**
- * ioread when its scheduling point can be passed without suspending (a synchronous run,
- * see Scheduler.passPoint): the value read, exactly as `yield* ioread(...)` would give
- * it; or null, having done nothing, when the caller must `yield* ioread(...)` instead.
- * Saves a generator on the device-access hot path.
- */
-export function ioreadPassed(k: Kernel, addr: number, size: 1 | 2 | 4 | 8): bigint | null {
-  if (!k.sched.passPoint()) return null;
-  return k.hw.memRead(addr, size);
-}
-
-/** iowrite when its scheduling point can be passed (see ioreadPassed): true if done, false if the caller must `yield* iowrite(...)`. */
-export function iowritePassed(k: Kernel, addr: number, size: 1 | 2 | 4 | 8, value: bigint): boolean {
-  if (!k.sched.passPoint()) return false;
-  k.hw.memWrite(addr, size, value);
-  return true;
 }
 
 /** iowrite32 / iowrite16 / iowrite8 (lib/iomap.c, 5.8): on a kernel mapping of device memory. */

@@ -5,7 +5,7 @@ import {
 } from '../../uapi/pci-regs.js';
 import { EAGAIN, EINVAL, ENOTTY } from '../errno.js';
 import type { Kernel } from '../kernel.js';
-import { done, type Task } from '../sched/task.js';
+import type { Task } from '../sched/task.js';
 import type { PciCore } from './core.js';
 import { type PciDev, pciReadConfig, pciWriteConfig } from './pci-dev.js';
 import { pciRestoreState, pciSaveState } from './state.js';
@@ -30,18 +30,9 @@ function* pciDevWait(k: Kernel, dev: PciDev, reason: string, timeoutMs: number):
   }
 }
 
-/**
- * pcie_has_flr (drivers/pci/pci.c, 5.8). Like the other reset methods below, not a
- * generator for its checks that need no scheduling point: they run when it is called
- * (the caller `yield*`s the result at once) and a finished task is handed back.
- */
-function pcieHasFlr(dev: PciDev): Task<boolean> {
-  if (dev.pcieCap === 0) return done(false);
-  return pcieHasFlrRead(dev);
-}
-
-/** pcie_has_flr (drivers/pci/pci.c, 5.8): its DevCap read. */
-function* pcieHasFlrRead(dev: PciDev): Task<boolean> {
+/** pcie_has_flr (drivers/pci/pci.c, 5.8) */
+function* pcieHasFlr(dev: PciDev): Task<boolean> {
+  if (dev.pcieCap === 0) return false;
   const cap = yield* pciReadConfig(dev, dev.pcieCap + PCI_EXP_DEVCAP, 4);
   return (cap & PCI_EXP_DEVCAP_FLR) !== 0;
 }
@@ -58,13 +49,8 @@ export function* pcieFlr(k: Kernel, dev: PciDev): Task<number> {
 }
 
 /** pci_af_flr (drivers/pci/pci.c, 5.8) */
-function pciAfFlr(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
-  if (dev.afCap === 0) return done(-ENOTTY);
-  return pciAfFlrCap(k, dev, probe);
-}
-
-/** pci_af_flr (drivers/pci/pci.c, 5.8): from its AF capability read on. */
-function* pciAfFlrCap(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
+function* pciAfFlr(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
+  if (dev.afCap === 0) return -ENOTTY;
   const cap = yield* pciReadConfig(dev, dev.afCap + PCI_AF_CAP, 1);
   if ((cap & PCI_AF_CAP_TP) === 0 || (cap & PCI_AF_CAP_FLR) === 0) return -ENOTTY;
   if (probe) return 0;
@@ -77,13 +63,8 @@ function* pciAfFlrCap(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
 }
 
 /** pci_pm_reset (drivers/pci/pci.c, 5.8): D0 → D3hot → D0 on a function without No_Soft_Reset. */
-function pciPmReset(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
-  if (dev.pmCap === 0) return done(-ENOTTY);
-  return pciPmResetCsr(k, dev, probe);
-}
-
-/** pci_pm_reset (drivers/pci/pci.c, 5.8): from its PMCSR read on. */
-function* pciPmResetCsr(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
+function* pciPmReset(k: Kernel, dev: PciDev, probe: boolean): Task<number> {
+  if (dev.pmCap === 0) return -ENOTTY;
   const csr = yield* pciReadConfig(dev, dev.pmCap + PCI_PM_CTRL, 2);
   if ((csr & PCI_PM_CTRL_NO_SOFT_RESET) !== 0) return -ENOTTY;
   if (probe) return 0;
@@ -119,16 +100,13 @@ export function* pciBridgeSecondaryBusReset(k: Kernel, pci: PciCore, bridge: Pci
   return r;
 }
 
-/**
- * pci_parent_bus_reset (drivers/pci/pci.c, 5.8): SBR via the parent bridge if the device
- * is alone on its bus. Its checks run when it is called; the bus reset's task is handed back.
- */
-function pciParentBusReset(k: Kernel, pci: PciCore, dev: PciDev, probe: boolean): Task<number> {
+/** pci_parent_bus_reset (drivers/pci/pci.c, 5.8): SBR via the parent bridge if the device is alone on its bus. */
+function* pciParentBusReset(k: Kernel, pci: PciCore, dev: PciDev, probe: boolean): Task<number> {
   const up = pci.upstream(dev);
-  if (up === null || dev.fn.isBridge) return done(-ENOTTY);
-  for (const other of pci.busDevices(dev.fn.bus)) if (other !== dev) return done(-ENOTTY);
-  if (probe) return done(0);
-  return pciBridgeSecondaryBusReset(k, pci, up);
+  if (up === null || dev.fn.isBridge) return -ENOTTY;
+  for (const other of pci.busDevices(dev.fn.bus)) if (other !== dev) return -ENOTTY;
+  if (probe) return 0;
+  return yield* pciBridgeSecondaryBusReset(k, pci, up);
 }
 
 /**

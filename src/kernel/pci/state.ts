@@ -1,6 +1,6 @@
 import { PCI_COMMAND, PCI_EXP_DEVCTL, PCI_MSI_FLAGS, PCI_MSIX_FLAGS } from '../../uapi/pci-regs.js';
 import type { Task } from '../sched/task.js';
-import { type PciDev, type PciSavedState, pciReadConfig, pciReadConfigAfterPoint, pciWriteConfig } from './pci-dev.js';
+import { type PciDev, type PciSavedState, pciReadConfig, pciWriteConfig } from './pci-dev.js';
 
 /*
  * Saved-state layout (the model's pci_saved_state, see PciSavedState): 16 header dwords,
@@ -12,9 +12,7 @@ const HDR = 16;
 export function* pciSaveState(dev: PciDev): Task<void> {
   const st: number[] = [];
   for (let i = 0; i < 16; i++) {
-    // pci_read_config_dword, inline: its scheduling point, then the read (no task per dword)
-    if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
-    st.push(pciReadConfigAfterPoint(dev, i * 4, 4));
+    st.push(yield* pciReadConfig(dev, i * 4, 4));
   }
   st.push(dev.pcieCap !== 0 ? yield* pciReadConfig(dev, dev.pcieCap + PCI_EXP_DEVCTL, 2) : 0);
   st.push(dev.msiCap !== 0 ? yield* pciReadConfig(dev, dev.msiCap + PCI_MSI_FLAGS, 2) : 0);
@@ -33,9 +31,7 @@ export function* pciRestoreState(dev: PciDev): Task<void> {
   if (dev.pcieCap !== 0) yield* pciWriteConfig(dev, dev.pcieCap + PCI_EXP_DEVCTL, 2, (st[HDR] ?? 0) & 0x7fff);
   for (let i = 15; i >= 0; i--) {
     const saved = st[i] ?? 0;
-    // pci_read_config_dword, inline (see pciSaveState)
-    if (!dev.sched.passPoint()) yield dev.cfgReadPoint;
-    const cur = pciReadConfigAfterPoint(dev, i * 4, 4);
+    const cur = yield* pciReadConfig(dev, i * 4, 4);
     if (cur !== saved) {
       if (i === 1) yield* pciWriteConfig(dev, PCI_COMMAND, 2, saved & 0xffff);
       else yield* pciWriteConfig(dev, i * 4, 4, saved);

@@ -4,7 +4,7 @@
  */
 import { EFAULT, EINVAL } from '../errno.js';
 import type { Kernel } from '../kernel.js';
-import { copyFromUserFast, copyFromUserView, copyToUserFast } from '../mm/index.js';
+import { copyFromUser, copyToUser } from '../mm/index.js';
 import type { Task } from '../sched/task.js';
 
 const PAGE_SIZE = 4096;
@@ -13,17 +13,13 @@ const PAGE_SIZE = 4096;
 export function* fetchUser(k: Kernel, addr: number, len: number): Task<Uint8Array | number> {
   const buf = new Uint8Array(len);
   if (len === 0) return buf;
-  const c = copyFromUserFast(k, addr, buf);
-  const left = typeof c === 'number' ? c : yield* c;
-  return left === 0 ? buf : -EFAULT;
+  return (yield* copyFromUser(k, addr, buf)) === 0 ? buf : -EFAULT;
 }
 
 /** copy_to_user (include/linux/uaccess.h, 5.8): 0, or -EFAULT if any byte could not be written. */
 export function* storeUser(k: Kernel, addr: number, data: Uint8Array): Task<number> {
   if (data.byteLength === 0) return 0;
-  const c = copyToUserFast(k, addr, data);
-  const left = typeof c === 'number' ? c : yield* c;
-  return left === 0 ? 0 : -EFAULT;
+  return (yield* copyToUser(k, addr, data)) === 0 ? 0 : -EFAULT;
 }
 
 /** get_user (arch/x86/include/asm/uaccess.h, 5.8): an int (s32) at `addr`. */
@@ -45,23 +41,16 @@ export function* strndupUser(k: Kernel, addr: number, n: number): Task<string | 
   let a = addr;
   while (total < n) {
     const chunk = Math.min(PAGE_SIZE - (a % PAGE_SIZE), n - total);
-    // the chunk's bytes: a view of the page when the copy need not suspend (nothing
-    // else runs before they are used or copied below), else a copy
-    const v = copyFromUserView(k, a, chunk);
-    let got: Uint8Array;
-    let left = 0;
-    if (v instanceof Uint8Array) got = v;
-    else {
-      left = typeof v.left === 'number' ? v.left : yield* v.left;
-      got = v.buf.subarray(0, chunk - left);
-    }
+    const buf = new Uint8Array(chunk);
+    const left = yield* copyFromUser(k, a, buf);
+    const got = buf.subarray(0, chunk - left);
     const nul = got.indexOf(0);
     if (nul >= 0) {
       parts.push(got.subarray(0, nul));
       return UTF8.decode(parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts));
     }
     if (left !== 0) return -EFAULT;
-    parts.push(got.slice());
+    parts.push(got);
     total += chunk;
     a += chunk;
   }

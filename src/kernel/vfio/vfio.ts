@@ -31,7 +31,7 @@ import type { Mutex } from '../locking/mutex.js';
 import type { RwSemaphore } from '../locking/rwsem.js';
 import type { Vma } from '../mm/types.js';
 import { threadProcess } from '../proc.js';
-import { done, type Task } from '../sched/task.js';
+import type { Task } from '../sched/task.js';
 import type { VfioDevice, VfioDeviceOps, VfioIommuDriverOps } from './device.js';
 import { fetchUser, getUserS32, storeUser, strndupUser } from './uaccess.js';
 import { vfioDeviceFileSetMapping } from './vfio-fs.js';
@@ -462,12 +462,10 @@ export class VfioCore {
   /** The group file's operations (vfio_group_fops, 5.8), shared by every core (see VfioFops). */
   private static readonly GROUP_FOPS: FileOperations = {
     /** vfio_group_fops_unl_ioctl (drivers/vfio/vfio.c, 5.8) */
-    // not a generator of its own: the check runs when it is called (the VFS `yield*`s the
-    // result at once) and groupIoctl's task is handed back, one generator level less
-    unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+    *unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
       const g = file.privateData;
-      if (!(g instanceof VfioGroup)) return done(-EINVAL);
-      return coreOf(file).groupIoctl(g, cmd, arg);
+      if (!(g instanceof VfioGroup)) return -EINVAL;
+      return yield* coreOf(file).groupIoctl(g, cmd, arg);
     },
     /** vfio_group_fops_release (drivers/vfio/vfio.c, 5.8) */
     *release(file: KFile): Task<void> {
@@ -574,11 +572,10 @@ export class VfioCore {
   /** The container file's operations (vfio_fops, 5.8), shared by every core (see VfioFops). */
   private static readonly CONTAINER_FOPS: FileOperations = {
     /** vfio_fops_unl_ioctl (drivers/vfio/vfio.c, 5.8) */
-    // hands containerIoctl's task back (see the group file's unlockedIoctl)
-    unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+    *unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
       const c = file.privateData;
-      if (!(c instanceof VfioContainer)) return done(-EINVAL);
-      return coreOf(file).containerIoctl(c, cmd, arg);
+      if (!(c instanceof VfioContainer)) return -EINVAL;
+      return yield* coreOf(file).containerIoctl(c, cmd, arg);
     },
     /** vfio_fops_read (drivers/vfio/vfio.c, 5.8): -EINVAL, type1 has no read. */
     // vfio_fops_read/write/mmap: passed to the IOMMU driver if it has them; type1 has none.
@@ -617,32 +614,29 @@ export class VfioCore {
       yield* coreOf(file).groupTryDissolveContainer(d.group);
       d.refs--;
     },
-    // The four pass-through operations below are not generators of their own: the
-    // device lookup runs when they are called (the VFS `yield*`s the result at once)
-    // and the driver's task is handed back as is, one generator level less per call.
     /** vfio_device_fops_unl_ioctl (drivers/vfio/vfio.c, 5.8) */
-    unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
+    *unlockedIoctl(file: KFile, cmd: number, arg: number): Task<number> {
       const d = deviceOfFile(file);
-      if (d === null) return done(-EINVAL);
-      return d.ops.ioctl(d, cmd, arg);
+      if (d === null) return -EINVAL;
+      return yield* d.ops.ioctl(d, cmd, arg);
     },
     /** vfio_device_fops_read (drivers/vfio/vfio.c, 5.8) */
-    read(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+    *read(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
       const d = deviceOfFile(file);
-      if (d === null) return done(-EINVAL);
-      return d.ops.read(d, buf, count, pos);
+      if (d === null) return -EINVAL;
+      return yield* d.ops.read(d, buf, count, pos);
     },
     /** vfio_device_fops_write (drivers/vfio/vfio.c, 5.8) */
-    write(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
+    *write(file: KFile, buf: number, count: number, pos: FilePos): Task<number> {
       const d = deviceOfFile(file);
-      if (d === null) return done(-EINVAL);
-      return d.ops.write(d, buf, count, pos);
+      if (d === null) return -EINVAL;
+      return yield* d.ops.write(d, buf, count, pos);
     },
     /** vfio_device_fops_mmap (drivers/vfio/vfio.c, 5.8) */
-    mmap(file: KFile, vma: Vma): Task<number> {
+    *mmap(file: KFile, vma: Vma): Task<number> {
       const d = deviceOfFile(file);
-      if (d === null) return done(-EINVAL);
-      return d.ops.mmap(d, vma);
+      if (d === null) return -EINVAL;
+      return yield* d.ops.mmap(d, vma);
     },
   };
 

@@ -18,14 +18,14 @@ import {
 import { VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_OFFSET_MASK } from '../../../uapi/vfio.js';
 import { EFAULT } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
-import { copyValueFromUserFast, copyValueToUserFast } from '../../mm/index.js';
+import { copyFromUser, copyToUser } from '../../mm/index.js';
 import type { PciCore } from '../../pci/core.js';
-import { type PciDev, pciReadConfigAfterPoint, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
+import { pciReadConfig, pciUserReadConfig, pciUserWriteConfig } from '../../pci/pci-dev.js';
 import { pciSetPowerState } from '../../pci/power.js';
 import { pciTryResetFunction } from '../../pci/reset.js';
 import type { FilePos } from '../../fs/file.js';
-import { StepTask, type Task, type Yielded } from '../../sched/task.js';
-import { zapAndDownWriteMemoryLock } from './mmap.js';
+import type { Task } from '../../sched/task.js';
+import { zapAndDownWriteMemoryLock } from './memory-lock.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 import { SideTable } from '../../../util/side-table.js';
 import { and32, barHighMask, barLowMask } from '../../../hw/bits32.js';
@@ -34,41 +34,9 @@ import { and32, barHighMask, barLowMask } from '../../../hw/bits32.js';
 const CAP_ID_BASIC = 0;
 const CAP_ID_INVALID = 0xff;
 
-/**
- * A config access handler (perm_bits::writefn / readfn). It returns the result itself
- * when it could complete without suspending (every scheduling point on its way passed,
- * see Scheduler.passPoint), or else the task that finishes the access, which the caller
- * runs at once with `yield*`. Handlers that rarely run are plain generators, which fit
- * the same type.
- */
-type WriteFn = (k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, perm: PermBits, offset: number, val: number) => number | Task<number>;
-type ReadFn = (vdev: VfioPciDevice, pos: number, count: number, perm: PermBits, offset: number) => number | Task<number>;
-
-/**
- * pci_user_read_config_* (drivers/pci/access.c, 5.8) when both of its scheduling points
- * (the config-gate check and the read) can be passed — a synchronous run with the gate
- * open to the current thread: the value, exactly as `yield* pciUserReadConfig(...)` gives
- * it. Otherwise null, having done nothing; the caller must `yield* pciUserReadConfig(...)`.
- */
-function userReadConfigPassed(dev: PciDev, pos: number, size: 1 | 2 | 4): number | null {
-  const closer = dev.cfgGate.closedBy;
-  if (closer !== null && closer !== dev.sched.current) return null;
-  if (!dev.sched.passPoint()) return null;
-  // The read's own point: passPoint's conditions (the run, the thread, the halt state)
-  // cannot change between two calls with nothing in between, so it passes as well.
-  dev.sched.passPoint();
-  return dev.fn.cfgRead(pos, size, 'vfio-user');
-}
-
-/** pci_user_write_config_* when both of its points can be passed (see userReadConfigPassed): true if written; false, having done nothing, otherwise. */
-function userWriteConfigPassed(dev: PciDev, pos: number, size: 1 | 2 | 4, value: number): boolean {
-  const closer = dev.cfgGate.closedBy;
-  if (closer !== null && closer !== dev.sched.current) return false;
-  if (!dev.sched.passPoint()) return false;
-  dev.sched.passPoint(); // passes too (see userReadConfigPassed)
-  dev.fn.cfgWrite(pos, size, value, 'vfio-user');
-  return true;
-}
+/** A config access handler (perm_bits::writefn / readfn): bytes written, or the value read. */
+type WriteFn = (k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, perm: PermBits, offset: number, val: number) => Task<number>;
+type ReadFn = (vdev: VfioPciDevice, pos: number, count: number, perm: PermBits, offset: number) => Task<number>;
 
 /** struct perm_bits: per-byte virtualization and write masks for one capability. */
 interface PermBits {
@@ -105,59 +73,38 @@ function putLe(buf: Uint8Array, off: number, size: number, v: number): void {
 const ALL = 0xffffffff;
 
 /** vfio_default_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): virtual bits from vconfig, the rest from hardware. */
-function defaultConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): number | Task<number> {
+function* defaultConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): Task<number> {
   const vconfig = vdev.vconfig as Uint8Array; // open devices always have vconfig
   const virt = le(p.virt, offset, count);
-  const val = le(vconfig, pos, count);
+  let val = le(vconfig, pos, count);
+  // Any non-virtualized bits?
   if (virt !== (count === 4 ? ALL : (1 << (8 * count)) - 1)) {
-    const phys = userReadConfigPassed(vdev.pdev, pos, count as 1 | 2 | 4);
-    if (phys === null) return defaultConfigReadPhys(vdev, pos, count, virt, val);
-    return ((phys & ~virt) | (val & virt)) >>> 0;
+    const phys = yield* pciUserReadConfig(vdev.pdev, pos, count as 1 | 2 | 4);
+    val = ((phys & ~virt) | (val & virt)) >>> 0;
   }
   return val;
 }
 
-/** vfio_default_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): the rest of it, when the hardware read must be scheduled. */
-function* defaultConfigReadPhys(vdev: VfioPciDevice, pos: number, count: number, virt: number, val: number): Task<number> {
-  const phys = yield* pciUserReadConfig(vdev.pdev, pos, count as 1 | 2 | 4);
-  return ((phys & ~virt) | (val & virt)) >>> 0;
-}
-
 /** vfio_default_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): writable virtual bits to vconfig, writable non-virtual bits to hardware. */
-function defaultConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): number | Task<number> {
+function* defaultConfigWrite(_k: Kernel, _pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
   const vconfig = vdev.vconfig as Uint8Array;
   const write = le(p.write, offset, count);
-  if (write === 0) return count;
+  if (write === 0) return count; // drop if no writable bits
   const virt = le(p.virt, offset, count);
+  // Virtualized and writable bits go to vconfig
   if ((write & virt) !== 0) {
     let v = le(vconfig, pos, count);
     v = ((v & ~(write & virt)) | (val & write & virt)) >>> 0;
     putLe(vconfig, pos, count, v);
   }
+  // Non-virtualized and writable bits go to hardware
   const physMask = write & ~virt;
   if (physMask !== 0) {
     const size = count as 1 | 2 | 4;
-    const phys = userReadConfigPassed(vdev.pdev, pos, size);
-    if (phys === null) return defaultConfigWritePhys(vdev, pos, size, physMask, val, null);
-    const nv = ((phys & ~physMask) | (val & physMask)) >>> 0;
-    if (!userWriteConfigPassed(vdev.pdev, pos, size, nv)) return defaultConfigWritePhys(vdev, pos, size, physMask, val, nv);
+    const phys = yield* pciUserReadConfig(vdev.pdev, pos, size);
+    yield* pciUserWriteConfig(vdev.pdev, pos, size, ((phys & ~physMask) | (val & physMask)) >>> 0);
   }
   return count;
-}
-
-/**
- * vfio_default_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): its hardware
- * read-modify-write when it must be scheduled: from the read (`written` null) or, the read done,
- * from the write of `written`.
- */
-function* defaultConfigWritePhys(vdev: VfioPciDevice, pos: number, size: 1 | 2 | 4, physMask: number, val: number, written: number | null): Task<number> {
-  let nv = written;
-  if (nv === null) {
-    const phys = yield* pciUserReadConfig(vdev.pdev, pos, size);
-    nv = ((phys & ~physMask) | (val & physMask)) >>> 0;
-  }
-  yield* pciUserWriteConfig(vdev.pdev, pos, size, nv);
-  return size;
 }
 
 /** vfio_direct_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): hardware value, with the capability's next pointer virtualized. */
@@ -224,39 +171,17 @@ function barFixup(vdev: VfioPciDevice): void {
 }
 
 /** vfio_basic_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): BAR fixup, and the virtual MEM bit ORed in for VFs. */
-function basicConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): number | Task<number> {
+function* basicConfigRead(vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number): Task<number> {
   if (offset >= PCI_BASE_ADDRESS_0 && offset <= PCI_ROM_ADDRESS + 3 && vdev.bardirty) barFixup(vdev);
-  const r = defaultConfigRead(vdev, pos, count, p, offset);
-  if (typeof r !== 'number') return basicConfigReadRest(vdev, r, offset);
-  return basicReadFixup(vdev, r, offset);
-}
-
-/** vfio_basic_config_read's last step: a VF's command register shows the virtual MEM bit. */
-function basicReadFixup(vdev: VfioPciDevice, val: number, offset: number): number {
+  const val = yield* defaultConfigRead(vdev, pos, count, p, offset);
+  // Mask in virtual memory enable
   if (offset === PCI_COMMAND && vdev.pdev.noCommandMemory) return val | (vdev.vconfigCommand & PCI_COMMAND_MEMORY);
   return val;
 }
 
-/** vfio_basic_config_read (drivers/vfio/pci/vfio_pci_config.c, 5.8): the rest of it, when the default read must be scheduled. */
-function* basicConfigReadRest(vdev: VfioPciDevice, read: Task<number>, offset: number): Task<number> {
-  return basicReadFixup(vdev, yield* read, offset);
-}
-
 /** vfio_need_bar_restore (drivers/vfio/pci/vfio_pci_config.c, 5.8): do the hardware BARs still hold what we saw at open? */
-function needBarRestore(vdev: VfioPciDevice): boolean | Task<boolean> {
+function* needBarRestore(vdev: VfioPciDevice): Task<boolean> {
   for (let i = 0; i < 6; i++) {
-    const rb = vdev.rbar[i] ?? 0;
-    if (rb === 0) continue;
-    const v = userReadConfigPassed(vdev.pdev, PCI_BASE_ADDRESS_0 + 4 * i, 4);
-    if (v === null) return needBarRestoreFrom(vdev, i);
-    if (v !== rb) return true;
-  }
-  return false;
-}
-
-/** vfio_need_bar_restore (drivers/vfio/pci/vfio_pci_config.c, 5.8): from BAR `from` on, when its reads must be scheduled. */
-function* needBarRestoreFrom(vdev: VfioPciDevice, from: number): Task<boolean> {
-  for (let i = from; i < 6; i++) {
     const rb = vdev.rbar[i] ?? 0;
     if (rb === 0) continue;
     const v = yield* pciUserReadConfig(vdev.pdev, PCI_BASE_ADDRESS_0 + 4 * i, 4);
@@ -278,144 +203,46 @@ function* barRestore(k: Kernel, vdev: VfioPciDevice): Task<void> {
  * vfio_basic_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): a chunk starting at
  * PCI_COMMAND takes memory_lock for write — zapping first when the new value clears MEM (even if
  * MEM was already clear) — restores BARs after a backdoor reset, writes, and records the MEM/IO
- * bits in vconfig.
+ * bits in vconfig. (5.7, knob zapOnDisable off: no lock and no zap.)
  */
-function basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  return new BasicConfigWrite(k, pci, vdev, pos, count, p, offset, val);
-}
-
-const BASIC_WRITE_FN = 'vfio_basic_config_write';
-
-/** vfio_basic_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8) as a StepTask (every command write; no generator). */
-class BasicConfigWrite extends StepTask<number> {
-  private physCmd = 0;
-  private virtCmd = 0;
-  private restore = false;
-  private r = 0;
-
-  constructor(
-    private readonly k: Kernel,
-    private readonly pci: PciCore,
-    private readonly vdev: VfioPciDevice,
-    private readonly pos: number,
-    private readonly count: number,
-    private readonly p: PermBits,
-    private readonly offset: number,
-    private readonly val: number,
-  ) {
-    super();
+function* basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
+  const fn = 'vfio_basic_config_write';
+  const locking = offset === PCI_COMMAND && k.knobs.zapOnDisable;
+  let newCmd = 0;
+  if (offset === PCI_COMMAND) {
+    const physCmd = yield* pciUserReadConfig(vdev.pdev, PCI_COMMAND, 2);
+    newCmd = val & 0xffff;
+    const virtCmd = vdev.vconfigCommand;
+    const physIo = (physCmd & PCI_COMMAND_IO) !== 0;
+    const virtIo = (virtCmd & PCI_COMMAND_IO) !== 0;
+    const newIo = (newCmd & PCI_COMMAND_IO) !== 0;
+    const physMem = (physCmd & PCI_COMMAND_MEMORY) !== 0;
+    const virtMem = (virtCmd & PCI_COMMAND_MEMORY) !== 0;
+    const newMem = (newCmd & PCI_COMMAND_MEMORY) !== 0;
+    if (locking) {
+      if (!newMem) yield* zapAndDownWriteMemoryLock(k, vdev);
+      else yield* vdev.memoryLock.downWrite(fn);
+    }
+    // A backdoor reset cleared the enables we think are set: restore the BARs first.
+    if ((newMem && virtMem && !physMem) || (newIo && virtIo && !physIo) || (yield* needBarRestore(vdev))) yield* barRestore(k, vdev);
   }
-
-  // The states only go forward, so they are checked in order (no dispatch loop): a state
-  // that completes sets `pc` to the next one and falls through to it.
-  protected run(): IteratorResult<Yielded, number> {
-    const { k, vdev, offset } = this;
-    const fn = BASIC_WRITE_FN;
-    const isCmd = offset === PCI_COMMAND;
-    const locking = isCmd && k.knobs.zapOnDisable;
-    const newCmd = this.val & 0xffff;
-    if (this.pc === 0) {
-      if (!isCmd) {
-        this.pc = 6;
-      } else {
-        const pc = userReadConfigPassed(vdev.pdev, PCI_COMMAND, 2);
-        if (pc !== null) {
-          this.got = pc;
-          this.pc = 1;
-        } else {
-          const s = this.call(pciUserReadConfig(vdev.pdev, PCI_COMMAND, 2), 1);
-          if (s !== null) return s;
-        }
-      }
-    }
-    if (this.pc === 1) {
-      this.physCmd = this.got as number;
-      this.virtCmd = vdev.vconfigCommand;
-      this.pc = 2;
-      if (locking) {
-        if ((newCmd & PCI_COMMAND_MEMORY) === 0) {
-          const s = this.call(zapAndDownWriteMemoryLock(k, vdev), 2);
-          if (s !== null) return s;
-        } else if (!vdev.memoryLock.downWritePassed(fn)) {
-          const s = this.call(vdev.memoryLock.downWrite(fn), 2);
-          if (s !== null) return s;
-        }
-      }
-    }
-    if (this.pc === 2) {
-      const physCmd = this.physCmd;
-      const virtCmd = this.virtCmd;
-      const newMem = (newCmd & PCI_COMMAND_MEMORY) !== 0;
-      const physMem = (physCmd & PCI_COMMAND_MEMORY) !== 0;
-      const virtMem = (virtCmd & PCI_COMMAND_MEMORY) !== 0;
-      const newIo = (newCmd & PCI_COMMAND_IO) !== 0;
-      const physIo = (physCmd & PCI_COMMAND_IO) !== 0;
-      const virtIo = (virtCmd & PCI_COMMAND_IO) !== 0;
-      if ((newMem && virtMem && !physMem) || (newIo && virtIo && !physIo)) {
-        this.got = true;
-        this.pc = 3;
-      } else {
-        const nr = needBarRestore(vdev);
-        if (typeof nr === 'boolean') {
-          this.got = nr;
-          this.pc = 3;
-        } else {
-          const s = this.call(nr, 3);
-          if (s !== null) return s;
-        }
-      }
-    }
-    if (this.pc === 3) {
-      this.restore = this.got as boolean;
-      if (!this.restore) {
-        this.pc = 6;
-      } else {
-        const s = this.call(barRestore(k, vdev), 6);
-        if (s !== null) return s;
-      }
-    }
-    if (this.pc === 6) {
-      const w = defaultConfigWrite(k, this.pci, vdev, this.pos, this.count, this.p, offset, this.val);
-      if (typeof w === 'number') {
-        this.got = w;
-        this.pc = 7;
-      } else {
-        const s = this.call(w, 7);
-        if (s !== null) return s;
-      }
-    }
-    if (this.pc === 7) {
-      const r = this.got as number;
-      this.r = r;
-      if (r < 0) {
-        this.pc = 8;
-        if (locking && !vdev.memoryLock.upWritePassed(fn)) {
-          const s = this.call(vdev.memoryLock.upWrite(fn), 8);
-          if (s !== null) return s;
-        }
-      } else {
-        this.pc = 9;
-        if (isCmd) {
-          const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
-          const cur = vdev.vconfigCommand;
-          putLe(vdev.vconfig as Uint8Array, PCI_COMMAND, 2, (cur & ~mask) | (newCmd & mask));
-          if (locking && !vdev.memoryLock.upWritePassed(fn)) {
-            const s = this.call(vdev.memoryLock.upWrite(fn), 9);
-            if (s !== null) return s;
-          }
-        }
-      }
-    }
-    if (this.pc === 8) return this.finish(this.r);
-    if (this.pc === 9) {
-      if (offset >= PCI_COMMAND && offset <= PCI_COMMAND + 1) {
-        vdev.virqDisabled = (vdev.vconfigCommand & PCI_COMMAND_INTX_DISABLE) !== 0;
-      }
-      if (offset >= PCI_BASE_ADDRESS_0 && offset <= PCI_ROM_ADDRESS + 3) vdev.bardirty = true;
-      return this.finish(this.count);
-    }
-    throw new Error(`BasicConfigWrite: bad state ${this.pc}`);
+  count = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
+  if (count < 0) {
+    if (locking) yield* vdev.memoryLock.upWrite(fn);
+    return count;
   }
+  // Save the current memory/io enable bits in vconfig for the test above next time.
+  if (offset === PCI_COMMAND) {
+    const mask = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
+    putLe(vdev.vconfig as Uint8Array, PCI_COMMAND, 2, (vdev.vconfigCommand & ~mask) | (newCmd & mask));
+    if (locking) yield* vdev.memoryLock.upWrite(fn);
+  }
+  // Emulate INTx disable
+  if (offset >= PCI_COMMAND && offset <= PCI_COMMAND + 1) {
+    vdev.virqDisabled = (vdev.vconfigCommand & PCI_COMMAND_INTX_DISABLE) !== 0;
+  }
+  if (offset >= PCI_BASE_ADDRESS_0 && offset <= PCI_ROM_ADDRESS + 3) vdev.bardirty = true;
+  return count;
 }
 
 /**
@@ -432,8 +259,7 @@ function* lockAndSetPowerState(k: Kernel, vdev: VfioPciDevice, state: 'D0' | 'D1
 
 /** vfio_pm_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8; 5.19 with the d3hotBlocks knob): a chunk starting at PM_CTRL changes the power state — with no lock and no zap in 5.8. */
 function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
-  const r = typeof w === 'number' ? w : yield* w;
+  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   if (r < 0) return r;
   if (offset === PCI_PM_CTRL) {
     const state = (['D0', 'D1', 'D2', 'D3hot'] as const)[val & PCI_PM_CTRL_STATE_MASK] ?? 'D0';
@@ -456,8 +282,7 @@ function* zappedFunctionReset(k: Kernel, pci: PciCore, vdev: VfioPciDevice, fn: 
 
 /** vfio_exp_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): the virtualized FLR bit triggers a zapped, write-locked function reset. */
 function* expConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
-  const r = typeof w === 'number' ? w : yield* w;
+  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   if (r < 0) return r;
   const vconfig = vdev.vconfig as Uint8Array;
   const ctlOff = pos - offset + PCI_EXP_DEVCTL;
@@ -474,8 +299,7 @@ function* expConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numb
 
 /** vfio_af_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): the virtualized AF FLR bit, same as above. */
 function* afConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
-  const r = typeof w === 'number' ? w : yield* w;
+  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   if (r < 0) return r;
   const vconfig = vdev.vconfig as Uint8Array;
   const ctlOff = pos - offset + PCI_AF_CTRL;
@@ -491,8 +315,7 @@ function* afConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
 
 /** vfio_msi_config_write (drivers/vfio/pci/vfio_pci_config.c, 5.8): virtual MSI registers; enable only via SET_IRQS; queue size clamped. */
 function* msiConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: number, count: number, p: PermBits, offset: number, val: number): Task<number> {
-  const w = defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
-  const r = typeof w === 'number' ? w : yield* w;
+  const r = yield* defaultConfigWrite(k, pci, vdev, pos, count, p, offset, val);
   if (r < 0) return r;
   if (offset === PCI_MSI_FLAGS && count >= 2) {
     const vconfig = vdev.vconfig as Uint8Array;
@@ -602,9 +425,7 @@ export function* vfioConfigInit(vdev: VfioPciDevice, hasIntx: boolean): Task<num
   const vconfig = new Uint8Array(size);
   const map = new Uint8Array(size).fill(CAP_ID_INVALID);
   for (let off = 0; off < size; off += 4) {
-    // pci_read_config_dword, inline: its scheduling point, then the read (no task per dword)
-    if (!pdev.sched.passPoint()) yield pdev.cfgReadPoint;
-    putLe(vconfig, off, 4, pciReadConfigAfterPoint(pdev, off, 4));
+    putLe(vconfig, off, 4, yield* pciReadConfig(pdev, off, 4));
   }
   map.fill(CAP_ID_BASIC, 0, 64);
   const perms: DevicePerms = { msi: null, capStart: new Map() };
@@ -681,13 +502,29 @@ function capStartFor(vdev: VfioPciDevice, capId: number, pos: number): number {
 }
 
 /**
- * vfio_pci_config_rw (drivers/vfio/pci/vfio_pci_config.c, 5.8): chop into chunks, each done as
- * vfio_config_do_rw does it — inline here, so an access is one task however many chunks it has; the
- * handlers complete without a task of their own when they need not suspend. The file position
- * advances by what was done. Returns bytes done or -errno.
+ * vfio_config_do_rw (drivers/vfio/pci/vfio_pci_config.c, 5.8): one naturally aligned chunk at
+ * `pos` within one capability's dword, through the capability's perm_bits handlers; the chunk's
+ * size (bytes done), or -errno.
  */
-export function vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
-  return new ConfigRw(k, pci, vdev, buf, count, ppos, iswrite);
+function* vfioConfigDoRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, pos: number, iswrite: boolean): Task<number> {
+  const map = vdev.configMap as Uint8Array; // open devices always have a config map
+  count = chunkSize(vdev, map, pos, count);
+  if (count < 0) return count;
+  let ret = count;
+  const capId = map[pos] ?? CAP_ID_INVALID;
+  const p = permFor(vdev, capId);
+  const offset = pos - capStartFor(vdev, capId, pos);
+  if (iswrite) {
+    if (p.writefn === null) return ret;
+    const val = new Uint8Array(count);
+    if ((yield* copyFromUser(k, buf, val)) !== 0) return -EFAULT;
+    ret = yield* p.writefn(k, pci, vdev, pos, count, p, offset, le(val, 0, count));
+  } else {
+    const val = new Uint8Array(count);
+    if (p.readfn !== null) putLe(val, 0, count, yield* p.readfn(vdev, pos, count, p, offset));
+    if ((yield* copyToUser(k, buf, val)) !== 0) return -EFAULT;
+  }
+  return ret;
 }
 
 /**
@@ -700,153 +537,22 @@ function offsetInRegion(pos: number): number {
   return pos > 0 && pos <= Number.MAX_SAFE_INTEGER ? pos - Math.floor(pos / unit) * unit : pos % unit;
 }
 
-/** vfio_pci_config_rw (drivers/vfio/pci/vfio_pci_config.c, 5.8): with vfio_config_do_rw inline, as a StepTask. */
-class ConfigRw extends StepTask<number> {
-  private pos = 0;
-  private done = 0;
-  /** The current chunk: its size, permissions, offset in its capability, and bytes done. */
-  private n = 0;
-  private p: PermBits = DIRECT;
-  private offset = 0;
-  private r = 0;
-
-  constructor(
-    private readonly k: Kernel,
-    private readonly pci: PciCore,
-    private readonly vdev: VfioPciDevice,
-    private buf: number,
-    private count: number,
-    private readonly ppos: FilePos,
-    private readonly iswrite: boolean,
-  ) {
-    super();
+/**
+ * vfio_pci_config_rw (drivers/vfio/pci/vfio_pci_config.c, 5.8): chop the access into the chunks
+ * vfio_config_do_rw does; the file position advances by what was done. Returns bytes done or
+ * -errno (the first chunk's error).
+ */
+export function* vfioPciConfigRw(k: Kernel, pci: PciCore, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
+  let done = 0;
+  let pos = offsetInRegion(ppos.value);
+  while (count > 0) {
+    const ret = yield* vfioConfigDoRw(k, pci, vdev, buf, count, pos, iswrite);
+    if (ret < 0) return ret;
+    count -= ret;
+    done += ret;
+    buf += ret;
+    pos += ret;
   }
-
-  protected run(): IteratorResult<Yielded, number> {
-    const { k, vdev } = this;
-    for (;;) {
-      switch (this.pc) {
-        case 0: {
-          this.pos = offsetInRegion(this.ppos.value);
-          this.pc = 1;
-          continue;
-        }
-        case 1: {
-          // the loop over chunks
-          if (this.count <= 0) {
-            this.ppos.value += this.done;
-            return this.finish(this.done);
-          }
-          // vfio_config_do_rw (5.8): one aligned chunk within one capability
-          const pos = this.pos;
-          const map = vdev.configMap as Uint8Array; // open devices always have a config map
-          const n = chunkSize(vdev, map, pos, this.count);
-          if (n < 0) return this.finish(n);
-          const capId = map[pos] ?? CAP_ID_INVALID;
-          const p = permFor(vdev, capId);
-          this.n = n;
-          this.p = p;
-          this.offset = pos - capStartFor(vdev, capId, pos);
-          this.r = n;
-          if (this.iswrite) {
-            if (p.writefn === null) {
-              this.pc = 6;
-              continue;
-            }
-            // the bounce buffer; only its value when the copy need not suspend
-            const v = copyValueFromUserFast(k, this.buf, n as 1 | 2 | 4);
-            if (typeof v === 'number') {
-              this.got = v;
-              this.pc = 3;
-              continue;
-            }
-            const c = v.left;
-            this.bytes = v.buf;
-            if (typeof c === 'number') {
-              this.got = c;
-              this.pc = 2;
-              continue;
-            }
-            const s = this.call(c, 2);
-            if (s !== null) return s;
-            continue;
-          }
-          if (p.readfn === null) {
-            this.got = 0;
-            this.pc = 4;
-            continue;
-          }
-          const v = p.readfn(vdev, pos, n, p, this.offset);
-          if (typeof v === 'number') {
-            this.got = v;
-            this.pc = 4;
-            continue;
-          }
-          const s = this.call(v, 4);
-          if (s !== null) return s;
-          continue;
-        }
-        case 2: {
-          // copy_from_user done (slow path): its bytes
-          if ((this.got as number) !== 0) return this.finish(-EFAULT);
-          this.got = le(this.bytes, 0, this.n);
-          this.pc = 3;
-          continue;
-        }
-        case 3: {
-          // the write handler with the value copied in
-          const p = this.p;
-          const writefn = p.writefn as WriteFn; // state 3 is only reached for a chunk with one
-          const w = writefn(k, this.pci, vdev, this.pos, this.n, p, this.offset, this.got as number);
-          if (typeof w === 'number') {
-            this.got = w;
-            this.pc = 7;
-            continue;
-          }
-          const s = this.call(w, 7);
-          if (s !== null) return s;
-          continue;
-        }
-        case 7: {
-          const r = this.got as number;
-          if (r < 0) return this.finish(r);
-          this.r = r;
-          this.pc = 6;
-          continue;
-        }
-        case 4: {
-          // the read handler's value, out to the user buffer
-          const c = copyValueToUserFast(k, this.buf, this.n as 1 | 2 | 4, this.got as number);
-          if (typeof c === 'number') {
-            this.got = c;
-            this.pc = 5;
-            continue;
-          }
-          const s = this.call(c, 5);
-          if (s !== null) return s;
-          continue;
-        }
-        case 5:
-          if ((this.got as number) !== 0) return this.finish(-EFAULT);
-          this.pc = 6;
-          continue;
-        case 6: {
-          const r = this.r;
-          this.count -= r;
-          this.done += r;
-          this.buf += r;
-          this.pos += r;
-          this.pc = 1;
-          continue;
-        }
-        default:
-          throw new Error(`ConfigRw: bad state ${this.pc}`);
-      }
-    }
-  }
-
-  /** The bounce buffer of a chunk whose copy_from_user must be scheduled. */
-  private bytes: Uint8Array = EMPTY;
+  ppos.value += done;
+  return done;
 }
-
-const EMPTY = new Uint8Array(0);

@@ -12,7 +12,7 @@ import type { Kernel } from '../../kernel.js';
 import { pciAllocIrqVectors, pciFreeIrqVectors, pciWriteMsiMsg, freeMsiIrq, requestMsiIrq } from '../../pci/msi.js';
 import { threadProcess } from '../../proc.js';
 import type { Task } from '../../sched/task.js';
-import { memoryLockAndEnable, memoryUnlockAndRestore } from './mmap.js';
+import { memoryLockAndEnable, memoryUnlockAndRestore } from './memory-lock.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 
 /** vfio_pci_memory_lock_and_enable / vfio_pci_memory_unlock_and_restore (drivers/vfio/pci/vfio_pci.c, 5.8): run `body` between them when the variant wraps each MSI callout (v3). */

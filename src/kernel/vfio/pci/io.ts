@@ -6,35 +6,34 @@
  */
 import { EIO } from '../../errno.js';
 import type { Kernel } from '../../kernel.js';
-import { ioread, ioreadPassed, iowrite, iowritePassed } from '../../pci/pci-dev.js';
+import { ioread, iowrite } from '../../pci/pci-dev.js';
 import type { Task } from '../../sched/task.js';
 import { memoryEnabled, type VfioPciDevice } from './vfio-pci-device.js';
 
 /** vfio_pci_iowrite64 / vfio_pci_iowrite32 / vfio_pci_iowrite16 / vfio_pci_iowrite8 (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9): 0, or -EIO with the write dropped. */
 export function* vfioPciIowrite(k: Kernel, vdev: VfioPciDevice, testMem: boolean, addr: number, size: 1 | 2 | 4 | 8, value: bigint, fn: string): Task<number> {
   if (testMem) {
-    if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
+    yield* vdev.memoryLock.downRead(fn);
     if (!memoryEnabled(k, vdev)) {
-      if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+      yield* vdev.memoryLock.upRead(fn);
       return -EIO;
     }
   }
-  if (!iowritePassed(k, addr, size, value)) yield* iowrite(k, vdev.pdev, addr, size, value);
-  if (testMem && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+  yield* iowrite(k, vdev.pdev, addr, size, value);
+  if (testMem) yield* vdev.memoryLock.upRead(fn);
   return 0;
 }
 
 /** vfio_pci_ioread32 / vfio_pci_ioread16 / vfio_pci_ioread8 (drivers/vfio/pci/vfio_pci_rdwr.c, 5.9): the value, or -EIO without touching the device. */
 export function* vfioPciIoread(k: Kernel, vdev: VfioPciDevice, testMem: boolean, addr: number, size: 1 | 2 | 4 | 8, fn: string): Task<bigint | number> {
   if (testMem) {
-    if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
+    yield* vdev.memoryLock.downRead(fn);
     if (!memoryEnabled(k, vdev)) {
-      if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+      yield* vdev.memoryLock.upRead(fn);
       return -EIO;
     }
   }
-  const passed = ioreadPassed(k, addr, size);
-  const v = passed !== null ? passed : yield* ioread(k, vdev.pdev, addr, size);
-  if (testMem && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+  const v = yield* ioread(k, vdev.pdev, addr, size);
+  if (testMem) yield* vdev.memoryLock.upRead(fn);
   return v;
 }

@@ -43,7 +43,7 @@ import { pciRestoreState, pciSaveState } from '../../pci/state.js';
 import { threadProcess } from '../../proc.js';
 import type { Task } from '../../sched/task.js';
 import { fetchUser } from '../uaccess.js';
-import { zapAndDownWriteMemoryLock } from './mmap.js';
+import { zapAndDownWriteMemoryLock } from './memory-lock.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 import { SideTable } from '../../../util/side-table.js';
 

@@ -2,10 +2,10 @@ import { VFIO_PCI_OFFSET_MASK, VFIO_PCI_ROM_REGION_INDEX, vfioPciOffsetToIndex }
 import { EFAULT, EINVAL, EIO, ENOMEM } from '../../errno.js';
 import type { FilePos } from '../../fs/file.js';
 import type { Kernel } from '../../kernel.js';
-import { copyFromUserFast, copyToUser, copyToUserFast, copyValueToUserFast } from '../../mm/index.js';
-import { ioportRead, ioportWrite, ioread, ioreadPassed, iowrite, iowritePassed, type PciDev } from '../../pci/pci-dev.js';
+import { copyFromUser, copyToUser } from '../../mm/index.js';
+import { ioportRead, ioportWrite, ioread, iowrite, type PciDev } from '../../pci/pci-dev.js';
 import { pciMapRom, pciUnmapRom } from '../../pci/rom.js';
-import { done, type Task } from '../../sched/task.js';
+import type { Task } from '../../sched/task.js';
 import { vfioPciIoread, vfioPciIowrite } from './io.js';
 import { memoryEnabled, type VfioPciDevice } from './vfio-pci-device.js';
 
@@ -26,19 +26,6 @@ const IOREAD_FN = { 1: 'vfio_pci_ioread8', 2: 'vfio_pci_ioread16', 4: 'vfio_pci_
 const IOWRITE_FN = { 1: 'vfio_pci_iowrite8', 2: 'vfio_pci_iowrite16', 4: 'vfio_pci_iowrite32' } as const;
 
 /**
- * What vfio_pci_bar_rw does after do_io_rw: advance the file position by what was done,
- * report a refused per-access call, unmap the ROM, drop memory_lock (whole-call). Null
- * when do_io_rw's result is returned as is.
- */
-interface BarRwEnd {
-  readonly vdev: VfioPciDevice;
-  readonly ppos: FilePos;
-  readonly perAccess: boolean;
-  readonly rom: boolean;
-  readonly checked: boolean;
-}
-
-/**
  * do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8; 5.9 with `testMem`): naturally
  * aligned 4/2/1-byte accesses, user copies in between; the excluded range [xStart, xEnd)
  * reads as 0xff and drops writes without touching the device. With `testMem` (the
@@ -47,9 +34,7 @@ interface BarRwEnd {
  * access only; the first refused access ends the call with -EIO (bytes already
  * transferred are not reported), and the user copies run with no lock held.
  *
- * The target is the memory or I/O-port (`port`) range at `base` of `pdev`. With `end`
- * the rest of vfio_pci_bar_rw runs here too (see BarRwEnd), so that vfio_pci_bar_rw can
- * hand this task back instead of wrapping it: one generator for the whole read/write.
+ * The target is the memory or I/O-port (`port`) range at `base` of `pdev`.
  */
 function* doIoRw(
   k: Kernel,
@@ -63,7 +48,6 @@ function* doIoRw(
   xEnd: number,
   iswrite: boolean,
   testMem: VfioPciDevice | null,
-  end: BarRwEnd | null,
 ): Task<number> {
   let done = 0;
   while (count > 0) {
@@ -78,8 +62,7 @@ function* doIoRw(
       // this same code meanwhile.
       const b = new Uint8Array(size);
       if (iswrite) {
-        const c = copyFromUserFast(k, buf, b);
-        if ((typeof c === 'number' ? c : yield* c) !== 0) {
+        if ((yield* copyFromUser(k, buf, b)) !== 0) {
           done = -EFAULT;
           break;
         }
@@ -91,7 +74,9 @@ function* doIoRw(
             done = r;
             break;
           }
-        } else if (port || !iowritePassed(k, base + off, size, BigInt(v >>> 0))) yield* ioWrite(k, pdev, port, base + off, size, v >>> 0);
+        } else {
+          yield* ioWrite(k, pdev, port, base + off, size, v >>> 0);
+        }
       } else {
         let v: number;
         if (testMem !== null && !port) {
@@ -102,12 +87,10 @@ function* doIoRw(
           }
           v = Number(r);
         } else {
-          const passed = port ? null : ioreadPassed(k, base + off, size);
-          v = passed !== null ? Number(passed) : yield* ioRead(k, pdev, port, base + off, size);
+          v = yield* ioRead(k, pdev, port, base + off, size);
         }
         for (let i = 0; i < size; i++) b[i] = (v >>> (8 * i)) & 0xff;
-        const c = copyToUserFast(k, buf, b);
-        if ((typeof c === 'number' ? c : yield* c) !== 0) {
+        if ((yield* copyToUser(k, buf, b)) !== 0) {
           done = -EFAULT;
           break;
         }
@@ -135,13 +118,6 @@ function* doIoRw(
     off += filled;
     buf += filled;
   }
-  if (end === null) return done;
-  // the rest of vfio_pci_bar_rw
-  const vdev = end.vdev;
-  if (done >= 0) end.ppos.value += done;
-  else if (end.perAccess && done === -EIO) k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
-  if (end.rom) yield* pciUnmapRom(pdev);
-  if (end.checked && !vdev.memoryLock.upReadPassed(BAR_RW)) yield* vdev.memoryLock.upRead(BAR_RW);
   return done;
 }
 
@@ -165,93 +141,7 @@ const BAR_RW = 'vfio_pci_bar_rw';
  * - 'none' (5.7): no lock, no check.
  * I/O-port BARs are never checked.
  */
-export function vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
-  // Not a generator of its own when it need not be: the checks run when it is called (the
-  // caller `yield*`s the result at once); when memory_lock can be taken without suspending
-  // (Scheduler.passPoint) and the region is not the ROM, the do_io_rw task — which also
-  // finishes the call, see BarRwEnd — is handed back. Otherwise the whole call is the
-  // generator vfioPciBarRwTask (the checks, which have no side effects, run again there).
-  const pdev = vdev.pdev;
-  const bar = vfioPciOffsetToIndex(ppos.value);
-  const pos = ppos.value - bar * (VFIO_PCI_OFFSET_MASK + 1); // pos & VFIO_PCI_OFFSET_MASK (pos >= 0)
-  const res = pdev.resource(bar);
-  if (res === null) return done(-EINVAL);
-  const end = res.size;
-  if (pos >= end) return done(-EINVAL);
-  if (bar === VFIO_PCI_ROM_REGION_INDEX) return vfioPciBarRwTask(k, vdev, buf, count, ppos, iswrite);
-  count = Math.min(count, end - pos);
-  const perAccess = k.knobs.rwLocking === 'per-access';
-  const checked = res.kind === 'mem' && k.knobs.rwLocking === 'whole-call';
-  if (checked) {
-    if (!vdev.memoryLock.downReadPassed(BAR_RW)) return vfioPciBarRwTask(k, vdev, buf, count, ppos, iswrite);
-    if (k.knobs.blockDisabledMemory && !memoryEnabled(k, vdev)) return barRwBlocked(k, vdev, iswrite);
-  }
-  vdev.barmap[bar] = true; // vfio_pci_setup_barmap
-  let xStart = 0;
-  let xEnd = 0;
-  if (bar === vdev.msixBar) {
-    xStart = vdev.msixOffset;
-    xEnd = vdev.msixOffset + vdev.msixSize;
-  }
-  const testMem = perAccess && res.kind === 'mem' ? vdev : null;
-  if (!iswrite && testMem === null && res.kind === 'mem' && (pos >= xEnd || pos + count <= xStart)) {
-    const one = readOnePassed(k, vdev, res.start, pos, buf, count, ppos, checked);
-    if (one !== null) return one;
-  }
-  return doIoRw(k, pdev, res.start, res.kind === 'io', buf, pos, count, xStart, xEnd, iswrite, testMem, { vdev, ppos, perAccess, rom: false, checked });
-}
-
-/**
- * do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): for a read that is one naturally aligned
- * 4/2/1-byte access of memory outside any excluded range, with no per-access check, when its device
- * read can be passed (ioreadPassed): the read, the user copy and the end of vfio_pci_bar_rw run
- * now, and a finished task is returned — or, if the copy or the up_read must suspend, the task that
- * finishes the call from there. Null, having done nothing, when it does not apply.
- */
-function readOnePassed(k: Kernel, vdev: VfioPciDevice, base: number, off: number, buf: number, count: number, ppos: FilePos, checked: boolean): Task<number> | null {
-  const size = count === 4 && off % 4 === 0 ? 4 : count === 2 && off % 2 === 0 ? 2 : count === 1 ? 1 : 0;
-  if (size === 0) return null;
-  const passed = ioreadPassed(k, base + off, size);
-  if (passed === null) return null;
-  const c = copyValueToUserFast(k, buf, size, Number(passed));
-  if (typeof c !== 'number') return copyThenEnd(c, size, vdev, ppos, checked);
-  const done_ = c !== 0 ? -EFAULT : size;
-  // the rest of vfio_pci_bar_rw (see doIoRw; no per-access check, not the ROM)
-  if (done_ >= 0) ppos.value += done_;
-  if (checked && !vdev.memoryLock.upReadPassed(BAR_RW)) return upReadThen(vdev, done_);
-  return done(done_);
-}
-
-/** do_io_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): readOnePassed from a user copy that must be scheduled. */
-function* copyThenEnd(copy: Task<number>, size: number, vdev: VfioPciDevice, ppos: FilePos, checked: boolean): Task<number> {
-  const done_ = (yield* copy) !== 0 ? -EFAULT : size;
-  if (done_ >= 0) ppos.value += done_;
-  if (checked && !vdev.memoryLock.upReadPassed(BAR_RW)) yield* vdev.memoryLock.upRead(BAR_RW);
-  return done_;
-}
-
-/** vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): its final up_read when it must be scheduled; then `ret`. */
-function* upReadThen(vdev: VfioPciDevice, ret: number): Task<number> {
-  yield* vdev.memoryLock.upRead(BAR_RW);
-  return ret;
-}
-
-/** vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): its refusal while memory is disabled (whole-call), memory_lock held for read: drop it, -EIO. */
-function barRwBlocked(k: Kernel, vdev: VfioPciDevice, iswrite: boolean): Task<number> {
-  if (!vdev.memoryLock.upReadPassed(BAR_RW)) return barRwBlockedTask(k, vdev, iswrite);
-  k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
-  return done(-EIO);
-}
-
-/** vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.8): barRwBlocked when up_read must be scheduled. */
-function* barRwBlockedTask(k: Kernel, vdev: VfioPciDevice, iswrite: boolean): Task<number> {
-  yield* vdev.memoryLock.upRead(BAR_RW);
-  k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
-  return -EIO;
-}
-
-/** vfio_pci_bar_rw (drivers/vfio/pci/vfio_pci_rdwr.c, 5.7, 5.8, 5.9): as one generator (see vfioPciBarRw), the ROM, or memory_lock taken with a scheduling point. */
-function* vfioPciBarRwTask(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
+export function* vfioPciBarRw(k: Kernel, vdev: VfioPciDevice, buf: number, count: number, ppos: FilePos, iswrite: boolean): Task<number> {
   const fn = BAR_RW;
   const pdev = vdev.pdev;
   const bar = vfioPciOffsetToIndex(ppos.value);
@@ -264,9 +154,9 @@ function* vfioPciBarRwTask(k: Kernel, vdev: VfioPciDevice, buf: number, count: n
   const perAccess = k.knobs.rwLocking === 'per-access';
   const checked = res.kind === 'mem' && k.knobs.rwLocking === 'whole-call';
   if (checked) {
-    if (!vdev.memoryLock.downReadPassed(fn)) yield* vdev.memoryLock.downRead(fn);
+    yield* vdev.memoryLock.downRead(fn);
     if (k.knobs.blockDisabledMemory && !memoryEnabled(k, vdev)) {
-      if (!vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+      yield* vdev.memoryLock.upRead(fn);
       k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
       return -EIO;
     }
@@ -280,7 +170,7 @@ function* vfioPciBarRwTask(k: Kernel, vdev: VfioPciDevice, buf: number, count: n
     // The ROM can fill less space than the BAR: the excluded range starts at the image end.
     const m = yield* pciMapRom(k, pdev);
     if (m === null) {
-      if (checked && !vdev.memoryLock.upReadPassed(fn)) yield* vdev.memoryLock.upRead(fn);
+      if (checked) yield* vdev.memoryLock.upRead(fn);
       return -ENOMEM;
     }
     base = m.base;
@@ -297,5 +187,10 @@ function* vfioPciBarRwTask(k: Kernel, vdev: VfioPciDevice, buf: number, count: n
   }
   // per-access: test_mem = res->flags & IORESOURCE_MEM (memory BARs and the ROM)
   const testMem = perAccess && res.kind === 'mem' ? vdev : null;
-  return yield* doIoRw(k, pdev, base, port, buf, pos, count, xStart, xEnd, iswrite, testMem, { vdev, ppos, perAccess, rom, checked });
+  const done = yield* doIoRw(k, pdev, base, port, buf, pos, count, xStart, xEnd, iswrite, testMem);
+  if (done >= 0) ppos.value += done;
+  else if (perAccess && done === -EIO) k.events.emit({ kind: 'vfio.blocked', dev: vdev.name, path: iswrite ? 'pwrite' : 'pread', errno: EIO });
+  if (rom) yield* pciUnmapRom(pdev);
+  if (checked) yield* vdev.memoryLock.upRead(fn);
+  return done;
 }

@@ -34,16 +34,16 @@ import { pciMapRom, pciUnmapRom } from '../../pci/rom.js';
 import { pciProbeResetBus, pciResetBus, pciResetFunctionLocked, pciTryResetFunction } from '../../pci/reset.js';
 import { pciLoadSavedState, pciRestoreState, pciSaveState, pciStoreSavedState } from '../../pci/state.js';
 import { threadProcess } from '../../proc.js';
-import { done, type Task } from '../../sched/task.js';
+import type { Task } from '../../sched/task.js';
 import type { VfioDevice, VfioDeviceOps } from '../device.js';
 import { VfioInfoCapChain, vfioSetIrqsValidateAndPrepare } from '../info-cap.js';
 import { fetchUser, storeUser } from '../uaccess.js';
 import type { VfioCore, VfioGroup } from '../vfio.js';
 import { vfioConfigFree, vfioConfigInit, vfioPciConfigRw } from './config.js';
 import { type IrqSetData, vfioPciSetIrqsIoctl } from './intrs.js';
-import { memoryLockAndEnable, memoryUnlockAndRestore, vfioPciMmap, vfioPciMmapOps, zapAndDownWriteMemoryLock, zapAndVmaLock } from './mmap.js';
+import { hotResetTryLockAndZap, memoryLockAndEnable, memoryUnlockAndRestore, zapAndDownWriteMemoryLock, zapAndVmaLock } from './memory-lock.js';
+import { vfioPciMmap, vfioPciMmapOps } from './mmap.js';
 import { vfioPciIoeventfd, vfioPciIoeventfdsRelease } from './ioeventfd.js';
-import { hotResetTryLockAndZap } from './mmap-mapping.js';
 import { vfioPciIoctlFeature, vfioPciPmDisable, vfioPciPmRuntimeBracket } from './pm.js';
 import { vfioPciBarRw } from './rdwr.js';
 import { VfioPciDevice } from './vfio-pci-device.js';
@@ -240,16 +240,16 @@ export class VfioPciDriver implements VfioDeviceOps {
     if ((yield* pciResetBus(this.k, this.pci, vdev.pdev)) === 0) for (const d of devs) d.needsReset = false;
   }
 
-  /** vfio_pci_read (drivers/vfio/pci/vfio_pci.c, 5.8); like rw, hands the region's task back. */
-  read(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
-    if (count === 0) return done(0);
-    return this.pmRw(this.vd(device), buf, count, pos, false);
+  /** vfio_pci_read (drivers/vfio/pci/vfio_pci.c, 5.8) */
+  *read(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
+    if (count === 0) return 0;
+    return yield* this.pmRw(this.vd(device), buf, count, pos, false);
   }
 
-  /** vfio_pci_write (drivers/vfio/pci/vfio_pci.c, 5.8); like rw, hands the region's task back. */
-  write(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
-    if (count === 0) return done(0);
-    return this.pmRw(this.vd(device), buf, count, pos, true);
+  /** vfio_pci_write (drivers/vfio/pci/vfio_pci.c, 5.8) */
+  *write(device: VfioDevice, buf: number, count: number, pos: FilePos): Task<number> {
+    if (count === 0) return 0;
+    return yield* this.pmRw(this.vd(device), buf, count, pos, true);
   }
 
   /**
@@ -258,29 +258,25 @@ export class VfioPciDriver implements VfioDeviceOps {
    * the access — a runtime-suspended device is woken for it, pm_runtime_engaged does not
    * block it. Without the knob: rw as is.
    */
-  private pmRw(vdev: VfioPciDevice, buf: number, count: number, pos: FilePos, iswrite: boolean): Task<number> {
-    if (!this.k.knobs.lowPowerEntry || vfioPciOffsetToIndex(pos.value) >= VFIO_PCI_NUM_REGIONS) return this.rw(vdev, buf, count, pos, iswrite);
-    return vfioPciPmRuntimeBracket(this.k, vdev, () => this.rw(vdev, buf, count, pos, iswrite));
+  private *pmRw(vdev: VfioPciDevice, buf: number, count: number, pos: FilePos, iswrite: boolean): Task<number> {
+    if (!this.k.knobs.lowPowerEntry || vfioPciOffsetToIndex(pos.value) >= VFIO_PCI_NUM_REGIONS) return yield* this.rw(vdev, buf, count, pos, iswrite);
+    return yield* vfioPciPmRuntimeBracket(this.k, vdev, () => this.rw(vdev, buf, count, pos, iswrite));
   }
 
-  /**
-   * vfio_pci_rw (drivers/vfio/pci/vfio_pci.c, 5.8). Not a generator of its own: the
-   * dispatch runs when it is called (the caller `yield*`s the result at once) and the
-   * region's task is handed back as is, one generator level less per read/write.
-   */
-  private rw(vdev: VfioPciDevice, buf: number, count: number, pos: FilePos, iswrite: boolean): Task<number> {
+  /** vfio_pci_rw (drivers/vfio/pci/vfio_pci.c, 5.8): dispatch by region index. */
+  private *rw(vdev: VfioPciDevice, buf: number, count: number, pos: FilePos, iswrite: boolean): Task<number> {
     const index = vfioPciOffsetToIndex(pos.value);
-    if (index >= VFIO_PCI_NUM_REGIONS) return done(-EINVAL);
+    if (index >= VFIO_PCI_NUM_REGIONS) return -EINVAL;
     switch (index) {
       case VFIO_PCI_CONFIG_REGION_INDEX:
-        return vfioPciConfigRw(this.k, this.pci, vdev, buf, count, pos, iswrite);
+        return yield* vfioPciConfigRw(this.k, this.pci, vdev, buf, count, pos, iswrite);
       case VFIO_PCI_ROM_REGION_INDEX:
-        if (iswrite) return done(-EINVAL);
-        return vfioPciBarRw(this.k, vdev, buf, count, pos, false);
+        if (iswrite) return -EINVAL;
+        return yield* vfioPciBarRw(this.k, vdev, buf, count, pos, false);
       case VFIO_PCI_VGA_REGION_INDEX:
-        return done(-EINVAL); // vfio_pci_vga_rw: no VGA device is modelled (has_vga false)
+        return -EINVAL; // vfio_pci_vga_rw: no VGA device is modelled (has_vga false)
       default:
-        return vfioPciBarRw(this.k, vdev, buf, count, pos, iswrite);
+        return yield* vfioPciBarRw(this.k, vdev, buf, count, pos, iswrite);
     }
   }
 
