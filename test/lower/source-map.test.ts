@@ -1,6 +1,7 @@
 /**
  * The lowering keeps source maps pointing at the generator source: a lowered frame's
- * suspension points (`this.$call(...)` for a `yield*`, `this.$yield(...)` for a `yield`)
+ * suspension points (the delegated task's `next()` for a `yield*`, `done: (this.$pc = N, false)`
+ * for a `yield`)
  * map back to the TypeScript statement with that yield, so a stack trace (node
  * --enable-source-maps) or a coverage report names the line a kernel path was written on.
  */
@@ -22,7 +23,7 @@ for (const mod of ['kernel/pci/reset', 'kernel/vfio/pci/vfio-pci', 'kernel/mm/mm
     const ts = readFileSync(new URL(`../../../src/${mod}.ts`, import.meta.url), 'utf8').split('\n');
     let checked = 0;
     js.forEach((line, i) => {
-      const col = line.search(/this\.\$(call|yield)\(/);
+      const col = line.search(/= t_\d+\.next\(\)|this\.\$pc = \d+, false\)/);
       if (col < 0) return;
       const e = sm.findEntry(i, col) as { originalSource?: string; originalLine?: number };
       assert.ok(e.originalSource?.endsWith(`src/${mod}.ts`), `line ${i + 1} maps into ${mod}.ts (got ${String(e.originalSource)})`);

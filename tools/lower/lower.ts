@@ -172,7 +172,10 @@ class FileLowering {
     if (this.count === 0) return this.sf;
     const f = this.f;
     const rel = relativeImport(this.sf.fileName, this.opts.frameModule);
-    const specs = [f.createImportSpecifier(false, f.createIdentifier('Frame'), f.createIdentifier('$Frame'))];
+    const specs = [
+      f.createImportSpecifier(false, f.createIdentifier('Frame'), f.createIdentifier('$Frame')),
+      f.createImportSpecifier(false, f.createIdentifier('FRAME_DONE'), f.createIdentifier('$DONE')),
+    ];
     if (this.usesTry) specs.push(f.createImportSpecifier(false, f.createIdentifier('TryFrame'), f.createIdentifier('$TryFrame')));
     const imp = f.createImportDeclaration(undefined, f.createImportClause(false, undefined, f.createNamedImports(specs)), f.createStringLiteral(rel));
     const stmts = Array.from(body);
@@ -356,6 +359,18 @@ class GenLowering {
     return n;
   }
 
+  /**
+   * The iterator result `{ value, done }` that leaves run() with `$pc` set to `pc` (-1 once
+   * finished): Frame.$yield / Frame.$return written out, `value` evaluated first.
+   */
+  private step(value: ts.Expression, pc: ts.Expression, done: ts.Expression): ts.ObjectLiteralExpression {
+    const f = this.f;
+    return f.createObjectLiteralExpression([
+      f.createPropertyAssignment('value', value),
+      f.createPropertyAssignment('done', f.createComma(f.createAssignment(this.self('$pc'), pc), done)),
+    ]);
+  }
+
   private self(name: string): ts.PropertyAccessExpression {
     return this.f.createPropertyAccessExpression(this.f.createThis(), name);
   }
@@ -507,13 +522,24 @@ class GenLowering {
   private delegate(task: ts.Expression): void {
     const f = this.f;
     const resume = new Label();
+    // Frame.$call written out: `this` is this class here, so its fields are read and written
+    // through this class's own shape, not through a base-class method that sees every frame
+    // class (a megamorphic property access, the lowering's main cost before; ARCHITECTURE.md).
     this.emit(() => {
-      const call = f.createCallExpression(this.self('$call'), undefined, [task, f.createNumericLiteral(resume.n)]);
-      const s = f.createUniqueName('s');
+      const t = f.createUniqueName('t');
+      const r = f.createUniqueName('r');
+      const konst = (n: ts.Identifier, v: ts.Expression): ts.Statement =>
+        f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(n, undefined, undefined, v)], ts.NodeFlags.Const));
       return [
         f.createBlock([
-          f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(s, undefined, undefined, call)], ts.NodeFlags.Const)),
-          f.createIfStatement(f.createStrictInequality(s, f.createNull()), f.createReturnStatement(s)),
+          konst(t, task),
+          f.createExpressionStatement(f.createAssignment(this.self('$pc'), f.createNumericLiteral(resume.n))),
+          konst(r, f.createCallExpression(f.createPropertyAccessExpression(t, 'next'), undefined, [])),
+          f.createIfStatement(
+            f.createStrictInequality(f.createPropertyAccessExpression(r, 'done'), f.createTrue()),
+            f.createBlock([f.createExpressionStatement(f.createAssignment(this.self('$sub'), t)), f.createReturnStatement(r)]),
+          ),
+          f.createExpressionStatement(f.createAssignment(this.self('$got'), f.createPropertyAccessExpression(r, 'value'))),
         ]),
       ];
     });
@@ -524,7 +550,7 @@ class GenLowering {
   private yieldPoint(value: ts.Expression): void {
     const f = this.f;
     const resume = new Label();
-    this.emit(() => [f.createReturnStatement(f.createCallExpression(this.self('$yield'), undefined, [value, f.createNumericLiteral(resume.n)]))]);
+    this.emit(() => [f.createReturnStatement(this.step(value, f.createNumericLiteral(resume.n), f.createFalse()))]);
     this.mark(resume);
   }
 
@@ -808,7 +834,7 @@ class GenLowering {
   private returnStmts(v: ts.Expression): ts.Statement[] {
     const f = this.f;
     const h = this.innermostFinally(0);
-    if (h === null) return [f.createReturnStatement(f.createCallExpression(this.self('$return'), undefined, [v]))];
+    if (h === null) return [f.createReturnStatement(this.step(v, f.createPrefixMinus(f.createNumericLiteral(1)), f.createTrue()))];
     h.returns = true;
     return [
       f.createExpressionStatement(f.createAssignment(this.self(`$c${h.n}`), f.createNumericLiteral(2))),
@@ -1241,13 +1267,44 @@ class GenLowering {
 
   // ---- the class
 
+  /**
+   * Frame.next written out in this class (`$next` for a TryFrame, whose next() wraps it in
+   * the handler loop): resume the delegated task, or run the body from `$pc`. Per class so
+   * that its reads of `$sub`/`$pc` see one shape and `this.run()` one target.
+   */
+  private nextMethod(): ts.MethodDeclaration {
+    const f = this.f;
+    const s = f.createUniqueName('s');
+    const r = f.createUniqueName('r');
+    const konst = (n: ts.Identifier, v: ts.Expression): ts.Statement =>
+      f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(n, undefined, undefined, v)], ts.NodeFlags.Const));
+    const body = f.createBlock(
+      [
+        konst(s, this.self('$sub')),
+        f.createIfStatement(
+          f.createStrictInequality(s, f.createNull()),
+          f.createBlock([
+            konst(r, f.createCallExpression(f.createPropertyAccessExpression(s, 'next'), undefined, [])),
+            f.createIfStatement(f.createStrictInequality(f.createPropertyAccessExpression(r, 'done'), f.createTrue()), f.createReturnStatement(r)),
+            f.createExpressionStatement(f.createAssignment(this.self('$sub'), f.createNull())),
+            f.createExpressionStatement(f.createAssignment(this.self('$got'), f.createPropertyAccessExpression(r, 'value'))),
+          ]),
+          f.createIfStatement(f.createLessThan(this.self('$pc'), f.createNumericLiteral(0)), f.createReturnStatement(f.createIdentifier('$DONE'))),
+        ),
+        f.createReturnStatement(f.createCallExpression(this.self('run'), undefined, [])),
+      ],
+      true,
+    );
+    return f.createMethodDeclaration(undefined, undefined, this.hasHandlers ? '$next' : 'next', undefined, undefined, [], undefined, body);
+  }
+
   build(): ts.ClassDeclaration {
     const f = this.f;
     const body = this.fn.body as ts.Block; // generators handled here all have bodies
     this.analyse(body);
     this.cur.label.n = 0;
     for (const s of body.statements) this.stmt(s);
-    this.emit(() => [f.createReturnStatement(f.createCallExpression(this.self('$return'), undefined, [f.createVoidZero()]))]);
+    this.emit(() => [f.createReturnStatement(this.step(f.createVoidZero(), f.createPrefixMinus(f.createNumericLiteral(1)), f.createTrue()))]);
     this.blocks.push(this.cur);
     this.blocks.forEach((b, i) => {
       b.label.n = i;
@@ -1292,7 +1349,7 @@ class GenLowering {
         this.className,
         undefined,
         [f.createHeritageClause(ts.SyntaxKind.ExtendsKeyword, [f.createExpressionWithTypeArguments(f.createIdentifier(base), undefined)])],
-        [ctor, run],
+        [ctor, this.nextMethod(), run],
       ),
       this.fn,
     );

@@ -20,7 +20,7 @@
 import type { Task, Yielded } from './task.js';
 
 /** A finished frame's further `next()` calls answer this, as a finished generator does. */
-const FRAME_DONE: IteratorResult<Yielded, never> = Object.freeze({ value: undefined as never, done: true }) as IteratorResult<
+export const FRAME_DONE: IteratorResult<Yielded, never> = Object.freeze({ value: undefined as never, done: true }) as IteratorResult<
   Yielded,
   never
 >;
@@ -55,6 +55,15 @@ export abstract class Frame<T> implements Task<T> {
   }
 
   next(): IteratorResult<Yielded, T> {
+    return this.$next();
+  }
+
+  /**
+   * Resume the delegated task, or run the body from `$pc`. The lowering writes this out in
+   * every frame class (as `next`, or as `$next` under TryFrame's handler loop), so that its
+   * field reads see one class; this generic body is the definition they copy.
+   */
+  protected $next(): IteratorResult<Yielded, T> {
     const s = this.$sub;
     if (s !== null) {
       const r = s.next();
@@ -69,33 +78,6 @@ export abstract class Frame<T> implements Task<T> {
 
   /** The body: runs from `$pc` to the next suspension or to the end. */
   protected abstract run(): IteratorResult<Yielded, T>;
-
-  /**
-   * `yield* task`, resuming at `pc`: null when the task completed without suspending (its
-   * value is in `$got`; run() goes on at `pc` at once), else the step to return from run().
-   */
-  protected $call(task: Task<unknown>, pc: number): IteratorResult<Yielded, T> | null {
-    this.$pc = pc;
-    const r = task.next();
-    if (r.done === true) {
-      this.$got = r.value;
-      return null;
-    }
-    this.$sub = task;
-    return r;
-  }
-
-  /** `yield point`, resuming at `pc`. */
-  protected $yield(point: Yielded, pc: number): IteratorResult<Yielded, T> {
-    this.$pc = pc;
-    return { value: point, done: false };
-  }
-
-  /** `return value`. */
-  protected $return(value: T): IteratorResult<Yielded, T> {
-    this.$pc = -1;
-    return { value, done: true };
-  }
 
   /**
    * A generator's `return()`: nobody abandons a kernel path half-way (the scheduler runs
@@ -145,7 +127,7 @@ export abstract class TryFrame<T> extends Frame<T> {
   override next(): IteratorResult<Yielded, T> {
     for (;;) {
       try {
-        return super.next();
+        return this.$next();
       } catch (e) {
         const hs = this.$hs;
         this.$sub = null;
