@@ -56,3 +56,26 @@ export function fillerFor(keys: readonly (string | symbol)[], attrs: readonly (r
   return f;
 }
 
+
+/** The layout last seen per prototype (objects of one class mostly share one): its keys and filler. */
+const lastLayout = new WeakMap<object, { readonly keys: readonly (string | symbol)[]; readonly filler: Filler }>();
+
+function sameKeys(a: readonly (string | symbol)[], b: readonly (string | symbol)[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * fillerFor an object of prototype `proto`: the layout last seen for that prototype is
+ * compared key by key before the filler is looked up by signature (building a signature
+ * costs more than the comparison).
+ */
+export function fillerForObject(proto: object | null, keys: readonly (string | symbol)[], attrs: readonly (readonly [boolean, boolean, boolean])[] | null): Filler {
+  if (attrs !== null || proto === null) return fillerFor(keys, attrs);
+  const last = lastLayout.get(proto);
+  if (last !== undefined && sameKeys(last.keys, keys)) return last.filler;
+  const filler = fillerFor(keys, null);
+  lastLayout.set(proto, { keys, filler });
+  return filler;
+}

@@ -91,27 +91,74 @@ export function keyText(k: unknown): string {
   return `{${String(k)}}`;
 }
 
-/** Deeply frozen: frozen, and every value primitive, a function or deeply frozen (cycles allowed). */
+/**
+ * Objects proven deeply frozen, for the life of the process: a frozen object's own data
+ * properties can never change, so once every object reachable from one is frozen (and has
+ * no accessor, no Map/Set/buffer/view, nothing refused), that stays true. A snapshot taken
+ * again and again (the explorer's) then checks each such object with one lookup instead
+ * of walking it.
+ */
+const provenFrozen = new WeakSet<object>();
+
+/**
+ * Deeply frozen: frozen, and every value primitive, a function or deeply frozen (cycles
+ * allowed). `memo` (one walk of a graph) keeps the objects found not to be.
+ */
 export function deepFrozen(o: object, memo: Map<object, boolean>): boolean {
-  const known = memo.get(o);
-  if (known !== undefined) return known;
-  if (!Object.isFrozen(o) || ArrayBuffer.isView(o) || o instanceof Map || o instanceof Set || o instanceof ArrayBuffer || REFUSED_TAGS.has(tagOf(o))) {
-    memo.set(o, false);
-    return false;
-  }
-  memo.set(o, true); // provisional (a cycle back to o does not make it mutable)
-  for (const k of Reflect.ownKeys(o)) {
-    const d = Object.getOwnPropertyDescriptor(o, k);
-    if (d === undefined) continue;
-    if (d.get !== undefined || d.set !== undefined) {
+  if (provenFrozen.has(o)) return true;
+  if (memo.get(o) === false) return false;
+  // every object reachable from o must be frozen: a walk that stops at the first that is not
+  const seen = new Set<object>();
+  const stack: object[] = [o];
+  while (stack.length > 0) {
+    const x = stack.pop() as object; // length > 0
+    if (seen.has(x) || provenFrozen.has(x)) continue;
+    if (memo.get(x) === false || !Object.isFrozen(x) || ArrayBuffer.isView(x) || x instanceof Map || x instanceof Set || x instanceof ArrayBuffer || REFUSED_TAGS.has(tagOf(x))) {
       memo.set(o, false);
       return false;
     }
-    const v: unknown = d.value;
-    if (v !== null && typeof v === 'object' && !deepFrozen(v, memo)) {
-      memo.set(o, false);
-      return false;
+    seen.add(x);
+    for (const k of Reflect.ownKeys(x)) {
+      const d = Object.getOwnPropertyDescriptor(x, k);
+      if (d === undefined) continue;
+      if (d.get !== undefined || d.set !== undefined) {
+        memo.set(o, false);
+        return false;
+      }
+      const v: unknown = d.value;
+      if (v !== null && typeof v === 'object') stack.push(v);
     }
   }
+  for (const x of seen) provenFrozen.add(x);
   return true;
+}
+
+/** A function inside a deeply frozen object, and its path from that object (`.a[2].f`). */
+export interface FrozenFunction {
+  readonly f: AnyFunction;
+  readonly path: string;
+}
+
+/** The functions inside each deeply frozen object asked about (they can never change either). */
+const frozenFunctions = new WeakMap<object, readonly FrozenFunction[]>();
+
+/** Every function reachable from `o`, which deepFrozen proved deeply frozen (each path the first found). */
+export function functionsInFrozen(o: object): readonly FrozenFunction[] {
+  let out = frozenFunctions.get(o);
+  if (out !== undefined) return out;
+  const found: FrozenFunction[] = [];
+  const seen = new Set<object>();
+  const walk = (x: object, path: string): void => {
+    if (seen.has(x)) return;
+    seen.add(x);
+    for (const k of Reflect.ownKeys(x)) {
+      const v: unknown = (x as Record<string | symbol, unknown>)[k];
+      if (typeof v === 'function') found.push({ f: v as AnyFunction, path: `${path}${keyText(k)}` });
+      else if (v !== null && typeof v === 'object') walk(v, `${path}${keyText(k)}`);
+    }
+  };
+  walk(o, '');
+  out = found;
+  frozenFunctions.set(o, out);
+  return out;
 }

@@ -29,8 +29,8 @@
  * every object) and then builds copies from that record (`restore`) without walking
  * or checking again: a restore is two flat loops over the recorded objects.
  */
-import { type Filler, fillerFor } from './filler.js';
-import { type AnyFunction, deepFrozen, functionHead, type GraphOptions, keyText, PathStep, REFUSED_TAGS, SnapshotRefused, tagOf } from './graph.js';
+import { type Filler, fillerForObject } from './filler.js';
+import { type AnyFunction, deepFrozen, functionHead, functionsInFrozen, type GraphOptions, keyText, PathStep, REFUSED_TAGS, SnapshotRefused, tagOf } from './graph.js';
 
 export { auditGraph, reachable, type FunctionSite, type GraphAudit } from './graph-audit.js';
 export { functionHead, SnapshotRefused, type AnyFunction, type GraphOptions } from './graph.js';
@@ -151,21 +151,12 @@ export class Snapshot<T> {
 
     /** Functions inside a deeply frozen (hence shared) object still go through allowFunction. */
     const checkFrozenFunctions = (o: object, from: number, k: unknown): void => {
-      const seen = new Set<object>();
-      const walk = (x: object, path: () => string): void => {
-        if (seen.has(x)) return;
-        seen.add(x);
-        for (const kk of Reflect.ownKeys(x)) {
-          const v: unknown = (x as Record<string | symbol, unknown>)[kk];
-          const p = (): string => `${path()}${keyText(kk)}`;
-          if (typeof v === 'function') {
-            if (!(shared?.(v) ?? false) && allowFunction !== undefined && !allowFunction(v as AnyFunction, p)) {
-              throw new SnapshotRefused(p(), `a function that may capture per-world state: ${functionHead(v as AnyFunction)}`);
-            }
-          } else if (v !== null && typeof v === 'object') walk(v, p);
+      for (const { f, path } of functionsInFrozen(o)) {
+        const p = (): string => `${pathOf(from, k)}${path}`;
+        if (!(shared?.(f) ?? false) && allowFunction !== undefined && !allowFunction(f, p)) {
+          throw new SnapshotRefused(p(), `a function that may capture per-world state: ${functionHead(f)}`);
         }
-      };
-      walk(o, () => pathOf(from, k));
+      }
     };
 
     const slot = (k: string | symbol | null, v: unknown, from: number, pk: unknown): void => {
@@ -263,7 +254,7 @@ export class Snapshot<T> {
         if (attrs !== null) attrs.push(a);
         slot(k, d.value, i, k);
       }
-      fill.push(keys.length > 0 ? fillerFor(keys as (string | symbol)[], attrs) : null);
+      fill.push(keys.length > 0 ? fillerForObject(extra[extra.length - 1] as object | null, keys, attrs) : null);
     }
     start.push(val.length);
     return new Snapshot<T>(

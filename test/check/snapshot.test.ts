@@ -171,6 +171,57 @@ test('snapshot allowFunction: a function outside the shared set (a closure over 
   assert.equal(c.hooks.onStep, closure);
 });
 
+test('snapshot take again and again: a deeply frozen object is shared on every take, yet a closure inside it is refused on every take, with its path', () => {
+  const world = { n: 1 };
+  const frozen = Object.freeze({ table: Object.freeze([Object.freeze({ op: 'x', on: (): number => world.n })]) });
+  for (let i = 0; i < 3; i++) {
+    assert.throws(
+      () => Snapshot.take({ world, ops: frozen }, { allowFunction: () => false }),
+      (e: unknown) => e instanceof SnapshotRefused && e.path === '$.ops.table["0"].on' && /world\.n/.test(e.message),
+      `take ${i}`,
+    );
+    const c = Snapshot.take({ world, ops: frozen }).restore();
+    assert.equal(c.ops, frozen, `take ${i}: kept by identity`);
+    assert.notEqual(c.world, world);
+  }
+});
+
+test('snapshot: frozen objects in a cycle that also reaches a mutable object are copied, whichever of them the walk meets first', () => {
+  const mutable = { n: 1 };
+  const a: { b?: unknown; m?: unknown } = {};
+  const b: { a?: unknown } = { a };
+  a.b = b;
+  a.m = mutable;
+  Object.freeze(a);
+  Object.freeze(b);
+  for (const root of [{ first: b, second: a }, { first: a, second: b }]) {
+    const c = deepClone(root);
+    assert.notEqual(c.first, root.first);
+    assert.notEqual(c.second, root.second);
+    mutable.n++;
+    const m = (root.first === a ? c.first : c.second) as { m: { n: number } };
+    assert.equal(m.m.n, mutable.n - 1, 'the copy does not see the original change');
+  }
+});
+
+test('snapshot: instances of one class with different layouts (a property added to some) each get their own properties back, in order', () => {
+  const ps: Point[] = [];
+  for (let i = 0; i < 6; i++) {
+    const p = new Point(i, -i);
+    if (i % 2 === 1) (p as Point & { tag?: string }).tag = `t${i}`;
+    ps.push(p);
+  }
+  const snap = Snapshot.take(ps);
+  for (let k = 0; k < 2; k++) {
+    const c = snap.restore();
+    c.forEach((p, i) => {
+      assert.ok(p instanceof Point);
+      assert.deepEqual(Object.keys(p), i % 2 === 1 ? ['x', 'y', 'tag'] : ['x', 'y']);
+      assert.equal(p.norm1(), 2 * i);
+    });
+  }
+});
+
 test('auditGraph lists every function (path and source head) and every refusal without stopping at the first', () => {
   const root = { a: { f: function named(): void {} }, b: [(): number => 2], w: new WeakMap(), m: new Map([['x', new WeakSet()]]) };
   const au = auditGraph(root);
@@ -303,4 +354,16 @@ processes:
   const off = exploreScenario(s, { ...o, snapshot: false });
   assert.deepEqual({ ...on, stats: { ...on.stats, elapsedMs: 0 }, firstFoundMs: {} }, searchOf(off));
   assert.ok(on.counterexamples.some((c) => c.property === 'unsupported-request'), 'the ioeventfd write after the disable is found');
+});
+
+test('the explorer searches the same with and without the setup snapshot on every example, under its own variant (stats but time, outcomes, counterexamples and tokens)', () => {
+  const files = readdirSync(new URL('../../../examples/', import.meta.url)).filter((f) => f.endsWith('.yaml')).sort();
+  assert.ok(files.length > 40, `${files.length} examples`);
+  for (const f of files) {
+    const s = example(f);
+    const o: ExploreOptions = { maxPreemptions: 1, maxExecutions: 4, noReplays: true, noShrink: true };
+    const on = exploreScenario(s, { ...o, snapshot: true });
+    const off = exploreScenario(s, { ...o, snapshot: false });
+    assert.deepEqual(searchOf(on), searchOf(off), f);
+  }
 });
