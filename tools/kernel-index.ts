@@ -16,8 +16,8 @@
  *
  * where VERSION is a release (5.8, 6.10, 6.1.y), a range (5.8-6.9) or a patch-series
  * revision (v1, v2). A "kernel path" is every generator function, every function or method
- * whose declared return type is Task<...>, and every hand-written task class (extending
- * StepTask or implementing Task), in src/kernel/** — the code a thread runs between
+ * whose declared return type is Task<...>, and every class implementing Task (only the
+ * lowering's runtime, Frame, since issue #14), in src/kernel/** — the code a thread runs between
  * scheduling points.
  */
 import ts from 'typescript';
@@ -103,14 +103,14 @@ function isGenerator(node: ts.Node): boolean {
 }
 
 /**
- * Whether a class is a hand-written task: it extends StepTask, implements Task, or extends a
- * class of the same file that is one (`taskClasses`).
+ * Whether a class is a hand-written task: it implements Task, or extends a class of the same
+ * file that is one (`taskClasses`).
  */
 function isTaskClass(node: ts.ClassDeclaration, taskClasses: ReadonlySet<string>): boolean {
   return (node.heritageClauses ?? []).some((h) =>
     h.types.some((x) => {
       const name = x.expression.getText();
-      return h.token === ts.SyntaxKind.ImplementsKeyword ? name === 'Task' : name === 'StepTask' || taskClasses.has(name);
+      return h.token === ts.SyntaxKind.ImplementsKeyword ? name === 'Task' : taskClasses.has(name);
     }),
   );
 }

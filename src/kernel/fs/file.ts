@@ -1,5 +1,5 @@
 import { runningScheduler } from '../sched/scheduler.js';
-import { FINISHED, type Task } from '../sched/task.js';
+import type { Task } from '../sched/task.js';
 import type { Vma } from '../mm/types.js';
 
 /** A file position passed by pointer (loff_t *ppos). */
@@ -58,22 +58,22 @@ export function getFile(f: KFile): KFile {
  * the locks the caller holds (munmap's mmap_lock in remove_vma). With no user task
  * running (a kernel thread: the kernel's delayed_fput workqueue; or code outside any
  * thread) the model releases at once: no kernel thread of the model drops a last file
- * reference. Used as `yield* fput(f)`; the common case creates no generator.
+ * reference.
  */
-export function fput(f: KFile): Task<void> {
+export function* fput(f: KFile): Task<void> {
   f.refs--;
-  if (f.refs !== 0) return FINISHED;
+  if (f.refs !== 0) return;
   const t = runningScheduler()?.current ?? null;
   if (t !== null && t.owner !== null) {
     t.taskWorks.push(f);
-    return FINISHED;
+    return;
   }
-  return fputNow(f);
+  yield* fputNow(f);
 }
 
 /** __fput (fs/file_table.c, 5.8-6.12): the file's ->release. */
-function fputNow(f: KFile): Task<void> {
-  return f.fops.release !== undefined ? f.fops.release(f) : FINISHED;
+function* fputNow(f: KFile): Task<void> {
+  if (f.fops.release !== undefined) yield* f.fops.release(f);
 }
 
 /**

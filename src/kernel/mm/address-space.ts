@@ -12,7 +12,7 @@
 import type { KFile } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import type { RwSemaphore } from '../locking/rwsem.js';
-import { FINISHED, type Task } from '../sched/task.js';
+import type { Task } from '../sched/task.js';
 import { zapRange } from './memory.js';
 import { mmOf, PAGE_SIZE } from './mm.js';
 import type { Vma } from './types.js';
@@ -94,21 +94,21 @@ function* lockedUpdate(m: AddressSpace, vma: Vma, link: boolean, fn: string): Ta
 
 /**
  * vma_link_file (mm/mmap.c, 6.10; dup_mmap's i_mmap insertion in kernel/fork.c): link a
- * new file vma into its file's i_mmap under i_mmap_rwsem (write). A finished task for a
- * vma whose file has no mapping.
+ * new file vma into its file's i_mmap under i_mmap_rwsem (write); nothing for a vma whose
+ * file has no mapping.
  */
-export function vmaLinkFile(vma: Vma, fn: string): Task<void> {
+export function* vmaLinkFile(vma: Vma, fn: string): Task<void> {
   const m = vmaMapping(vma);
-  return m === null ? FINISHED : lockedUpdate(m, vma, true, fn);
+  if (m !== null) yield* lockedUpdate(m, vma, true, fn);
 }
 
 /**
  * unlink_file_vma (mm/mmap.c, 6.10; called from free_pgtables after the vma's PTEs are
  * gone): take the vma out of its file's i_mmap under i_mmap_rwsem (write).
  */
-export function unlinkFileVma(vma: Vma, fn: string): Task<void> {
+export function* unlinkFileVma(vma: Vma, fn: string): Task<void> {
   const m = vmaMapping(vma);
-  return m === null ? FINISHED : lockedUpdate(m, vma, false, fn);
+  if (m !== null) yield* lockedUpdate(m, vma, false, fn);
 }
 
 /**
@@ -123,10 +123,10 @@ export function* vmaPrepareSplit(vma: Vma, fn: string): Task<AddressSpace | null
 }
 
 /** vma_complete (mm/vma.c, 6.10) for a split: link the new vma and drop i_mmap_rwsem. */
-export function vmaCompleteSplit(m: AddressSpace | null, inserted: Vma, fn: string): Task<void> {
-  if (m === null) return FINISHED;
+export function* vmaCompleteSplit(m: AddressSpace | null, inserted: Vma, fn: string): Task<void> {
+  if (m === null) return;
   linkLocked(m, inserted);
-  return m.iMmapRwsem.upWrite(fn);
+  yield* m.iMmapRwsem.upWrite(fn);
 }
 
 /** ULONG_MAX as a pgoff bound (the model's page offsets stay below 2^53). */

@@ -6,7 +6,7 @@ import { EINVAL, ENODEV, ENOMEM, EOVERFLOW, EACCES } from '../errno.js';
 import { fput, getFile, type KFile } from '../fs/file.js';
 import type { Kernel } from '../kernel.js';
 import type { KProcess } from '../proc.js';
-import { FINISHED, type Task } from '../sched/task.js';
+import type { Task } from '../sched/task.js';
 import { copyPageRange, zapRange } from './memory.js';
 import { unlinkFileVma, vmaCompleteSplit, vmaLinkFile, vmaPrepareSplit } from './address-space.js';
 import {
@@ -385,11 +385,9 @@ export function mmgetStillValid(_mm: MmStructRef): boolean {
 
 /**
  * mmput (kernel/fork.c, 5.8): drop an mm_users reference; the last one runs exit_mmap.
- * The reference is dropped when this is called; the returned task runs exit_mmap (which
- * calls vm_ops->close and may sleep) and must be run with `yield*`.
+ * exit_mmap calls vm_ops->close and may sleep.
  */
-export function mmput(k: Kernel, mm: MmStructRef): Task<void> {
+export function* mmput(k: Kernel, mm: MmStructRef): Task<void> {
   mm.users--;
-  if (mm.users === 0) return exitMmap(k, mm);
-  return FINISHED;
+  if (mm.users === 0) yield* exitMmap(k, mm);
 }

@@ -53,10 +53,3 @@ export function point(op: string, obj: string, access: Access): SchedPoint {
   return { op, obj, access };
 }
 
-/**
- * A finished task: `yield*` on it returns undefined at once. A generator that has run
- * to completion stays completed, so this one object can be shared by every caller
- * (it saves creating a generator for the common "nothing to do" case of a void task).
- */
-export const FINISHED: Task<void> = (function* finished(): Task<void> {})();
-FINISHED.next();
