@@ -81,7 +81,7 @@ export class ModelServer {
   private nextToken = 1;
   private readonly net: Server;
   private readonly clock: 'host' | 'model';
-  private readonly t0 = process.hrtime.bigint();
+  private t0 = process.hrtime.bigint();
   private readonly conns = new Set<Connection>();
 
   constructor(opts: ServerOptions = {}) {
@@ -97,6 +97,7 @@ export class ModelServer {
       this.net.once('error', reject);
       this.net.listen(path, () => {
         this.net.off('error', reject);
+        this.t0 = process.hrtime.bigint() - BigInt(this.sys.hw.clock.nowNs);
         resolve();
       });
     });
