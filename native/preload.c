@@ -569,16 +569,21 @@ ssize_t readlink(const char *path, char *buf, size_t bufsiz)
 #define VFIO_IO(n) (0x3b00 | (100 + (n)))
 #define VFIO_IRQ_SET_DATA_EVENTFD (1u << 2)
 
-/* the model fd standing for a program fd inside a struct: model fds as they are, program eventfds bound, -1 kept */
-static int32_t translate_fd(int32_t fd, int bind_eventfd)
+/*
+ * The model fd standing for a program fd inside a struct: a model fd as it is, -1 kept, a
+ * closed fd one the model does not have either (EBADF there too), and any other open fd
+ * of the program (an eventfd; or a pipe passed where a VFIO fd belongs: the kernel's
+ * f_op check refuses it) a model eventfd bound to it, whose signals reach it.
+ */
+static int32_t translate_fd(int32_t fd)
 {
 	if (fd < 0)
 		return fd;
 	int m = model_fd(fd);
 	if (m >= 0)
 		return m;
-	if (!bind_eventfd || fd >= MAX_FDS)
-		return 0x7fffffff; /* no such model fd: EBADF in the model */
+	if (fd >= MAX_FDS || real_fcntl(fd, F_GETFD) < 0)
+		return 0x7fffffff;
 	if (efd_bound[fd])
 		return efd_bound[fd] - 1;
 	int32_t pf = fd;
@@ -612,7 +617,7 @@ static int model_ioctl(int fd, int m, unsigned long cmd, void *arg)
 			errno = EFAULT;
 			return -1;
 		}
-		cfd = translate_fd(cfd, 0);
+		cfd = translate_fd(cfd);
 		memcpy(in, &cfd, 4);
 		n = 4;
 		q.kind = ARG_POINTER;
@@ -632,7 +637,8 @@ static int model_ioctl(int fd, int m, unsigned long cmd, void *arg)
 			return (int)sysret(r);
 		return placeholder((int)r, O_CLOEXEC, KIND_DEVICE);
 	}
-	default:
+	case VFIO_IO(3): case VFIO_IO(7): case VFIO_IO(8): case VFIO_IO(9): case VFIO_IO(10):
+	case VFIO_IO(12): case VFIO_IO(13): case VFIO_IO(14): case VFIO_IO(17):
 	by_argsz: {
 		/* a struct that starts with argsz: copy what the kernel may read */
 		uint32_t argsz;
@@ -651,7 +657,7 @@ static int model_ioctl(int fd, int m, unsigned long cmd, void *arg)
 				for (uint32_t i = 0; i < count && 20 + 4 * (i + 1) <= n; i++) {
 					int32_t e;
 					memcpy(&e, in + 20 + 4 * i, 4);
-					e = translate_fd(e, 1);
+					e = translate_fd(e);
 					memcpy(in + 20 + 4 * i, &e, 4);
 				}
 		} else if (cmd == VFIO_IO(13) && kind == KIND_DEVICE && n >= 12) { /* VFIO_DEVICE_PCI_HOT_RESET: group fds */
@@ -660,16 +666,19 @@ static int model_ioctl(int fd, int m, unsigned long cmd, void *arg)
 			for (uint32_t i = 0; i < count && 12 + 4 * (i + 1) <= n; i++) {
 				int32_t g;
 				memcpy(&g, in + 12 + 4 * i, 4);
-				g = translate_fd(g, 0);
+				g = translate_fd(g);
 				memcpy(in + 12 + 4 * i, &g, 4);
 			}
 		} else if (cmd == VFIO_IO(16) && kind == KIND_DEVICE && n >= 28) { /* VFIO_DEVICE_IOEVENTFD */
 			int32_t e;
 			memcpy(&e, in + 24, 4);
-			e = translate_fd(e, 1);
+			e = translate_fd(e);
 			memcpy(in + 24, &e, 4);
 		}
+		break;
 	}
+	default:
+		break; /* not a VFIO struct ioctl: the argument as an integer (the kernel answers ENOTTY without reading it) */
 	}
 	size_t got = 0;
 	int64_t r = request(OP_IOCTL, &q, sizeof(q), in, n, out, MAX_TRANSFER, &got);

@@ -103,7 +103,7 @@ static void set_memory_enable(int device, off_t cfg, int on)
 }
 
 /* The expectation given on the command line: "blocks" (5.8+) or "reaches" (5.7). */
-static int expect_blocking(int argc, char **argv)
+__attribute__((unused)) static int expect_blocking(int argc, char **argv)
 {
 	if (argc < 2 || (strcmp(argv[1], "blocks") != 0 && strcmp(argv[1], "reaches") != 0)) {
 		fprintf(stderr, "usage: %s blocks|reaches\n", argv[0]);
