@@ -3,7 +3,8 @@
  * Memory Space Enable cleared through the config region: on a kernel with the 5.8 fix the
  * next access is SIGBUS (caught with sigsetjmp) and pread of the BAR is -EIO; on 5.7 the
  * access reaches the device, which does not decode it (all-ones), and pread succeeds.
- * Argument: blocks | reaches.
+ * Arguments: blocks | reaches, then optionally `unhandled`: no SIGBUS handler (the
+ * signal ends the program).
  */
 #include "vfio-test.h"
 
@@ -73,7 +74,8 @@ int main(int argc, char **argv)
 	set_memory_enable(d.device, cfg.offset, 0);
 	struct sigaction sa = { .sa_sigaction = on_bus, .sa_flags = SA_SIGINFO };
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
+	if (!(argc > 2 && strcmp(argv[2], "unhandled") == 0))
+		sigaction(SIGBUS, &sa, NULL);
 	volatile uint32_t v = 0;
 	if (sigsetjmp(env, 1) == 0)
 		v = *(volatile uint32_t *)(bar + 0x00);

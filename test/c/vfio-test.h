@@ -88,14 +88,14 @@ static struct vfio_region_info region_info(int device, unsigned index)
 }
 
 /* The command register through the config region. */
-static uint16_t cfg_command(int device, off_t cfg)
+__attribute__((unused)) static uint16_t cfg_command(int device, off_t cfg)
 {
 	uint16_t v = 0;
 	MUST(pread(device, &v, 2, cfg + 4) == 2, "pread command");
 	return v;
 }
 
-static void set_memory_enable(int device, off_t cfg, int on)
+__attribute__((unused)) static void set_memory_enable(int device, off_t cfg, int on)
 {
 	uint16_t v = cfg_command(device, cfg);
 	v = on ? (v | 2) : (v & ~2);
