@@ -47,7 +47,7 @@ export class ExecReport {
     out.push(`vfio-sim exec: ${o.program} ${o.status} (model: ${o.label})`);
     const req = [...o.stats.requests].filter(([k]) => k !== 'hello').map(([k, n]) => `${k} ${n}`).join(', ');
     out.push(`  requests served: ${req === '' ? 'none' : req}; processes: ${o.stats.processes}`);
-    out.push(o.clock === 'host' ? `  model time followed the host's monotonic clock: ${o.modelMs} ms` : `  model time: ${o.modelMs} ms (advanced by the model only)`);
+    out.push(o.clock === 'host' ? `  model time at the end: ${o.modelMs} ms since boot (it followed the host's monotonic clock while the program ran)` : `  model time at the end: ${o.modelMs} ms since boot (advanced by the model only)`);
     if (o.stats.stopped !== null) out.push(`  the model stopped: ${o.stats.stopped} (later requests got EIO)`);
     if (o.stats.abandoned > 0) out.push(`  connections closed mid-request: ${o.stats.abandoned}`);
     for (const [kind, title] of SECTIONS) {

@@ -11,10 +11,10 @@
  * exit(2) releases it (fds closed, mappings unmapped). Other connections are unaffected.
  *
  * Time: with `clock: 'host'` the model's clock follows the host's monotonic clock — before
- * serving a request the server lets the model time elapsed since the server started pass
- * (a nanosleep of the requesting thread, which runs the device timers that fall due, e.g.
- * an edu DMA completing ~100 ms after its command). This is the one place where the
- * wall clock reaches the model; it stays outside the model's pure core.
+ * serving a request the server lets the host time elapsed since the previous one pass in
+ * the model (a nanosleep of the requesting thread, which runs the device timers that fall
+ * due, e.g. an edu DMA completing ~100 ms after its command). This is the one place where
+ * the host's clock reaches the model; it stays outside the model's pure core.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { EIO } from '../kernel/errno.js';
@@ -81,7 +81,8 @@ export class ModelServer {
   private nextToken = 1;
   private readonly net: Server;
   private readonly clock: 'host' | 'model';
-  private t0 = process.hrtime.bigint();
+  /** The host's monotonic time up to which the model has been advanced (see followHostClock). */
+  private lastHost = process.hrtime.bigint();
   private readonly conns = new Set<Connection>();
 
   constructor(opts: ServerOptions = {}) {
@@ -97,7 +98,7 @@ export class ModelServer {
       this.net.once('error', reject);
       this.net.listen(path, () => {
         this.net.off('error', reject);
-        this.t0 = process.hrtime.bigint() - BigInt(this.sys.hw.clock.nowNs);
+        this.lastHost = process.hrtime.bigint();
         resolve();
       });
     });
@@ -162,12 +163,19 @@ export class ModelServer {
     }
   }
 
-  /** Let the model time pass that the host's monotonic clock has since the server started. */
+  /**
+   * Let the host time that passed since the last request pass in the model too (whole
+   * milliseconds; the rest is carried over). The model's own sleeps (a reset's waits) add
+   * to its clock on top, as they would take time on a real host, so an edu DMA armed by
+   * one request completes 100 ms of host time later, whatever the kernel slept before.
+   */
   private followHostClock(t: Libc): void {
     if (this.clock !== 'host') return;
-    const hostNs = Number(process.hrtime.bigint() - this.t0);
-    const lagMs = Math.floor((hostNs - this.sys.hw.clock.nowNs) / 1_000_000);
-    if (lagMs >= 1) t.proc.sleep(lagMs);
+    const now = process.hrtime.bigint();
+    const ms = Number((now - this.lastHost) / 1_000_000n);
+    if (ms < 1) return;
+    this.lastHost += BigInt(ms) * 1_000_000n;
+    t.proc.sleep(ms);
   }
 
   private hello(c: Connection, payload: Uint8Array): Reply {

@@ -67,6 +67,7 @@ const PROGRAMS: readonly Program[] = [
     cases: ['5.7', '5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })),
   },
   { name: 'map-dma', what: 'MAP_DMA of anonymous memory and of a BAR mapping, EEXIST, EINVAL, UNMAP_DMA', cases: ['5.7', '5.8', '6.1.y', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
+  { name: 'edu-dma', what: "edu's DMA engine polled: done ~100 ms of host time after the command (model time follows the host's clock)", cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'msi-eventfd', what: 'MSI through a program eventfd (SET_IRQS), loopback trigger, disable', cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   {
     name: 'fork-mapping',
@@ -130,6 +131,18 @@ test('exec passes the exit status through: a program failing its checks exits 1,
   assert.equal(killed.code, 128 + 7, killed.err);
   assert.match(killed.err, /was killed by SIGBUS/);
   assert.match(killed.err, SIGBUS_AT);
+});
+
+test('the README\'s "Run your own program" shows what exec reports for fork-mapping under 5.8', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const sec = /^## Run your own program\n([^]*?)^## /m.exec(readme)?.[1] ?? '';
+  assert.match(sec, /cc -O2 -o fork-mapping test\/c\/fork-mapping\.c/);
+  const shown = /^ {4}lockdep: WARNING: .*$/m.exec(sec)?.[0];
+  assert.ok(shown !== undefined, 'the section shows a lockdep line');
+  const r = await vfioSim(['exec', '--variant', '5.8', '--', join(bin, 'fork-mapping-O2')]);
+  assert.ok(r.err.split('\n').includes(shown), `exec reports the README's line:\n${r.err}`);
+  const r612 = await vfioSim(['exec', '--variant', '6.12', '--', join(bin, 'fork-mapping-O2')]);
+  assert.match(r612.err, /lockdep reports: none/);
 });
 
 test('exec --events writes the model\'s event stream as JSON lines', async () => {
