@@ -6,6 +6,8 @@
   * /dev/vfio/... and the model's sysfs, forwards those calls to the server (protocol:
  * docs/SERVER-PROTOCOL.md) and passes everything else to the real libc (dlsym RTLD_NEXT):
  *
+ *  - opendir/readdir/closedir of a model directory (the /sys/bus/pci/devices listing) and
+ *    fopen of a model file (a FILE over its placeholder fd, fopencookie) for stdio readers;
  *  - open/open64/openat/openat64 of a model path give the program a real placeholder fd
  *    (/dev/null) that stands for the model fd; close, dup, dup2, dup3, fcntl(F_DUPFD*)
  *    keep the table of placeholders (a model file is closed when its last placeholder is);
@@ -30,6 +32,7 @@
  * The only C of the project besides test/c/. Built by `npm run build:native`.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +55,7 @@
 enum {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_IOCTL,
 	OP_MMAP, OP_MUNMAP, OP_LOAD, OP_STORE, OP_READLINK, OP_EVENTFD_BIND, OP_FORK,
+	OP_OPENDIR, OP_READDIR, OP_CLOSEDIR,
 };
 enum { HELLO_PROCESS = 0, HELLO_THREAD = 1, HELLO_FORK_CHILD = 2 };
 enum { ARG_VALUE = 0, ARG_POINTER = 1 };
@@ -75,6 +79,12 @@ static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 static int (*real_munmap)(void *, size_t);
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static ssize_t (*real_readlink)(const char *, char *, size_t);
+static DIR *(*real_opendir)(const char *);
+static struct dirent *(*real_readdir)(DIR *);
+static int (*real_closedir)(DIR *);
+static int (*real_dirfd)(DIR *);
+static void (*real_rewinddir)(DIR *);
+static FILE *(*real_fopen)(const char *, const char *);
 
 static void *next_sym(const char *name)
 {
@@ -105,6 +115,12 @@ static void resolve(void)
 	real_munmap = next_sym("munmap");
 	real_sigaction = next_sym("sigaction");
 	real_readlink = next_sym("readlink");
+	real_opendir = next_sym("opendir");
+	real_readdir = next_sym("readdir");
+	real_closedir = next_sym("closedir");
+	real_dirfd = next_sym("dirfd");
+	real_rewinddir = next_sym("rewinddir");
+	real_fopen = next_sym("fopen");
 	real_open = next_sym("open");
 }
 
@@ -564,6 +580,161 @@ ssize_t readlink(const char *path, char *buf, size_t bufsiz)
 	}
 	return (ssize_t)r;
 }
+
+/* ---- directories and stdio over model files ------------------------------------ */
+#define MODEL_DIR_MAGIC 0x76666469u
+/* a DIR * the shim made: opendir of a model directory (readdir goes to the model's getdents64) */
+struct model_dir {
+	uint32_t magic;
+	uint32_t handle;
+	char path[512];
+	struct dirent ent;
+};
+#define MAX_DIRS 64
+static struct model_dir *dirs[MAX_DIRS];
+
+static struct model_dir *as_model_dir(DIR *d)
+{
+	for (int i = 0; i < MAX_DIRS; i++)
+		if (dirs[i] != NULL && (DIR *)dirs[i] == d)
+			return dirs[i];
+	return NULL;
+}
+
+static DIR *model_opendir(const char *path)
+{
+	int64_t r = request(OP_OPENDIR, path, strlen(path), NULL, 0, NULL, 0, NULL);
+	if (r < 0) {
+		errno = (int)-r;
+		return NULL;
+	}
+	struct model_dir *m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		uint32_t h = (uint32_t)r;
+		request(OP_CLOSEDIR, &h, 4, NULL, 0, NULL, 0, NULL);
+		errno = ENOMEM;
+		return NULL;
+	}
+	m->magic = MODEL_DIR_MAGIC;
+	m->handle = (uint32_t)r;
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	pthread_mutex_lock(&table_lock);
+	for (int i = 0; i < MAX_DIRS; i++)
+		if (dirs[i] == NULL) {
+			dirs[i] = m;
+			break;
+		}
+	pthread_mutex_unlock(&table_lock);
+	return (DIR *)m;
+}
+
+DIR *opendir(const char *path)
+{
+	resolve();
+	return is_model_path(path) ? model_opendir(path) : real_opendir(path);
+}
+
+struct dirent *readdir(DIR *d)
+{
+	resolve();
+	struct model_dir *m = as_model_dir(d);
+	if (m == NULL)
+		return real_readdir(d);
+	unsigned char buf[9 + 256];
+	size_t got;
+	int64_t r = request(OP_READDIR, &m->handle, 4, NULL, 0, buf, sizeof(buf) - 1, &got);
+	if (r <= 0 || got < 9) {
+		if (r < 0)
+			errno = (int)-r;
+		return NULL;
+	}
+	memset(&m->ent, 0, sizeof(m->ent));
+	memcpy(&m->ent.d_ino, buf, 8);
+	m->ent.d_type = buf[8];
+	m->ent.d_reclen = sizeof(m->ent);
+	size_t n = got - 9 < sizeof(m->ent.d_name) - 1 ? got - 9 : sizeof(m->ent.d_name) - 1;
+	memcpy(m->ent.d_name, buf + 9, n);
+	return &m->ent;
+}
+
+struct dirent64 *readdir64(DIR *d) __attribute__((alias("readdir")));
+
+int closedir(DIR *d)
+{
+	resolve();
+	struct model_dir *m = as_model_dir(d);
+	if (m == NULL)
+		return real_closedir(d);
+	pthread_mutex_lock(&table_lock);
+	for (int i = 0; i < MAX_DIRS; i++)
+		if (dirs[i] == m)
+			dirs[i] = NULL;
+	pthread_mutex_unlock(&table_lock);
+	int64_t r = request(OP_CLOSEDIR, &m->handle, 4, NULL, 0, NULL, 0, NULL);
+	free(m);
+	return (int)sysret(r);
+}
+
+void rewinddir(DIR *d)
+{
+	resolve();
+	struct model_dir *m = as_model_dir(d);
+	if (m == NULL) {
+		real_rewinddir(d);
+		return;
+	}
+	/* the model's stream starts again: a new one on the same path */
+	request(OP_CLOSEDIR, &m->handle, 4, NULL, 0, NULL, 0, NULL);
+	int64_t r = request(OP_OPENDIR, m->path, strlen(m->path), NULL, 0, NULL, 0, NULL);
+	if (r >= 0)
+		m->handle = (uint32_t)r;
+}
+
+int dirfd(DIR *d)
+{
+	resolve();
+	if (as_model_dir(d) == NULL)
+		return real_dirfd(d);
+	errno = ENOTSUP;
+	return -1;
+}
+
+/* stdio over a model file: a FILE whose reads and writes are the placeholder fd's (fopencookie) */
+static ssize_t cookie_read(void *c, char *buf, size_t n)
+{
+	return read((int)(intptr_t)c, buf, n);
+}
+
+static ssize_t cookie_write(void *c, const char *buf, size_t n)
+{
+	return write((int)(intptr_t)c, buf, n);
+}
+
+static int cookie_close(void *c)
+{
+	return close((int)(intptr_t)c);
+}
+
+FILE *fopen(const char *path, const char *mode)
+{
+	resolve();
+	if (!is_model_path(path))
+		return real_fopen(path, mode);
+	int plus = strchr(mode, '+') != NULL;
+	int flags = mode[0] == 'r' ? (plus ? O_RDWR : O_RDONLY) : (plus ? O_RDWR : O_WRONLY);
+	if (strchr(mode, 'e') != NULL)
+		flags |= O_CLOEXEC;
+	int fd = model_open(path, flags);
+	if (fd < 0)
+		return NULL;
+	cookie_io_functions_t io = { .read = cookie_read, .write = cookie_write, .seek = NULL, .close = cookie_close };
+	FILE *f = fopencookie((void *)(intptr_t)fd, mode, io);
+	if (f == NULL)
+		close(fd);
+	return f;
+}
+
+FILE *fopen64(const char *path, const char *mode) __attribute__((alias("fopen")));
 
 /* ---- ioctl ----------------------------------------------------------------------- */
 #define VFIO_IO(n) (0x3b00 | (100 + (n)))

@@ -6,7 +6,7 @@
  * bytes the shim copied out of the program are stored there, the kernel copies them in
  * and out as it would from the program's memory, and what it left there goes back.
  */
-import { EFAULT, EINVAL, ENOSYS } from '../kernel/errno.js';
+import { EBADF, EFAULT, EINVAL, ENOSYS } from '../kernel/errno.js';
 import { VFIO_IOMMU_MAP_DMA } from '../uapi/vfio.js';
 import { SignalError, type Libc } from '../user/libc.js';
 import type { CpuAccessResult } from '../user/process.js';
@@ -190,6 +190,30 @@ function serve(mp: ModelProcess, c: Libc, op: number, r: Reader): Reply {
       const n = c.readlink(UTF8.decode(r.rest()), REQUEST_BUFFER, bufsiz);
       if (n < 0) return { ret: -c.errno };
       return { ret: n, data: c.peek(REQUEST_BUFFER, n) };
+    }
+    case Op.OPENDIR: {
+      const d = c.opendir(UTF8.decode(r.rest()));
+      return { ret: d === null ? -c.errno : mp.addDir(d) };
+    }
+    case Op.READDIR: {
+      const d = mp.dirs.get(r.u32());
+      if (d === undefined) return { ret: -EBADF };
+      const e = c.readdir(d);
+      if (e === null) return { ret: 0 };
+      const name = new TextEncoder().encode(e.d_name);
+      const out = new Uint8Array(9 + name.length);
+      const v = new DataView(out.buffer);
+      v.setBigUint64(0, e.d_ino, true);
+      v.setUint8(8, e.d_type);
+      out.set(name, 9);
+      return { ret: 1, data: out };
+    }
+    case Op.CLOSEDIR: {
+      const h = r.u32();
+      const d = mp.dirs.get(h);
+      if (d === undefined) return { ret: -EBADF };
+      mp.dirs.delete(h);
+      return { ret: sys(c, c.closedir(d)) };
     }
     case Op.EVENTFD_BIND:
       return { ret: mp.bindEventfd(c, r.s32()) };

@@ -7,7 +7,7 @@
 import { EventfdCtx, eventfdCtxDoRead, EFD_NONBLOCK } from '../kernel/fs/eventfd.js';
 import { findVmaImpl, asMm, PAGE_SIZE } from '../kernel/mm/mm.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../kernel/mm/types.js';
-import { libc, type Libc } from '../user/libc.js';
+import { libc, type Dir, type Libc } from '../user/libc.js';
 import type { Process } from '../user/process.js';
 import { MAX_TRANSFER } from './protocol.js';
 
@@ -33,6 +33,9 @@ export class ModelProcess {
   /** Whether it has exited (released as exit would). */
   exited = false;
   private readonly bindings: EventfdBinding[] = [];
+  /** Directory streams the program has open (opendir), by handle. */
+  readonly dirs = new Map<number, Dir>();
+  private nextDir = 1;
   private nextThread = 1;
 
   constructor(
@@ -71,6 +74,13 @@ export class ModelProcess {
     if (b !== undefined) this.bindings.splice(this.bindings.indexOf(b), 1);
     this.bindings.push({ programFd, modelFd: fd });
     return fd;
+  }
+
+  /** Keep an open directory stream; its handle. */
+  addDir(d: Dir): number {
+    const h = this.nextDir++;
+    this.dirs.set(h, d);
+    return h;
   }
 
   /** [model] What the model signalled on the bound eventfds since the last request: (program fd, count) pairs, counters taken. */

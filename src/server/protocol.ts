@@ -44,6 +44,12 @@ export const Op = {
   EVENTFD_BIND: 14,
   /** → token of the child model process (the child then says HELLO with HelloKind.FORK_CHILD). */
   FORK: 15,
+  /** path → a directory stream's handle (opendir(3) in the model process). */
+  OPENDIR: 16,
+  /** u32 handle → 1 and payload u64 d_ino, u8 d_type, name; 0 at the end (readdir(3)). */
+  READDIR: 17,
+  /** u32 handle → 0 (closedir(3)). */
+  CLOSEDIR: 18,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

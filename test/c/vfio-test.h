@@ -52,7 +52,7 @@ struct vdev {
 };
 
 /* The QEMU/DPDK open sequence for the PCI function `bdf`. */
-static struct vdev vdev_open(const char *bdf)
+__attribute__((unused)) static struct vdev vdev_open(const char *bdf)
 {
 	struct vdev d;
 	char path[256], link[256];
@@ -80,7 +80,7 @@ static struct vdev vdev_open(const char *bdf)
 	return d;
 }
 
-static struct vfio_region_info region_info(int device, unsigned index)
+__attribute__((unused)) static struct vfio_region_info region_info(int device, unsigned index)
 {
 	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = index };
 	MUST(ioctl(device, VFIO_DEVICE_GET_REGION_INFO, &ri) == 0, "VFIO_DEVICE_GET_REGION_INFO %u", index);

@@ -66,6 +66,7 @@ const PROGRAMS: readonly Program[] = [
     what: 'EFAULT, EINVAL (argsz), EBADF, ENOTTY, hot reset info ENOSPC retry, ROM pwrite EINVAL, DEVICE_RESET',
     cases: ['5.7', '5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })),
   },
+  { name: 'sysfs-discovery', what: 'opendir/readdir of /sys/bus/pci/devices, fopen/fscanf of vendor/device/class, readlink of driver and iommu_group, /dev/iommu ENOENT', cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'map-dma', what: 'MAP_DMA of anonymous memory and of a BAR mapping, EEXIST, EINVAL, UNMAP_DMA', cases: ['5.7', '5.8', '6.1.y', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'edu-dma', what: "edu's DMA engine polled: done ~100 ms of host time after the command (model time follows the host's clock)", cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'op-costs', what: 'ioctl, pread and trapped loads repeated (their cost per operation is printed)', cases: [{ variant: '6.12', args: ['200'], report: CLEAN }] },
