@@ -85,6 +85,8 @@ test('the packed package installs from the npm cache into an empty folder and it
       dependencies: PKG.dependencies,
       bin: PKG.bin,
       engines: PKG.engines,
+      // as npm records a package with a postinstall (the exec shim's build): npm ci runs it only then
+      hasInstallScript: true,
     },
   };
   // the repo's locked runtime dependencies (not its dev ones), hoisted the same way

@@ -3,7 +3,8 @@
  * struct pointer is EFAULT, an argsz below the struct's minimum is EINVAL, a closed fd
  * where a container fd belongs is EBADF and an open non-VFIO fd there EINVAL, an unknown
  * ioctl ENOTTY; VFIO_DEVICE_GET_PCI_HOT_RESET_INFO with room for no device is ENOSPC and
- * says how many there are, and succeeds with that room; pwrite to the ROM is EINVAL;
+ * says how many there are, and succeeds with that room; VFIO_DEVICE_PCI_HOT_RESET with
+ * the affected group's fd resets, with another group's fd it is EINVAL; pwrite to the ROM is EINVAL;
  * VFIO_DEVICE_RESET resets and the BAR answers after it.
  */
 #include "vfio-test.h"
@@ -58,6 +59,17 @@ int main(void)
 	CHECK(h->devices[0].segment == 0 && h->devices[0].bus == 1 && h->devices[0].devfn == 0, "affected device 0000:%02x:%02x.%d, group %u",
 	      h->devices[0].bus, h->devices[0].devfn >> 3, h->devices[0].devfn & 7, h->devices[0].group_id);
 	CHECK((int)h->devices[0].group_id == d.groupno, "its group is the device's");
+
+	/* the hot reset itself: the group fds of every affected device (one here) */
+	size_t rsz = sizeof(struct vfio_pci_hot_reset) + sizeof(int32_t);
+	struct vfio_pci_hot_reset *hr = calloc(1, rsz);
+	hr->argsz = (uint32_t)rsz;
+	hr->count = 1;
+	hr->group_fds[0] = d.group;
+	CHECK(ioctl(d.device, VFIO_DEVICE_PCI_HOT_RESET, hr) == 0, "VFIO_DEVICE_PCI_HOT_RESET with the device's group fd");
+	hr->group_fds[0] = g2;
+	errno = 0;
+	CHECK(ioctl(d.device, VFIO_DEVICE_PCI_HOT_RESET, hr) == -1 && errno == EINVAL, "hot reset naming another device's group: EINVAL (errno %d)", errno);
 
 	/* ROM: read-only */
 	struct vfio_region_info rom = region_info(d.device, VFIO_PCI_ROM_REGION_INDEX);

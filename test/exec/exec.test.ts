@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,16 @@ const PROGRAMS: readonly Program[] = [
     cases: ['5.7', '5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })),
   },
   { name: 'sysfs-discovery', what: 'opendir/readdir of /sys/bus/pci/devices, fopen/fscanf of vendor/device/class, readlink of driver and iommu_group, /dev/iommu ENOENT', cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
+  {
+    name: 'rom-read',
+    what: "the NIC's ROM signature; with MEM clear 5.8.0 is EIO, 5.7 and 5.9+ ENOMEM after an undecoded header read (the spec's [inferred] claim 13)",
+    cases: [
+      { variant: '5.7', args: ['enomem'], report: [/platform errors: 1\n {4}PLATFORM ERROR: Unsupported Request, CPU read of 0x[0-9a-f]+ \(0000:03:00\.0 not decoding\)/] },
+      { variant: '5.8', args: ['eio'], report: CLEAN },
+      { variant: '6.1.y', args: ['enomem'], report: [/platform errors: 1\n/] },
+      { variant: '6.12', args: ['enomem'], report: [/platform errors: 1\n/] },
+    ],
+  },
   { name: 'map-dma', what: 'MAP_DMA of anonymous memory and of a BAR mapping, EEXIST, EINVAL, UNMAP_DMA', cases: ['5.7', '5.8', '6.1.y', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'edu-dma', what: "edu's DMA engine polled: done ~100 ms of host time after the command (model time follows the host's clock)", cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'op-costs', what: 'ioctl, pread and trapped loads repeated (their cost per operation is printed)', cases: [{ variant: '6.12', args: ['200'], report: CLEAN }] },
@@ -164,6 +174,21 @@ test('exec without the shim says what is missing (exit 127); a program that does
   const n = await vfioSim(['exec', '--', join(bin, 'no-such-program')]);
   assert.equal(n.code, 127);
   assert.match(n.err, /could not be run \(ENOENT\)/);
+});
+
+test('exec --machine takes a machine file (a scenario\'s machine: section as its own document) or a preset; a bad one is refused at file:line:col', async () => {
+  const good = join(bin, 'q35.yaml');
+  writeFileSync(good, '# QEMU q35 with edu behind a root port\npreset: qemu-q35\n');
+  const r = await vfioSim(['exec', '--machine', good, '--', join(bin, 'bar-access-O2'), 'blocks']);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.err, new RegExp(`\\(model: 5\\.8, machine ${good.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`));
+  const preset = await vfioSim(['exec', '--machine', 'qemu-q35', '--', join(bin, 'bar-access-O2'), 'blocks']);
+  assert.equal(preset.code, 0, preset.out + preset.err);
+  const bad = join(bin, 'bad.yaml');
+  writeFileSync(bad, 'preset: qemu-q35\npolicy: loud\n');
+  const b = await vfioSim(['exec', '--machine', bad, '--', '/bin/true']);
+  assert.equal(b.code, 2);
+  assert.match(b.err, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:9: expected a platform error policy`));
 });
 
 test('exec and serve refuse bad options with exit 2 and a message', async () => {
