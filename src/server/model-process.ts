@@ -4,6 +4,7 @@
  * memory through which the server passes request data to the kernel (the shim copied it
  * out of the real program), and the program's own eventfds the model signals.
  */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { EventfdCtx, eventfdCtxDoRead, EFD_NONBLOCK } from '../kernel/fs/eventfd.js';
 import { findVmaImpl, asMm, PAGE_SIZE } from '../kernel/mm/mm.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../kernel/mm/types.js';
@@ -21,6 +22,17 @@ export const REQUEST_BUFFER = 0x100000;
 /** Its size: one transfer and a page. */
 export const REQUEST_BUFFER_SIZE = MAX_TRANSFER + PAGE_SIZE;
 
+/** At most this many bytes of program memory are kept in step with the model (see syncIn/syncOut); a larger mirror stays the model's own. */
+export const MAX_MIRRORED = 16 * 1024 * 1024;
+
+/** A range of the program's memory the model process mirrors (it passed it to MAP_DMA). */
+interface Mirror {
+  readonly addr: number;
+  readonly len: number;
+  /** The bytes as last copied in from the program (what the model started the request with). */
+  before: Uint8Array;
+}
+
 /** An eventfd of the real program and the model eventfd standing for it. */
 interface EventfdBinding {
   readonly programFd: number;
@@ -36,6 +48,10 @@ export class ModelProcess {
   /** Directory streams the program has open (opendir), by handle. */
   readonly dirs = new Map<number, Dir>();
   private nextDir = 1;
+  private readonly mirrors: Mirror[] = [];
+  private mirroredBytes = 0;
+  /** /proc/<pid>/mem of the program, open while it mirrors memory (null: not open, -1: cannot be opened). */
+  private mem: number | null = null;
   private nextThread = 1;
 
   constructor(
@@ -43,8 +59,8 @@ export class ModelProcess {
     readonly token: number,
     /** The main thread's view. */
     readonly main: Process,
-    /** The program's pid on the host (for reports). */
-    readonly hostPid: number,
+    /** The program's pid on the host (its memory is /proc/<pid>/mem). */
+    public hostPid: number,
   ) {}
 
   /** Map the request buffer (a new process; a forked child inherits its parent's). */
@@ -109,9 +125,89 @@ export class ModelProcess {
     while (p < end) {
       const v = findVmaImpl(mm, p);
       const holeEnd = v === null ? end : Math.min(end, v.start);
-      if (holeEnd > p) c.mmap(p, holeEnd - p, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      if (holeEnd > p && c.mmap(p, holeEnd - p, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) === p) this.track(p, holeEnd - p);
       if (v === null) break;
       p = Math.max(holeEnd, v.end);
     }
+  }
+
+  /** Keep [addr, addr + len) of the program and of the model process in step, within MAX_MIRRORED. */
+  private track(addr: number, len: number): void {
+    if (this.mirroredBytes + len > MAX_MIRRORED) return;
+    this.mirrors.push({ addr, len, before: new Uint8Array(0) });
+    this.mirroredBytes += len;
+  }
+
+  private memFd(): number {
+    if (this.mem === null) {
+      try {
+        this.mem = openSync(`/proc/${this.hostPid}/mem`, 'r+');
+      } catch {
+        this.mem = -1;
+      }
+    }
+    return this.mem;
+  }
+
+  /**
+   * [model] Before a request: the program's current bytes of every mirrored range into the
+   * model process (a device DMA from that memory reads what the program wrote). The
+   * program's memory is read through /proc/<pid>/mem; a range the program no longer maps
+   * is dropped.
+   */
+  syncIn(c: Libc): void {
+    if (this.mirrors.length === 0) return;
+    const fd = this.memFd();
+    if (fd < 0) return;
+    for (const m of this.mirrors.slice()) {
+      const b = new Uint8Array(m.len);
+      let n = 0;
+      try {
+        n = readSync(fd, b, 0, m.len, m.addr);
+      } catch {
+        n = 0;
+      }
+      if (n !== m.len) {
+        this.mirrors.splice(this.mirrors.indexOf(m), 1);
+        this.mirroredBytes -= m.len;
+        continue;
+      }
+      c.poke(m.addr, b);
+      m.before = b;
+    }
+  }
+
+  /**
+   * [model] After a request: the bytes the model changed in a mirrored range (a device DMA
+   * into it) written back to the program, only those, so that what the program's other
+   * threads wrote meanwhile stays.
+   */
+  syncOut(c: Libc): void {
+    if (this.mirrors.length === 0 || this.mem === null || this.mem < 0) return;
+    for (const m of this.mirrors) {
+      if (m.before.length !== m.len) continue;
+      const now = c.peek(m.addr, m.len);
+      for (let i = 0; i < m.len; ) {
+        if (now[i] === m.before[i]) {
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < m.len && now[j] !== m.before[j]) j++;
+        try {
+          writeSync(this.mem, now, i, j - i, m.addr + i);
+        } catch {
+          // the program unmapped it meanwhile: syncIn drops the range
+        }
+        i = j;
+      }
+      m.before = now;
+    }
+  }
+
+  /** Close /proc/<pid>/mem (the process exited). */
+  release(): void {
+    if (this.mem !== null && this.mem >= 0) closeSync(this.mem);
+    this.mem = -1;
   }
 }

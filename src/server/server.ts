@@ -153,9 +153,13 @@ export class ModelServer {
       const p = c.proc;
       const t = c.thread;
       if (p === null || t === null) return { ret: -EIO };
-      this.followHostClock(t);
       if (op === Op.FORK) return this.fork(p);
-      return serveRequest(p, t, op, payload);
+      // the program's DMA-mapped memory into the model, time passes (a DMA may complete), the request, the model's changes back
+      p.syncIn(t);
+      this.followHostClock(t);
+      const r = serveRequest(p, t, op, payload);
+      p.syncOut(t);
+      return r;
     } catch (e) {
       // the kernel or the machine stopped (BUG, fatal platform error, deadlock): nothing more can be served
       this.stats.stopped = `${(e as Error).name}: ${(e as Error).message}`;
@@ -204,6 +208,7 @@ export class ModelServer {
       p = this.forks.get(token);
       if (p === undefined) return { ret: -3 };
       this.forks.delete(token);
+      p.hostPid = hostPid;
       this.stats.processes++;
     } else return { ret: -22 };
     c.proc = p;
@@ -229,6 +234,7 @@ export class ModelServer {
     p.connections--;
     if (p.connections > 0 || p.exited) return;
     p.exited = true;
+    p.release();
     if (this.stats.stopped !== null) return;
     try {
       p.main.exit();

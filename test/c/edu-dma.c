@@ -2,7 +2,9 @@
  * edu's DMA engine, polled: the program DMA-maps its own memory, programs a transfer from
  * the device's buffer into it and polls the command register until the engine clears
  * its run bit. edu completes a transfer 100 ms after the command (QEMU's edu timer), so
- * the program sees it done after about 100 ms of its own monotonic time.
+ * the program sees it done after about 100 ms of its own monotonic time. Then the bytes:
+ * a transfer from the program's memory into edu's buffer and back into another part of
+ * the program's memory copies what the program wrote.
  */
 #include "vfio-test.h"
 #include <time.h>
@@ -44,5 +46,23 @@ int main(void)
 	double dt = now_ms() - t0;
 	CHECK(!(r64[0x98 / 8] & 1), "the DMA completed (%d polls)", polls);
 	CHECK(dt >= 90 && dt < 2000, "after about 100 ms of the program's monotonic time (%.0f ms)", dt);
+
+	/* program memory -> edu's buffer -> program memory */
+	for (int i = 0; i < 64; i++)
+		mem[i] = (uint8_t)(i * 7 + 1);
+	memset(mem + 2048, 0, 64);
+	r64[0x80 / 8] = 0x100000;
+	r64[0x88 / 8] = 0x40000;
+	r64[0x90 / 8] = 64;
+	r64[0x98 / 8] = 1; /* run, RAM to device */
+	while ((r64[0x98 / 8] & 1) && now_ms() - t0 < 10000)
+		usleep(1000);
+	r64[0x80 / 8] = 0x40000;
+	r64[0x88 / 8] = 0x100000 + 2048;
+	r64[0x90 / 8] = 64;
+	r64[0x98 / 8] = 1 | 2; /* run, device to RAM */
+	while ((r64[0x98 / 8] & 1) && now_ms() - t0 < 10000)
+		usleep(1000);
+	CHECK(memcmp(mem, mem + 2048, 64) == 0, "edu copied 64 bytes from the program's memory and back into it (%02x %02x .. %02x)", mem[2048], mem[2049], mem[2048 + 63]);
 	return finish();
 }
