@@ -26,6 +26,9 @@
  *    the access in the model, puts a loaded value in the register and steps over the
  *    instruction; when the model raises SIGBUS or SIGSEGV the program's handler runs with
  *    that si_signo/si_code/si_addr (or the default action ends the program);
+ *  - the kernel's voice: klogctl(2), /dev/kmsg and /proc/sys/kernel/tainted show the model
+ *    kernel's log (dmesg's layout: its printk lines, WARNINGs, lockdep reports, DMAR
+ *    faults) and taint flags, not the host's (a snapshot when opened);
  *  - threads: one connection per thread (a thread blocked in a request does not hold up
  *    the others); fork: the child connects as the model's forked child.
  *
@@ -43,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -55,7 +59,7 @@
 enum {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_IOCTL,
 	OP_MMAP, OP_MUNMAP, OP_LOAD, OP_STORE, OP_READLINK, OP_EVENTFD_BIND, OP_FORK,
-	OP_OPENDIR, OP_READDIR, OP_CLOSEDIR,
+	OP_OPENDIR, OP_READDIR, OP_CLOSEDIR, OP_KLOG, OP_TAINTED,
 };
 enum { HELLO_PROCESS = 0, HELLO_THREAD = 1, HELLO_FORK_CHILD = 2 };
 enum { ARG_VALUE = 0, ARG_POINTER = 1 };
@@ -401,6 +405,94 @@ static void note_dup(int from, int to)
 	pthread_mutex_unlock(&table_lock);
 }
 
+/*
+ * The kernel's voice: /dev/kmsg and /proc/sys/kernel/tainted of the model kernel. Opening
+ * one gives a real fd (a memfd) holding what the file shows at that moment: the log's
+ * records, or the taint flags.
+ */
+static int is_kvoice_path(const char *p)
+{
+	return enabled && p != NULL && (strcmp(p, "/dev/kmsg") == 0 || strcmp(p, "/proc/sys/kernel/tainted") == 0);
+}
+
+static int kvoice_open(const char *path, int flags)
+{
+	char *text = malloc(MAX_TRANSFER + 32);
+	if (text == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	size_t n = 0;
+	if (strcmp(path, "/dev/kmsg") == 0) {
+		uint32_t fmt = 1;
+		int64_t r = request(OP_KLOG, &fmt, 4, NULL, 0, text, MAX_TRANSFER, &n);
+		if (r < 0) {
+			free(text);
+			return (int)sysret(r);
+		}
+	} else {
+		int64_t r = request(OP_TAINTED, NULL, 0, NULL, 0, NULL, 0, NULL);
+		n = (size_t)snprintf(text, 32, "%lld\n", (long long)(r < 0 ? 0 : r));
+	}
+	int fd = memfd_create(path[1] == 'd' ? "kmsg" : "tainted", (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+	if (fd < 0 || (n > 0 && real_write(fd, text, n) != (ssize_t)n)) {
+		int e = errno;
+		free(text);
+		if (fd >= 0)
+			real_close(fd);
+		errno = e;
+		return -1;
+	}
+	free(text);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+int klogctl(int type, char *buf, int len)
+{
+	resolve();
+	if (!enabled)
+		return (int)syscall(SYS_syslog, type, buf, len);
+	switch (type) {
+	case 2: /* SYSLOG_ACTION_READ */
+	case 3: /* SYSLOG_ACTION_READ_ALL */
+	case 4: { /* SYSLOG_ACTION_READ_CLEAR */
+		if (len < 0 || (buf == NULL && len > 0)) {
+			errno = EINVAL;
+			return -1;
+		}
+		char *text = malloc(MAX_TRANSFER);
+		if (text == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		uint32_t fmt = 0;
+		size_t n = 0;
+		int64_t r = request(OP_KLOG, &fmt, 4, NULL, 0, text, MAX_TRANSFER, &n);
+		if (r < 0) {
+			free(text);
+			return (int)sysret(r);
+		}
+		/* READ_ALL gives the last len bytes */
+		size_t take = n < (size_t)len ? n : (size_t)len;
+		int bad = take > 0 && poke_user(buf, text + n - take, take) < 0;
+		free(text);
+		if (bad) {
+			errno = EFAULT;
+			return -1;
+		}
+		return (int)take;
+	}
+	case 10: /* SYSLOG_ACTION_SIZE_BUFFER */
+		return MAX_TRANSFER;
+	case 0: case 1: case 5: case 6: case 7: case 8:
+		return 0;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+}
+
 int open(const char *path, int flags, ...)
 {
 	resolve();
@@ -413,6 +505,8 @@ int open(const char *path, int flags, ...)
 	}
 	if (is_model_path(path))
 		return model_open(path, flags);
+	if (is_kvoice_path(path))
+		return kvoice_open(path, flags);
 	return real_open(path, flags, mode);
 }
 
@@ -430,6 +524,8 @@ int openat(int dirfd, const char *path, int flags, ...)
 	}
 	if (path[0] == '/' && is_model_path(path))
 		return model_open(path, flags);
+	if (is_kvoice_path(path))
+		return kvoice_open(path, flags);
 	return real_openat(dirfd, path, flags, mode);
 }
 
@@ -718,6 +814,10 @@ static int cookie_close(void *c)
 FILE *fopen(const char *path, const char *mode)
 {
 	resolve();
+	if (is_kvoice_path(path)) {
+		int kfd = kvoice_open(path, strchr(mode, 'e') != NULL ? O_CLOEXEC : 0);
+		return kfd < 0 ? NULL : fdopen(kfd, mode);
+	}
 	if (!is_model_path(path))
 		return real_fopen(path, mode);
 	int plus = strchr(mode, '+') != NULL;
@@ -914,6 +1014,11 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		return MAP_FAILED;
 	}
 	pthread_mutex_lock(&table_lock);
+	/* MAP_FIXED over an earlier model mapping replaced it (in the model too) */
+	uintptr_t s0 = (uintptr_t)r, e0 = s0 + ((len + 4095) & ~(size_t)4095);
+	for (int i = 0; i < nranges; i++)
+		if (ranges[i].start >= s0 && ranges[i].end <= e0)
+			ranges[i--] = ranges[--nranges];
 	if (nranges < MAX_RANGES) {
 		ranges[nranges].start = (uintptr_t)r;
 		ranges[nranges].end = (uintptr_t)r + ((len + 4095) & ~(size_t)4095);

@@ -50,6 +50,10 @@ export const Op = {
   READDIR: 17,
   /** u32 handle → 0 (closedir(3)). */
   CLOSEDIR: 18,
+  /** u32 format (0: klogctl's `<level>[time] text` lines, 1: /dev/kmsg records) → length; payload: the model's kernel log (its last MAX_TRANSFER bytes). */
+  KLOG: 19,
+  /** → the model kernel's taint flags (/proc/sys/kernel/tainted). */
+  TAINTED: 20,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

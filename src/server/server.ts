@@ -22,8 +22,9 @@ import type { SimEvent } from '../events/event.js';
 import { System, type SystemOptions } from '../system.js';
 import type { Libc } from '../user/libc.js';
 import { serveRequest, type Reply } from './dispatch.js';
+import { KernelLog } from './kernel-log.js';
 import { ModelProcess } from './model-process.js';
-import { HelloKind, MAX_FRAME, Op, OP_NAMES, REQUEST_HEADER } from './protocol.js';
+import { HelloKind, MAX_FRAME, MAX_TRANSFER, Op, OP_NAMES, REQUEST_HEADER } from './protocol.js';
 
 export interface ServerOptions extends SystemOptions {
   /** 'host': the model's clock follows the host's monotonic clock (exec's default); 'model': only the model advances it. */
@@ -84,10 +85,14 @@ export class ModelServer {
   /** The host's monotonic time up to which the model has been advanced (see followHostClock). */
   private lastHost = process.hrtime.bigint();
   private readonly conns = new Set<Connection>();
+  /** The model kernel's log and taint flags, as the program's klogctl and /dev/kmsg see them. */
+  readonly log: KernelLog;
 
   constructor(opts: ServerOptions = {}) {
     this.sys = new System(opts);
     this.clock = opts.clock ?? 'model';
+    this.log = new KernelLog(() => this.sys.hw.clock.nowNs);
+    this.sys.events.on(this.log.onEvent);
     if (opts.onEvent !== undefined) this.sys.events.on(opts.onEvent);
     this.net = createServer((s) => this.accept(s));
   }
@@ -154,6 +159,13 @@ export class ModelServer {
       const t = c.thread;
       if (p === null || t === null) return { ret: -EIO };
       if (op === Op.FORK) return this.fork(p);
+      if (op === Op.TAINTED) return { ret: this.log.tainted };
+      if (op === Op.KLOG) {
+        const kmsg = payload.length >= 4 && new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0, true) === 1;
+        const all = new TextEncoder().encode(kmsg ? this.log.kmsgText() : this.log.syslogText());
+        const data = all.length > MAX_TRANSFER ? all.subarray(all.length - MAX_TRANSFER) : all;
+        return { ret: data.length, data };
+      }
       // the program's DMA-mapped memory into the model, time passes (a DMA may complete), the request, the model's changes back
       p.syncIn(t);
       this.followHostClock(t);

@@ -77,6 +77,14 @@ const PROGRAMS: readonly Program[] = [
       { variant: '6.12', args: ['enomem'], report: [/platform errors: 1\n/] },
     ],
   },
+  {
+    name: 'kernel-log',
+    what: "klogctl, /dev/kmsg and /proc/sys/kernel/tainted show the model kernel's DMAR fault line and (5.8.0 only) its lockdep report",
+    cases: [
+      { variant: '5.8', args: ['lockdep'], report: [/lockdep reports: 1\n/] },
+      { variant: '6.12', args: ['no-lockdep'], report: [/lockdep reports: none/] },
+    ],
+  },
   { name: 'map-dma', what: 'MAP_DMA of anonymous memory and of a BAR mapping, EEXIST, EINVAL, UNMAP_DMA', cases: ['5.7', '5.8', '6.1.y', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'edu-dma', what: "edu's DMA engine: done ~100 ms of host time after the command, bytes copied from the program's DMA-mapped memory and back into it", cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'op-costs', what: 'ioctl, pread and trapped loads repeated (their cost per operation is printed)', cases: [{ variant: '6.12', args: ['200'], report: CLEAN }] },
