@@ -15,12 +15,14 @@ export const TAINT_WARN = 1 << 9;
 /** Records kept (the oldest are dropped, as the kernel's ring buffer drops them). */
 const MAX_RECORDS = 20_000;
 
-/** DMAR's fault reasons for the model's IOMMU fault kinds (drivers/iommu/intel/dmar.c, dmar_fault_reason). */
-const DMAR_REASON: Readonly<Record<string, string>> = {
-  'no-domain': '[fault reason 0x02] Present bit in context entry is clear',
-  'not-mapped': '[fault reason 0x06] PTE Read access is not set',
-  permission: '[fault reason 0x05] PTE Write access is not set',
-};
+/**
+ * DMAR's fault reason for a model IOMMU fault (drivers/iommu/intel/dmar.c, dma_remap_fault_reasons):
+ * no context entry 0x02; a missing or read-only PTE 0x05 for a write, 0x06 for a read.
+ */
+function dmarReason(reason: string, write: boolean): string {
+  if (reason === 'no-domain') return '[fault reason 0x02] Present bit in context entry is clear';
+  return write ? '[fault reason 0x05] PTE Write access is not set' : '[fault reason 0x06] PTE Read access is not set';
+}
 
 interface LogRecord {
   readonly level: number;
@@ -62,7 +64,8 @@ export class KernelLog {
         return;
       case 'iommu.fault': {
         const bdf = ev.dev.replace(/^0000:/, '');
-        this.add(3, `DMAR: [DMA ${ev.write ? 'Write' : 'Read'} NO_PASID] Request device [${bdf}] fault addr 0x${ev.iova.toString(16)} ${DMAR_REASON[ev.reason] ?? `[fault reason] ${ev.reason}`}`);
+        // dmar_fault_do_one's line as 5.16+ prints it (older kernels: '[DMA Write] Request device [01:00.0] PASID ffffffff fault addr ...')
+        this.add(3, `DMAR: [DMA ${ev.write ? 'Write' : 'Read'} NO_PASID] Request device [${bdf}] fault addr 0x${ev.iova.toString(16)} ${dmarReason(ev.reason, ev.write)}`);
         return;
       }
       default:
