@@ -151,6 +151,8 @@ static int model_refs[MAX_MODEL_FDS];
 static unsigned char model_kind[MAX_MODEL_FDS];
 /* program eventfd -> model eventfd + 1 */
 static int efd_bound[MAX_FDS];
+/* program eventfds registered as ioeventfds: the program's writes reach the model */
+static unsigned char efd_to_model[MAX_FDS];
 
 /* model mappings in the program: [start, end) */
 #define MAX_RANGES 256
@@ -534,8 +536,10 @@ int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("
 int close(int fd)
 {
 	resolve();
-	if (fd >= 0 && fd < MAX_FDS && efd_bound[fd])
+	if (fd >= 0 && fd < MAX_FDS && efd_bound[fd]) {
 		efd_bound[fd] = 0;
+		efd_to_model[fd] = 0;
+	}
 	if (model_fd(fd) < 0)
 		return real_close(fd);
 	int r = real_close(fd);
@@ -639,7 +643,20 @@ ssize_t write(int fd, const void *buf, size_t count)
 {
 	resolve();
 	int m = model_fd(fd);
-	return m < 0 ? real_write(fd, buf, count) : model_write(m, buf, count, 0, 0);
+	if (m >= 0)
+		return model_write(m, buf, count, 0, 0);
+	ssize_t r = real_write(fd, buf, count);
+	/* an ioeventfd's trigger: the model eventfd standing for it is written too (the kernel's ioeventfd handler runs there) */
+	if (r == 8 && fd < MAX_FDS && efd_to_model[fd] && efd_bound[fd]) {
+		uint64_t v;
+		memcpy(&v, buf, 8);
+		struct { int32_t fd; uint32_t pad; } q = { efd_bound[fd] - 1, 0 };
+		request(OP_WRITE, &q, 4, &v, 8, NULL, 0, NULL);
+		/* the program's own eventfd keeps nothing the model consumed */
+		uint64_t drain;
+		real_read(fd, &drain, 8);
+	}
+	return r;
 }
 
 ssize_t pread(int fd, void *buf, size_t count, off_t off)
@@ -941,10 +958,12 @@ static int model_ioctl(int fd, int m, unsigned long cmd, void *arg)
 				memcpy(in + 12 + 4 * i, &g, 4);
 			}
 		} else if (cmd == VFIO_IO(16) && kind == KIND_DEVICE && n >= 28) { /* VFIO_DEVICE_IOEVENTFD */
-			int32_t e;
-			memcpy(&e, in + 24, 4);
-			e = translate_fd(e);
+			int32_t e, pfd;
+			memcpy(&pfd, in + 24, 4);
+			e = translate_fd(pfd);
 			memcpy(in + 24, &e, 4);
+			if (pfd >= 0 && pfd < MAX_FDS && model_fd(pfd) < 0)
+				efd_to_model[pfd] = 1;
 		}
 		break;
 	}

@@ -88,6 +88,7 @@ const PROGRAMS: readonly Program[] = [
   { name: 'map-dma', what: 'MAP_DMA of anonymous memory and of a BAR mapping, EEXIST, EINVAL, UNMAP_DMA', cases: ['5.7', '5.8', '6.1.y', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'edu-dma', what: "edu's DMA engine: done ~100 ms of host time after the command, bytes copied from the program's DMA-mapped memory and back into it", cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'op-costs', what: 'ioctl, pread and trapped loads repeated (their cost per operation is printed)', cases: [{ variant: '6.12', args: ['200'], report: CLEAN }] },
+  { name: 'ioeventfd', what: "VFIO_DEVICE_IOEVENTFD: the program's write(2) to its eventfd makes the kernel write the BAR; EEXIST, EINVAL", cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   { name: 'msi-eventfd', what: 'MSI through a program eventfd (SET_IRQS), loopback trigger, disable', cases: ['5.8', '6.12'].map((variant) => ({ variant, report: CLEAN })) },
   {
     name: 'fork-mapping',
