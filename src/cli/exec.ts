@@ -5,10 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { constants as osConstants } from 'node:os';
 import type { SimEvent } from '../events/event.js';
 import { ExecReport } from '../server/exec-report.js';
 import { ModelServer } from '../server/server.js';

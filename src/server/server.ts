@@ -17,7 +17,7 @@
  * the host's clock reaches the model; it stays outside the model's pure core.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { EIO } from '../kernel/errno.js';
+import { EINVAL, EIO, ENOMEM, ESRCH } from '../kernel/errno.js';
 import type { SimEvent } from '../events/event.js';
 import { System, type SystemOptions } from '../system.js';
 import type { Libc } from '../user/libc.js';
@@ -200,7 +200,7 @@ export class ModelServer {
   }
 
   private hello(c: Connection, payload: Uint8Array): Reply {
-    if (c.proc !== null || payload.length < 12) return { ret: -22 };
+    if (c.proc !== null || payload.length < 12) return { ret: -EINVAL };
     const v = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
     const kind = v.getUint32(0, true);
     const token = v.getUint32(4, true);
@@ -209,20 +209,20 @@ export class ModelServer {
     let p: ModelProcess | undefined;
     if (kind === HelloKind.PROCESS) {
       const main = this.sys.spawnProcess(name);
-      if (ModelProcess.setUp(main) < 0) return { ret: -12 };
+      if (ModelProcess.setUp(main) < 0) return { ret: -ENOMEM };
       p = new ModelProcess(this.nextToken++, main, hostPid);
       this.procs.set(p.token, p);
       this.stats.processes++;
     } else if (kind === HelloKind.THREAD) {
       p = this.procs.get(token);
-      if (p === undefined || p.exited) return { ret: -3 }; // -ESRCH
+      if (p === undefined || p.exited) return { ret: -ESRCH };
     } else if (kind === HelloKind.FORK_CHILD) {
       p = this.forks.get(token);
-      if (p === undefined) return { ret: -3 };
+      if (p === undefined) return { ret: -ESRCH };
       this.forks.delete(token);
       p.hostPid = hostPid;
       this.stats.processes++;
-    } else return { ret: -22 };
+    } else return { ret: -EINVAL };
     c.proc = p;
     c.thread = p.attach(name);
     return { ret: p.token };

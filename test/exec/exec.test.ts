@@ -200,6 +200,30 @@ test('exec --machine takes a machine file (a scenario\'s machine: section as its
   assert.match(b.err, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:9: expected a platform error policy`));
 });
 
+test('serve: a program run by hand under the shim (LD_PRELOAD, VFIO_SIM_SOCKET) is served; SIGTERM stops the server', async () => {
+  const sock = join(bin, 'serve.sock');
+  const srv = spawn(process.execPath, [CLI, 'serve', '--variant', '6.12', '--socket', sock], { env: { ...process.env, NO_COLOR: '1' } });
+  try {
+    const banner = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      srv.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('\n')) resolve(out);
+      });
+      srv.on('exit', (code) => reject(new Error(`serve exited ${String(code)}`)));
+    });
+    assert.match(banner, /^vfio-sim serve: 6\.12, default machine; listening on /);
+    for (const run of [0, 1]) {
+      const r = spawnSync(join(bin, 'bar-access-O2'), ['blocks'], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: SHIM, VFIO_SIM_SOCKET: sock } });
+      assert.equal(r.status, 0, `run ${run} against the same server:\n${r.stdout}${r.stderr}`);
+    }
+  } finally {
+    srv.kill('SIGTERM');
+  }
+  const code = await new Promise<number | null>((resolve) => srv.on('close', resolve));
+  assert.equal(code, 0);
+});
+
 test('exec and serve refuse bad options with exit 2 and a message', async () => {
   const v = await vfioSim(['exec', '--variant', '9.9', '--', '/bin/true']);
   assert.equal(v.code, 2);
