@@ -166,6 +166,26 @@ test('the README\'s "Run your own program" shows what exec reports for fork-mapp
   assert.match(r612.err, /lockdep reports: none/);
 });
 
+test('bar-access.c under exec and its scenario counterpart (test/c/bar-access.yaml) give the same values, errno and signal under 5.8', async () => {
+  const c = await vfioSim(['exec', '--variant', '5.8', '--', join(bin, 'bar-access-O2'), 'blocks']);
+  assert.equal(c.code, 0, c.out + c.err);
+  const s = await vfioSim(['run', join(ROOT, 'test', 'c', 'bar-access.yaml'), '--variant', '5.8']);
+  assert.equal(s.code, 0, s.out + s.err);
+  // identification, liveness inverted, 5! = 120, all-ones for a byte load, SIGBUS BUS_ADRERR with MEM clear, pread -EIO
+  assert.match(c.out, /^ok {3}32-bit load: edu identification 0x010000ed$/m);
+  assert.match(s.out, /load bar\/4 +0x10000ed/);
+  assert.match(c.out, /liveness reads 0xedcba987/);
+  assert.match(s.out, /load bar\+0x4\/4 +0xedcba987/);
+  assert.match(c.out, /factorial of 5 through a register store: 120/);
+  assert.match(s.out, /load bar\+0x8\/4 +0x78/);
+  assert.match(c.out, /8-bit load: edu ignores it, all-ones \(0xff\)/);
+  assert.match(s.out, /load bar\/1 +0xff/);
+  assert.match(c.out, /SIGBUS \(got signal 7\)\nok {3}si_code BUS_ADRERR \(2\)/);
+  assert.match(s.out, /load bar\/4 +SIGBUS \(BUS_ADRERR\)/);
+  assert.match(c.out, /pread of BAR0 with memory disabled: EIO/);
+  assert.match(s.out, /pread dev bar0\+0x0\/4 +-EIO/);
+});
+
 test('exec --events writes the model\'s event stream as JSON lines', async () => {
   const f = join(bin, 'events.jsonl');
   const r = await vfioSim(['exec', '--events', f, '--', join(bin, 'bar-access-O2'), 'blocks']);
