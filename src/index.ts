@@ -66,3 +66,6 @@ export { Snapshot, SnapshotRefused, deepClone, auditGraph } from './check/snapsh
 export { planUnits, UnitSchedule, MIN_UNITS, MAX_SPLIT_DEPTH, unitSamples, type WorkUnit, type UnitSplit, type UnitResult, type UnitPlan } from './check/units.js';
 export { exploreScenario, ScenarioExploration, checkSuite, checkSuiteAsync, renderExplore, renderCheck, exploreToJson, checkToJson, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
 export { ParallelSearch, scenarioText, forcedKnobs, type CheckOptions, type CheckHit } from './scenario/index.js';
+/** The model server behind `vfio-sim serve` / `exec` (docs/SERVER-PROTOCOL.md). */
+export { ModelServer, type ServerOptions, type ServerStats } from './server/server.js';
+export { Op as ServerOp, HelloKind, IoctlArg } from './server/protocol.js';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,8 @@ test('the packed package installs from the npm cache into an empty folder and it
   assert.ok(info !== undefined);
   const files = new Set(info.files.map((f) => f.path));
   for (const bin of Object.values(PKG.bin)) assert.ok(files.has(bin), `the bin entry ${bin} is packed`);
+  for (const f of ['native/preload.c', 'native/build.mjs']) assert.ok(files.has(f), `${f} (the exec shim's source and its build) is packed`);
+  assert.ok(![...files].some((f) => f.endsWith('.so')), 'no built shim is packed: the install builds it');
   assert.deepEqual([...files].filter((f) => /^dist\/(test|bench)\//.test(f)), [], 'no test or bench output is packed');
   // every source map points at a TypeScript source that is packed with it
   const maps = [...files].filter((f) => f.endsWith('.js.map'));
@@ -83,6 +85,8 @@ test('the packed package installs from the npm cache into an empty folder and it
       dependencies: PKG.dependencies,
       bin: PKG.bin,
       engines: PKG.engines,
+      // as npm records a package with a postinstall (the exec shim's build): npm ci runs it only then
+      hasInstallScript: true,
     },
   };
   // the repo's locked runtime dependencies (not its dev ones), hoisted the same way
@@ -91,6 +95,8 @@ test('the packed package installs from the npm cache into an empty folder and it
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { 'vfio-sim': spec } }));
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
   ok(sh('npm', ['ci', '--offline', '--no-audit', '--no-fund'], app), 'npm ci --offline');
+  // the install built the exec shim with the system C compiler (postinstall; .ci/run installs gcc)
+  assert.ok(existsSync(join(app, 'node_modules', 'vfio-sim', 'native', 'libvfio-sim-preload.so')), 'npm install built native/libvfio-sim-preload.so (is a C compiler, cc, installed?)');
 
   // the command, through npm's bin link (a symlink: argv[1] is node_modules/.bin/vfio-sim)
   const bin = join(app, 'node_modules', '.bin', 'vfio-sim');

@@ -11,6 +11,7 @@ import { renderVariants } from './variants.js';
 import { runDemo } from './demo.js';
 import { runCommand } from './run.js';
 import { checkCommand, exploreCommand } from './explore.js';
+import { execCommand, serveCommand } from './exec.js';
 import { detectTerminal, PLAIN, type Terminal } from './terminal.js';
 import { escapeControls } from '../scenario/source.js';
 
@@ -27,6 +28,10 @@ commands:
                        property table and where each defect is ('vfio-sim check --help')
   replay <scenario.yaml> <TOKEN>
                        reproduce a run or a counterexample bit for bit (run --replay)
+  exec [options] -- PROGRAM [ARGS...]
+                       run an unmodified C VFIO program against the model through the
+                       LD_PRELOAD shim, with the model's report ('vfio-sim exec --help')
+  serve --socket PATH  serve the model on a Unix socket to programs under the shim
 
 options:
   -h, --help           show this help ('vfio-sim <command> --help': the command's own)
@@ -66,6 +71,8 @@ export function packageVersion(): string {
 export function main(argv: readonly string[], out: (s: string) => void, err: (s: string) => void, term: Terminal = PLAIN, signal?: { interrupted: boolean }): number | Promise<number> {
   if (argv[0] === 'run') return runCommand(argv.slice(1), out, err, term);
   if (argv[0] === 'explore') return exploreCommand(argv.slice(1), out, err, term, signal);
+  if (argv[0] === 'exec') return execCommand(argv.slice(1), out, err);
+  if (argv[0] === 'serve') return serveCommand(argv.slice(1), out, err);
   if (argv[0] === 'check') return checkCommand(argv.slice(1), out, err, term, signal);
   if (argv[0] === 'replay') {
     const [, file, token, ...rest] = argv;

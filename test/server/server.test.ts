@@ -1,0 +1,165 @@
+/**
+ * The model server over its socket, driven by a TypeScript client speaking the protocol
+ * (docs/SERVER-PROTOCOL.md): requests are served through Libc (the kernel's errnos come
+ * back), malformed requests get an errno and leave the server serving, a client that
+ * dies mid-request leaves the others served and its model process released as exit(2)
+ * releases it (fds closed: the group can be opened again).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelServer } from '../../src/server/server.js';
+import { HelloKind, Op } from '../../src/server/protocol.js';
+import { EBUSY, EINVAL, ENOENT, ENOSYS, EBADF } from '../../src/kernel/errno.js';
+import { VFIO_GET_API_VERSION, VFIO_GROUP_GET_STATUS } from '../../src/uapi/vfio.js';
+
+/** A protocol client: one connection, one request at a time. */
+class Client {
+  private buf = Buffer.alloc(0);
+  private waiting: ((b: Buffer) => void) | null = null;
+  constructor(readonly sock: Socket) {
+    sock.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.pump();
+    });
+  }
+  static open(path: string): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const s = connect(path, () => resolve(new Client(s)));
+      s.once('error', reject);
+    });
+  }
+  private pump(): void {
+    if (this.waiting === null || this.buf.length < 4) return;
+    const len = this.buf.readUInt32LE(0);
+    if (this.buf.length < 4 + len) return;
+    const frame = this.buf.subarray(4, 4 + len);
+    this.buf = this.buf.subarray(4 + len);
+    const w = this.waiting;
+    this.waiting = null;
+    w(frame);
+  }
+  /** Send raw bytes, wait for one reply: ret and payload. */
+  raw(bytes: Buffer): Promise<{ ret: bigint; data: Buffer }> {
+    return new Promise((resolve) => {
+      this.waiting = (f) => {
+        const nsig = f.readUInt32LE(8);
+        resolve({ ret: f.readBigInt64LE(0), data: f.subarray(12 + nsig * 16) });
+      };
+      this.sock.write(bytes);
+      this.pump();
+    });
+  }
+  call(op: number, payload: Buffer = Buffer.alloc(0)): Promise<{ ret: bigint; data: Buffer }> {
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(4 + payload.length, 0);
+    h.writeUInt32LE(op, 4);
+    return this.raw(Buffer.concat([h, payload]));
+  }
+  async hello(): Promise<bigint> {
+    const p = Buffer.alloc(12);
+    p.writeUInt32LE(HelloKind.PROCESS, 0);
+    return (await this.call(Op.HELLO, Buffer.concat([p, Buffer.from('client')]))).ret;
+  }
+  async open(path: string): Promise<number> {
+    const p = Buffer.alloc(4);
+    p.writeUInt32LE(2, 0); // O_RDWR
+    return Number((await this.call(Op.OPEN, Buffer.concat([p, Buffer.from(path)]))).ret);
+  }
+  async ioctl(fd: number, cmd: number, struct: Buffer | null, value = 0n): Promise<{ ret: bigint; data: Buffer }> {
+    const p = Buffer.alloc(24);
+    p.writeInt32LE(fd, 0);
+    p.writeUInt32LE(cmd, 4);
+    p.writeUInt32LE(struct === null ? 0 : 1, 8);
+    p.writeBigUInt64LE(value, 16);
+    return this.call(Op.IOCTL, struct === null ? p : Buffer.concat([p, struct]));
+  }
+}
+
+async function withServer(fn: (s: ModelServer, path: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-server-'));
+  const path = join(dir, 'sock');
+  const s = new ModelServer({ variant: '5.8' });
+  await s.listen(path);
+  try {
+    await fn(s, path);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const until = async (cond: () => boolean): Promise<void> => {
+  for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+};
+
+test('requests are served through Libc: open, ioctl by value and by struct, the kernel\'s errnos', async () => {
+  await withServer(async (_s, path) => {
+    const c = await Client.open(path);
+    assert.equal(await c.hello(), 1n);
+    const ctr = await c.open('/dev/vfio/vfio');
+    assert.ok(ctr >= 0);
+    // VFIO_GET_API_VERSION (vfio_fops_unl_ioctl): 0
+    assert.equal((await c.ioctl(ctr, VFIO_GET_API_VERSION, null)).ret, 0n);
+    assert.equal(await c.open('/dev/vfio/nope'), -ENOENT);
+    const grp = await c.open('/dev/vfio/4');
+    assert.ok(grp >= 0, `group 4 (edu 0000:01:00.0) opens (${grp})`);
+    // VFIO_GROUP_GET_STATUS copies argsz/flags back: viable (1), no container (0)
+    const st = Buffer.alloc(8);
+    st.writeUInt32LE(8, 0);
+    const r = await c.ioctl(grp, VFIO_GROUP_GET_STATUS, st);
+    assert.equal(r.ret, 0n);
+    assert.equal(r.data.readUInt32LE(4), 1);
+    // a short argsz: EINVAL from vfio_group_fops_unl_ioctl's minsz check
+    st.writeUInt32LE(4, 0);
+    assert.equal((await c.ioctl(grp, VFIO_GROUP_GET_STATUS, st)).ret, BigInt(-EINVAL));
+    assert.equal((await c.call(Op.CLOSE, Buffer.from([99, 0, 0, 0]))).ret, BigInt(-EBADF));
+    c.sock.destroy();
+  });
+});
+
+test('malformed requests get an errno and the connection goes on: a short payload EINVAL, an unknown op ENOSYS, a request before HELLO EIO', async () => {
+  await withServer(async (_s, path) => {
+    const early = await Client.open(path);
+    assert.equal((await early.open('/dev/vfio/vfio')), -5);
+    early.sock.destroy();
+    const c = await Client.open(path);
+    await c.hello();
+    assert.equal((await c.call(Op.PREAD, Buffer.from([1, 0]))).ret, BigInt(-EINVAL));
+    assert.equal((await c.call(Op.LOAD, Buffer.alloc(12))).ret, BigInt(-EINVAL), 'a zero access size');
+    assert.equal((await c.call(999)).ret, BigInt(-ENOSYS));
+    assert.ok((await c.open('/dev/vfio/vfio')) >= 0, 'the connection still serves');
+    c.sock.destroy();
+  });
+});
+
+test('a client dying mid-request leaves the server serving the others, and its process is released as exit releases it', async () => {
+  await withServer(async (s, path) => {
+    const a = await Client.open(path);
+    await a.hello();
+    const ga = await a.open('/dev/vfio/4');
+    assert.ok(ga >= 0);
+    const b = await Client.open(path);
+    await b.hello();
+    // the group is held by a: a second open is EBUSY (vfio_group_fops_open)
+    assert.equal(await b.open('/dev/vfio/4'), -EBUSY);
+    // a sends half a frame and dies
+    a.sock.write(Buffer.from([40, 0, 0, 0, Op.OPEN, 0]));
+    a.sock.destroy();
+    await until(() => s.liveProcesses === 1);
+    assert.equal(s.liveProcesses, 1, 'a\'s model process was released');
+    assert.equal(s.stats.abandoned, 1);
+    // exit closed a's group fd: b can open the group now
+    assert.ok((await b.open('/dev/vfio/4')) >= 0);
+    // a frame longer than the protocol allows closes only that connection
+    const c = await Client.open(path);
+    await c.hello();
+    c.sock.write(Buffer.from([0xff, 0xff, 0xff, 0x7f]));
+    await new Promise((r) => c.sock.once('close', r));
+    assert.ok((await b.open('/dev/vfio/vfio')) >= 0, 'b is still served');
+    b.sock.destroy();
+  });
+});
