@@ -11,6 +11,7 @@ import { renderVariants } from './variants.js';
 import { runDemo } from './demo.js';
 import { runCommand } from './run.js';
 import { checkCommand, exploreCommand } from './explore.js';
+import { uiCommand } from './ui.js';
 import { detectTerminal, PLAIN, type Terminal } from './terminal.js';
 import { escapeControls } from '../scenario/source.js';
 
@@ -27,6 +28,9 @@ commands:
                        property table and where each defect is ('vfio-sim check --help')
   replay <scenario.yaml> <TOKEN>
                        reproduce a run or a counterexample bit for bit (run --replay)
+  ui [--port N] [scenario files or folders...]
+                       serve the web UI on 127.0.0.1 (check table, trace viewer,
+                       scenario editor; 'vfio-sim ui --help')
 
 options:
   -h, --help           show this help ('vfio-sim <command> --help': the command's own)
@@ -67,6 +71,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
   if (argv[0] === 'run') return runCommand(argv.slice(1), out, err, term);
   if (argv[0] === 'explore') return exploreCommand(argv.slice(1), out, err, term, signal);
   if (argv[0] === 'check') return checkCommand(argv.slice(1), out, err, term, signal);
+  if (argv[0] === 'ui') return uiCommand(argv.slice(1), out, err, term, signal);
   if (argv[0] === 'replay') {
     const [, file, token, ...rest] = argv;
     if (file === '--help' || file === '-h') {
