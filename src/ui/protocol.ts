@@ -139,6 +139,29 @@ export interface TraceStepJson {
   readonly state: number;
 }
 
+/** The parts of a MachineStateJson that are stored once per distinct value (TraceJson.pools). */
+export const STATE_PARTS = ['threads', 'locks', 'processes', 'devices', 'iommu', 'lockdep'] as const;
+export type StatePart = (typeof STATE_PARTS)[number];
+
+/** A state as indices into the trace's pools, one per part. */
+export type StateRef = { readonly [K in StatePart]: number } & { readonly platformErrors: number };
+
+/** Each part's distinct values (a long trace changes few parts per step). */
+export type StatePools = { readonly [K in StatePart]: readonly MachineStateJson[K][] };
+
+/** The state `ref` of `trace`, assembled from its pools. */
+export function resolveState(pools: StatePools, ref: StateRef): MachineStateJson {
+  return {
+    threads: pools.threads[ref.threads] ?? [],
+    locks: pools.locks[ref.locks] ?? [],
+    processes: pools.processes[ref.processes] ?? [],
+    devices: pools.devices[ref.devices] ?? [],
+    iommu: pools.iommu[ref.iommu] ?? [],
+    lockdep: pools.lockdep[ref.lockdep] ?? [],
+    platformErrors: ref.platformErrors,
+  };
+}
+
 export interface TraceJson {
   readonly scenario: string;
   readonly variant: string;
@@ -149,8 +172,9 @@ export interface TraceJson {
   /** The state before the first step (after setup). */
   readonly initial: number;
   readonly steps: readonly TraceStepJson[];
-  /** Distinct states (consecutive equal states are stored once). */
-  readonly states: readonly MachineStateJson[];
+  /** Distinct states (consecutive equal states are stored once), as indices into `pools`. */
+  readonly states: readonly StateRef[];
+  readonly pools: StatePools;
   /** The properties broken: where (step index, -1 at the run's end) and why. */
   readonly violations: readonly { readonly property: string; readonly message: string; readonly step: number }[];
   /** How the run ended ('done', 'deadlock', ...), with the reason. */

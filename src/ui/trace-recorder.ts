@@ -11,7 +11,46 @@ import { runScenario, type RunOptions, type Scenario } from '../scenario/index.j
 import type { System } from '../system.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import { machineState } from './machine-state.js';
-import type { MachineStateJson, TraceJson, TraceStepJson } from './protocol.js';
+import { type MachineStateJson, STATE_PARTS, type StatePart, type StatePools, type StateRef, type TraceJson, type TraceStepJson } from './protocol.js';
+
+/** Interns each part of the states: equal values are stored once. */
+class StateInterner {
+  readonly pools: { [K in StatePart]: MachineStateJson[K][] } = { threads: [], locks: [], processes: [], devices: [], iommu: [], lockdep: [] };
+  private readonly index = new Map<string, number>();
+  private readonly refs: StateRef[] = [];
+  private lastRef = '';
+
+  /** The index of `st` among the states (a new one unless it equals the last). */
+  add(st: MachineStateJson): number {
+    const ref: Record<string, number> = { platformErrors: st.platformErrors };
+    for (const part of STATE_PARTS) {
+      const text = JSON.stringify(st[part]);
+      const key = `${part}:${text}`;
+      let i = this.index.get(key);
+      if (i === undefined) {
+        const pool = this.pools[part] as unknown[];
+        i = pool.length;
+        pool.push(st[part]);
+        this.index.set(key, i);
+      }
+      ref[part] = i;
+    }
+    const refText = JSON.stringify(ref);
+    if (refText !== this.lastRef || this.refs.length === 0) {
+      this.refs.push(ref as StateRef);
+      this.lastRef = refText;
+    }
+    return this.refs.length - 1;
+  }
+
+  get states(): readonly StateRef[] {
+    return this.refs;
+  }
+
+  get statePools(): StatePools {
+    return this.pools;
+  }
+}
 
 /** How to run the scenario: a replay token, or a variant/knobs/schedule. */
 export interface TraceRequest {
@@ -39,8 +78,7 @@ interface StepRec {
 
 /** Run `s` as `req` says and record every step. Throws ScenarioInputError for a bad request. */
 export function recordTrace(s: Scenario, req: TraceRequest): TraceJson {
-  const states: MachineStateJson[] = [];
-  let lastText = '';
+  const interner = new StateInterner();
   const steps: StepRec[] = [];
   let sys: System | null = null;
   let nameOf: (t: KThread) => string = (t) => t.name;
@@ -53,13 +91,7 @@ export function recordTrace(s: Scenario, req: TraceRequest): TraceJson {
 
   const snap = (): number => {
     if (sys === null) return 0;
-    const st = machineState(sys, nameOf);
-    const text = JSON.stringify(st);
-    if (text !== lastText || states.length === 0) {
-      states.push(st);
-      lastText = text;
-    }
-    return states.length - 1;
+    return interner.add(machineState(sys, nameOf));
   };
   const sink = (v: Violation): void => {
     if (found.has(v.property)) return;
@@ -145,7 +177,8 @@ export function recordTrace(s: Scenario, req: TraceRequest): TraceJson {
     threads,
     initial,
     steps: out,
-    states,
+    states: interner.states,
+    pools: interner.statePools,
     violations,
     end: r.end.reason === null ? r.end.kind : `${r.end.kind}: ${r.end.reason}`,
     lockdepCycle: cycle,

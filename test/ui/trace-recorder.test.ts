@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exploreScenario, loadScenario, type Scenario } from '../../src/index.js';
 import { recordTrace } from '../../src/ui/trace-recorder.js';
-import type { MachineStateJson, TraceJson } from '../../src/ui/protocol.js';
+import { resolveState, type MachineStateJson, type TraceJson } from '../../src/ui/protocol.js';
 import { EXAMPLES } from './helpers.js';
 
 function load(file: string): Scenario {
@@ -19,7 +19,11 @@ function load(file: string): Scenario {
   return l.scenario;
 }
 
-const stateAt = (t: TraceJson, i: number): MachineStateJson => t.states[t.steps[i]?.state ?? -1] as MachineStateJson;
+function stateAt(t: TraceJson, i: number): MachineStateJson {
+  const ref = t.states[t.steps[i]?.state ?? -1];
+  assert.ok(ref !== undefined, `a state after step ${i}`);
+  return resolveState(t.pools, ref);
+}
 const EDU0 = '0000:01:00.0';
 
 test("H2 under 5.8: the fault's remap installs PTEs into a vma the disable already took off vma_list, and the mapping outlives the disable", () => {

@@ -2,6 +2,7 @@
 // at the cursor the panes show the model's state after that step (sent by the server).
 import { useEffect, useState } from 'preact/hooks';
 import type { TraceJson } from '../api';
+import { resolveState } from '../../../src/ui/protocol';
 import { Timeline } from './Timeline';
 import { ThreadColumns } from './ThreadColumns';
 import { LocksPane } from './LocksPane';
@@ -35,7 +36,8 @@ export function TraceViewer({ trace }: { trace: TraceJson }) {
   if (n === 0) return <p class="muted">the run took no scheduler step</p>;
   const step = trace.steps[cursor] ?? trace.steps[0];
   if (step === undefined) return null;
-  const state = trace.states[step.state] ?? trace.states[trace.initial];
+  const ref = trace.states[step.state] ?? trace.states[trace.initial];
+  const state = ref === undefined ? undefined : resolveState(trace.pools, ref);
   // the reported cycle, from the step lockdep printed it on
   const reportStep = trace.steps.findIndex((s) => s.lockdepCycle !== null);
   const cycle = reportStep >= 0 && cursor >= reportStep ? trace.lockdepCycle : null;
