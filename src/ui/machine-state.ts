@@ -1,5 +1,5 @@
 /**
- * [model] The machine as the web UI's panes show it at one step, read from the model's
+ * The machine as the web UI's panes show it at one step, read from the model's
  * own objects (threads and their held locks, each process's mm and page table, vfio-pci's
  * devices and the hardware functions behind them, type1's dma_list, lockdep's graph): the
  * UI never re-derives state from the text log.

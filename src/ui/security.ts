@@ -1,5 +1,5 @@
 /**
- * [model] The UI server's request guard: it answers only requests addressed to itself
+ * The UI server's request guard: it answers only requests addressed to itself
  * (DNS rebinding: a page of another site whose name resolves to 127.0.0.1 sends its own
  * Host), never a cross-site page's requests (Origin), and sends every response with a
  * content security policy that allows nothing but its own assets.

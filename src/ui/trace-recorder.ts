@@ -1,5 +1,5 @@
 /**
- * [model] Record a run for the trace viewer: replay a scenario (a counterexample's token,
+ * Record a run for the trace viewer: replay a scenario (a counterexample's token,
  * or a variant and schedule) and, after every scheduler step, read the model's state
  * (machine-state.ts) with the step's events and the built-in property monitors' verdicts,
  * so the browser shows the machine as the model held it at each step.

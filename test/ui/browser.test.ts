@@ -102,6 +102,11 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   await cell.hover();
   const hover = (await page.getByTestId('check-hover').textContent()) ?? '';
   assert.match(hover, /5\.8 breaks stale-mapping in examples\/\S+\.yaml: /);
+  // a click opens the cell's counterexample in the trace viewer, replayed from its token
+  await cell.click();
+  await page.getByTestId('trace-viewer').waitFor({ timeout: 60_000 });
+  assert.match((await page.getByTestId('violations').textContent()) ?? '', /stale-mapping/);
+  assert.match(page.url(), /#trace\?id=f\d+&token=/);
   // H2's own finding: its scenario explored under 5.8 from the editor
   await page.getByTestId('tab-editor').click();
   await page.getByTestId('editor-file').selectOption({ label: 'examples/h2-fault-races-disable.yaml (read-only)' });
