@@ -147,7 +147,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
         return sendJson(res, 200, { id, name: reg.nameOf(id), text });
       }
       case 'GET /api/variants':
-        return sendJson(res, 200, { variants: VARIANTS.map((v) => ({ name: v.name, knobs: v.knobs })), knobs: KNOB_VALUES });
+        return sendJson(res, 200, { variants: VARIANTS.map((v) => ({ name: v.name, title: v.title, description: v.description, from: v.from, knobs: v.knobs })), knobs: KNOB_VALUES });
       case 'POST /api/validate': {
         const body = await readBody(req);
         const l = loadScenario(str(body, 'text') ?? '', str(body, 'name') ?? 'scenario.yaml');

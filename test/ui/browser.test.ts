@@ -153,6 +153,13 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   await page.screenshot({ path: join(ARTIFACTS, 'trace-viewer.png'), fullPage: true });
   // the share URL carries the scenario and token
   assert.match(page.url(), /#trace\?id=f\d+&token=/);
+  // the trace exports as a self-contained SVG sequence diagram
+  const [svg] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-svg').click()]);
+  const text = readFileSync(await svg.path(), 'utf8');
+  assert.match(text, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(text, />vcpu<\/text>/);
+  assert.match(text, /✗ stale-mapping/);
+  assert.doesNotMatch(text, /<script|href=/);
   await page.close();
 });
 
@@ -188,5 +195,18 @@ test("the editor shows the loader's positioned error as you type", { timeout: 60
   assert.equal(await page.getByTestId('editor-errors').locator('li').first().textContent(), `examples/h2-fault-races-disable.yaml:${first.line}:${first.col}: ${first.message}`);
   assert.equal(await page.locator('.y-line.y-error').count() > 0, true, 'the line is marked in the editor');
   assert.equal(await page.getByTestId('editor-save').isDisabled(), true, 'an example is read-only');
+  await page.close();
+});
+
+test('the variants grid: comparing 5.9 and 5.13 shows the two knobs 5.13 changed (6a45ece4c9af and the ioeventfd trylock)', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  await page.goto(server.url);
+  await page.getByTestId('tab-variants').click();
+  await until('the grid', async () => (await page.locator('[data-testid=variants-view] tr[data-knob]').count()) > 10);
+  await page.getByTestId('compare-0').selectOption('5.9');
+  await page.getByTestId('compare-1').selectOption('5.13');
+  const knobs = await page.locator('[data-testid=variants-view] tr[data-knob]').evaluateAll((els) => els.map((e) => e.getAttribute('data-knob')));
+  assert.deepEqual(knobs, ['faultLocking', 'ioeventfdWrite']);
+  assert.equal(await page.getByTestId('diff-count').textContent(), '2 knobs differ');
   await page.close();
 });

@@ -5,6 +5,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, post, type FileJson, type ScenarioErrorJson, type TraceSource } from './api';
 import { highlightYaml } from './yamlHighlight';
+import { download } from './trace/exportSvg';
 
 interface Cx {
   readonly property: string;
@@ -66,13 +67,7 @@ export function EditorView({ files, onOpen }: { files: readonly FileJson[]; onOp
   const save = (): void => {
     post<{ saved: string }>('/api/save', { id: fileId, text }).then((r) => setStatus(`saved ${r.saved}`), (e: ApiError) => setStatus(e.message));
   };
-  const download = (): void => {
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
-    a.download = name.split('/').pop() ?? 'scenario.yaml';
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-  };
+  const downloadCopy = (): void => download(name.split('/').pop() ?? 'scenario.yaml', 'application/yaml', text);
   const errorLines = new Set(errors.map((e) => e.line));
   return (
     <div class="editor-view" data-testid="editor-view">
@@ -104,7 +99,7 @@ export function EditorView({ files, onOpen }: { files: readonly FileJson[]; onOp
         <button data-testid="editor-save" onClick={save} disabled={file === null || !file.writable} title={file !== null && !file.writable ? 'read-only: only files given by name can be saved' : ''}>
           Save
         </button>
-        <button onClick={download}>Download</button>
+        <button onClick={downloadCopy}>Download</button>
         <span class="small" data-testid="editor-status">
           {status}
         </span>

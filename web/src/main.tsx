@@ -6,8 +6,9 @@ import { ApiError, fetchFiles, fetchTrace, type FileJson, type TraceJson, type T
 import { CheckView } from './CheckView';
 import { EditorView } from './EditorView';
 import { TraceViewer } from './trace/TraceViewer';
+import { VariantsView } from './VariantsView';
 
-type Tab = 'check' | 'trace' | 'editor';
+type Tab = 'check' | 'trace' | 'editor' | 'variants';
 
 /** The share URL's part after '#': a file, a variant and a replay token (`#trace?id=f3&token=...`). */
 function shareHash(src: TraceSource): string | null {
@@ -62,9 +63,9 @@ function App() {
     <div class="app">
       <nav>
         <span class="brand">vfio-sim</span>
-        {(['check', 'trace', 'editor'] as const).map((t) => (
+        {(['check', 'trace', 'editor', 'variants'] as const).map((t) => (
           <button key={t} class={tab === t ? 'tab active' : 'tab'} data-testid={`tab-${t}`} onClick={() => setTab(t)}>
-            {t === 'check' ? 'Check' : t === 'trace' ? 'Trace viewer' : 'Scenario editor'}
+            {t === 'check' ? 'Check' : t === 'trace' ? 'Trace viewer' : t === 'editor' ? 'Scenario editor' : 'Variants'}
           </button>
         ))}
         <span class="share small">{tab === 'trace' && trace !== null && location.hash.startsWith('#trace?') ? 'this page\u2019s URL opens the same trace' : ''}</span>
@@ -81,6 +82,9 @@ function App() {
         </div>
         <div hidden={tab !== 'editor'}>
           <EditorView files={files} onOpen={open} />
+        </div>
+        <div hidden={tab !== 'variants'}>
+          <VariantsView />
         </div>
       </main>
     </div>

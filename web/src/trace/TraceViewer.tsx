@@ -9,6 +9,7 @@ import { LocksPane } from './LocksPane';
 import { LockdepGraph } from './LockdepGraph';
 import { MemoryPane } from './MemoryPane';
 import { DevicePane } from './DevicePane';
+import { download, traceSvg } from './exportSvg';
 
 /** Where the cursor starts: the first step of the threads (after the setup). */
 export function firstThreadStep(t: TraceJson): number {
@@ -50,7 +51,13 @@ export function TraceViewer({ trace }: { trace: TraceJson }) {
           {trace.finding !== null ? <span> · finding: {trace.finding.join(', ')}</span> : null}
         </div>
         <div class="small muted">
-          token <code data-testid="trace-token">{trace.token}</code>
+          token <code data-testid="trace-token">{trace.token}</code>{' '}
+          <button data-testid="export-svg" onClick={() => download('trace.svg', 'image/svg+xml', traceSvg(trace))}>
+            export SVG
+          </button>{' '}
+          <button data-testid="export-json" onClick={() => download('trace.json', 'application/json', JSON.stringify(trace))}>
+            export JSON
+          </button>
         </div>
         <ul class="violations" data-testid="violations">
           {trace.violations.map((v) => (
