@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CheckCellJson, CheckDoneJson } from '../../src/ui/protocol.js';
-import { EXAMPLES, raw, startServer } from './helpers.js';
+import type { CheckCellJson, CheckDoneJson, TraceJson } from '../../src/ui/protocol.js';
+import { EXAMPLES, postJson, raw, startServer } from './helpers.js';
 
 /** The events of a check stream, in order. */
 function events(body: string): { event: string; data: unknown }[] {
@@ -48,4 +48,14 @@ test('check streams its cells then the table; a knob override (faultLocking=hold
   const fixed = await raw(s.port, '/api/check?suite=given&variants=5.8&bound=2&knob=faultLocking=hold-across-remap');
   const done2 = events(fixed.body).find((e) => e.event === 'done')?.data as CheckDoneJson;
   assert.equal(done2.table['5.8']?.['stale-mapping'], undefined);
+
+  // the other way: 5.13 with 5.8's fault locking breaks again, and the finding's token opens in the trace viewer
+  const broken = await raw(s.port, '/api/check?suite=given&variants=5.13&bound=2&knob=faultLocking=drop-before-remap');
+  const hit = (events(broken.body).find((e) => e.event === 'done')?.data as CheckDoneJson).table['5.13']?.['stale-mapping'];
+  assert.ok(hit !== undefined && hit.fileId !== null);
+  const tr = await postJson(s.port, '/api/trace', { id: hit.fileId, token: hit.token });
+  assert.equal(tr.status, 200);
+  const trace = JSON.parse(tr.body) as TraceJson;
+  assert.match(trace.variant, /^5\.13 .*faultLocking=drop-before-remap/);
+  assert.ok(trace.violations.some((v) => v.property === 'stale-mapping'));
 });
