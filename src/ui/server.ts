@@ -15,10 +15,11 @@
  *                                      check, as server-sent events: `cell` per finished
  *                                      cell, `done` with the table, `failed`
  *   GET  /api/variants                 the presets and knobs
+ *   GET  /api/schema                   the scenario JSON Schema (the editor's completion)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exploreScenario, loadScenario, ScenarioInputError, type Scenario } from '../scenario/index.js';
+import { exploreScenario, loadScenario, ScenarioInputError, scenarioJsonSchema, type Scenario } from '../scenario/index.js';
 import { KNOB_VALUES, VARIANTS } from '../kernel/variant/knobs.js';
 import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { FileRegistry } from './file-registry.js';
@@ -146,6 +147,8 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
         if (text === null) throw new HttpError(404, `unknown file '${id}'`);
         return sendJson(res, 200, { id, name: reg.nameOf(id), text });
       }
+      case 'GET /api/schema':
+        return sendJson(res, 200, scenarioJsonSchema());
       case 'GET /api/variants':
         return sendJson(res, 200, { variants: VARIANTS.map((v) => ({ name: v.name, title: v.title, description: v.description, from: v.from, knobs: v.knobs })), knobs: KNOB_VALUES });
       case 'POST /api/validate': {

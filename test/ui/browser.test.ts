@@ -179,7 +179,7 @@ test('the v2 lockdep cycle: the graph highlights kvm->lock, vcpu->mutex, memory_
   await page.close();
 });
 
-test("the editor shows the loader's positioned error as you type", { timeout: 60_000 }, async () => {
+test("the editor shows the loader's positioned error as you type and completes keys from the JSON Schema", { timeout: 60_000 }, async () => {
   const page = await newPage();
   await page.goto(server.url);
   await page.getByTestId('tab-editor').click();
@@ -195,6 +195,13 @@ test("the editor shows the loader's positioned error as you type", { timeout: 60
   assert.equal(await page.getByTestId('editor-errors').locator('li').first().textContent(), `examples/h2-fault-races-disable.yaml:${first.line}:${first.col}: ${first.message}`);
   assert.equal(await page.locator('.y-line.y-error').count() > 0, true, 'the line is marked in the editor');
   assert.equal(await page.getByTestId('editor-save').isDisabled(), true, 'an example is read-only');
+  // completion from the scenario JSON Schema: a key being typed, taken with Tab
+  const area = page.getByTestId('editor-text');
+  await area.fill(`${text}          - clear_m`);
+  await area.press('End');
+  await until('completions', async () => ((await page.getByTestId('editor-completions').textContent()) ?? '').includes('clear_mem'));
+  await area.press('Tab');
+  await until('the completed key', async () => (await area.inputValue()).endsWith('- clear_mem: '));
   await page.close();
 });
 

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, post, type FileJson, type ScenarioErrorJson, type TraceSource } from './api';
 import { highlightYaml } from './yamlHighlight';
 import { download } from './trace/exportSvg';
+import { keyPrefix, schemaKeys, type Completion } from './schemaKeys';
 
 interface Cx {
   readonly property: string;
@@ -26,12 +27,35 @@ export function EditorView({ files, onOpen }: { files: readonly FileJson[]; onOp
   const [status, setStatus] = useState('');
   const [found, setFound] = useState<Cx[] | null>(null);
   const over = useRef<HTMLPreElement>(null);
+  const area = useRef<HTMLTextAreaElement>(null);
+  const [words, setWords] = useState<Completion[]>([]);
+  const [prefix, setPrefix] = useState<string | null>(null);
   const file = files.find((f) => f.id === fileId) ?? null;
   const name = file?.name ?? 'scenario.yaml';
 
   useEffect(() => {
     get<{ variants: { name: string }[] }>('/api/variants').then((v) => setVariants(v.variants.map((x) => x.name)), () => undefined);
+    get<unknown>('/api/schema').then((s) => setWords(schemaKeys(s)), () => undefined);
   }, []);
+  const suggestions = prefix === null ? [] : words.filter((w) => w.key.startsWith(prefix) && w.key !== prefix).slice(0, 8);
+  const caretMoved = (): void => {
+    const t = area.current;
+    if (t !== null) setPrefix(t.selectionStart === t.selectionEnd ? keyPrefix(t.value, t.selectionStart) : null);
+  };
+  /** Replace the word being typed with `key: `. */
+  const complete = (key: string): void => {
+    const t = area.current;
+    if (t === null || prefix === null) return;
+    const at = t.selectionStart;
+    const next = `${t.value.slice(0, at - prefix.length)}${key}: ${t.value.slice(at)}`;
+    const caret = at - prefix.length + key.length + 2;
+    setText(next);
+    setPrefix(null);
+    requestAnimationFrame(() => {
+      t.focus();
+      t.setSelectionRange(caret, caret);
+    });
+  };
   const open = (id: string): void => {
     setFileId(id);
     setFound(null);
@@ -109,10 +133,26 @@ export function EditorView({ files, onOpen }: { files: readonly FileJson[]; onOp
           {highlightYaml(text, errorLines)}
         </pre>
         <textarea
+          ref={area}
           spellcheck={false}
           data-testid="editor-text"
           value={text}
-          onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
+          onInput={(e) => {
+            setText((e.target as HTMLTextAreaElement).value);
+            caretMoved();
+          }}
+          onClick={caretMoved}
+          onKeyUp={(e) => {
+            if (e.key.startsWith('Arrow') || e.key === 'Home' || e.key === 'End') caretMoved();
+          }}
+          onKeyDown={(e) => {
+            // Tab takes the first completion
+            const first = suggestions[0];
+            if (e.key === 'Tab' && first !== undefined) {
+              e.preventDefault();
+              complete(first.key);
+            }
+          }}
           onScroll={(e) => {
             const t = e.target as HTMLTextAreaElement;
             if (over.current !== null) {
@@ -121,6 +161,14 @@ export function EditorView({ files, onOpen }: { files: readonly FileJson[]; onOp
             }
           }}
         />
+      </div>
+      <div class="completions small" data-testid="editor-completions">
+        {suggestions.length > 0 ? 'Tab: ' : ''}
+        {suggestions.map((w) => (
+          <button key={w.key} class="chip" title={w.description} onMouseDown={(e) => e.preventDefault()} onClick={() => complete(w.key)}>
+            {w.key}
+          </button>
+        ))}
       </div>
       <ul class="errors" data-testid="editor-errors">
         {errors.map((e, i) => (
