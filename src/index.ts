@@ -66,3 +66,8 @@ export { Snapshot, SnapshotRefused, deepClone, auditGraph } from './check/snapsh
 export { planUnits, UnitSchedule, MIN_UNITS, MAX_SPLIT_DEPTH, unitSamples, type WorkUnit, type UnitSplit, type UnitResult, type UnitPlan } from './check/units.js';
 export { exploreScenario, ScenarioExploration, checkSuite, checkSuiteAsync, renderExplore, renderCheck, exploreToJson, checkToJson, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
 export { ParallelSearch, scenarioText, forcedKnobs, type CheckOptions, type CheckHit } from './scenario/index.js';
+
+/** The web UI's server (`vfio-sim ui`, issue #17): 127.0.0.1 only; the model's state at every step of a replayed trace. */
+export { startUiServer, type UiServer, type UiServerOptions } from './ui/server.js';
+export { recordTrace, type TraceRequest } from './ui/trace-recorder.js';
+export type { TraceJson, TraceStepJson, MachineStateJson } from './ui/protocol.js';

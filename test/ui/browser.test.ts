@@ -51,15 +51,32 @@ async function fileId(name: string): Promise<string> {
   return f.id;
 }
 
+/** Script errors and console errors (a CSP violation is one) of each page. */
+const pageErrors = new WeakMap<Page, string[]>();
+
 async function newPage(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1300 } });
   const errors: string[] = [];
+  pageErrors.set(page, errors);
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
-  page.on('close', () => assert.deepEqual(errors, [], 'no script error and no CSP violation in the page'));
   return page;
+}
+
+/** Close `page`, which must have had no script error and no CSP violation. */
+async function closePage(page: Page): Promise<void> {
+  await page.close();
+  assert.deepEqual(pageErrors.get(page), [], 'no script error and no CSP violation in the page');
+}
+
+/** Run `open` (a click that opens a trace) and wait for the new trace viewer. */
+async function openTrace(page: Page, open: () => Promise<void>): Promise<void> {
+  const viewer = page.getByTestId('trace-viewer');
+  const before = (await viewer.count()) > 0 ? await viewer.getAttribute('data-load') : null;
+  await open();
+  await until('the new trace', async () => (await viewer.count()) > 0 && (await viewer.getAttribute('data-load')) !== before && (await viewer.isVisible()), 120_000);
 }
 
 /** Poll `cond` until it holds (at most `ms`), failing with `what`. */
@@ -71,11 +88,19 @@ async function until(what: string, cond: () => Promise<boolean>, ms = 60_000): P
   }
 }
 
+/** Press `key` and wait for the cursor to be repainted. */
+async function press(page: Page, key: string): Promise<void> {
+  const cursor = page.getByTestId('cursor');
+  const before = await cursor.textContent();
+  await page.keyboard.press(key);
+  await until(`the cursor to move (${key})`, async () => (await cursor.textContent()) !== before, 10_000);
+}
+
 /** Press ← until the events pane shows `text` (at most `max` steps back). */
 async function stepBackTo(page: Page, text: string, max: number): Promise<void> {
   for (let i = 0; i < max; i++) {
     if ((await page.getByTestId('events-pane').textContent())?.includes(text) === true) return;
-    await page.keyboard.press('ArrowLeft');
+    await press(page, 'ArrowLeft');
   }
   assert.fail(`no step with '${text}' within ${max} steps back`);
 }
@@ -103,8 +128,7 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   const hover = (await page.getByTestId('check-hover').textContent()) ?? '';
   assert.match(hover, /5\.8 breaks stale-mapping in examples\/\S+\.yaml: /);
   // a click opens the cell's counterexample in the trace viewer, replayed from its token
-  await cell.click();
-  await page.getByTestId('trace-viewer').waitFor({ timeout: 60_000 });
+  await openTrace(page, () => cell.click());
   assert.match((await page.getByTestId('violations').textContent()) ?? '', /stale-mapping/);
   assert.match(page.url(), /#trace\?id=f\d+&token=/);
   // H2's own finding: its scenario explored under 5.8 from the editor
@@ -113,8 +137,8 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   await until('the file to load', async () => (await page.getByTestId('editor-text').inputValue()).includes('H2 fault racing'));
   await page.getByTestId('editor-variant').selectOption('5.8');
   await page.getByTestId('editor-explore').click();
-  await page.getByTestId('editor-found').getByRole('button', { name: 'stale-mapping' }).click({ timeout: 120_000 });
-  await page.getByTestId('trace-viewer').waitFor({ timeout: 60_000 });
+  await page.getByTestId('editor-found').getByRole('button', { name: 'stale-mapping' }).waitFor({ timeout: 120_000 });
+  await openTrace(page, () => page.getByTestId('editor-found').getByRole('button', { name: 'stale-mapping' }).click());
   assert.equal(await page.getByTestId('trace-variant').textContent(), '5.8');
   // the step where the property breaks: the disable has completed, the PTEs are still there
   await page.getByTestId('break-stale-mapping').click();
@@ -141,13 +165,19 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   assert.match((await locks.locator('tr[data-lock="mmap_lock:mm2"] [data-testid=holders]').textContent()) ?? '', /vcpu \(read\)/);
   // the cursor moves with the keyboard and the scrubber
   const at = (await page.getByTestId('cursor').textContent()) ?? '';
-  await page.keyboard.press('ArrowRight');
+  await press(page, 'ArrowRight');
   assert.notEqual(await page.getByTestId('cursor').textContent(), at);
-  await page.keyboard.press('ArrowLeft');
+  await press(page, 'ArrowLeft');
   assert.equal(await page.getByTestId('cursor').textContent(), at);
-  await page.keyboard.press('Home');
+  await press(page, 'Home');
   assert.match((await page.getByTestId('cursor').textContent()) ?? '', /^step 1 \//);
-  await page.keyboard.press('End');
+  await press(page, 'End');
+  assert.match((await page.getByTestId('cursor').textContent()) ?? '', /^step (\d+) \/ \1$/);
+  // keys pressed faster than the page repaints all count
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await until('three steps back', async () => /^step (\d+) \/ (\d+)$/.exec((await page.getByTestId('cursor').textContent()) ?? '')?.slice(1).map(Number).reduce((a, b) => b - a) === 3, 10_000);
   await stepBackTo(page, 'remap_pfn_range: PTEs installed', 200);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'trace-viewer.png'), fullPage: true });
@@ -160,7 +190,7 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   assert.match(text, />vcpu<\/text>/);
   assert.match(text, /✗ stale-mapping/);
   assert.doesNotMatch(text, /<script|href=/);
-  await page.close();
+  await closePage(page);
 });
 
 test('the v2 lockdep cycle: the graph highlights kvm->lock, vcpu->mutex, memory_lock and the irqbypass lock', { timeout: 120_000 }, async () => {
@@ -176,7 +206,7 @@ test('the v2 lockdep cycle: the graph highlights kvm->lock, vcpu->mutex, memory_
   assert.equal(await page.locator('[data-testid=lockdep-graph] polyline[data-cycle=yes]').count(), 4);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'lockdep-cycle.png'), fullPage: true });
-  await page.close();
+  await closePage(page);
 });
 
 test("the editor shows the loader's positioned error as you type and completes keys from the JSON Schema", { timeout: 60_000 }, async () => {
@@ -191,8 +221,10 @@ test("the editor shows the loader's positioned error as you type and completes k
   const first = expected.ok ? null : expected.errors[0];
   assert.ok(first !== null && first !== undefined);
   await page.getByTestId('editor-text').fill(text);
-  await until('a loader error', async () => (await page.getByTestId('editor-errors').locator('li').count()) > 0);
-  assert.equal(await page.getByTestId('editor-errors').locator('li').first().textContent(), `examples/h2-fault-races-disable.yaml:${first.line}:${first.col}: ${first.message}`);
+  const message = `examples/h2-fault-races-disable.yaml:${first.line}:${first.col}: ${first.message}`;
+  const shown = async (): Promise<string> => ((await page.getByTestId('editor-errors').locator('li').count()) > 0 ? ((await page.getByTestId('editor-errors').locator('li').first().textContent()) ?? '') : '');
+  await until(`the loader's error ${message}`, async () => (await shown()) === message);
+  assert.match(message, /:\d+:\d+: unknown name 'nodev'/);
   assert.equal(await page.locator('.y-line.y-error').count() > 0, true, 'the line is marked in the editor');
   assert.equal(await page.getByTestId('editor-save').isDisabled(), true, 'an example is read-only');
   // completion from the scenario JSON Schema: a key being typed, taken with Tab
@@ -202,7 +234,7 @@ test("the editor shows the loader's positioned error as you type and completes k
   await until('completions', async () => ((await page.getByTestId('editor-completions').textContent()) ?? '').includes('clear_mem'));
   await area.press('Tab');
   await until('the completed key', async () => (await area.inputValue()).endsWith('- clear_mem: '));
-  await page.close();
+  await closePage(page);
 });
 
 test('the variants grid: comparing 5.9 and 5.13 shows the two knobs 5.13 changed (6a45ece4c9af and the ioeventfd trylock)', { timeout: 60_000 }, async () => {
@@ -215,5 +247,5 @@ test('the variants grid: comparing 5.9 and 5.13 shows the two knobs 5.13 changed
   const knobs = await page.locator('[data-testid=variants-view] tr[data-knob]').evaluateAll((els) => els.map((e) => e.getAttribute('data-knob')));
   assert.deepEqual(knobs, ['faultLocking', 'ioeventfdWrite']);
   assert.equal(await page.getByTestId('diff-count').textContent(), '2 knobs differ');
-  await page.close();
+  await closePage(page);
 });

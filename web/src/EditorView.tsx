@@ -65,9 +65,14 @@ export function EditorView({ files, onOpen }: { files: readonly FileJson[]; onOp
     }, (e: Error) => setStatus(e.message));
   };
   // the loader's errors, shortly after each edit
+  const latest = useRef(0);
   useEffect(() => {
     const t = setTimeout(() => {
-      post<{ errors: ScenarioErrorJson[] }>('/api/validate', { text, name }).then((r) => setErrors(r.errors), () => undefined);
+      // an answer to an older text than the one being edited is dropped
+      const seq = ++latest.current;
+      post<{ errors: ScenarioErrorJson[] }>('/api/validate', { text, name }).then((r) => {
+        if (seq === latest.current) setErrors(r.errors);
+      }, () => undefined);
     }, 250);
     return () => clearTimeout(t);
   }, [text, name]);

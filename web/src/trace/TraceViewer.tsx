@@ -17,23 +17,25 @@ export function firstThreadStep(t: TraceJson): number {
   return i < 0 ? 0 : i;
 }
 
-export function TraceViewer({ trace }: { trace: TraceJson }) {
+export function TraceViewer({ trace, load }: { trace: TraceJson; load: number }) {
   const n = trace.steps.length;
   const [cursor, setCursor] = useState(() => firstThreadStep(trace));
-  const move = (k: number): void => setCursor(Math.max(0, Math.min(n - 1, k)));
+  const clamp = (k: number): number => Math.max(0, Math.min(n - 1, k));
+  const move = (k: number): void => setCursor(clamp(k));
   useEffect(() => setCursor(firstThreadStep(trace)), [trace]);
   useEffect(() => {
+    // from the cursor as it is when the key is handled (keys pressed faster than repaints all count)
     const onKey = (e: KeyboardEvent): void => {
       const el = e.target as HTMLElement | null;
       if (el !== null && (el.tagName === 'TEXTAREA' || (el.tagName === 'INPUT' && (el as HTMLInputElement).type !== 'range') || el.tagName === 'SELECT')) return;
-      const to = e.key === 'ArrowRight' ? cursor + 1 : e.key === 'ArrowLeft' ? cursor - 1 : e.key === 'Home' ? 0 : e.key === 'End' ? n - 1 : null;
+      const to = e.key === 'ArrowRight' ? (c: number) => c + 1 : e.key === 'ArrowLeft' ? (c: number) => c - 1 : e.key === 'Home' ? () => 0 : e.key === 'End' ? () => n - 1 : null;
       if (to === null) return;
       e.preventDefault();
-      move(to);
+      setCursor((c) => clamp(to(c)));
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [cursor, n]);
+  }, [n]);
   if (n === 0) return <p class="muted">the run took no scheduler step</p>;
   const step = trace.steps[cursor] ?? trace.steps[0];
   if (step === undefined) return null;
@@ -44,7 +46,7 @@ export function TraceViewer({ trace }: { trace: TraceJson }) {
   const cycle = reportStep >= 0 && cursor >= reportStep ? trace.lockdepCycle : null;
   if (state === undefined) return null;
   return (
-    <div class="trace" data-testid="trace-viewer">
+    <div class="trace" data-testid="trace-viewer" data-load={load}>
       <header class="trace-head">
         <div>
           <b data-testid="trace-scenario">{trace.scenario}</b> · variant <b data-testid="trace-variant">{trace.variant}</b> · ended {trace.end}
