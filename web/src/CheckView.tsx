@@ -2,8 +2,7 @@
 // events), with progress; hover shows the scenario and the finding, a click opens the
 // counterexample in the trace viewer. Preemption bound and knob overrides can be changed.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { CheckCellJson, CheckDoneJson } from './api';
-import type { TraceSource } from './api';
+import type { CheckCellJson, CheckDoneJson, TraceSource } from './api';
 
 interface Hit {
   readonly file: string;
