@@ -69,3 +69,8 @@ export { ParallelSearch, scenarioText, forcedKnobs, type CheckOptions, type Chec
 /** The model server behind `vfio-sim serve` / `exec` (docs/SERVER-PROTOCOL.md). */
 export { ModelServer, type ServerOptions, type ServerStats } from './server/server.js';
 export { Op as ServerOp, HelloKind, IoctlArg } from './server/protocol.js';
+
+/** The web UI's server (`vfio-sim ui`, issue #17): 127.0.0.1 only; the model's state at every step of a replayed trace. */
+export { startUiServer, type UiServer, type UiServerOptions } from './ui/server.js';
+export { recordTrace, type TraceRequest } from './ui/trace-recorder.js';
+export type { TraceJson, TraceStepJson, MachineStateJson } from './ui/protocol.js';

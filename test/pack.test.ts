@@ -64,6 +64,9 @@ test('the packed package installs from the npm cache into an empty folder and it
   for (const f of ['native/preload.c', 'native/build.mjs']) assert.ok(files.has(f), `${f} (the exec shim's source and its build) is packed`);
   assert.ok(![...files].some((f) => f.endsWith('.so')), 'no built shim is packed: the install builds it');
   assert.deepEqual([...files].filter((f) => /^dist\/(test|bench)\//.test(f)), [], 'no test or bench output is packed');
+  // the web UI ships prebuilt (vfio-sim ui serves it; a user needs no build step)
+  assert.ok(files.has('dist/web/index.html'), 'the prebuilt web UI is packed');
+  assert.ok([...files].some((f) => /^dist\/web\/assets\/.+\.js$/.test(f)), "the web UI's script is packed");
   // every source map points at a TypeScript source that is packed with it
   const maps = [...files].filter((f) => f.endsWith('.js.map'));
   assert.ok(maps.length > 0);

@@ -12,6 +12,7 @@ import { runDemo } from './demo.js';
 import { runCommand } from './run.js';
 import { checkCommand, exploreCommand } from './explore.js';
 import { execCommand, serveCommand } from './exec.js';
+import { uiCommand } from './ui.js';
 import { detectTerminal, PLAIN, type Terminal } from './terminal.js';
 import { escapeControls } from '../scenario/source.js';
 
@@ -32,6 +33,9 @@ commands:
                        run an unmodified C VFIO program against the model through the
                        LD_PRELOAD shim, with the model's report ('vfio-sim exec --help')
   serve --socket PATH  serve the model on a Unix socket to programs under the shim
+  ui [--port N] [scenario files or folders...]
+                       serve the web UI on 127.0.0.1 (check table, trace viewer,
+                       scenario editor; 'vfio-sim ui --help')
 
 options:
   -h, --help           show this help ('vfio-sim <command> --help': the command's own)
@@ -74,6 +78,7 @@ export function main(argv: readonly string[], out: (s: string) => void, err: (s:
   if (argv[0] === 'exec') return execCommand(argv.slice(1), out, err);
   if (argv[0] === 'serve') return serveCommand(argv.slice(1), out, err);
   if (argv[0] === 'check') return checkCommand(argv.slice(1), out, err, term, signal);
+  if (argv[0] === 'ui') return uiCommand(argv.slice(1), out, err, term, signal);
   if (argv[0] === 'replay') {
     const [, file, token, ...rest] = argv;
     if (file === '--help' || file === '-h') {
