@@ -128,6 +128,39 @@ test('lowering: locals live across scheduling points; parameters and a sub-task 
   assert.equal(t?.end, 'return 17');
 });
 
+test('lowering: a local used only within one step stays a JavaScript local (not a frame field), in loops, bound to a yield* result, and with the same name in two blocks', async () => {
+  const body =
+    SUB +
+    `export function* f(n: number): Task<number> {
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const got = yield* sub(i, 1);
+    const doubled = got * 2;
+    total += doubled;
+    yield p('t' + total);
+  }
+  if (n > 1) {
+    const tmp = total + 1;
+    total = tmp;
+    yield p('a' + total);
+  } else {
+    const tmp = total - 1;
+    total = tmp;
+    yield p('b' + total);
+  }
+  const across = total * 10;
+  yield p('c');
+  return across;
+}`;
+  const [t] = await same(body, [['f', 3], ['f', 1]]);
+  assert.deepEqual(t?.points, ['sub0', 't0', 'sub0', 't2', 'sub0', 't6', 'a7', 'c']);
+  const m = await compile(body, true);
+  const frame = (m.f as Maker)(...([3] as never[]));
+  const fields = Object.keys(frame);
+  for (const live of ['n', 'total', 'i', 'across']) assert.ok(fields.includes(live), `${live} lives across a scheduling point: a field (fields: ${fields.join(', ')})`);
+  for (const local of ['got', 'doubled', 'tmp']) assert.ok(!fields.some((f) => f === local || f.startsWith(`${local}$`)), `${local} is used within one step: not a field (fields: ${fields.join(', ')})`);
+});
+
 test('lowering: if/else with a yield in the condition and in the branches', async () => {
   await same(
     SUB +

@@ -300,6 +300,12 @@ class GenLowering {
   readonly checker: ts.TypeChecker;
   /** Symbol → field name, for every local kept in the frame. */
   readonly fields = new Map<ts.Symbol, string>();
+  /**
+   * Locals declared in a block that is taken apart but used only within one step (see
+   * `stepLocal`): they stay JavaScript locals of run(), under a name unique in the file
+   * (every case of run()'s switch shares one scope).
+   */
+  private readonly stepLocals = new Map<ts.Symbol, ts.Identifier>();
   private readonly fieldNames = new Set<string>();
   readonly captures: Capture[] = [];
   usesThis = false;
@@ -350,6 +356,41 @@ class GenLowering {
     this.fieldNames.add(n);
     this.fields.set(sym, n);
     return n;
+  }
+
+  /**
+   * Whether the variable `name`, declared by statement `i` of `block`, never lives across a
+   * scheduling point: no statement after its declaration up to its last use has a `yield`
+   * (the declaration's own initializer may: the value is bound after it), and no nested
+   * function or class uses it (a closure keeps the frame's refusal rules, which see fields).
+   * Each time control reaches the declaration it runs again, loops included.
+   */
+  private stepLocal(block: ts.Block, i: number, name: ts.Identifier): boolean {
+    const sym = this.symbolOfDecl(name);
+    let inClosure = false;
+    const uses = (n: ts.Node, inFn: boolean): boolean => {
+      let found = false;
+      const scan = (c: ts.Node, fn: boolean): void => {
+        if (ts.isTypeNode(c)) return;
+        if (ts.isIdentifier(c) && !isPropertyName(c)) {
+          const s = ts.isShorthandPropertyAssignment(c.parent) && c.parent.name === c ? this.checker.getShorthandAssignmentValueSymbol(c.parent) : this.checker.getSymbolAtLocation(c);
+          if (s === sym) {
+            found = true;
+            if (fn) inClosure = true;
+          }
+        }
+        ts.forEachChild(c, (x) => scan(x, fn || isFunctionBoundary(x) || ts.isClassLike(x)));
+      };
+      scan(n, inFn);
+      return found;
+    };
+    const stmts = block.statements;
+    let last = i;
+    uses(stmts[i] as ts.Statement, false);
+    for (let k = i + 1; k < stmts.length; k++) if (uses(stmts[k] as ts.Statement, false)) last = k;
+    if (inClosure) return false;
+    for (let k = i + 1; k <= last; k++) if (this.hasYield(stmts[k] as ts.Statement)) return false;
+    return true;
   }
 
   private newTemp(): string {
@@ -426,7 +467,18 @@ class GenLowering {
     const walk = (n: ts.Node): void => {
       if (isFunctionBoundary(n)) return;
       if (!this.hasYield(n)) return;
-      if (ts.isBlock(n) || ts.isCaseClause(n) || ts.isDefaultClause(n)) {
+      if (ts.isBlock(n)) {
+        n.statements.forEach((s, i) => {
+          if (!ts.isVariableStatement(s)) return;
+          const d = s.declarationList.declarations[0];
+          const helper = d?.initializer !== undefined && ts.isArrowFunction(stripParens(d.initializer)); // an inlined helper closure (declareList)
+          if (s.declarationList.declarations.length === 1 && d !== undefined && !helper && ts.isIdentifier(d.name) && this.stepLocal(n, i, d.name)) {
+            this.stepLocals.set(this.symbolOfDecl(d.name), this.f.createUniqueName(d.name.text));
+          } else {
+            declareList(s.declarationList);
+          }
+        });
+      } else if (ts.isCaseClause(n) || ts.isDefaultClause(n)) {
         for (const s of n.statements) if (ts.isVariableStatement(s)) declareList(s.declarationList);
       } else if ((ts.isForStatement(n) && n.initializer !== undefined && ts.isVariableDeclarationList(n.initializer)) || ts.isForOfStatement(n)) {
         const init = n.initializer as ts.ForInitializer;
@@ -570,6 +622,8 @@ class GenLowering {
           if (inFn) throw this.file.error(n, `a nested function uses \`${n.text}\`, a local of the frame: use an arrow function, or pass it`);
           return ts.setTextRange(this.self(fieldName), n);
         }
+        const local = s !== undefined ? this.stepLocals.get(s) : undefined;
+        if (local !== undefined) return local;
         const arrow = s !== undefined ? this.inlined.get(s) : undefined;
         if (arrow !== undefined) {
           if (inFn) throw this.file.error(n, `a nested function uses \`${n.text}\`, a helper closure of the frame`);
@@ -585,6 +639,8 @@ class GenLowering {
           if (inFn) throw this.file.error(n, `a nested function uses \`${n.name.text}\`, a local of the frame`);
           return f.createPropertyAssignment(n.name, this.self(fieldName));
         }
+        const local = s !== undefined ? this.stepLocals.get(s) : undefined;
+        if (local !== undefined) return f.createPropertyAssignment(n.name, local);
         return n;
       }
       if (n.kind === ts.SyntaxKind.ThisKeyword && !inFn) {
@@ -982,6 +1038,22 @@ class GenLowering {
       return;
     }
     if (ts.isVariableStatement(s)) {
+      const one = s.declarationList.declarations[0];
+      const local = one !== undefined && ts.isIdentifier(one.name) ? this.stepLocals.get(this.symbolOfDecl(one.name)) : undefined;
+      if (local !== undefined && one !== undefined && one.initializer !== undefined) {
+        // a step-local bound to what the statement's yield resumed with
+        let v: ts.Expression;
+        if (isDelegation(one.initializer)) {
+          this.delegate(this.expr((stripParens(one.initializer) as ts.YieldExpression).expression as ts.Expression));
+          v = this.self('$got');
+        } else {
+          v = this.expr(one.initializer);
+        }
+        const flags = s.declarationList.flags & (ts.NodeFlags.Let | ts.NodeFlags.Const);
+        const decl = f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(local, undefined, undefined, v)], flags));
+        this.emitStmt(ts.setTextRange(decl, s));
+        return;
+      }
       for (const d of s.declarationList.declarations) {
         if (d.initializer === undefined) {
           this.emitStmt(f.createExpressionStatement(this.initField(d.name, f.createVoidZero())));
