@@ -116,3 +116,9 @@ if (zaps !== n || faults !== n) throw new Error('the disable-zap-refault cycle d
 
 // Issue #4: the explorer's figures (bench/explore.ts), after everything above.
 await (await import('./explore.js')).runExploreBenchmarks();
+
+// Issue #16: what a program pays through vfio-sim exec's shim (bench/exec.ts).
+(await import('./exec.js')).runExecBenchmarks();
+// Issue #17: the web UI's trace viewer (bench/ui.ts; runs on import), when Debian's chromium is there.
+if ((await import('node:fs')).existsSync('/usr/bin/chromium')) await import('./ui.js');
+else console.log('ui: not measured (no /usr/bin/chromium)');
