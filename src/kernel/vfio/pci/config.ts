@@ -25,7 +25,7 @@ import { pciSetPowerState } from '../../pci/power.js';
 import { pciTryResetFunction } from '../../pci/reset.js';
 import type { FilePos } from '../../fs/file.js';
 import type { Task } from '../../sched/task.js';
-import { zapAndDownWriteMemoryLock } from './memory-lock.js';
+import { vfioPciZapAndDownWriteMemoryLock } from './memory-lock.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 import { SideTable } from '../../../util/side-table.js';
 import { and32, barHighMask, barLowMask } from '../../../hw/bits32.js';
@@ -220,7 +220,7 @@ function* basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: nu
     const virtMem = (virtCmd & PCI_COMMAND_MEMORY) !== 0;
     const newMem = (newCmd & PCI_COMMAND_MEMORY) !== 0;
     if (locking) {
-      if (!newMem) yield* zapAndDownWriteMemoryLock(k, vdev);
+      if (!newMem) yield* vfioPciZapAndDownWriteMemoryLock(k, vdev);
       else yield* vdev.memoryLock.downWrite(fn);
     }
     // A backdoor reset cleared the enables we think are set: restore the BARs first.
@@ -251,7 +251,7 @@ function* basicConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: nu
  */
 function* lockAndSetPowerState(k: Kernel, vdev: VfioPciDevice, state: 'D0' | 'D1' | 'D2' | 'D3hot'): Task<void> {
   const fn = 'vfio_pci_lock_and_set_power_state';
-  if (state === 'D3hot') yield* zapAndDownWriteMemoryLock(k, vdev);
+  if (state === 'D3hot') yield* vfioPciZapAndDownWriteMemoryLock(k, vdev);
   else yield* vdev.memoryLock.downWrite(fn);
   yield* pciSetPowerState(k, vdev.pdev, state);
   yield* vdev.memoryLock.upWrite(fn);
@@ -275,7 +275,7 @@ function* pmConfigWrite(k: Kernel, pci: PciCore, vdev: VfioPciDevice, pos: numbe
  * unlock.
  */
 function* zappedFunctionReset(k: Kernel, pci: PciCore, vdev: VfioPciDevice, fn: string): Task<void> {
-  if (k.knobs.zapOnDisable) yield* zapAndDownWriteMemoryLock(k, vdev);
+  if (k.knobs.zapOnDisable) yield* vfioPciZapAndDownWriteMemoryLock(k, vdev);
   yield* pciTryResetFunction(k, pci, vdev.pdev);
   if (k.knobs.zapOnDisable) yield* vdev.memoryLock.upWrite(fn);
 }

@@ -12,15 +12,15 @@ import type { Kernel } from '../../kernel.js';
 import { pciAllocIrqVectors, pciFreeIrqVectors, pciWriteMsiMsg, freeMsiIrq, requestMsiIrq } from '../../pci/msi.js';
 import { threadProcess } from '../../proc.js';
 import type { Task } from '../../sched/task.js';
-import { memoryLockAndEnable, memoryUnlockAndRestore } from './memory-lock.js';
+import { vfioPciMemoryLockAndEnable, vfioPciMemoryUnlockAndRestore } from './memory-lock.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 
 /** vfio_pci_memory_lock_and_enable / vfio_pci_memory_unlock_and_restore (drivers/vfio/pci/vfio_pci.c, 5.8): run `body` between them when the variant wraps each MSI callout (v3). */
 function* lockedCallout<T>(k: Kernel, vdev: VfioPciDevice, body: () => Task<T>): Task<T> {
   if (k.knobs.msiMemoryLock !== 'callouts') return yield* body();
-  const cmd = yield* memoryLockAndEnable(vdev);
+  const cmd = yield* vfioPciMemoryLockAndEnable(vdev);
   const r = yield* body();
-  yield* memoryUnlockAndRestore(vdev, cmd);
+  yield* vfioPciMemoryUnlockAndRestore(vdev, cmd);
   return r;
 }
 
@@ -176,9 +176,9 @@ export function* vfioPciSetIrqsIoctl(k: Kernel, irqs: IrqTable, vdev: VfioPciDev
       if (action === VFIO_IRQ_SET_ACTION_TRIGGER) {
         if (k.knobs.msiMemoryLock !== 'whole-ioctl') return yield* setMsiTrigger(k, irqs, vdev, index, start, count, flags, data);
         // patch v2: memory_lock (write, MEM enabled) across the whole MSI/MSI-X trigger path
-        const cmd = yield* memoryLockAndEnable(vdev);
+        const cmd = yield* vfioPciMemoryLockAndEnable(vdev);
         const r = yield* setMsiTrigger(k, irqs, vdev, index, start, count, flags, data);
-        yield* memoryUnlockAndRestore(vdev, cmd);
+        yield* vfioPciMemoryUnlockAndRestore(vdev, cmd);
         return r;
       }
       if (action === VFIO_IRQ_SET_ACTION_MASK || action === VFIO_IRQ_SET_ACTION_UNMASK) return -ENOTTY;

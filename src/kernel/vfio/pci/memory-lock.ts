@@ -32,7 +32,7 @@ import type { VfioPciDevice } from './vfio-pci-device.js';
  * honouring mmap_lock → vma_lock. Returns true holding vma_lock with vma_list empty;
  * with `tryOnly`, false on any contention, holding nothing.
  */
-export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean): Task<boolean> {
+export function* vfioPciZapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean): Task<boolean> {
   const fn = 'vfio_pci_zap_and_vma_lock';
   let zapped = 0;
   for (;;) {
@@ -107,7 +107,7 @@ export function* zapAndVmaLock(k: Kernel, vdev: VfioPciDevice, tryOnly: boolean)
  *   lock is held no fault can install a PTE (faults take memory_lock for read), so zapping
  *   afterwards leaves nothing behind.
  */
-export function* zapAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): Task<void> {
+export function* vfioPciZapAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): Task<void> {
   const fn = 'vfio_pci_zap_and_down_write_memory_lock';
   if (k.knobs.zapMethod === 'address-space') {
     yield* vdev.memoryLock.downWrite(fn);
@@ -116,11 +116,11 @@ export function* zapAndDownWriteMemoryLock(k: Kernel, vdev: VfioPciDevice): Task
   }
   if (k.knobs.zapOrder === 'memory-lock-first') {
     yield* vdev.memoryLock.downWrite(fn);
-    yield* zapAndVmaLock(k, vdev, false);
+    yield* vfioPciZapAndVmaLock(k, vdev, false);
     yield* vdev.vmaLock.unlock(fn);
     return;
   }
-  yield* zapAndVmaLock(k, vdev, false);
+  yield* vfioPciZapAndVmaLock(k, vdev, false);
   yield* vdev.memoryLock.downWrite(fn);
   yield* vdev.vmaLock.unlock(fn);
 }
@@ -155,7 +155,7 @@ export function* hotResetTryLockAndZap(k: Kernel, vdev: VfioPciDevice, fn: strin
  * vfio_pci_memory_lock_and_enable (drivers/vfio/pci/vfio_pci.c, 5.8): write-lock
  * memory_lock and turn the hardware MEM bit on; returns the original command.
  */
-export function* memoryLockAndEnable(vdev: VfioPciDevice): Task<number> {
+export function* vfioPciMemoryLockAndEnable(vdev: VfioPciDevice): Task<number> {
   yield* vdev.memoryLock.downWrite('vfio_pci_memory_lock_and_enable');
   const cmd = yield* pciReadConfig(vdev.pdev, PCI_COMMAND, 2);
   if ((cmd & PCI_COMMAND_MEMORY) === 0) yield* pciWriteConfig(vdev.pdev, PCI_COMMAND, 2, cmd | PCI_COMMAND_MEMORY);
@@ -163,7 +163,7 @@ export function* memoryLockAndEnable(vdev: VfioPciDevice): Task<number> {
 }
 
 /** vfio_pci_memory_unlock_and_restore (drivers/vfio/pci/vfio_pci.c, 5.8). */
-export function* memoryUnlockAndRestore(vdev: VfioPciDevice, cmd: number): Task<void> {
+export function* vfioPciMemoryUnlockAndRestore(vdev: VfioPciDevice, cmd: number): Task<void> {
   yield* pciWriteConfig(vdev.pdev, PCI_COMMAND, 2, cmd);
   yield* vdev.memoryLock.upWrite('vfio_pci_memory_unlock_and_restore');
 }

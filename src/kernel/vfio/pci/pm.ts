@@ -43,7 +43,7 @@ import { pciRestoreState, pciSaveState } from '../../pci/state.js';
 import { threadProcess } from '../../proc.js';
 import type { Task } from '../../sched/task.js';
 import { fetchUser } from '../uaccess.js';
-import { zapAndDownWriteMemoryLock } from './memory-lock.js';
+import { vfioPciZapAndDownWriteMemoryLock } from './memory-lock.js';
 import type { VfioPciDevice } from './vfio-pci-device.js';
 import { SideTable } from '../../../util/side-table.js';
 
@@ -211,7 +211,7 @@ export function vfioCheckFeature(flags: number, argsz: number, supported: number
  * pm_runtime_engaged and the wake-up eventfd and give up the open-time usage count.
  */
 function* runtimePmEntry(k: Kernel, vdev: VfioPciDevice, wake: EventfdCtx | null): Task<number> {
-  yield* zapAndDownWriteMemoryLock(k, vdev);
+  yield* vfioPciZapAndDownWriteMemoryLock(k, vdev);
   if (vdev.pmRuntimeEngaged) {
     yield* vdev.memoryLock.upWrite('vfio_pci_runtime_pm_entry');
     return -EINVAL;

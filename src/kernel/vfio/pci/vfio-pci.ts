@@ -41,7 +41,7 @@ import { fetchUser, storeUser } from '../uaccess.js';
 import type { VfioCore, VfioGroup } from '../vfio.js';
 import { vfioConfigFree, vfioConfigInit, vfioPciConfigRw } from './config.js';
 import { type IrqSetData, vfioPciSetIrqsIoctl } from './intrs.js';
-import { hotResetTryLockAndZap, memoryLockAndEnable, memoryUnlockAndRestore, zapAndDownWriteMemoryLock, zapAndVmaLock } from './memory-lock.js';
+import { hotResetTryLockAndZap, vfioPciMemoryLockAndEnable, vfioPciMemoryUnlockAndRestore, vfioPciZapAndDownWriteMemoryLock, vfioPciZapAndVmaLock } from './memory-lock.js';
 import { vfioPciMmap, vfioPciMmapOps } from './mmap.js';
 import { vfioPciIoeventfd, vfioPciIoeventfdsRelease } from './ioeventfd.js';
 import { vfioPciIoctlFeature, vfioPciPmDisable, vfioPciPmRuntimeBracket } from './pm.js';
@@ -372,9 +372,9 @@ export class VfioPciDriver implements VfioDeviceOps {
         // "Is it really there? Enable memory decode for implicit access in pci_map_rom()"
         let present: boolean;
         if (k.knobs.romProbe === 'lock-and-enable') {
-          const cmd = yield* memoryLockAndEnable(vdev);
+          const cmd = yield* vfioPciMemoryLockAndEnable(vdev);
           present = yield* this.probeRom(pdev);
-          yield* memoryUnlockAndRestore(vdev, cmd);
+          yield* vfioPciMemoryUnlockAndRestore(vdev, cmd);
         } else {
           const cmd = yield* pciReadConfig(pdev, PCI_COMMAND, 2);
           yield* pciWriteConfig(pdev, PCI_COMMAND, 2, cmd | 2);
@@ -462,7 +462,7 @@ export class VfioPciDriver implements VfioDeviceOps {
   private *reset(vdev: VfioPciDevice): Task<number> {
     if (!vdev.resetWorks) return -EINVAL;
     const zap = this.k.knobs.zapOnDisable;
-    if (zap) yield* zapAndDownWriteMemoryLock(this.k, vdev);
+    if (zap) yield* vfioPciZapAndDownWriteMemoryLock(this.k, vdev);
     const ret = yield* pciTryResetFunction(this.k, this.pci, vdev.pdev);
     if (zap) yield* vdev.memoryLock.upWrite('vfio_pci_ioctl');
     return ret;
@@ -571,7 +571,7 @@ export class VfioPciDriver implements VfioDeviceOps {
         held.push(other);
         continue;
       }
-      if (!(yield* zapAndVmaLock(k, other, true))) {
+      if (!(yield* vfioPciZapAndVmaLock(k, other, true))) {
         ret = -EBUSY;
         break;
       }
