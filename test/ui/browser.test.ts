@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { uiCommand } from '../../src/cli/ui.js';
 import { loadScenario } from '../../src/index.js';
+import { replayFinding } from '../../src/scenario/explore.js';
 import type { UiServer } from '../../src/ui/server.js';
 import type { FileJson } from '../../src/ui/protocol.js';
 import { EXAMPLES, ROOT } from './helpers.js';
@@ -190,6 +191,19 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   assert.match(text, />vcpu<\/text>/);
   assert.match(text, /✗ stale-mapping/);
   assert.doesNotMatch(text, /<script|href=/);
+  // and as ITF, the run of its token as explore --json gives a counterexample: one state per event
+  const [itfDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-itf').click()]);
+  const itfTrace = JSON.parse(readFileSync(await itfDownload.path(), 'utf8')) as { '#meta': { format: string; description: string }; vars: string[]; states: { '#meta': { index: number }; kind: string }[] };
+  assert.equal(itfTrace['#meta'].format, 'ITF');
+  assert.match(itfTrace['#meta'].description, /stale-mapping: /);
+  assert.deepEqual(itfTrace.vars, ['seq', 'thread', 'kind', 'text']);
+  const token = (await page.getByTestId('trace-token').textContent()) ?? '';
+  const h2 = loadScenario(readFileSync(join(EXAMPLES, 'h2-fault-races-disable.yaml'), 'utf8'), join(EXAMPLES, 'h2-fault-races-disable.yaml'));
+  assert.ok(h2.ok);
+  const { run } = replayFinding(h2.scenario, token);
+  assert.equal(itfTrace.states.length, run.events.length, 'one ITF state per event of the run');
+  assert.deepEqual(itfTrace.states.map((st) => st.kind), run.events.map((e) => e.kind));
+  assert.ok(itfTrace.states.every((st, i) => st['#meta'].index === i));
   await closePage(page);
 });
 
