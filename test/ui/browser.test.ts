@@ -132,6 +132,22 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   await openTrace(page, () => cell.click());
   assert.match((await page.getByTestId('violations').textContent()) ?? '', /stale-mapping/);
   assert.match(page.url(), /#trace\?id=f\d+&token=/);
+  // under the table, the defects as check prints them: H2 (stale-mapping) found under 5.7, v2,
+  // 5.8 and 5.9 where its scenario declares it, not under 5.13 (6a45ece4c9af) or later
+  await page.getByTestId('tab-check').click();
+  const defects = page.getByTestId('defects');
+  const h2Row = defects.locator('tr[data-defect="H2"]');
+  assert.equal(await h2Row.getAttribute('data-ok'), 'yes');
+  const foundIn = await h2Row.locator('td[data-found=yes]').evaluateAll((els) => els.map((e) => e.getAttribute('data-variant')));
+  assert.deepEqual(foundIn, ['5.7', 'v2', '5.8', '5.9']);
+  assert.equal(await h2Row.locator('td[data-variant="5.13"]').getAttribute('data-found'), 'no');
+  assert.match((await h2Row.textContent()) ?? '', /stale-mapping.*in 5\.7, v2, 5\.8, 5\.9.*examples\/h2-fault-races-disable\.yaml/);
+  assert.equal(await defects.locator('tr[data-ok=no]').count(), 0, 'every defect where declared');
+  // a finding opens its own scenario's counterexample under that variant
+  await openTrace(page, () => h2Row.locator('td[data-variant="5.8"] button').click());
+  assert.equal(await page.getByTestId('trace-variant').textContent(), '5.8');
+  assert.equal(await page.getByTestId('trace-scenario').textContent(), 'H2 fault racing a MEM disable leaves a live untracked mapping');
+  assert.match((await page.getByTestId('violations').textContent()) ?? '', /stale-mapping/);
   // H2's own finding: its scenario explored under 5.8 from the editor
   await page.getByTestId('tab-editor').click();
   await page.getByTestId('editor-file').selectOption({ label: 'examples/h2-fault-races-disable.yaml (read-only)' });
