@@ -239,7 +239,7 @@ test('the v2 lockdep cycle: the graph highlights kvm->lock, vcpu->mutex, memory_
   await closePage(page);
 });
 
-test("the editor shows the loader's positioned error as you type and completes keys from the JSON Schema", { timeout: 60_000 }, async () => {
+test("the editor shows the loader's positioned error as you type and completes the keys the JSON Schema allows at the caret's YAML path", { timeout: 60_000 }, async () => {
   const page = await newPage();
   await page.goto(server.url);
   await page.getByTestId('tab-editor').click();
@@ -264,6 +264,21 @@ test("the editor shows the loader's positioned error as you type and completes k
   await until('completions', async () => ((await page.getByTestId('editor-completions').textContent()) ?? '').includes('clear_mem'));
   await area.press('Tab');
   await until('the completed key', async () => (await area.inputValue()).endsWith('- clear_mem: '));
+  // the keys valid at the caret's YAML path, not any key: at the top a scenario's keys, in a
+  // thread's step the operations and a step's own keys, in an operation's flow mapping its arguments
+  const chips = async (): Promise<string[]> => page.getByTestId('editor-completions').locator('button').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+  const offered = async (typed: string, want: string): Promise<string[]> => {
+    await area.fill(`${text}${typed}`);
+    await area.press('End');
+    await until(`'${want}' offered after '${typed.trim()}'`, async () => (await chips()).includes(want));
+    return chips();
+  };
+  const top = await offered('pr', 'processes');
+  assert.deepEqual(top, ['processes', 'properties'], 'top-level keys');
+  const inStep = await offered('          - pr', 'pread');
+  assert.ok(!inStep.includes('processes') && !inStep.includes('properties'), inStep.join(','));
+  const inPread = await offered('          - pread: { fd: dev, re', 'region');
+  assert.ok(!inPread.includes('clear_mem') && inPread.every((k) => k.startsWith('re')), inPread.join(','));
   await closePage(page);
 });
 
