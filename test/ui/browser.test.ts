@@ -143,6 +143,8 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   assert.equal(await h2Row.locator('td[data-variant="5.13"]').getAttribute('data-found'), 'no');
   assert.match((await h2Row.textContent()) ?? '', /stale-mapping.*in 5\.7, v2, 5\.8, 5\.9.*examples\/h2-fault-races-disable\.yaml/);
   assert.equal(await defects.locator('tr[data-ok=no]').count(), 0, 'every defect where declared');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'check-defects.png'), fullPage: true });
   // a finding opens its own scenario's counterexample under that variant
   await openTrace(page, () => h2Row.locator('td[data-variant="5.8"] button').click());
   assert.equal(await page.getByTestId('trace-variant').textContent(), '5.8');
