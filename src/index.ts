@@ -64,7 +64,7 @@ export { BUILTIN_PROPERTIES, PROPERTY_TEXT, builtinMonitors, type Monitor, type 
 export { shrink, shrinkCounterexample, replayChoices, DEFAULT_SHRINK_ATTEMPTS, type ShrinkOptions, type ShrinkResult } from './check/shrink.js';
 export { Snapshot, SnapshotRefused, deepClone, auditGraph } from './check/snapshot.js';
 export { planUnits, UnitSchedule, MIN_UNITS, MAX_SPLIT_DEPTH, unitSamples, type WorkUnit, type UnitSplit, type UnitResult, type UnitPlan } from './check/units.js';
-export { exploreScenario, ScenarioExploration, checkSuite, checkSuiteAsync, renderExplore, renderCheck, exploreToJson, checkToJson, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
+export { exploreScenario, ScenarioExploration, checkSuite, checkSuiteAsync, renderExplore, renderCheck, exploreToJson, checkToJson, itf, type ExploreOptions, type ExploreResult, type UserProperty, type CheckResult } from './scenario/index.js';
 export { ParallelSearch, scenarioText, forcedKnobs, type CheckOptions, type CheckHit } from './scenario/index.js';
 /** The model server behind `vfio-sim serve` / `exec` (docs/SERVER-PROTOCOL.md). */
 export { ModelServer, type ServerOptions, type ServerStats } from './server/server.js';

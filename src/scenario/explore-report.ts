@@ -5,15 +5,13 @@
  */
 import pc from 'picocolors';
 import { PROPERTY_TEXT } from '../check/property.js';
-import type { SimEvent } from '../events/event.js';
-import { describe } from '../events/format.js';
 import type { CheckHit, CheckResult } from './check-suite.js';
 import type { CostProfile, ExploreResult } from './explore.js';
 import { plural } from '../util/plural.js';
 import { jsonSafe } from './report.js';
-import type { RunResult } from './run.js';
 import { maxOf } from '../util/array.js';
 import { escapeControls } from './source.js';
+import { itf } from './itf.js';
 
 type Colors = ReturnType<typeof pc.createColors>;
 
@@ -109,22 +107,6 @@ export function renderExplore(r: ExploreResult, opts: { color?: boolean; replayC
     out.push(`    replay:   ${opts.replayCommand !== undefined ? opts.replayCommand(cx.token) : cx.token}`);
   }
   return out;
-}
-
-/** An ITF state per event: the thread that ran and what happened. */
-function itf(run: RunResult, description: string): unknown {
-  const big = (n: number): unknown => ({ '#bigint': String(n) });
-  return {
-    '#meta': { format: 'ITF', 'format-description': 'https://apalache-mc.org/docs/adr/015adr-trace.html', source: run.scenario.file, description },
-    vars: ['seq', 'thread', 'kind', 'text'],
-    states: run.events.map((e: SimEvent, i) => ({
-      '#meta': { index: i },
-      seq: big(e.seq),
-      thread: run.threadOfTid.get(e.tid) ?? (e.tid === 0 ? '(kernel)' : `tid ${e.tid}`),
-      kind: e.kind,
-      text: describe(e),
-    })),
-  };
 }
 
 /** The exploration as JSON: the search, and each counterexample with its events and ITF trace. */

@@ -17,3 +17,4 @@ export { ParallelSearch, WorkerPool, type CellResult } from '../check/parallel/i
 export { workerOptions } from './explore.js';
 export { runCells, type WorkerExploreOptions, type CellOptions, type ScenarioSource } from './worker-program.js';
 export { renderExplore, exploreToJson, renderCheck, checkToJson } from './explore-report.js';
+export { itf } from './itf.js';

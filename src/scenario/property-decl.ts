@@ -83,34 +83,36 @@ function finished(s: StepResult): boolean {
 }
 
 /**
+ * Where a declared property judged on the finished run (the event form, the result
+ * predicates) first breaks in `r`: the sequence number of the event that breaks it (the
+ * matching event past the limit, the end of the step with the wrong result) and why; null
+ * when it holds or for a state predicate (see scenarioStateMonitor).
+ */
+export function firstBreak(d: PropertyDecl, r: RunResult): { readonly seq: number; readonly message: string } | null {
+  if (d.kind === 'state') return null;
+  if (d.kind === 'result') {
+    for (const s of r.steps) {
+      if (!d.steps.has(stepKey(s.thread, s.index)) || !finished(s)) continue;
+      const why = expectationMismatch(d.result, s);
+      if (d.mode === 'never' && why === null) return { seq: s.endSeq, message: `${stepName(s)} returned ${s.result} (never allowed by '${d.selector}'; line ${d.line})` };
+      if (d.mode === 'always' && why !== null) return { seq: s.endSeq, message: `${stepName(s)}: ${why} (line ${d.line})` };
+    }
+    return null;
+  }
+  const what = `${d.event}${Object.keys(d.where).length === 0 ? '' : ` {${Object.entries(d.where).map(([k, v]) => `${k}: ${String(v)}`).join(', ')}}`}`;
+  const hits = r.events.filter((e) => e.kind === d.event && matches(e, d.where));
+  const over = hits[d.atMost];
+  if (over === undefined) return null;
+  return { seq: over.seq, message: `${hits.length} ${what} event${hits.length === 1 ? '' : 's'} (at most ${d.atMost} allowed; line ${d.line})` };
+}
+
+/**
  * The explorer's form of a declared property judged on the finished run (the event form
  * and the result predicates), or null for a state predicate (see scenarioStateMonitor).
  */
 export function declaredProperty(d: PropertyDecl): UserProperty | null {
   if (d.kind === 'state') return null;
-  if (d.kind === 'result') {
-    return {
-      name: d.name,
-      check: (r: RunResult) => {
-        for (const s of r.steps) {
-          if (!d.steps.has(stepKey(s.thread, s.index)) || !finished(s)) continue;
-          const why = expectationMismatch(d.result, s);
-          if (d.mode === 'never' && why === null) return `${stepName(s)} returned ${s.result} (never allowed by '${d.selector}'; line ${d.line})`;
-          if (d.mode === 'always' && why !== null) return `${stepName(s)}: ${why} (line ${d.line})`;
-        }
-        return null;
-      },
-    };
-  }
-  const what = `${d.event}${Object.keys(d.where).length === 0 ? '' : ` {${Object.entries(d.where).map(([k, v]) => `${k}: ${String(v)}`).join(', ')}}`}`;
-  return {
-    name: d.name,
-    check: (r: RunResult) => {
-      const hits = r.events.filter((e) => e.kind === d.event && matches(e, d.where));
-      if (hits.length <= d.atMost) return null;
-      return `${hits.length} ${what} event${hits.length === 1 ? '' : 's'} (at most ${d.atMost} allowed; line ${d.line})`;
-    },
-  };
+  return { name: d.name, check: (r: RunResult) => firstBreak(d, r)?.message ?? null };
 }
 
 /** The name of the property `--expect-as-properties` makes of a step's `expect:`. */

@@ -6,7 +6,7 @@
 import { checkSuiteAsync, loadScenario, type CheckResult, type Scenario } from '../scenario/index.js';
 import { KNOB_VALUES } from '../kernel/variant/knobs.js';
 import type { FileRegistry } from './file-registry.js';
-import type { CheckCellJson, CheckDoneJson } from './protocol.js';
+import type { CheckCellJson, CheckDoneJson, DefectJson } from './protocol.js';
 
 /** A knob override's value from its text ('true', 'false', a number or a name), or an error. */
 export function parseKnob(name: string, text: string): { value: string | number | boolean } | { error: string } {
@@ -67,5 +67,14 @@ export async function runCheckJob(reg: FileRegistry, suite: readonly Scenario[],
     for (const [p, hit] of row) out[p] = { file: reg.nameOf(reg.idOfPath(hit.file) ?? '') ?? hit.file, fileId: reg.idOfPath(hit.file), token: hit.cx.token, message: hit.cx.message, forced: hit.forced };
     table[v] = out;
   }
-  return { variants: r.variants, properties: r.properties, table, complete: r.complete, ok: r.ok };
+  // each defect with the counterexample of its property in its own scenario under each variant found
+  const defects: DefectJson[] = r.defects.map((d) => {
+    const found = d.found.flatMap((v) => {
+      const cx = r.cells.find((c) => c.file === d.file && c.variant === v)?.counterexamples?.find((x) => x.property === d.property);
+      return cx === undefined ? [] : [{ variant: v, token: cx.token, message: cx.message }];
+    });
+    const forced = [...new Set(r.variants.flatMap((v) => [...(r.table.get(v)?.values() ?? [])].filter((h) => h.file === d.file).flatMap((h) => h.forced)))];
+    return { id: d.id, file: reg.nameOf(reg.idOfPath(d.file) ?? '') ?? d.file, fileId: reg.idOfPath(d.file), property: d.property, declared: d.declared, found, ok: d.ok, forced };
+  });
+  return { variants: r.variants, properties: r.properties, table, defects, complete: r.complete, ok: r.ok };
 }

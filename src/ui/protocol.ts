@@ -207,12 +207,35 @@ export interface CheckCellJson {
   readonly counterexamples: readonly { readonly property: string; readonly message: string; readonly token: string; readonly steps: number; readonly preemptions: number }[];
 }
 
+/**
+ * A defect scenario's verdict (the defect table under `vfio-sim check`'s table): where the
+ * explorer found its declared property broken, against where the scenario says it is.
+ */
+export interface DefectJson {
+  /** The defect's id (the scenario's `defect: { id }`). */
+  readonly id: string;
+  readonly file: string;
+  readonly fileId: string | null;
+  /** The property the defect breaks. */
+  readonly property: string;
+  /** The variants the scenario declares it present in (`present_in`), of those checked. */
+  readonly declared: readonly string[];
+  /** The variants where the explorer found it, each with the counterexample that opens it. */
+  readonly found: readonly { readonly variant: string; readonly token: string; readonly message: string }[];
+  /** Found exactly where declared. */
+  readonly ok: boolean;
+  /** The knobs the scenario forces off some checked preset (`NAME=VALUE`). */
+  readonly forced: readonly string[];
+}
+
 /** The check's end: the table as `vfio-sim check` computes it. */
 export interface CheckDoneJson {
   readonly variants: readonly string[];
   readonly properties: readonly string[];
   /** variant -> property -> the finding shown. */
   readonly table: Readonly<Record<string, Readonly<Record<string, { readonly file: string; readonly fileId: string | null; readonly token: string; readonly message: string; readonly forced: readonly string[] }>>>>;
+  /** The suite's defects, in suite order. */
+  readonly defects: readonly DefectJson[];
   readonly complete: boolean;
   readonly ok: boolean;
 }

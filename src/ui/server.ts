@@ -8,6 +8,8 @@
  *   POST /api/validate {text}          the loader's positioned errors
  *   POST /api/trace {id|text, token?, variant?, schedule?}
  *                                      a run replayed with the model's state at every step
+ *   POST /api/itf {id|text, token}    the run of a replay token as an ITF trace (as
+ *                                      `explore --json` gives each counterexample)
  *   POST /api/explore {id|text, variant?, maxPreemptions?}
  *                                      the counterexamples (property, message, token)
  *   POST /api/save {id, text}          only files given on the command line by name
@@ -19,7 +21,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exploreScenario, loadScenario, ScenarioInputError, scenarioJsonSchema, type Scenario } from '../scenario/index.js';
+import { exploreScenario, itf, loadScenario, ScenarioInputError, scenarioJsonSchema, type Scenario } from '../scenario/index.js';
+import { replayFinding } from '../scenario/explore.js';
 import { KNOB_VALUES, VARIANTS } from '../kernel/variant/knobs.js';
 import { BUILTIN_PROPERTIES } from '../check/property.js';
 import { FileRegistry } from './file-registry.js';
@@ -170,6 +173,17 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
           ...(knobs !== undefined ? { knobs } : {}),
         };
         return sendJson(res, 200, recordTrace(s.scenario, tr));
+      }
+      case 'POST /api/itf': {
+        const body = await readBody(req);
+        const s = scenarioOf(body);
+        if ('errors' in s) return sendJson(res, 422, s);
+        const token = str(body, 'token');
+        if (token === undefined) throw new HttpError(400, "expected 'token' (the replay token of the run to export)");
+        // replayed with the explorer's properties watching, as explore --json replays a counterexample
+        const { run, violations } = replayFinding(s.scenario, token);
+        const description = violations.size === 0 ? 'no property broken' : [...violations].map(([p, m]) => `${p}: ${m}`).join('; ');
+        return sendJson(res, 200, itf(run, description));
       }
       case 'POST /api/explore': {
         const body = await readBody(req);

@@ -1,8 +1,10 @@
 /**
  * Record a run for the trace viewer: replay a scenario (a counterexample's token,
  * or a variant and schedule) and, after every scheduler step, read the model's state
- * (machine-state.ts) with the step's events and the built-in property monitors' verdicts,
- * so the browser shows the machine as the model held it at each step.
+ * (machine-state.ts) with the step's events and the verdicts of the properties the
+ * explorer checks (the built-in monitors and the scenario's own `properties:`, watched
+ * as an execution of the search watches them), so the browser shows the machine as the
+ * model held it at each step and the step where each property breaks.
  */
 import { builtinMonitors, type Monitor, type Violation } from '../check/property.js';
 import { describe } from '../events/format.js';
@@ -11,6 +13,7 @@ import { runScenario, type RunOptions, type Scenario } from '../scenario/index.j
 import type { System } from '../system.js';
 import type { KThread } from '../kernel/sched/thread.js';
 import { machineState } from './machine-state.js';
+import { firstBreak, scenarioStateMonitor, type StateMonitor } from '../scenario/property-decl.js';
 import { type MachineStateJson, STATE_PARTS, type StatePart, type StatePools, type StateRef, type TraceJson, type TraceStepJson } from './protocol.js';
 
 /** Interns each part of the states: equal values are stored once. */
@@ -83,6 +86,8 @@ export function recordTrace(s: Scenario, req: TraceRequest): TraceJson {
   let sys: System | null = null;
   let nameOf: (t: KThread) => string = (t) => t.name;
   let monitors: Monitor[] = [];
+  /** The scenario's state predicates, judged as each selected step ends (as the explorer does). */
+  let stateMonitor: StateMonitor | null = null;
   const found = new Map<string, { message: string; step: number }>();
   // the run-level checks (finish) report after the last step: their step is -1
   /** The step being taken (null: setup, before the first recorded step). */
@@ -122,10 +127,11 @@ export function recordTrace(s: Scenario, req: TraceRequest): TraceJson {
     ...(req.schedule !== undefined ? { schedule: req.schedule } : {}),
     ...(req.seed !== undefined ? { seed: req.seed } : {}),
     ...(req.maxSteps !== undefined ? { maxSteps: req.maxSteps } : {}),
-    attach: (system, names) => {
+    attach: (system, names, mappingOf) => {
       sys = system;
       nameOf = names;
       monitors = builtinMonitors(system, sink);
+      stateMonitor = scenarioStateMonitor(system, s.properties, sink, () => undefined, mappingOf);
       system.events.on(onEvent);
     },
     observer: {
@@ -140,6 +146,7 @@ export function recordTrace(s: Scenario, req: TraceRequest): TraceJson {
       },
       after: (t) => {
         for (const m of monitors) m.afterStep?.(t);
+        stateMonitor?.afterStep();
         if (cur !== null) cur.state = snap();
       },
     },
@@ -147,9 +154,10 @@ export function recordTrace(s: Scenario, req: TraceRequest): TraceJson {
       start: (thread) => {
         for (const m of monitors) m.opStart?.(thread);
       },
-      end: (thread, o) => {
+      end: (thread, o, step) => {
         const oo = o === null ? null : { ...(o.errno === undefined ? {} : { errno: o.errno }), ...(o.signal === undefined ? {} : { signal: o.signal }) };
         for (const m of monitors) m.opEnd?.(thread, oo);
+        stateMonitor?.stepEnd(step);
       },
     },
   };
@@ -157,6 +165,16 @@ export function recordTrace(s: Scenario, req: TraceRequest): TraceJson {
   cur = null;
   ended = true;
   for (const m of monitors) m.finish?.({ kind: r.end.kind, cycle: r.end.cycle, reason: r.end.reason, bugs: r.bugs });
+  // the scenario's properties judged on the finished run (event counts, step results), at
+  // the step that took the event breaking them (the explorer judges them at the end the same way)
+  for (const d of s.properties) {
+    const b = firstBreak(d, r);
+    if (b === null || found.has(d.name)) continue;
+    let at = -1;
+    for (let i = 0; i < steps.length; i++) if ((steps[i]?.seq ?? Infinity) <= b.seq) at = i;
+    found.set(d.name, { message: b.message, step: at });
+    steps[at]?.breaks.push({ property: d.name, message: b.message });
+  }
   if (!started) initial = snap();
   // a step is the setup's when it came before the last setup operation's end
   let setupEnd = -1;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { uiCommand } from '../../src/cli/ui.js';
 import { loadScenario } from '../../src/index.js';
+import { replayFinding } from '../../src/scenario/explore.js';
 import type { UiServer } from '../../src/ui/server.js';
 import type { FileJson } from '../../src/ui/protocol.js';
 import { EXAMPLES, ROOT } from './helpers.js';
@@ -131,6 +132,24 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   await openTrace(page, () => cell.click());
   assert.match((await page.getByTestId('violations').textContent()) ?? '', /stale-mapping/);
   assert.match(page.url(), /#trace\?id=f\d+&token=/);
+  // under the table, the defects as check prints them: H2 (stale-mapping) found under 5.7, v2,
+  // 5.8 and 5.9 where its scenario declares it, not under 5.13 (6a45ece4c9af) or later
+  await page.getByTestId('tab-check').click();
+  const defects = page.getByTestId('defects');
+  const h2Row = defects.locator('tr[data-defect="H2"]');
+  assert.equal(await h2Row.getAttribute('data-ok'), 'yes');
+  const foundIn = await h2Row.locator('td[data-found=yes]').evaluateAll((els) => els.map((e) => e.getAttribute('data-variant')));
+  assert.deepEqual(foundIn, ['5.7', 'v2', '5.8', '5.9']);
+  assert.equal(await h2Row.locator('td[data-variant="5.13"]').getAttribute('data-found'), 'no');
+  assert.match((await h2Row.textContent()) ?? '', /stale-mapping.*in 5\.7, v2, 5\.8, 5\.9.*examples\/h2-fault-races-disable\.yaml/);
+  assert.equal(await defects.locator('tr[data-ok=no]').count(), 0, 'every defect where declared');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'check-defects.png'), fullPage: true });
+  // a finding opens its own scenario's counterexample under that variant
+  await openTrace(page, () => h2Row.locator('td[data-variant="5.8"] button').click());
+  assert.equal(await page.getByTestId('trace-variant').textContent(), '5.8');
+  assert.equal(await page.getByTestId('trace-scenario').textContent(), 'H2 fault racing a MEM disable leaves a live untracked mapping');
+  assert.match((await page.getByTestId('violations').textContent()) ?? '', /stale-mapping/);
   // H2's own finding: its scenario explored under 5.8 from the editor
   await page.getByTestId('tab-editor').click();
   await page.getByTestId('editor-file').selectOption({ label: 'examples/h2-fault-races-disable.yaml (read-only)' });
@@ -190,6 +209,19 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   assert.match(text, />vcpu<\/text>/);
   assert.match(text, /✗ stale-mapping/);
   assert.doesNotMatch(text, /<script|href=/);
+  // and as ITF, the run of its token as explore --json gives a counterexample: one state per event
+  const [itfDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-itf').click()]);
+  const itfTrace = JSON.parse(readFileSync(await itfDownload.path(), 'utf8')) as { '#meta': { format: string; description: string }; vars: string[]; states: { '#meta': { index: number }; kind: string }[] };
+  assert.equal(itfTrace['#meta'].format, 'ITF');
+  assert.match(itfTrace['#meta'].description, /stale-mapping: /);
+  assert.deepEqual(itfTrace.vars, ['seq', 'thread', 'kind', 'text']);
+  const token = (await page.getByTestId('trace-token').textContent()) ?? '';
+  const h2 = loadScenario(readFileSync(join(EXAMPLES, 'h2-fault-races-disable.yaml'), 'utf8'), join(EXAMPLES, 'h2-fault-races-disable.yaml'));
+  assert.ok(h2.ok);
+  const { run } = replayFinding(h2.scenario, token);
+  assert.equal(itfTrace.states.length, run.events.length, 'one ITF state per event of the run');
+  assert.deepEqual(itfTrace.states.map((st) => st.kind), run.events.map((e) => e.kind));
+  assert.ok(itfTrace.states.every((st, i) => st['#meta'].index === i));
   await closePage(page);
 });
 
@@ -209,7 +241,7 @@ test('the v2 lockdep cycle: the graph highlights kvm->lock, vcpu->mutex, memory_
   await closePage(page);
 });
 
-test("the editor shows the loader's positioned error as you type and completes keys from the JSON Schema", { timeout: 60_000 }, async () => {
+test("the editor shows the loader's positioned error as you type and completes the keys the JSON Schema allows at the caret's YAML path", { timeout: 60_000 }, async () => {
   const page = await newPage();
   await page.goto(server.url);
   await page.getByTestId('tab-editor').click();
@@ -234,6 +266,21 @@ test("the editor shows the loader's positioned error as you type and completes k
   await until('completions', async () => ((await page.getByTestId('editor-completions').textContent()) ?? '').includes('clear_mem'));
   await area.press('Tab');
   await until('the completed key', async () => (await area.inputValue()).endsWith('- clear_mem: '));
+  // the keys valid at the caret's YAML path, not any key: at the top a scenario's keys, in a
+  // thread's step the operations and a step's own keys, in an operation's flow mapping its arguments
+  const chips = async (): Promise<string[]> => page.getByTestId('editor-completions').locator('button').evaluateAll((els) => els.map((e) => e.textContent ?? ''));
+  const offered = async (typed: string, want: string): Promise<string[]> => {
+    await area.fill(`${text}${typed}`);
+    await area.press('End');
+    await until(`'${want}' offered after '${typed.trim()}'`, async () => (await chips()).includes(want));
+    return chips();
+  };
+  const top = await offered('pr', 'processes');
+  assert.deepEqual(top, ['processes', 'properties'], 'top-level keys');
+  const inStep = await offered('          - pr', 'pread');
+  assert.ok(!inStep.includes('processes') && !inStep.includes('properties'), inStep.join(','));
+  const inPread = await offered('          - pread: { fd: dev, re', 'region');
+  assert.ok(!inPread.includes('clear_mem') && inPread.every((k) => k.startsWith('re')), inPread.join(','));
   await closePage(page);
 });
 

@@ -178,7 +178,7 @@ test('DNS rebinding and cross-site requests: a Host or Origin that is not the se
   assert.equal(own.status, 200);
 });
 
-test('bad requests get a clear error, not a stack trace', async (t) => {
+test('bad requests get a clear error, not a stack trace (a trace or ITF export with a bad token, no token for the ITF export, a bad knob)', async (t) => {
   const s = await startServer();
   t.after(() => s.close());
   const notJson = await raw(s.port, '/api/trace', { method: 'POST', headers: { Origin: `http://127.0.0.1:${s.port}`, 'Content-Type': 'application/json' }, body: '{' });
@@ -187,6 +187,13 @@ test('bad requests get a clear error, not a stack trace', async (t) => {
   const badToken = await postJson(s.port, '/api/trace', { text: H2, token: 'nonsense' });
   assert.equal(badToken.status, 400);
   assert.doesNotMatch(badToken.body, /at \w+ \(/);
+  // the ITF export replays a token: none, or a bad one, is a 400 with the reason
+  const noToken = await postJson(s.port, '/api/itf', { text: H2 });
+  assert.equal(noToken.status, 400);
+  assert.match(JSON.parse(noToken.body).error as string, /expected 'token'/);
+  const badItf = await postJson(s.port, '/api/itf', { text: H2, token: 'nonsense' });
+  assert.equal(badItf.status, 400);
+  assert.doesNotMatch(badItf.body, /at \w+ \(/);
   const badKnob = await raw(s.port, '/api/check?knob=noSuchKnob=1');
   assert.equal(badKnob.status, 400);
   assert.match(JSON.parse(badKnob.body).error as string, /unknown knob 'noSuchKnob'/);

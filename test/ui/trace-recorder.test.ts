@@ -12,6 +12,7 @@ import { exploreScenario, loadScenario, type Scenario } from '../../src/index.js
 import { recordTrace } from '../../src/ui/trace-recorder.js';
 import { resolveState, type MachineStateJson, type TraceJson } from '../../src/ui/protocol.js';
 import { EXAMPLES } from './helpers.js';
+import { ONE_DEVICE_SETUP } from '../scenario/helpers.js';
 
 function load(file: string): Scenario {
   const l = loadScenario(readFileSync(join(EXAMPLES, file), 'utf8'), file);
@@ -97,4 +98,59 @@ test('v2: lockdep reports the cycle kvm->lock -> vcpu->mutex -> memory_lock -> i
   assert.equal(g.some((e) => e.from === 'lock' && e.to === '&kvm->lock'), false);
   // under 5.8 (v3) irqbypass is registered after memory_lock is released: no report
   assert.equal(recordTrace(load('v2-lockdep-cycle.yaml'), { variant: '5.8' }).lockdepCycle, null);
+});
+
+/** A scenario's own properties (issue 12 §5), declared in its `properties:` section. */
+const PREAD_VS_DISABLE_WITH_PROPERTIES = `name: pread vs disable, with properties
+${ONE_DEVICE_SETUP}      - name: reader
+        steps:
+          - pread: { fd: dev, region: bar0, size: 4 }
+      - name: main
+        steps:
+          - clear_mem: dev
+properties:
+  - name: pread-never-eio
+    never: { step: reader, result: EIO }
+  - name: disabled-and-zapped
+    always:
+      after: clear_mem
+      state:
+        memory_decode: { device: edu0, is: false }
+        bar_ptes: { device: edu0, is: 0 }
+  - name: no-user-config-write
+    event: cfg.write
+    where: { origin: vfio-user }
+    at_most: 0
+`;
+
+test("a scenario's own properties are marked at the step where they break, as the explorer finds them: a state predicate (5.7's clear_mem leaves the BAR's PTEs: no zap before 5.8) at clear_mem's end, an event count at the config write that exceeds it, a result predicate (6.10's pread of a disabled BAR: -EIO) at the pread's end", () => {
+  const l = loadScenario(PREAD_VS_DISABLE_WITH_PROPERTIES, 'p.yaml');
+  assert.ok(l.ok, l.ok ? '' : l.errors.map((e) => e.message).join('\n'));
+  const s = l.scenario;
+  // 5.7: vfio_pci's config write clears MEM without zapping the user mapping
+  const t57 = recordTrace(s, { variant: '5.7' });
+  const zap = t57.violations.find((v) => v.property === 'disabled-and-zapped');
+  assert.ok(zap !== undefined, t57.violations.map((v) => v.property).join(','));
+  assert.ok(zap.step >= 0, 'a state predicate breaks at a step, not at the end');
+  const zapStep = t57.steps[zap.step];
+  assert.equal(zapStep?.thread, 'main');
+  assert.match(zapStep.label, /clear_mem/);
+  assert.ok(zapStep.breaks.some((b) => b.property === 'disabled-and-zapped'), zapStep.breaks.map((b) => b.property).join(','));
+  assert.match(zap.message, /bar_ptes of edu0 is 256 /);
+  // the event form: the first config.write past the limit, at the step that emitted it
+  const cw = t57.violations.find((v) => v.property === 'no-user-config-write');
+  assert.ok(cw !== undefined && cw.step >= 0, JSON.stringify(t57.violations));
+  assert.equal(t57.steps[cw.step]?.thread, 'main');
+  assert.match(t57.steps[cw.step]?.label ?? '', /clear_mem/);
+  assert.ok(cw.step <= zap.step, 'the write comes before clear_mem ends');
+  assert.ok(t57.steps[cw.step]?.breaks.some((b) => b.property === 'no-user-config-write'));
+  // 6.10: the explorer's counterexample of the result predicate, replayed from its token
+  const cx = exploreScenario(s, { variant: '6.10', maxPreemptions: 2, noReplays: true }).search.counterexamples.find((c) => c.property === 'pread-never-eio');
+  assert.ok(cx !== undefined);
+  const t610 = recordTrace(s, { token: cx.token });
+  const eio = t610.violations.find((v) => v.property === 'pread-never-eio');
+  assert.ok(eio !== undefined && eio.step >= 0, JSON.stringify(t610.violations));
+  assert.equal(eio.message, cx.message, 'the message the explorer gives');
+  assert.equal(t610.steps[eio.step]?.thread, 'reader');
+  assert.ok(t610.steps[eio.step]?.breaks.some((b) => b.property === 'pread-never-eio'));
 });

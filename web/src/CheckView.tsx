@@ -1,8 +1,10 @@
 // The variant × property table of `vfio-sim check`, filled in as cells finish (server-sent
 // events), with progress; hover shows the scenario and the finding, a click opens the
 // counterexample in the trace viewer. Preemption bound and knob overrides can be changed.
+// Under the table, as check prints them, the suite's defects: where each was found against
+// where its scenario declares it, each finding opening its counterexample.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { CheckCellJson, CheckDoneJson, TraceSource } from './api';
+import type { CheckCellJson, CheckDoneJson, DefectJson, TraceSource } from './api';
 
 interface Hit {
   readonly file: string;
@@ -16,6 +18,63 @@ interface Start {
   readonly planned: number;
   readonly variants: readonly string[];
   readonly properties: readonly string[];
+}
+
+/** The defect table: a row per defect scenario, a column per variant (● found, · not, ! against the declaration). */
+function DefectTable({ done, onOpen }: { done: CheckDoneJson; onOpen: (src: TraceSource) => void }) {
+  if (done.defects.length === 0) return null;
+  const declaredText = (d: DefectJson): string => (d.declared.length === 0 ? 'in no variant checked' : `in ${d.declared.join(', ')}`);
+  return (
+    <section data-testid="defects">
+      <h3>Defects: where the explorer finds each one (● found, · not found, ! not where the scenario declares it)</h3>
+      <table class="defects">
+        <thead>
+          <tr>
+            <th>defect</th>
+            {done.variants.map((v) => (
+              <th key={v}>{v}</th>
+            ))}
+            <th>property</th>
+            <th>declared present</th>
+            <th>scenario</th>
+          </tr>
+        </thead>
+        <tbody>
+          {done.defects.map((d) => (
+            <tr key={d.id} data-defect={d.id} data-ok={d.ok ? 'yes' : 'no'}>
+              <th>{d.id}</th>
+              {done.variants.map((v) => {
+                const f = d.found.find((x) => x.variant === v);
+                const want = d.declared.includes(v);
+                const mark = (f !== undefined ? '●' : '·') + ((f !== undefined) !== want ? '!' : '');
+                const cls = (f !== undefined) !== want ? 'differs' : f !== undefined ? 'found' : 'absent';
+                return (
+                  <td key={v} class={cls} data-variant={v} data-found={f !== undefined ? 'yes' : 'no'} data-declared={want ? 'yes' : 'no'}>
+                    {f !== undefined && d.fileId !== null ? (
+                      <button class="finding" title={`${d.id} under ${v}: ${f.message} — click to open`} onClick={() => onOpen({ id: d.fileId ?? '', token: f.token })}>
+                        {mark}
+                      </button>
+                    ) : (
+                      mark
+                    )}
+                  </td>
+                );
+              })}
+              <td class="small">
+                {d.property}
+                {d.forced.length > 0 ? <span class="muted"> (with {d.forced.join(', ')})</span> : null}
+              </td>
+              <td class="small" data-testid="declared">
+                {declaredText(d)}
+                {d.ok ? '' : ' — found elsewhere'}
+              </td>
+              <td class="small">{d.file}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
 }
 
 export function CheckView({ onOpen }: { onOpen: (src: TraceSource) => void }) {
@@ -176,6 +235,7 @@ export function CheckView({ onOpen }: { onOpen: (src: TraceSource) => void }) {
           <span class="muted">hover a cell for its scenario and finding; click a ✗ to open the counterexample</span>
         )}
       </div>
+      {done !== null ? <DefectTable done={done} onOpen={onOpen} /> : null}
     </div>
   );
 }

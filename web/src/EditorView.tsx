@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get, post, type FileJson, type ScenarioErrorJson, type TraceSource } from './api';
 import { highlightYaml } from './yamlHighlight';
 import { download } from './trace/exportSvg';
-import { keyPrefix, schemaKeys, type Completion } from './schemaKeys';
+import { keyPrefix, keysAt, yamlPathAt, type Completion } from './schemaKeys';
 
 interface Cx {
   readonly property: string;
@@ -28,6 +28,8 @@ export function EditorView({ files, onOpen }: { files: readonly FileJson[]; onOp
   const [found, setFound] = useState<Cx[] | null>(null);
   const over = useRef<HTMLPreElement>(null);
   const area = useRef<HTMLTextAreaElement>(null);
+  const [schema, setSchema] = useState<unknown>(null);
+  /** The keys the schema allows at the caret's YAML path. */
   const [words, setWords] = useState<Completion[]>([]);
   const [prefix, setPrefix] = useState<string | null>(null);
   const file = files.find((f) => f.id === fileId) ?? null;
@@ -35,12 +37,15 @@ export function EditorView({ files, onOpen }: { files: readonly FileJson[]; onOp
 
   useEffect(() => {
     get<{ variants: { name: string }[] }>('/api/variants').then((v) => setVariants(v.variants.map((x) => x.name)), () => undefined);
-    get<unknown>('/api/schema').then((s) => setWords(schemaKeys(s)), () => undefined);
+    get<unknown>('/api/schema').then((s) => setSchema(s), () => undefined);
   }, []);
   const suggestions = prefix === null ? [] : words.filter((w) => w.key.startsWith(prefix) && w.key !== prefix).slice(0, 8);
   const caretMoved = (): void => {
     const t = area.current;
-    if (t !== null) setPrefix(t.selectionStart === t.selectionEnd ? keyPrefix(t.value, t.selectionStart) : null);
+    if (t === null) return;
+    const p = t.selectionStart === t.selectionEnd ? keyPrefix(t.value, t.selectionStart) : null;
+    setPrefix(p);
+    if (p !== null && schema !== null) setWords(keysAt(schema, yamlPathAt(t.value, t.selectionStart)));
   };
   /** Replace the word being typed with `key: `. */
   const complete = (key: string): void => {

@@ -1,7 +1,7 @@
 // The UI server's JSON API (src/ui/server.ts), typed by src/ui/protocol.ts.
 import type { FileJson, ScenarioErrorJson, TraceJson } from '../../src/ui/protocol';
 
-export type { CheckCellJson, CheckDoneJson, FileJson, MachineStateJson, ScenarioErrorJson, TraceJson, TraceStepJson } from '../../src/ui/protocol';
+export type { CheckCellJson, CheckDoneJson, DefectJson, FileJson, MachineStateJson, ScenarioErrorJson, TraceJson, TraceStepJson } from '../../src/ui/protocol';
 
 /** An answer the server refused, with its message. */
 export class ApiError extends Error {}

@@ -35,6 +35,8 @@ function App() {
   const [trace, setTrace] = useState<TraceJson | null>(null);
   const [traceError, setTraceError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
+  /** The file (or edited text) the trace was run from: the ITF export replays it. */
+  const [source, setSource] = useState<TraceSource | null>(null);
   /** How many traces were opened: the viewer of each is a new one (data-load). */
   const [loads, setLoads] = useState(0);
 
@@ -47,6 +49,7 @@ function App() {
     fetchTrace(src).then(
       (t) => {
         setTrace(t);
+        setSource(src);
         setLoads((n) => n + 1);
         setLoading(false);
       },
@@ -80,7 +83,7 @@ function App() {
         <div hidden={tab !== 'trace'}>
           {loading ? <p data-testid="trace-loading">replaying…</p> : null}
           {traceError !== null ? <pre class="error" data-testid="trace-error">{traceError}</pre> : null}
-          {trace !== null && !loading ? <TraceViewer key={loads} trace={trace} load={loads} /> : null}
+          {trace !== null && !loading ? <TraceViewer key={loads} trace={trace} load={loads} source={source ?? {}} /> : null}
           {trace === null && !loading && traceError === null ? <p class="muted">open a counterexample from the check table, or run a scenario from the editor</p> : null}
         </div>
         <div hidden={tab !== 'editor'}>

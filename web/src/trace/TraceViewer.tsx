@@ -1,7 +1,7 @@
 // The trace viewer: a step cursor (click, ←/→, Home/End, scrubber) over a recorded run;
 // at the cursor the panes show the model's state after that step (sent by the server).
 import { useEffect, useState } from 'preact/hooks';
-import type { TraceJson } from '../api';
+import { post, type TraceJson, type TraceSource } from '../api';
 import { resolveState } from '../../../src/ui/protocol';
 import { Timeline } from './Timeline';
 import { ThreadColumns } from './ThreadColumns';
@@ -17,7 +17,15 @@ export function firstThreadStep(t: TraceJson): number {
   return i < 0 ? 0 : i;
 }
 
-export function TraceViewer({ trace, load }: { trace: TraceJson; load: number }) {
+/** The run of `trace` as an ITF trace (the server replays its token), downloaded. */
+async function exportItf(trace: TraceJson, source: TraceSource): Promise<void> {
+  const body = { ...(source.id !== undefined ? { id: source.id } : { text: source.text ?? '', name: source.name ?? 'scenario.yaml' }), token: trace.token };
+  const v = await post<unknown>('/api/itf', body);
+  download('trace.itf.json', 'application/json', JSON.stringify(v, null, 1));
+}
+
+export function TraceViewer({ trace, load, source }: { trace: TraceJson; load: number; source: TraceSource }) {
+  const [exportError, setExportError] = useState<string | null>(null);
   const n = trace.steps.length;
   const [cursor, setCursor] = useState(() => firstThreadStep(trace));
   const clamp = (k: number): number => Math.max(0, Math.min(n - 1, k));
@@ -59,7 +67,18 @@ export function TraceViewer({ trace, load }: { trace: TraceJson; load: number })
           </button>{' '}
           <button data-testid="export-json" onClick={() => download('trace.json', 'application/json', JSON.stringify(trace))}>
             export JSON
+          </button>{' '}
+          <button
+            data-testid="export-itf"
+            title="the run as an ITF trace (Apalache/Quint), one state per event, as explore --json gives it"
+            onClick={() => {
+              setExportError(null);
+              exportItf(trace, source).catch((e: Error) => setExportError(e.message));
+            }}
+          >
+            export ITF
           </button>
+          {exportError !== null ? <span class="error" data-testid="export-error"> {exportError}</span> : null}
         </div>
         <ul class="violations" data-testid="violations">
           {trace.violations.map((v) => (
