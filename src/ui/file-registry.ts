@@ -76,9 +76,14 @@ export class FileRegistry {
     walk(dir, 0);
   }
 
+  /**
+   * Register an entry. An example's id is its name (`examples/h2-fault-races-disable.yaml`),
+   * the same on every machine running this version, so a share URL naming one opens there
+   * whatever files that `vfio-sim ui` was given; a given file's id is its position (`f3`).
+   */
   private push(e: Omit<Entry, 'id'>): void {
     if (this.entries.some((x) => x.path === e.path && x.writable === e.writable)) return;
-    this.entries.push({ ...e, id: `f${this.entries.length}` });
+    this.entries.push({ ...e, id: e.example ? e.name : `f${this.entries.length}` });
   }
 
   list(): FileJson[] {

@@ -131,7 +131,8 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   // a click opens the cell's counterexample in the trace viewer, replayed from its token
   await openTrace(page, () => cell.click());
   assert.match((await page.getByTestId('violations').textContent()) ?? '', /stale-mapping/);
-  assert.match(page.url(), /#trace\?id=f\d+&token=/);
+  // an example is named in the share URL by its name, the same on any machine
+  assert.match(page.url(), /#trace\?id=examples%2F[\w.-]+\.yaml&token=/);
   // under the table, the defects as check prints them: H2 (stale-mapping) found under 5.7, v2,
   // 5.8 and 5.9 where its scenario declares it, not under 5.13 (6a45ece4c9af) or later
   await page.getByTestId('tab-check').click();
@@ -201,7 +202,7 @@ test("check fills the variant × property table live; H2's finding under 5.8 ope
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'trace-viewer.png'), fullPage: true });
   // the share URL carries the scenario and token
-  assert.match(page.url(), /#trace\?id=f\d+&token=/);
+  assert.match(page.url(), /#trace\?id=examples%2Fh2-fault-races-disable\.yaml&token=/);
   // the trace exports as a self-contained SVG sequence diagram
   const [svg] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-svg').click()]);
   const text = readFileSync(await svg.path(), 'utf8');

@@ -10,7 +10,7 @@ import { VariantsView } from './VariantsView';
 
 type Tab = 'check' | 'trace' | 'editor' | 'variants';
 
-/** The share URL's part after '#': a file, a variant and a replay token (`#trace?id=f3&token=...`). */
+/** The share URL's part after '#': a file, a variant and a replay token (`#trace?id=examples%2Fh2-fault-races-disable.yaml&token=...` for an example, `id=f3` for a given file). */
 function shareHash(src: TraceSource): string | null {
   if (src.id === undefined) return null;
   const q = new URLSearchParams({ id: src.id });
