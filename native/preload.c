@@ -30,7 +30,10 @@
  *    kernel's log (dmesg's layout: its printk lines, WARNINGs, lockdep reports, DMAR
  *    faults) and taint flags, not the host's (a snapshot when opened);
  *  - threads: one connection per thread (a thread blocked in a request does not hold up
- *    the others); fork: the child connects as the model's forked child.
+ *    the others); fork: the child connects as the model's forked child;
+ *  - vfio_sim_lock_state(name), the shim's one entry point of its own (not a libc
+ *    function): a test program finds it with dlsym(RTLD_DEFAULT, ...) to wait, through
+ *    the model, until another thread holds a kernel lock (absent on a real host).
  *
  * The only C of the project besides test/c/. Built by `npm run build:native`.
  */
@@ -59,7 +62,7 @@
 enum {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_IOCTL,
 	OP_MMAP, OP_MUNMAP, OP_LOAD, OP_STORE, OP_READLINK, OP_EVENTFD_BIND, OP_FORK,
-	OP_OPENDIR, OP_READDIR, OP_CLOSEDIR, OP_KLOG, OP_TAINTED,
+	OP_OPENDIR, OP_READDIR, OP_CLOSEDIR, OP_KLOG, OP_TAINTED, OP_LOCK_STATE,
 };
 enum { HELLO_PROCESS = 0, HELLO_THREAD = 1, HELLO_FORK_CHILD = 2 };
 enum { ARG_VALUE = 0, ARG_POINTER = 1 };
@@ -315,6 +318,17 @@ static long sysret(int64_t r)
 		return -1;
 	}
 	return (long)r;
+}
+
+/*
+ * The state of the model kernel's lock `name`, as its lock events name it (e.g.
+ * "memory_lock:0000:01:00.0"): 0 free, 1 held for read, 2 held for write; -1 with errno
+ * ENOENT for a lock the model never took. Not a libc function: a program looks it up
+ * with dlsym(RTLD_DEFAULT, "vfio_sim_lock_state") so that it still runs on a real kernel.
+ */
+__attribute__((visibility("default"))) int vfio_sim_lock_state(const char *name)
+{
+	return (int)sysret(request(OP_LOCK_STATE, name, strlen(name), NULL, 0, NULL, 0, NULL));
 }
 
 /* ---- program memory, copied safely (a bad pointer is EFAULT, not a crash) --------- */

@@ -108,11 +108,15 @@ function accessSize(n: number): 1 | 2 | 4 | 8 | null {
 
 /**
  * [model] Serve one request of op `op` on the thread `p` of the model process `mp`: the
- * program's DMA-mapped memory into the model, the request, the model's changes back.
+ * program's DMA-mapped memory into the model, the device timers that fell due (an edu DMA
+ * reads or writes that memory), the request, the model's changes back.
  */
 export function* serveTask(mp: ModelProcess, p: Process, op: number, payload: Uint8Array): Task<Reply> {
   try {
     yield* mp.syncIn(p);
+    // the device timers that fell due while host time passed (the server moved the clock) run before the request, as during a nanosleep
+    const sched = p.k.sched;
+    if (sched.startDueHardware()) yield sched.hardwareWait;
     const r = yield* serve(mp, p, op, new Reader(payload));
     yield* mp.syncOut(p);
     return r;

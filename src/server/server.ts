@@ -269,7 +269,7 @@ export class ModelServer {
         }
         this.lastTid = t.tid;
         if (t.state === 'done' || t.state === 'dead') this.finish(t);
-        else if (this.clock === 'host' && t.state === 'runnable' && clock.nowNs > before && this.inFlight.has(t)) this.park(t, clock.nowNs - before);
+        else if (this.clock === 'host' && t.state === 'runnable' && clock.nowNs > before && this.parks(t)) this.park(t, clock.nowNs - before);
       }
     } finally {
       this.pumping = false;
@@ -286,6 +286,17 @@ export class ModelServer {
       if (t.tid > this.lastTid && (after === null || t.tid < after.tid)) after = t;
     }
     return after ?? first;
+  }
+
+  /**
+   * Whether a sleep of `t` in the kernel takes host time: a request's or a fork's, whose
+   * program waits for the reply. The release of an exited process is not parked: its
+   * program is gone, and on a real kernel exit(2) has released its files before the
+   * parent's wait returns, so the next program must find the device free.
+   */
+  private parks(t: KThread): boolean {
+    const f = this.inFlight.get(t);
+    return f !== undefined && f.kind !== 'exit';
   }
 
   /** Park `t` (it slept `ns` in the kernel) until as much host time has passed; that time is the model's already. */
@@ -380,9 +391,8 @@ export class ModelServer {
     const ms = Number((now - this.lastHost) / 1_000_000n);
     if (ms < 1) return;
     this.lastHost += BigInt(ms) * 1_000_000n;
-    // the device timers that fall due on the way run as the model's hardware threads (pump steps them)
+    // the device timers that fall due on the way run in the request's task (serveTask), after the program's memory is in
     this.sys.hw.clock.advance(ms * 1_000_000);
-    this.sys.kernel.sched.startDueHardware();
   }
 
   private hello(c: Connection, payload: Uint8Array): Reply {
