@@ -29,6 +29,8 @@
  *  - the kernel's voice: klogctl(2), /dev/kmsg and /proc/sys/kernel/tainted show the model
  *    kernel's log (dmesg's layout: its printk lines, WARNINGs, lockdep reports, DMAR
  *    faults) and taint flags, not the host's (a snapshot when opened);
+ *  - eventfd_write/eventfd_read (glibc's bypass the interposed write/read) go through
+ *    write/read;
  *  - threads: one connection per thread (a thread blocked in a request does not hold up
  *    the others); fork: the child connects as the model's forked child;
  *  - vfio_sim_lock_state(name), the shim's one entry point of its own (not a libc
@@ -671,6 +673,21 @@ ssize_t write(int fd, const void *buf, size_t count)
 		real_read(fd, &drain, 8);
 	}
 	return r;
+}
+
+/*
+ * glibc's eventfd_write/eventfd_read call the write/read system calls directly, past the
+ * interposed write and read: these go through them, so that a write to an eventfd
+ * registered with VFIO_DEVICE_IOEVENTFD reaches the model (and 8 bytes either way, as glibc).
+ */
+int eventfd_write(int fd, uint64_t value)
+{
+	return write(fd, &value, sizeof(value)) == sizeof(value) ? 0 : -1;
+}
+
+int eventfd_read(int fd, uint64_t *value)
+{
+	return read(fd, value, sizeof(*value)) == sizeof(*value) ? 0 : -1;
 }
 
 ssize_t pread(int fd, void *buf, size_t count, off_t off)
