@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelServer, type ServerOptions } from '../../src/server/server.js';
 import { HelloKind, Op } from '../../src/server/protocol.js';
-import { EBUSY, EINVAL, ENOENT, ENOSYS, EBADF } from '../../src/kernel/errno.js';
+import { EBUSY, EINVAL, EIO, ENOENT, ENOSYS, EBADF } from '../../src/kernel/errno.js';
 import {
   VFIO_DEVICE_RESET, VFIO_GET_API_VERSION, VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER, VFIO_PCI_CONFIG_REGION_INDEX,
   VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU, vfioPciIndexToOffset,
@@ -239,3 +239,52 @@ test('a thread blocked in the model does not block the others: while one connect
     b.sock.destroy();
   }, { variant: '5.8', clock: 'host' });
 });
+
+/** Another connection of the process `token` (HELLO THREAD). */
+async function joinThread(path: string, token: bigint, name: string): Promise<Client> {
+  const c = await Client.open(path);
+  const h = Buffer.alloc(12);
+  h.writeUInt32LE(HelloKind.THREAD, 0);
+  h.writeUInt32LE(Number(token), 4);
+  assert.equal((await c.call(Op.HELLO, Buffer.concat([h, Buffer.from(name)]))).ret, token);
+  return c;
+}
+
+for (const variant of ['5.8', '5.13']) {
+  test(`two threads' faults on one BAR mapping wait for a reset and then run together: under ${variant} ${variant === '5.8' ? 'the second remap_pfn_range finds the PTEs present, a kernel BUG kills that thread (spec H1): its connection gets EIO from then on, the others are served' : 'the second fault finds the vma listed and does not remap (6a45ece4c9af): both see the device'}`, async () => {
+    await withServer(async (s, path) => {
+      const a = await Client.open(path);
+      const token = await a.hello();
+      const bar = 0x7f0000000000n;
+      const dev = await openEdu(a, bar);
+      const b = await joinThread(path, token, 'b');
+      const c = await joinThread(path, token, 'c');
+      const ml = 'memory_lock:0000:01:00.0';
+      const reset = a.ioctl(dev, VFIO_DEVICE_RESET, null);
+      let st = -1;
+      for (let i = 0; i < 400 && (st = await lockState(b, ml)) !== 2; i++) await new Promise((r) => setTimeout(r, 1));
+      assert.equal(st, 2, 'the reset holds memory_lock');
+      const lb = load32(b, bar);
+      // c's load is sent once b's fault waits for memory_lock (its request is taken first)
+      for (let i = 0; i < 400 && s.sys.kernel.sched.blocked().length === 0; i++) await new Promise((r) => setTimeout(r, 1));
+      const lc = load32(c, bar);
+      const [rb, rc] = await Promise.all([lb, lc]);
+      assert.equal((await reset).ret, 0n);
+      const ok = (r: { ret: bigint; data: Buffer }): boolean => r.ret === 0n && Number(BigInt.asUintN(32, r.data.readBigUInt64LE(0))) === 0x010000ed;
+      if (variant === '5.8') {
+        assert.ok(ok(rb), 'the first fault maps the BAR');
+        assert.equal(rc.ret, BigInt(-EIO), 'the second thread died in the kernel: EIO');
+        assert.equal(s.stats.lost.length, 1);
+        assert.match(s.stats.lost[0] ?? '', /kernel BUG in remap_pte_range: BUG_ON\(!pte_none\(\*pte\)\)/);
+        assert.equal((await lockState(c, ml)), -EIO, 'every later request of the dead thread\'s connection: EIO');
+        assert.equal(s.stats.stopped, null, 'the machine goes on');
+        assert.ok(ok(await load32(b, bar)), 'the other threads are served');
+        assert.ok((await a.open('/dev/vfio/vfio')) >= 0);
+      } else {
+        assert.ok(ok(rb) && ok(rc), 'both faults see the device');
+        assert.deepEqual(s.stats.lost, []);
+      }
+      for (const x of [a, b, c]) x.sock.destroy();
+    }, { variant, clock: 'host' });
+  });
+}
