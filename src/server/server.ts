@@ -32,6 +32,7 @@ import { System, type SystemOptions } from '../system.js';
 import type { Process } from '../user/process.js';
 import { serveTask, type Reply } from './dispatch.js';
 import { LockStates } from './lock-states.js';
+import type { Recorder } from './recorder.js';
 import { KernelLog } from './kernel-log.js';
 import { ModelProcess } from './model-process.js';
 import { HelloKind, MAX_FRAME, MAX_TRANSFER, Op, OP_NAMES, REQUEST_HEADER } from './protocol.js';
@@ -41,6 +42,8 @@ export interface ServerOptions extends SystemOptions {
   readonly clock?: 'host' | 'model';
   /** Called with every event of the model (e.g. to write --events). */
   readonly onEvent?: (ev: SimEvent) => void;
+  /** Records every served request as a scenario step (--record). */
+  readonly recorder?: Recorder;
 }
 
 /** What the server has served, for the exec report. */
@@ -64,6 +67,9 @@ interface InFlight {
   /** A request (its reply is sent), a fork (a child process is made) or the exit of the process. */
   readonly kind: 'request' | 'fork' | 'exit';
   readonly proc: ModelProcess;
+  /** The request (op and payload), for --record. */
+  readonly op?: number;
+  readonly payload?: Uint8Array;
 }
 
 /** One connection: a thread of a model process. */
@@ -125,10 +131,12 @@ export class ModelServer {
   /** The thread id of the last step taken (round-robin). */
   private lastTid = 0;
   private pumping = false;
+  private readonly recorder: Recorder | null;
 
   constructor(opts: ServerOptions = {}) {
     this.sys = new System(opts);
     this.clock = opts.clock ?? 'model';
+    this.recorder = opts.recorder ?? null;
     this.log = new KernelLog(() => this.sys.hw.clock.nowNs);
     this.sys.events.on(this.log.onEvent);
     this.sys.events.on(this.locks.onEvent);
@@ -220,8 +228,8 @@ export class ModelServer {
     }
     // time passes (a DMA may complete), then the request runs as a task of the connection's model thread
     this.followHostClock();
-    if (op === Op.FORK) this.start(t, t.ops.fork(), { conn: c, kind: 'fork', proc: p }, 'fork');
-    else this.start(t, serveTask(p, t, op, payload), { conn: c, kind: 'request', proc: p }, OP_NAMES[op] ?? `op${op}`);
+    if (op === Op.FORK) this.start(t, t.ops.fork(), { conn: c, kind: 'fork', proc: p, op }, 'fork');
+    else this.start(t, serveTask(p, t, op, payload), { conn: c, kind: 'request', proc: p, op, payload: Uint8Array.from(payload) }, OP_NAMES[op] ?? `op${op}`);
     if (c.dead !== null) return { ret: -EIO };
     this.pump();
     return null;
@@ -357,6 +365,7 @@ export class ModelServer {
       if (f.kind === 'request') reply = t.result as Reply;
       else if (f.kind === 'fork') reply = this.forked(t.result as Process | number);
       else return;
+      if (this.recorder !== null && f.op !== undefined) this.recorder.record(f.proc, f.proc.main.name, t, t.name, f.op, f.payload ?? new Uint8Array(0), reply);
     }
     if (c === null) return;
     c.busy = false;

@@ -186,6 +186,24 @@ test('bar-access.c under exec and its scenario counterpart (test/c/bar-access.ya
   assert.match(s.out, /pread dev bar0\+0x0\/4 +-EIO/);
 });
 
+test('exec --record writes bar-access.c\'s run as a scenario; vfio-sim run of it meets every expectation: the same values, errno (EIO) and signal (SIGBUS) under 5.8', async () => {
+  const f = join(bin, 'bar-access.recorded.yaml');
+  const r = await vfioSim(['exec', '--variant', '5.8', '--record', f, '--', join(bin, 'bar-access-O2'), 'blocks']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /the run recorded as a scenario in /);
+  const text = readFileSync(f, 'utf8');
+  // what the program got is each step's expectation: the identification register, the SIGBUS, the EIO
+  assert.match(text, /at: map1\n\s+size: 4\n\s+expect: "0x10000ed"/);
+  assert.match(text, /expect: SIGBUS/);
+  assert.match(text, /region: bar0\n\s+size: 4\n\s+expect: EIO/);
+  const s = await vfioSim(['run', f]);
+  assert.equal(s.code, 0, `${s.out}\n${s.err}`);
+  const met = /expectations: (\d+) met, 0 failed/.exec(s.out);
+  assert.ok(met !== null && Number(met[1]) >= 30, `every recorded expectation is met by the scenario run:\n${s.out}`);
+  assert.match(s.out, /load map1\/4 +SIGBUS \(BUS_ADRERR\)/);
+  assert.match(s.out, /pread fd2 bar0\+0x0\/4 +-EIO/);
+});
+
 test('exec --events writes the model\'s event stream as JSON lines', async () => {
   const f = join(bin, 'events.jsonl');
   const r = await vfioSim(['exec', '--events', f, '--', join(bin, 'bar-access-O2'), 'blocks']);
