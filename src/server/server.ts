@@ -178,7 +178,7 @@ export class ModelServer {
         sock.destroy();
         return;
       }
-      c.queue.push(...frames);
+      for (const f of frames) c.queue.push(f);
       this.take(c);
     });
     sock.on('error', () => sock.destroy());
