@@ -29,8 +29,13 @@
  *  - the kernel's voice: klogctl(2), /dev/kmsg and /proc/sys/kernel/tainted show the model
  *    kernel's log (dmesg's layout: its printk lines, WARNINGs, lockdep reports, DMAR
  *    faults) and taint flags, not the host's (a snapshot when opened);
+ *  - eventfd_write/eventfd_read (glibc's bypass the interposed write/read) go through
+ *    write/read;
  *  - threads: one connection per thread (a thread blocked in a request does not hold up
- *    the others); fork: the child connects as the model's forked child.
+ *    the others); fork: the child connects as the model's forked child;
+ *  - vfio_sim_lock_state(name), the shim's one entry point of its own (not a libc
+ *    function): a test program finds it with dlsym(RTLD_DEFAULT, ...) to wait, through
+ *    the model, until another thread holds a kernel lock (absent on a real host).
  *
  * The only C of the project besides test/c/. Built by `npm run build:native`.
  */
@@ -59,7 +64,7 @@
 enum {
 	OP_HELLO = 1, OP_OPEN, OP_CLOSE, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_IOCTL,
 	OP_MMAP, OP_MUNMAP, OP_LOAD, OP_STORE, OP_READLINK, OP_EVENTFD_BIND, OP_FORK,
-	OP_OPENDIR, OP_READDIR, OP_CLOSEDIR, OP_KLOG, OP_TAINTED,
+	OP_OPENDIR, OP_READDIR, OP_CLOSEDIR, OP_KLOG, OP_TAINTED, OP_LOCK_STATE,
 };
 enum { HELLO_PROCESS = 0, HELLO_THREAD = 1, HELLO_FORK_CHILD = 2 };
 enum { ARG_VALUE = 0, ARG_POINTER = 1 };
@@ -315,6 +320,17 @@ static long sysret(int64_t r)
 		return -1;
 	}
 	return (long)r;
+}
+
+/*
+ * The state of the model kernel's lock `name`, as its lock events name it (e.g.
+ * "memory_lock:0000:01:00.0"): 0 free, 1 held for read, 2 held for write; -1 with errno
+ * ENOENT for a lock the model never took. Not a libc function: a program looks it up
+ * with dlsym(RTLD_DEFAULT, "vfio_sim_lock_state") so that it still runs on a real kernel.
+ */
+__attribute__((visibility("default"))) int vfio_sim_lock_state(const char *name)
+{
+	return (int)sysret(request(OP_LOCK_STATE, name, strlen(name), NULL, 0, NULL, 0, NULL));
 }
 
 /* ---- program memory, copied safely (a bad pointer is EFAULT, not a crash) --------- */
@@ -657,6 +673,21 @@ ssize_t write(int fd, const void *buf, size_t count)
 		real_read(fd, &drain, 8);
 	}
 	return r;
+}
+
+/*
+ * glibc's eventfd_write/eventfd_read call the write/read system calls directly, past the
+ * interposed write and read: these go through them, so that a write to an eventfd
+ * registered with VFIO_DEVICE_IOEVENTFD reaches the model (and 8 bytes either way, as glibc).
+ */
+int eventfd_write(int fd, uint64_t value)
+{
+	return write(fd, &value, sizeof(value)) == sizeof(value) ? 0 : -1;
+}
+
+int eventfd_read(int fd, uint64_t *value)
+{
+	return read(fd, value, sizeof(*value)) == sizeof(*value) ? 0 : -1;
 }
 
 ssize_t pread(int fd, void *buf, size_t count, off_t off)

@@ -4,13 +4,14 @@
  * run against it under the LD_PRELOAD shim (native/preload.c).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimEvent } from '../events/event.js';
 import { ExecReport } from '../server/exec-report.js';
 import { ModelServer } from '../server/server.js';
+import { Recorder } from '../server/recorder.js';
 import { parseCommand } from './args.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_USAGE, modelOptions } from './model-options.js';
 
@@ -26,6 +27,7 @@ options:
 ${MODEL_OPTIONS_USAGE}
   --clock C            host (model time follows the host's monotonic clock; the default)
                        or model (only the model advances it)
+  --record FILE        on exit, write what the programs did as a scenario to FILE
   -h, --help           show this help`;
 
 export const EXEC_USAGE = `usage: vfio-sim exec [options] -- PROGRAM [ARGS...]
@@ -39,6 +41,8 @@ errors, kernel WARNINGs/BUGs, lockdep reports, signals the model raised.
 options:
 ${MODEL_OPTIONS_USAGE}
   --events FILE        write every model event as a JSON line to FILE
+  --record FILE        write what the program did as a scenario to FILE (replay it with
+                       vfio-sim run, explore it with vfio-sim explore)
   -h, --help           show this help
 
 exit codes: the program's; 2 bad input; 127 the program cannot be run or the shim is not built`;
@@ -74,7 +78,7 @@ class EventsFile {
 }
 
 export async function serveCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const cmd = parseCommand('serve', argv, { ...MODEL_OPTIONS, socket: { type: 'string' }, clock: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, false, SERVE_USAGE, out, err);
+  const cmd = parseCommand('serve', argv, { ...MODEL_OPTIONS, socket: { type: 'string' }, clock: { type: 'string' }, record: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, false, SERVE_USAGE, out, err);
   if (typeof cmd === 'number') return cmd;
   const { values: v, bad } = cmd;
   if (v.socket === undefined) return bad('missing --socket PATH');
@@ -85,7 +89,8 @@ export async function serveCommand(argv: readonly string[], out: (s: string) => 
     for (const e of m.errors) err(`vfio-sim serve: ${e}`);
     return 2;
   }
-  const server = new ModelServer({ ...m.options, clock, eventCapacity: 10_000 });
+  const recorder = v.record === undefined ? undefined : new Recorder();
+  const server = new ModelServer({ ...m.options, clock, eventCapacity: 10_000, ...(recorder !== undefined ? { recorder } : {}) });
   try {
     await server.listen(v.socket);
   } catch (e) {
@@ -97,11 +102,19 @@ export async function serveCommand(argv: readonly string[], out: (s: string) => 
     process.once('SIGTERM', resolve);
   });
   await server.close();
+  if (recorder !== undefined && v.record !== undefined) {
+    try {
+      writeFileSync(v.record, recorder.yaml(v.variant ?? '5.8', 'programs served'));
+    } catch (e) {
+      err(`vfio-sim serve: cannot write '${v.record}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return 1;
+    }
+  }
   return 0;
 }
 
 export async function execCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const cmd = parseCommand('exec', argv, { ...MODEL_OPTIONS, events: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true, EXEC_USAGE, out, err);
+  const cmd = parseCommand('exec', argv, { ...MODEL_OPTIONS, events: { type: 'string' }, record: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true, EXEC_USAGE, out, err);
   if (typeof cmd === 'number') return cmd;
   const { values: v, positionals, bad } = cmd;
   const [program, ...args] = positionals;
@@ -124,12 +137,14 @@ export async function execCommand(argv: readonly string[], out: (s: string) => v
     return bad(`cannot write '${v.events ?? ''}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   const ev = events;
+  const recorder = v.record === undefined ? undefined : new Recorder();
   const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-'));
   const sock = join(dir, 'model.sock');
   const server = new ModelServer({
     ...m.options,
     clock: 'host',
     eventCapacity: 10_000,
+    ...(recorder !== undefined ? { recorder } : {}),
     onEvent: (e) => {
       report.onEvent(e);
       ev?.write(e);
@@ -151,6 +166,14 @@ export async function execCommand(argv: readonly string[], out: (s: string) => v
     // the program's connections close as it exits: let the server release its processes
     for (let i = 0; i < 200 && server.liveProcesses > 0; i++) await new Promise((r) => setTimeout(r, 5));
     events?.close();
+    if (recorder !== undefined && v.record !== undefined) {
+      try {
+        writeFileSync(v.record, recorder.yaml(v.variant ?? '5.8', program));
+        err(`vfio-sim exec: the run recorded as a scenario in ${v.record}`);
+      } catch (e) {
+        err(`vfio-sim exec: cannot write '${v.record}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
     for (const line of report.render({ program, status: status.text, label: m.label, stats: server.stats, clock: 'host', modelMs: Math.round(server.sys.hw.clock.nowNs / 1e6), eventsFile: v.events ?? null })) err(line);
     return status.code;
   } finally {

@@ -1,16 +1,21 @@
 /**
- * [model] Serving one request: the system call or CPU access a shim forwarded, made through
- * the library's C-shaped layer (`Libc`, src/user/libc.ts) on the model thread standing
- * for the program's thread — the same calls a TypeScript port of the program makes.
+ * [model] Serving one request: the system call or CPU access a shim forwarded, made on the
+ * model thread standing for the program's thread as a task the server's scheduler runs
+ * (`serveTask`), through the Task twins of the user `Process` (`p.ops`, src/user/process.ts)
+ * — the calls the library's C-shaped layer (`Libc`) makes one to one, and a scenario's
+ * threads make — so a request that blocks in the kernel (a fault waiting for memory_lock)
+ * suspends only its own thread.
  * Request data travels through the process's request buffer (model-process.ts): the
  * bytes the shim copied out of the program are stored there, the kernel copies them in
  * and out as it would from the program's memory, and what it left there goes back.
  */
 import { EBADF, EFAULT, EINVAL, ENOSYS } from '../kernel/errno.js';
 import { VFIO_IOMMU_MAP_DMA } from '../uapi/vfio.js';
-import { SignalError, type Libc } from '../user/libc.js';
-import type { CpuAccessResult } from '../user/process.js';
-import { ModelProcess, REQUEST_BUFFER } from './model-process.js';
+import type { Task } from '../kernel/sched/task.js';
+import { LINUX_DIRENT64, LINUX_DIRENT64_NAME_OFFSET } from '../uapi/dirent.js';
+import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from '../user/libc.js';
+import type { CpuAccessResult, Process } from '../user/process.js';
+import { DIRBUF, type ModelProcess, REQUEST_BUFFER } from './model-process.js';
 import { ACCESS_SIGNAL, IoctlArg, MAX_TRANSFER, Op, SI_CODE, SIGNO } from './protocol.js';
 
 /** What a request produced: the system call's return and the data that goes back. */
@@ -65,14 +70,22 @@ class Reader {
   }
 }
 
-/** The return of a libc call: the value, or -errno. */
-function sys(c: Libc, r: number): number {
-  return r < 0 ? -c.errno : r;
-}
+/** A fault on the request buffer (it is always mapped, so the program passed more than it holds): EFAULT. */
+class BufferFault extends Error {}
 
 /** Store request data in the request buffer (ordinary memory of the model process). */
-function stage(c: Libc, data: Uint8Array): void {
-  if (data.length > 0) c.poke(REQUEST_BUFFER, data);
+function* stage(p: Process, data: Uint8Array): Task<void> {
+  if (data.length === 0) return;
+  const w = yield* p.ops.writeBytes(REQUEST_BUFFER, data);
+  if (!w.ok) throw new BufferFault();
+}
+
+/** The first `n` bytes of the request buffer (what the kernel left there). */
+function* unstage(p: Process, n: number): Task<Uint8Array> {
+  if (n <= 0) return EMPTY;
+  const r = yield* p.ops.readBytes(REQUEST_BUFFER, n);
+  if (!r.ok) throw new BufferFault();
+  return r.data;
 }
 
 function accessReply(r: CpuAccessResult): Reply {
@@ -93,40 +106,50 @@ function accessSize(n: number): 1 | 2 | 4 | 8 | null {
   return n === 1 || n === 2 || n === 4 || n === 8 ? n : null;
 }
 
-/** Serve one request of op `op` on the thread `c` of the model process `mp`. */
-export function serveRequest(mp: ModelProcess, c: Libc, op: number, payload: Uint8Array): Reply {
+/**
+ * [model] Serve one request of op `op` on the thread `p` of the model process `mp`: the
+ * program's DMA-mapped memory into the model, the device timers that fell due (an edu DMA
+ * reads or writes that memory), the request, the model's changes back.
+ */
+export function* serveTask(mp: ModelProcess, p: Process, op: number, payload: Uint8Array): Task<Reply> {
   try {
-    return serve(mp, c, op, new Reader(payload));
+    yield* mp.syncIn(p);
+    // the device timers that fell due while host time passed (the server moved the clock) run before the request, as during a nanosleep
+    const sched = p.k.sched;
+    if (sched.startDueHardware()) yield sched.hardwareWait;
+    const r = yield* serve(mp, p, op, new Reader(payload));
+    yield* mp.syncOut(p);
+    return r;
   } catch (e) {
     if (e instanceof ShortRequest) return { ret: -EINVAL };
-    // the request buffer is always mapped; a signal there means the program passed more than it holds
-    if (e instanceof SignalError) return { ret: -EFAULT };
+    // the request buffer is always mapped; a fault there means the program passed more than it holds
+    if (e instanceof BufferFault) return { ret: -EFAULT };
     throw e;
   }
 }
 
-function serve(mp: ModelProcess, c: Libc, op: number, r: Reader): Reply {
+function* serve(mp: ModelProcess, p: Process, op: number, r: Reader): Task<Reply> {
   switch (op) {
     case Op.OPEN: {
       const flags = r.u32();
-      return { ret: sys(c, c.open(UTF8.decode(r.rest()), flags)) };
+      return { ret: yield* p.ops.open(UTF8.decode(r.rest()), flags) };
     }
     case Op.CLOSE:
-      return { ret: sys(c, c.close(r.s32())) };
+      return { ret: yield* p.ops.close(r.s32()) };
     case Op.READ:
     case Op.PREAD: {
       const fd = r.s32();
       const count = Math.min(r.u32(), MAX_TRANSFER);
-      const n = op === Op.READ ? c.read(fd, REQUEST_BUFFER, count) : c.pread(fd, REQUEST_BUFFER, count, r.addr());
-      if (n < 0) return { ret: -c.errno };
-      return { ret: n, data: n > 0 ? c.peek(REQUEST_BUFFER, n) : EMPTY };
+      const n = op === Op.READ ? yield* p.ops.read(fd, REQUEST_BUFFER, count) : yield* p.ops.pread(fd, REQUEST_BUFFER, count, r.addr());
+      if (n < 0) return { ret: n };
+      return { ret: n, data: yield* unstage(p, n) };
     }
     case Op.WRITE: {
       const fd = r.s32();
       const data = r.rest();
       if (data.length > MAX_TRANSFER) return { ret: -EINVAL };
-      stage(c, data);
-      return { ret: sys(c, c.write(fd, REQUEST_BUFFER, data.length)) };
+      yield* stage(p, data);
+      return { ret: yield* p.ops.write(fd, REQUEST_BUFFER, data.length) };
     }
     case Op.PWRITE: {
       const fd = r.s32();
@@ -134,8 +157,8 @@ function serve(mp: ModelProcess, c: Libc, op: number, r: Reader): Reply {
       const off = r.addr();
       const data = r.rest();
       if (data.length > MAX_TRANSFER) return { ret: -EINVAL };
-      stage(c, data);
-      return { ret: sys(c, c.pwrite(fd, REQUEST_BUFFER, data.length, off)) };
+      yield* stage(p, data);
+      return { ret: yield* p.ops.pwrite(fd, REQUEST_BUFFER, data.length, off) };
     }
     case Op.IOCTL: {
       const fd = r.s32();
@@ -144,18 +167,18 @@ function serve(mp: ModelProcess, c: Libc, op: number, r: Reader): Reply {
       r.u32();
       const value = r.u64();
       const data = r.rest();
-      if (kind === IoctlArg.VALUE) return { ret: sys(c, c.ioctl(fd, cmd, Number(BigInt.asUintN(32, value)))) };
+      if (kind === IoctlArg.VALUE) return { ret: yield* p.ops.ioctl(fd, cmd, Number(BigInt.asUintN(32, value))) };
       if (kind !== IoctlArg.POINTER || data.length > MAX_TRANSFER) return { ret: -EINVAL };
-      stage(c, data);
+      yield* stage(p, data);
       if (cmd === VFIO_IOMMU_MAP_DMA && data.length >= 32) {
         // the program's memory at vaddr: mirrored in the model process at the same address
         const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
         const vaddr = v.getBigUint64(8, true);
         const size = v.getBigUint64(24, true);
-        if (vaddr + size <= BigInt(Number.MAX_SAFE_INTEGER) && size > 0n && size <= 1n << 32n) mp.mirror(c, Number(vaddr), Number(size));
+        if (vaddr + size <= BigInt(Number.MAX_SAFE_INTEGER) && size > 0n && size <= 1n << 32n) yield* mp.mirror(p, Number(vaddr), Number(size));
       }
-      const ret = sys(c, c.ioctl(fd, cmd, REQUEST_BUFFER));
-      return { ret, data: data.length > 0 ? c.peek(REQUEST_BUFFER, data.length) : EMPTY };
+      const ret = yield* p.ops.ioctl(fd, cmd, REQUEST_BUFFER);
+      return { ret, data: yield* unstage(p, data.length) };
     }
     case Op.MMAP: {
       const addr = r.addr();
@@ -165,17 +188,17 @@ function serve(mp: ModelProcess, c: Libc, op: number, r: Reader): Reply {
       const fd = r.s32();
       r.u32();
       const off = r.addr();
-      return { ret: sys(c, c.mmap(addr, len, prot, flags, fd, off)) };
+      return { ret: yield* p.ops.mmap(addr, len, prot, flags, fd, off) };
     }
     case Op.MUNMAP: {
       const addr = r.addr();
-      return { ret: sys(c, c.munmap(addr, r.addr())) };
+      return { ret: yield* p.ops.munmap(addr, r.addr()) };
     }
     case Op.LOAD: {
       const addr = r.addr();
       const size = accessSize(r.u32());
       if (size === null || addr < 0) return { ret: -EINVAL };
-      return accessReply(c.proc.load(addr, size));
+      return accessReply(yield* p.ops.load(addr, size));
     }
     case Op.STORE: {
       const addr = r.addr();
@@ -183,28 +206,38 @@ function serve(mp: ModelProcess, c: Libc, op: number, r: Reader): Reply {
       r.u32();
       const value = r.u64();
       if (size === null || addr < 0) return { ret: -EINVAL };
-      return accessReply(c.proc.store(addr, size, value));
+      return accessReply(yield* p.ops.store(addr, size, value));
     }
     case Op.READLINK: {
       const bufsiz = Math.min(r.u32(), MAX_TRANSFER);
-      const n = c.readlink(UTF8.decode(r.rest()), REQUEST_BUFFER, bufsiz);
-      if (n < 0) return { ret: -c.errno };
-      return { ret: n, data: c.peek(REQUEST_BUFFER, n) };
+      const n = yield* p.ops.readlink(UTF8.decode(r.rest()), REQUEST_BUFFER, bufsiz);
+      if (n < 0) return { ret: n };
+      return { ret: n, data: yield* unstage(p, n) };
     }
     case Op.OPENDIR: {
-      const d = c.opendir(UTF8.decode(r.rest()));
-      return { ret: d === null ? -c.errno : mp.addDir(d) };
+      // opendir(3): open with O_DIRECTORY; the entries are read into the request buffer
+      const fd = yield* p.ops.open(UTF8.decode(r.rest()), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      return { ret: fd < 0 ? fd : mp.addDir(fd) };
     }
     case Op.READDIR: {
       const d = mp.dirs.get(r.u32());
       if (d === undefined) return { ret: -EBADF };
-      const e = c.readdir(d);
-      if (e === null) return { ret: 0 };
-      const name = new TextEncoder().encode(e.d_name);
+      if (d.pos >= d.data.length) {
+        // readdir(3) refills its buffer with getdents64
+        const n = yield* p.ops.getdents64(d.fd, REQUEST_BUFFER, DIRBUF);
+        if (n <= 0) return { ret: n };
+        d.data = yield* unstage(p, n);
+        d.pos = 0;
+      }
+      const e = LINUX_DIRENT64.decode(d.data, d.pos);
+      const rec = d.data.subarray(d.pos + LINUX_DIRENT64_NAME_OFFSET, d.pos + e.reclen);
+      const nul = rec.indexOf(0);
+      const name = nul < 0 ? rec : rec.subarray(0, nul);
+      d.pos += e.reclen;
       const out = new Uint8Array(9 + name.length);
       const v = new DataView(out.buffer);
-      v.setBigUint64(0, e.d_ino, true);
-      v.setUint8(8, e.d_type);
+      v.setBigUint64(0, e.ino, true);
+      v.setUint8(8, e.type);
       out.set(name, 9);
       return { ret: 1, data: out };
     }
@@ -213,10 +246,10 @@ function serve(mp: ModelProcess, c: Libc, op: number, r: Reader): Reply {
       const d = mp.dirs.get(h);
       if (d === undefined) return { ret: -EBADF };
       mp.dirs.delete(h);
-      return { ret: sys(c, c.closedir(d)) };
+      return { ret: yield* p.ops.close(d.fd) };
     }
     case Op.EVENTFD_BIND:
-      return { ret: mp.bindEventfd(c, r.s32()) };
+      return { ret: yield* mp.bindEventfd(p, r.s32()) };
     default:
       return { ret: -ENOSYS };
   }

@@ -49,6 +49,7 @@ export class ExecReport {
     out.push(`  requests served: ${req === '' ? 'none' : req}; processes: ${o.stats.processes}`);
     out.push(o.clock === 'host' ? `  model time at the end: ${o.modelMs} ms since boot (it followed the host's monotonic clock while the program ran)` : `  model time at the end: ${o.modelMs} ms since boot (advanced by the model only)`);
     if (o.stats.stopped !== null) out.push(`  the model stopped: ${o.stats.stopped} (later requests got EIO)`);
+    for (const l of o.stats.lost) out.push(`  lost thread (its connection got EIO): ${l}`);
     if (o.stats.abandoned > 0) out.push(`  connections closed mid-request: ${o.stats.abandoned}`);
     for (const [kind, title] of SECTIONS) {
       const n = this.count(kind);

@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { EventfdCtx, eventfdCtxDoRead, EFD_NONBLOCK } from '../kernel/fs/eventfd.js';
 import { findVmaImpl, asMm, PAGE_SIZE } from '../kernel/mm/mm.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../kernel/mm/types.js';
-import { libc, type Dir, type Libc } from '../user/libc.js';
+import type { Task } from '../kernel/sched/task.js';
 import type { Process } from '../user/process.js';
 import { MAX_TRANSFER } from './protocol.js';
 
@@ -21,6 +21,16 @@ import { MAX_TRANSFER } from './protocol.js';
 export const REQUEST_BUFFER = 0x100000;
 /** Its size: one transfer and a page. */
 export const REQUEST_BUFFER_SIZE = MAX_TRANSFER + PAGE_SIZE;
+
+/** Bytes of the request buffer a READDIR's getdents64 fills (one page, as the library's readdir). */
+export const DIRBUF = 4096;
+
+/** A directory stream the program has open (opendir(3) in the model process): its fd and the records getdents64 returned, not yet handed out. */
+export interface DirStream {
+  readonly fd: number;
+  data: Uint8Array;
+  pos: number;
+}
 
 /** At most this many bytes of program memory are kept in step with the model (see syncIn/syncOut); a larger mirror stays the model's own. */
 export const MAX_MIRRORED = 16 * 1024 * 1024;
@@ -46,7 +56,7 @@ export class ModelProcess {
   exited = false;
   private readonly bindings: EventfdBinding[] = [];
   /** Directory streams the program has open (opendir), by handle. */
-  readonly dirs = new Map<number, Dir>();
+  readonly dirs = new Map<number, DirStream>();
   private nextDir = 1;
   private readonly mirrors: Mirror[] = [];
   private mirroredBytes = 0;
@@ -69,33 +79,33 @@ export class ModelProcess {
   }
 
   /** A thread view for a new connection: the main thread for the first, a new model thread for the others. */
-  attach(name: string): Libc {
+  attach(name: string): Process {
     this.connections++;
     if (this.connections === 1 && this.nextThread === 1) {
       this.nextThread++;
-      return libc(this.main);
+      return this.main;
     }
-    return libc(this.main.thread(`${name}/${this.nextThread++}`));
+    return this.main.thread(`${name}/${this.nextThread++}`);
   }
 
   /**
    * The model eventfd standing for the program's eventfd `programFd` (made on first use,
    * non-blocking): the model signals it, and `takeSignals` hands the counts to the shim.
    */
-  bindEventfd(c: Libc, programFd: number): number {
+  *bindEventfd(p: Process, programFd: number): Task<number> {
     const b = this.bindings.find((x) => x.programFd === programFd);
     if (b !== undefined && this.main.kproc.files.get(b.modelFd) !== undefined) return b.modelFd;
-    const fd = c.eventfd(0, EFD_NONBLOCK);
-    if (fd < 0) return -c.errno;
+    const fd = yield* p.ops.eventfd(0, EFD_NONBLOCK);
+    if (fd < 0) return fd;
     if (b !== undefined) this.bindings.splice(this.bindings.indexOf(b), 1);
     this.bindings.push({ programFd, modelFd: fd });
     return fd;
   }
 
-  /** Keep an open directory stream; its handle. */
-  addDir(d: Dir): number {
+  /** Keep the directory stream of the open directory `fd`; its handle. */
+  addDir(fd: number): number {
     const h = this.nextDir++;
-    this.dirs.set(h, d);
+    this.dirs.set(h, { fd, data: new Uint8Array(0), pos: 0 });
     return h;
   }
 
@@ -117,17 +127,17 @@ export class ModelProcess {
    * (VFIO_IOMMU_MAP_DMA's vaddr). A range the model already maps (a BAR mapping at the
    * same address as in the program) is left as it is.
    */
-  mirror(c: Libc, addr: number, len: number): void {
+  *mirror(p: Process, addr: number, len: number): Task<void> {
     const start = Math.floor(addr / PAGE_SIZE) * PAGE_SIZE;
     const end = Math.ceil((addr + len) / PAGE_SIZE) * PAGE_SIZE;
     const mm = asMm(this.main.kproc.mm);
-    let p = start;
-    while (p < end) {
-      const v = findVmaImpl(mm, p);
+    let a = start;
+    while (a < end) {
+      const v = findVmaImpl(mm, a);
       const holeEnd = v === null ? end : Math.min(end, v.start);
-      if (holeEnd > p && c.mmap(p, holeEnd - p, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) === p) this.track(p, holeEnd - p);
+      if (holeEnd > a && (yield* p.ops.mmap(a, holeEnd - a, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)) === a) this.track(a, holeEnd - a);
       if (v === null) break;
-      p = Math.max(holeEnd, v.end);
+      a = Math.max(holeEnd, v.end);
     }
   }
 
@@ -155,7 +165,7 @@ export class ModelProcess {
    * program's memory is read through /proc/<pid>/mem; a range the program no longer maps
    * is dropped.
    */
-  syncIn(c: Libc): void {
+  *syncIn(p: Process): Task<void> {
     if (this.mirrors.length === 0) return;
     const fd = this.memFd();
     if (fd < 0) return;
@@ -172,7 +182,7 @@ export class ModelProcess {
         this.mirroredBytes -= m.len;
         continue;
       }
-      c.poke(m.addr, b);
+      yield* p.ops.writeBytes(m.addr, b);
       m.before = b;
     }
   }
@@ -182,11 +192,14 @@ export class ModelProcess {
    * into it) written back to the program, only those, so that what the program's other
    * threads wrote meanwhile stays.
    */
-  syncOut(c: Libc): void {
+  *syncOut(p: Process): Task<void> {
     if (this.mirrors.length === 0 || this.mem === null || this.mem < 0) return;
-    for (const m of this.mirrors) {
+    for (const m of this.mirrors.slice()) {
       if (m.before.length !== m.len) continue;
-      const now = c.peek(m.addr, m.len);
+      const got = yield* p.ops.readBytes(m.addr, m.len);
+      if (!got.ok) continue;
+      const now = got.data;
+      const mem = this.mem;
       for (let i = 0; i < m.len; ) {
         if (now[i] === m.before[i]) {
           i++;
@@ -195,7 +208,7 @@ export class ModelProcess {
         let j = i;
         while (j < m.len && now[j] !== m.before[j]) j++;
         try {
-          writeSync(this.mem, now, i, j - i, m.addr + i);
+          writeSync(mem, now, i, j - i, m.addr + i);
         } catch {
           // the program unmapped it meanwhile: syncIn drops the range
         }

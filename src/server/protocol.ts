@@ -54,6 +54,8 @@ export const Op = {
   KLOG: 19,
   /** → the model kernel's taint flags (/proc/sys/kernel/tainted). */
   TAINTED: 20,
+  /** lock name bytes (as the model's lock events name it, e.g. `memory_lock:0000:01:00.0`) → 0 free, 1 held for read, 2 held for write; -ENOENT for a lock never taken. A debugging request, not a system call. */
+  LOCK_STATE: 21,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 

@@ -186,6 +186,24 @@ test('bar-access.c under exec and its scenario counterpart (test/c/bar-access.ya
   assert.match(s.out, /pread dev bar0\+0x0\/4 +-EIO/);
 });
 
+test('exec --record writes bar-access.c\'s run as a scenario; vfio-sim run of it meets every expectation: the same values, errno (EIO) and signal (SIGBUS) under 5.8', async () => {
+  const f = join(bin, 'bar-access.recorded.yaml');
+  const r = await vfioSim(['exec', '--variant', '5.8', '--record', f, '--', join(bin, 'bar-access-O2'), 'blocks']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /the run recorded as a scenario in /);
+  const text = readFileSync(f, 'utf8');
+  // what the program got is each step's expectation: the identification register, the SIGBUS, the EIO
+  assert.match(text, /at: map1\n\s+size: 4\n\s+expect: "0x10000ed"/);
+  assert.match(text, /expect: SIGBUS/);
+  assert.match(text, /region: bar0\n\s+size: 4\n\s+expect: EIO/);
+  const s = await vfioSim(['run', f]);
+  assert.equal(s.code, 0, `${s.out}\n${s.err}`);
+  const met = /expectations: (\d+) met, 0 failed/.exec(s.out);
+  assert.ok(met !== null && Number(met[1]) >= 30, `every recorded expectation is met by the scenario run:\n${s.out}`);
+  assert.match(s.out, /load map1\/4 +SIGBUS \(BUS_ADRERR\)/);
+  assert.match(s.out, /pread fd2 bar0\+0x0\/4 +-EIO/);
+});
+
 test('exec --events writes the model\'s event stream as JSON lines', async () => {
   const f = join(bin, 'events.jsonl');
   const r = await vfioSim(['exec', '--events', f, '--', join(bin, 'bar-access-O2'), 'blocks']);
@@ -195,6 +213,27 @@ test('exec --events writes the model\'s event stream as JSON lines', async () =>
   assert.ok(lines.some((e) => e.kind === 'vfio.zap'), 'the zap when MEM was cleared is in the event stream');
   assert.match(r.err, new RegExp(`${lines.length} events written to `));
 });
+
+for (const variant of ['5.8', '6.12']) {
+  test(`threads-reset under ${variant}: the loader's fault (started once the model says the reset holds memory_lock) waits for it, then maps the BAR: vfio_pci_mmap_fault's down_read after vfio_pci_zap_and_down_write_memory_lock`, async () => {
+    const f = join(bin, `threads-reset-${variant}.jsonl`);
+    const r = await vfioSim(['exec', '--variant', variant, '--events', f, '--', join(bin, 'threads-reset-O2')]);
+    assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+    assert.match(r.out, /ok {3}the reset holds memory_lock for write; the loader starts/);
+    type Ev = { kind: string; lock?: string; mode?: string; tid?: number };
+    const evs = readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Ev);
+    const ml = 'memory_lock:0000:01:00.0';
+    const contended = evs.findIndex((e) => e.kind === 'lock.contended' && e.lock === ml && e.mode === 'r');
+    assert.ok(contended >= 0, 'the fault found memory_lock held and waited');
+    let wAcq = contended;
+    while (wAcq >= 0 && !(evs[wAcq]?.kind === 'lock.acquire' && evs[wAcq]?.lock === ml && evs[wAcq]?.mode === 'w')) wAcq--;
+    const wRel = evs.findIndex((e, i) => i > contended && e.kind === 'lock.release' && e.lock === ml && e.mode === 'w');
+    const rAcq = evs.findIndex((e, i) => i > contended && e.kind === 'lock.acquire' && e.lock === ml && e.mode === 'r');
+    assert.ok(wAcq >= 0 && wRel > contended, 'it was held for write (by the reset) when the fault came, and released after');
+    assert.ok(rAcq > wRel, 'the fault took memory_lock for read once the reset released it');
+    assert.notEqual(evs[contended]?.tid, evs[wAcq]?.tid, 'the waiter is the other thread');
+  });
+}
 
 test('exec without the shim says what is missing (exit 127); a program that does not exist is 127', async () => {
   const r = await vfioSim(['exec', '--', '/bin/true'], { VFIO_SIM_PRELOAD: join(bin, 'no-such-shim.so') });

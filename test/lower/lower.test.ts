@@ -314,6 +314,18 @@ export function* f(a: number | null): Task<string> {
   );
 });
 
+test('lowering: a shorthand property before a yield in an object literal reads the local it names (a frame field)', async () => {
+  await same(
+    SUB +
+      `export function* f(a: number): Task<string> {
+  const ret = yield* sub(a, 1);
+  yield p('between');
+  return JSON.stringify({ ret, data: yield* sub(a + 1, 1) });
+}`,
+    [['f', 3]],
+  );
+});
+
 test('lowering: callbacks over frame locals run during the step, and a helper closure is made again where it is used after a scheduling point', async () => {
   await same(
     `export function* f(k: number): Task<number[]> {

@@ -11,10 +11,14 @@ import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelServer } from '../../src/server/server.js';
+import { ModelServer, type ServerOptions } from '../../src/server/server.js';
 import { HelloKind, Op } from '../../src/server/protocol.js';
-import { EBUSY, EINVAL, ENOENT, ENOSYS, EBADF } from '../../src/kernel/errno.js';
-import { VFIO_GET_API_VERSION, VFIO_GROUP_GET_STATUS } from '../../src/uapi/vfio.js';
+import { EBUSY, EINVAL, EIO, ENOENT, ENOSYS, EBADF } from '../../src/kernel/errno.js';
+import {
+  VFIO_DEVICE_RESET, VFIO_GET_API_VERSION, VFIO_GROUP_GET_DEVICE_FD, VFIO_GROUP_GET_STATUS, VFIO_GROUP_SET_CONTAINER, VFIO_PCI_CONFIG_REGION_INDEX,
+  VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU, vfioPciIndexToOffset,
+} from '../../src/uapi/vfio.js';
+import { MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../src/kernel/mm/types.js';
 
 /** A protocol client: one connection, one request at a time. */
 class Client {
@@ -79,10 +83,10 @@ class Client {
   }
 }
 
-async function withServer(fn: (s: ModelServer, path: string) => Promise<void>): Promise<void> {
+async function withServer(fn: (s: ModelServer, path: string) => Promise<void>, opts: ServerOptions = { variant: '5.8' }): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vfio-sim-server-'));
   const path = join(dir, 'sock');
-  const s = new ModelServer({ variant: '5.8' });
+  const s = new ModelServer(opts);
   await s.listen(path);
   try {
     await fn(s, path);
@@ -163,3 +167,124 @@ test('a client dying mid-request leaves the server serving the others, and its p
     b.sock.destroy();
   });
 });
+
+/** The edu device opened through VFIO by client `c` (QEMU's sequence), memory decode on, BAR0 mapped at `at`: the device fd. */
+async function openEdu(c: Client, at: bigint): Promise<number> {
+  const ctr = await c.open('/dev/vfio/vfio');
+  const grp = await c.open('/dev/vfio/4');
+  const ctrFd = Buffer.alloc(4);
+  ctrFd.writeInt32LE(ctr, 0);
+  assert.equal((await c.ioctl(grp, VFIO_GROUP_SET_CONTAINER, ctrFd)).ret, 0n);
+  assert.equal((await c.ioctl(ctr, VFIO_SET_IOMMU, null, BigInt(VFIO_TYPE1_IOMMU))).ret, 0n);
+  const dev = Number((await c.ioctl(grp, VFIO_GROUP_GET_DEVICE_FD, Buffer.from('0000:01:00.0\0'))).ret);
+  assert.ok(dev >= 0, `device fd (${dev})`);
+  // PCI_COMMAND |= MEM through the config region
+  const cfg = BigInt(vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX));
+  const pw = Buffer.alloc(18);
+  pw.writeInt32LE(dev, 0);
+  pw.writeBigUInt64LE(cfg + 4n, 8);
+  pw.writeUInt16LE(0x0002, 16);
+  assert.equal((await c.call(Op.PWRITE, pw)).ret, 2n);
+  const mm = Buffer.alloc(48);
+  mm.writeBigUInt64LE(at, 0);
+  mm.writeBigUInt64LE(4096n, 8);
+  mm.writeUInt32LE(PROT_READ | PROT_WRITE, 16);
+  mm.writeUInt32LE(MAP_SHARED | MAP_FIXED, 20);
+  mm.writeInt32LE(dev, 24);
+  assert.equal((await c.call(Op.MMAP, mm)).ret, at);
+  return dev;
+}
+
+function load32(c: Client, at: bigint): Promise<{ ret: bigint; data: Buffer }> {
+  const q = Buffer.alloc(12);
+  q.writeBigUInt64LE(at, 0);
+  q.writeUInt32LE(4, 8);
+  return c.call(Op.LOAD, q);
+}
+
+const lockState = async (c: Client, name: string): Promise<number> => Number((await c.call(Op.LOCK_STATE, Buffer.from(name))).ret);
+
+test('a thread blocked in the model does not block the others: while one connection\'s VFIO_DEVICE_RESET holds memory_lock (its FLR sleep parked on the host clock), another thread of the process is served, and its fault waits for the lock and then sees the device (5.8: vfio_pci_zap_and_down_write_memory_lock, vfio_pci_mmap_fault)', async () => {
+  await withServer(async (_s, path) => {
+    const a = await Client.open(path);
+    const token = await a.hello();
+    const bar = 0x7f0000000000n;
+    const dev = await openEdu(a, bar);
+    assert.equal(Number(BigInt.asUintN(32, (await load32(a, bar)).data.readBigUInt64LE(0))), 0x010000ed);
+    const b = await Client.open(path);
+    const h = Buffer.alloc(12);
+    h.writeUInt32LE(HelloKind.THREAD, 0);
+    h.writeUInt32LE(Number(token), 4);
+    assert.equal((await b.call(Op.HELLO, Buffer.concat([h, Buffer.from('loader')]))).ret, token);
+    const ml = 'memory_lock:0000:01:00.0';
+    assert.equal(await lockState(b, ml), 0, 'memory_lock free before the reset');
+    assert.equal(await lockState(b, 'no_such_lock'), -ENOENT);
+    // a's reset runs in the model; its reply comes when it is done
+    let resetDone = false;
+    const reset = a.ioctl(dev, VFIO_DEVICE_RESET, null).then((r) => {
+      resetDone = true;
+      return r;
+    });
+    let st = -1;
+    for (let i = 0; i < 400 && (st = await lockState(b, ml)) !== 2; i++) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(st, 2, 'b is served while a\'s reset holds memory_lock for write');
+    assert.equal(resetDone, false, 'the reset is still running');
+    // the reset zapped the mapping: b's load faults and waits for memory_lock, then maps the BAR (the reset restored MEM)
+    const l = await load32(b, bar);
+    assert.equal(l.ret, 0n, 'no signal');
+    assert.equal(Number(BigInt.asUintN(32, l.data.readBigUInt64LE(0))), 0x010000ed);
+    assert.equal((await reset).ret, 0n);
+    assert.equal(await lockState(b, ml), 0);
+    a.sock.destroy();
+    b.sock.destroy();
+  }, { variant: '5.8', clock: 'host' });
+});
+
+/** Another connection of the process `token` (HELLO THREAD). */
+async function joinThread(path: string, token: bigint, name: string): Promise<Client> {
+  const c = await Client.open(path);
+  const h = Buffer.alloc(12);
+  h.writeUInt32LE(HelloKind.THREAD, 0);
+  h.writeUInt32LE(Number(token), 4);
+  assert.equal((await c.call(Op.HELLO, Buffer.concat([h, Buffer.from(name)]))).ret, token);
+  return c;
+}
+
+for (const variant of ['5.8', '5.13']) {
+  test(`two threads' faults on one BAR mapping wait for a reset and then run together: under ${variant} ${variant === '5.8' ? 'the second remap_pfn_range finds the PTEs present, a kernel BUG kills that thread (spec H1): its connection gets EIO from then on, the others are served' : 'the second fault finds the vma listed and does not remap (6a45ece4c9af): both see the device'}`, async () => {
+    await withServer(async (s, path) => {
+      const a = await Client.open(path);
+      const token = await a.hello();
+      const bar = 0x7f0000000000n;
+      const dev = await openEdu(a, bar);
+      const b = await joinThread(path, token, 'b');
+      const c = await joinThread(path, token, 'c');
+      const ml = 'memory_lock:0000:01:00.0';
+      const reset = a.ioctl(dev, VFIO_DEVICE_RESET, null);
+      let st = -1;
+      for (let i = 0; i < 400 && (st = await lockState(b, ml)) !== 2; i++) await new Promise((r) => setTimeout(r, 1));
+      assert.equal(st, 2, 'the reset holds memory_lock');
+      const lb = load32(b, bar);
+      // c's load is sent once b's fault waits for memory_lock (its request is taken first)
+      for (let i = 0; i < 400 && s.sys.kernel.sched.blocked().length === 0; i++) await new Promise((r) => setTimeout(r, 1));
+      const lc = load32(c, bar);
+      const [rb, rc] = await Promise.all([lb, lc]);
+      assert.equal((await reset).ret, 0n);
+      const ok = (r: { ret: bigint; data: Buffer }): boolean => r.ret === 0n && Number(BigInt.asUintN(32, r.data.readBigUInt64LE(0))) === 0x010000ed;
+      if (variant === '5.8') {
+        assert.ok(ok(rb), 'the first fault maps the BAR');
+        assert.equal(rc.ret, BigInt(-EIO), 'the second thread died in the kernel: EIO');
+        assert.equal(s.stats.lost.length, 1);
+        assert.match(s.stats.lost[0] ?? '', /kernel BUG in remap_pte_range: BUG_ON\(!pte_none\(\*pte\)\)/);
+        assert.equal((await lockState(c, ml)), -EIO, 'every later request of the dead thread\'s connection: EIO');
+        assert.equal(s.stats.stopped, null, 'the machine goes on');
+        assert.ok(ok(await load32(b, bar)), 'the other threads are served');
+        assert.ok((await a.open('/dev/vfio/vfio')) >= 0);
+      } else {
+        assert.ok(ok(rb) && ok(rc), 'both faults see the device');
+        assert.deepEqual(s.stats.lost, []);
+      }
+      for (const x of [a, b, c]) x.sock.destroy();
+    }, { variant, clock: 'host' });
+  });
+}

@@ -616,7 +616,8 @@ class GenLowering {
       if (ts.isIdentifier(n)) {
         if (isPropertyName(n)) return n;
         if (n.text === 'arguments' && !inFn) throw this.file.error(n, '`arguments`: name the parameters');
-        const s = this.checker.getSymbolAtLocation(n);
+        // the name of a shorthand property taken apart by an object literal with a yield (`{ ret, data: yield* t }`) stands for the variable
+        const s = ts.isShorthandPropertyAssignment(n.parent) && n.parent.name === n ? this.checker.getShorthandAssignmentValueSymbol(n.parent) : this.checker.getSymbolAtLocation(n);
         const fieldName = s !== undefined ? this.fields.get(s) : undefined;
         if (fieldName !== undefined) {
           if (inFn) throw this.file.error(n, `a nested function uses \`${n.text}\`, a local of the frame: use an arrow function, or pass it`);
