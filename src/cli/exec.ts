@@ -43,6 +43,10 @@ ${MODEL_OPTIONS_USAGE}
   --events FILE        write every model event as a JSON line to FILE
   --record FILE        write what the program did as a scenario to FILE (replay it with
                        vfio-sim run, explore it with vfio-sim explore)
+  --clock C            host (model time follows the host's monotonic clock, and a model
+                       sleep such as a reset's takes that long; the default) or model (only
+                       the model advances it: no waiting, and a run is a function of the
+                       order of the program's requests)
   -h, --help           show this help
 
 exit codes: the program's; 2 bad input; 127 the program cannot be run or the shim is not built`;
@@ -114,9 +118,11 @@ export async function serveCommand(argv: readonly string[], out: (s: string) => 
 }
 
 export async function execCommand(argv: readonly string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const cmd = parseCommand('exec', argv, { ...MODEL_OPTIONS, events: { type: 'string' }, record: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true, EXEC_USAGE, out, err);
+  const cmd = parseCommand('exec', argv, { ...MODEL_OPTIONS, events: { type: 'string' }, record: { type: 'string' }, clock: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true, EXEC_USAGE, out, err);
   if (typeof cmd === 'number') return cmd;
   const { values: v, positionals, bad } = cmd;
+  const clock = v.clock ?? 'host';
+  if (clock !== 'host' && clock !== 'model') return bad(`--clock expects host or model, got '${clock}'`);
   const [program, ...args] = positionals;
   if (program === undefined) return bad("missing the program (usage: vfio-sim exec [options] -- PROGRAM [ARGS...])");
   const m = modelOptions(v);
@@ -142,7 +148,7 @@ export async function execCommand(argv: readonly string[], out: (s: string) => v
   const sock = join(dir, 'model.sock');
   const server = new ModelServer({
     ...m.options,
-    clock: 'host',
+    clock,
     eventCapacity: 10_000,
     ...(recorder !== undefined ? { recorder } : {}),
     onEvent: (e) => {
@@ -174,7 +180,7 @@ export async function execCommand(argv: readonly string[], out: (s: string) => v
         err(`vfio-sim exec: cannot write '${v.record}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
     }
-    for (const line of report.render({ program, status: status.text, label: m.label, stats: server.stats, clock: 'host', modelMs: Math.round(server.sys.hw.clock.nowNs / 1e6), eventsFile: v.events ?? null })) err(line);
+    for (const line of report.render({ program, status: status.text, label: m.label, stats: server.stats, clock, modelMs: Math.round(server.sys.hw.clock.nowNs / 1e6), eventsFile: v.events ?? null })) err(line);
     return status.code;
   } finally {
     await server.close();
