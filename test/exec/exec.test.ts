@@ -302,4 +302,7 @@ test('exec and serve refuse bad options with exit 2 and a message', async () => 
   const s = await vfioSim(['serve']);
   assert.equal(s.code, 2);
   assert.match(s.err, /missing --socket PATH/);
+  const c = await vfioSim(['exec', '--clock', 'wall', '--', '/bin/true']);
+  assert.equal(c.code, 2);
+  assert.match(c.err, /--clock expects host or model, got 'wall'/);
 });
