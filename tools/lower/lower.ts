@@ -402,7 +402,7 @@ class GenLowering {
 
   /**
    * The iterator result `{ value, done }` that leaves run() with `$pc` set to `pc` (-1 once
-   * finished): Frame.$yield / Frame.$return written out, `value` evaluated first.
+   * finished), written out in the frame's class; `value` is evaluated first.
    */
   private step(value: ts.Expression, pc: ts.Expression, done: ts.Expression): ts.ObjectLiteralExpression {
     const f = this.f;
@@ -410,6 +410,11 @@ class GenLowering {
       f.createPropertyAssignment('value', value),
       f.createPropertyAssignment('done', f.createComma(f.createAssignment(this.self('$pc'), pc), done)),
     ]);
+  }
+
+  /** `const n = v;` */
+  private konst(n: ts.Identifier, v: ts.Expression): ts.Statement {
+    return this.f.createVariableStatement(undefined, this.f.createVariableDeclarationList([this.f.createVariableDeclaration(n, undefined, undefined, v)], ts.NodeFlags.Const));
   }
 
   private self(name: string): ts.PropertyAccessExpression {
@@ -574,19 +579,17 @@ class GenLowering {
   private delegate(task: ts.Expression): void {
     const f = this.f;
     const resume = new Label();
-    // Frame.$call written out: `this` is this class here, so its fields are read and written
+    // The delegation written out: `this` is this class here, so its fields are read and written
     // through this class's own shape, not through a base-class method that sees every frame
     // class (a megamorphic property access, the lowering's main cost before; ARCHITECTURE.md).
     this.emit(() => {
       const t = f.createUniqueName('t');
       const r = f.createUniqueName('r');
-      const konst = (n: ts.Identifier, v: ts.Expression): ts.Statement =>
-        f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(n, undefined, undefined, v)], ts.NodeFlags.Const));
       return [
         f.createBlock([
-          konst(t, task),
+          this.konst(t, task),
           f.createExpressionStatement(f.createAssignment(this.self('$pc'), f.createNumericLiteral(resume.n))),
-          konst(r, f.createCallExpression(f.createPropertyAccessExpression(t, 'next'), undefined, [])),
+          this.konst(r, f.createCallExpression(f.createPropertyAccessExpression(t, 'next'), undefined, [])),
           f.createIfStatement(
             f.createStrictInequality(f.createPropertyAccessExpression(r, 'done'), f.createTrue()),
             f.createBlock([f.createExpressionStatement(f.createAssignment(this.self('$sub'), t)), f.createReturnStatement(r)]),
@@ -1349,15 +1352,13 @@ class GenLowering {
     const f = this.f;
     const s = f.createUniqueName('s');
     const r = f.createUniqueName('r');
-    const konst = (n: ts.Identifier, v: ts.Expression): ts.Statement =>
-      f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(n, undefined, undefined, v)], ts.NodeFlags.Const));
     const body = f.createBlock(
       [
-        konst(s, this.self('$sub')),
+        this.konst(s, this.self('$sub')),
         f.createIfStatement(
           f.createStrictInequality(s, f.createNull()),
           f.createBlock([
-            konst(r, f.createCallExpression(f.createPropertyAccessExpression(s, 'next'), undefined, [])),
+            this.konst(r, f.createCallExpression(f.createPropertyAccessExpression(s, 'next'), undefined, [])),
             f.createIfStatement(f.createStrictInequality(f.createPropertyAccessExpression(r, 'done'), f.createTrue()), f.createReturnStatement(r)),
             f.createExpressionStatement(f.createAssignment(this.self('$sub'), f.createNull())),
             f.createExpressionStatement(f.createAssignment(this.self('$got'), f.createPropertyAccessExpression(r, 'value'))),
