@@ -42,8 +42,7 @@ int main(int argc, char **argv)
 	CHECK(irq.count >= 1, "MSI has %u vector(s)", irq.count);
 
 	set_memory_enable(d.device, cfg.offset, 1);
-	volatile uint8_t *bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, d.device, bar0.offset);
-	MUST(bar != MAP_FAILED, "mmap BAR0");
+	volatile uint8_t *bar = map_region(d.device, bar0, "BAR0");
 
 	uint32_t id = *(volatile uint32_t *)(bar + 0x00);
 	CHECK(id == 0x010000ed, "32-bit load: edu identification 0x%08x", id);

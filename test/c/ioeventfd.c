@@ -14,8 +14,7 @@ int main(void)
 	struct vfio_region_info bar0 = region_info(d.device, VFIO_PCI_BAR0_REGION_INDEX);
 	struct vfio_region_info cfg = region_info(d.device, VFIO_PCI_CONFIG_REGION_INDEX);
 	set_memory_enable(d.device, cfg.offset, 1);
-	volatile uint32_t *bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, d.device, bar0.offset);
-	MUST(bar != MAP_FAILED, "mmap BAR0");
+	volatile uint32_t *bar = map_region(d.device, bar0, "BAR0");
 	int efd = eventfd(0, EFD_NONBLOCK);
 	MUST(efd >= 0, "eventfd");
 	struct vfio_device_ioeventfd io = { .argsz = sizeof(io), .flags = VFIO_DEVICE_IOEVENTFD_32,

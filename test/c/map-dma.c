@@ -32,8 +32,7 @@ int main(void)
 	errno = 0;
 	CHECK(ioctl(d.container, VFIO_IOMMU_MAP_DMA, &odd) == -1 && errno == EINVAL, "a size that is not a page multiple: EINVAL (errno %d)", errno);
 
-	void *bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, d.device, bar0.offset);
-	MUST(bar != MAP_FAILED, "mmap BAR0");
+	void *bar = map_region(d.device, bar0, "BAR0");
 	struct vfio_iommu_type1_dma_map p2p = { .argsz = sizeof(p2p), .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
 						.vaddr = (uintptr_t)bar, .iova = 0x10000000, .size = 4096 };
 	CHECK(ioctl(d.container, VFIO_IOMMU_MAP_DMA, &p2p) == 0, "MAP_DMA of the BAR mapping (peer to peer)");

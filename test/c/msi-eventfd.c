@@ -20,10 +20,8 @@ int main(void)
 	struct vdev d = vdev_open("0000:01:00.0");
 	struct vfio_region_info bar0 = region_info(d.device, VFIO_PCI_BAR0_REGION_INDEX);
 	struct vfio_region_info cfg = region_info(d.device, VFIO_PCI_CONFIG_REGION_INDEX);
-	uint16_t cmd = cfg_command(d.device, cfg.offset) | 2 | 4; /* memory, bus master */
-	MUST(pwrite(d.device, &cmd, 2, cfg.offset + 4) == 2, "enable memory and bus mastering");
-	volatile uint32_t *bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, d.device, bar0.offset);
-	MUST(bar != MAP_FAILED, "mmap BAR0");
+	set_memory_and_bus_master(d.device, cfg.offset);
+	volatile uint32_t *bar = map_region(d.device, bar0, "BAR0");
 
 	int efd = eventfd(0, EFD_NONBLOCK);
 	MUST(efd >= 0, "eventfd");

@@ -54,8 +54,7 @@ int main(void)
 	struct vfio_region_info bar0 = region_info(d.device, VFIO_PCI_BAR0_REGION_INDEX);
 	struct vfio_region_info cfg = region_info(d.device, VFIO_PCI_CONFIG_REGION_INDEX);
 	set_memory_enable(d.device, cfg.offset, 1);
-	bar = mmap(NULL, bar0.size, PROT_READ | PROT_WRITE, MAP_SHARED, d.device, bar0.offset);
-	MUST(bar != MAP_FAILED, "mmap BAR0");
+	bar = map_region(d.device, bar0, "BAR0");
 	CHECK(bar[0] == 0x010000ed, "before the reset the mapping shows the identification register");
 	*(void **)&lock_state = dlsym(RTLD_DEFAULT, "vfio_sim_lock_state");
 

@@ -95,11 +95,31 @@ __attribute__((unused)) static uint16_t cfg_command(int device, off_t cfg)
 	return v;
 }
 
-__attribute__((unused)) static void set_memory_enable(int device, off_t cfg, int on)
+/* Set (on) or clear bits of the command register through the config region. */
+__attribute__((unused)) static void set_command_bits(int device, off_t cfg, uint16_t bits, int on)
 {
 	uint16_t v = cfg_command(device, cfg);
-	v = on ? (v | 2) : (v & ~2);
+	v = on ? (v | bits) : (v & ~bits);
 	MUST(pwrite(device, &v, 2, cfg + 4) == 2, "pwrite command");
+}
+
+__attribute__((unused)) static void set_memory_enable(int device, off_t cfg, int on)
+{
+	set_command_bits(device, cfg, 2, on);
+}
+
+/* Memory space and bus mastering on (a device that does DMA or MSI). */
+__attribute__((unused)) static void set_memory_and_bus_master(int device, off_t cfg)
+{
+	set_command_bits(device, cfg, 2 | 4, 1);
+}
+
+/* mmap a region of the device read/write and shared, as a driver maps a BAR. */
+__attribute__((unused)) static void *map_region(int device, struct vfio_region_info ri, const char *what)
+{
+	void *p = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, device, ri.offset);
+	MUST(p != MAP_FAILED, "mmap %s", what);
+	return p;
 }
 
 /* The expectation given on the command line: "blocks" (5.8+) or "reaches" (5.7). */
